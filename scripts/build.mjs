@@ -1,0 +1,37 @@
+// Builds the CLI (dist/cli.mjs, code-split so the AWS SDK loads only in commands that call AWS)
+// and the worker bundle that `up` zips for Lambda (dist/worker/index.mjs, SDK included).
+import { readFileSync, rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const root = new URL('..', import.meta.url).pathname;
+const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+rmSync(`${root}dist`, { recursive: true, force: true });
+
+await build({
+  absWorkingDir: root,
+  entryPoints: { cli: 'src/cli.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  define: { __VERSION__: JSON.stringify(version) },
+  logLevel: 'warning',
+});
+
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/worker/index.ts'],
+  outfile: 'dist/worker/index.mjs',
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  // Some SDK dependencies are CommonJS and call require(); give the ES module one.
+  banner: { js: "import { createRequire as __bqRequire } from 'node:module'; const require = __bqRequire(import.meta.url);" },
+  logLevel: 'warning',
+});

@@ -1,0 +1,46 @@
+import yargs from 'yargs';
+import { downCommand } from './commands/down.js';
+import { checkGlobalArgs, globalOptions } from './commands/options.js';
+import { statusCommand } from './commands/status.js';
+import { upCommand } from './commands/up.js';
+import { CliError, UsageError, describeError } from './errors.js';
+
+declare const __VERSION__: string;
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 usage error. */
+export async function main(args: string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const cli = yargs(args)
+    .scriptName('bedrock-queue')
+    .usage('$0 <command> [options]\n\nDeploy and operate an asynchronous Amazon Bedrock pipeline: API Gateway -> SQS -> Lambda -> Bedrock.')
+    .options(globalOptions)
+    .check(checkGlobalArgs, true)
+    .command(upCommand)
+    .command(downCommand)
+    .command(statusCommand)
+    .demandCommand(1, 'Name a command: up, down or status.')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('help', 'h')
+    .version(__VERSION__)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .epilog('Credentials come from the standard AWS chain (environment, ~/.aws/config profiles, SSO). Docs: README.md')
+    .fail((message, err) => {
+      throw err ?? new UsageError(message ?? 'invalid arguments');
+    })
+    .exitProcess(false);
+  try {
+    await cli.parseAsync();
+    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      stderr.write(`Error: ${err.message}\nRun "bedrock-queue --help" for usage.\n`);
+      return EXIT.usage;
+    }
+    stderr.write(`Error: ${describeError(err)}\n`);
+    if (process.env.BEDROCK_QUEUE_DEBUG && !(err instanceof CliError)) stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,68 @@
+import { createInterface } from 'node:readline/promises';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { CliError, UsageError } from '../errors.js';
+import { Output } from '../output.js';
+import type { GlobalArgs } from './options.js';
+import { callStats, openStack } from './session.js';
+
+interface DownArgs extends GlobalArgs {
+  force: boolean;
+}
+
+export function builder(yargs: Argv) {
+  return yargs
+    .option('force', { type: 'boolean', default: false, describe: 'Delete the queues even if they still hold messages' })
+    .example('$0 down', 'Remove the stack "bedrock-queue" (asks first)')
+    .example('$0 down --name demo --yes', 'Remove stack "demo" from a script')
+    .example('$0 down --yes --force', 'Remove it even though messages are still queued');
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
+  const out = new Output(argv);
+  const { session, observed } = await openStack(argv, out);
+  const { ctx } = session;
+  const engine = await import('../provision/engine.js');
+  const ours = observed.filter((o) => o.live && o.owned).map((o) => `${o.resource.kind} ${o.resource.name(ctx)}`);
+  const leftAlone = observed.filter((o) => o.live && !o.owned).map((o) => `${o.resource.kind} ${o.resource.name(ctx)}`);
+  for (const name of leftAlone) out.warn(`${name} is not tagged for stack ${argv.name}: left alone.`);
+  const summary = { stack: argv.name, region: ctx.account.region, removed: [] as string[], leftAlone };
+
+  if (!ours.length) {
+    out.result({ ...summary, calls: callStats(session) }, () => `Nothing to remove: stack ${argv.name} has no resources in ${ctx.account.region}.`);
+    return;
+  }
+
+  const busy = engine.queueReports(ctx, observed).filter((q) => q.visible + q.inFlight + q.delayed > 0);
+  if (busy.length && !argv.force) {
+    const counts = busy.map((q) => `${q.name}: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed`).join('; ');
+    throw new CliError(`Queues still hold messages (${counts}). Drain them first, or pass --force to delete them with their messages.`);
+  }
+
+  if (!argv.yes) {
+    if (!process.stdin.isTTY || !process.stderr.isTTY) throw new UsageError('down deletes resources: pass --yes to confirm when not running in a terminal.');
+    process.stderr.write(`Stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${ours.map((r) => `  ${r}`).join('\n')}\n`);
+    if (!(await confirm(`Delete these ${ours.length} resources? [y/N] `))) throw new CliError('Nothing was deleted.');
+  }
+
+  await engine.destroy(ctx, observed, (item, run) => out.step(`Deleting ${item.kind} ${item.name}`, async () => {
+    await run();
+    summary.removed.push(`${item.kind} ${item.name}`);
+  }));
+  out.result({ ...summary, calls: callStats(session) }, () => `Stack ${argv.name} removed: ${summary.removed.length} resources deleted.`);
+}
+
+export const downCommand: CommandModule<GlobalArgs, DownArgs> = {
+  command: 'down',
+  describe: 'Delete every resource tagged for the stack (asks first; --yes in scripts)',
+  builder: builder as unknown as CommandModule<GlobalArgs, DownArgs>['builder'],
+  handler,
+};

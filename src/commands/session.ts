@@ -1,0 +1,25 @@
+import type { Observed, PlanItem, Session } from '../provision/engine.js';
+import type { StackOptions } from '../provision/types.js';
+import type { Output } from '../output.js';
+import { awsTarget, type GlobalArgs } from './options.js';
+
+export interface OpenedStack {
+  session: Session;
+  observed: Observed[];
+  items: PlanItem[];
+}
+
+/** Loads the SDK (only commands that call AWS pay for it), reads the stack and diffs it against the settings. */
+export async function openStack(argv: GlobalArgs, out: Output, options: StackOptions = {}): Promise<OpenedStack> {
+  const engine = await import('../provision/engine.js');
+  return out.step(`Reading stack ${argv.name}`, async () => {
+    const session = await engine.openSession({ stack: argv.name, target: awsTarget(argv), options, note: (m) => out.note(m) });
+    const observed = await engine.observe(session.ctx);
+    const items = await engine.plan(session.ctx, observed);
+    return { session, observed, items };
+  });
+}
+
+export function callStats(session: Session) {
+  return { reads: session.calls.reads.length, mutations: session.calls.mutations.length };
+}

@@ -1,0 +1,169 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, RESOURCE_PATH, STAGE_NAME } from '../contract.js';
+import { formatValue, Output, table } from '../output.js';
+import type { PlanItem } from '../provision/engine.js';
+import type { StackOptions } from '../provision/types.js';
+import { integerIn, type GlobalArgs } from './options.js';
+import { callStats, openStack } from './session.js';
+
+
+interface UpArgs extends GlobalArgs {
+  model?: string;
+  concurrency?: number;
+  timeout?: number;
+  memory?: number;
+  maxReceiveCount?: number;
+  logRetention?: number;
+  rateLimit?: number;
+  burstLimit?: number;
+  corsOrigin?: string;
+  apiKey?: boolean;
+  maxTokens?: number;
+  temperature?: number;
+  tag?: string[];
+  dryRun: boolean;
+}
+
+const keep = 'kept from the live stack when not given';
+
+export function builder(yargs: Argv) {
+  return yargs
+    .option('model', { type: 'string', describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}]`, coerce: (v?: string) => {
+      if (v !== undefined && !MODEL_ID_PATTERN.test(v)) throw new Error(`--model "${v}" is not a Bedrock model id (e.g. anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (e.g. ${DEFAULT_MODEL_ID})`);
+      return v;
+    } })
+    .option('concurrency', { type: 'number', describe: `Most model calls in flight (2-1000) [on creation: ${DEFAULTS.concurrency}]`, coerce: integerIn('concurrency', 2, 1000) })
+    .option('timeout', { type: 'number', describe: `Worker timeout in seconds (1-900) [on creation: ${DEFAULTS.timeoutSeconds}]`, coerce: integerIn('timeout', 1, 900) })
+    .option('memory', { type: 'number', describe: `Worker memory in MB (128-10240) [on creation: ${DEFAULTS.memoryMb}]`, coerce: integerIn('memory', 128, 10240) })
+    .option('max-receive-count', { type: 'number', describe: `Attempts before a request moves to the DLQ (1-1000) [on creation: ${DEFAULTS.maxReceiveCount}]`, coerce: integerIn('max-receive-count', 1, 1000) })
+    .option('log-retention', { type: 'number', describe: `Days the worker's logs are kept [on creation: ${DEFAULTS.logRetentionDays}]`, coerce: (v: unknown) => {
+      if (v === undefined) return undefined;
+      if (!LOG_RETENTION_DAYS.includes(Number(v))) throw new Error(`--log-retention must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${String(v)})`);
+      return Number(v);
+    } })
+    .option('rate-limit', { type: 'number', describe: `API requests per second, steady [on creation: ${DEFAULTS.rateLimit}]`, coerce: (v: unknown) => {
+      if (v === undefined) return undefined;
+      if (!(Number(v) > 0)) throw new Error(`--rate-limit must be a number above 0 (got ${String(v)})`);
+      return Number(v);
+    } })
+    .option('burst-limit', { type: 'number', describe: `API requests in a burst [on creation: ${DEFAULTS.burstLimit}]`, coerce: integerIn('burst-limit', 1, 100000) })
+    .option('cors-origin', { type: 'string', describe: `Access-Control-Allow-Origin of the API [on creation: ${DEFAULTS.corsOrigin}]`, coerce: (v?: string) => {
+      if (v !== undefined && (!v || /[\s']/.test(v))) throw new Error('--cors-origin must be * or an origin such as https://example.com');
+      return v;
+    } })
+    .option('api-key', { type: 'boolean', describe: 'Require an API key (--no-api-key opens the API to anyone with the URL) [on creation: required]' })
+    .option('max-tokens', { type: 'number', describe: `Default maxTokens for requests that give none [on creation: ${DEFAULTS.maxTokens}]`, coerce: integerIn('max-tokens', 1, 200000) })
+    .option('temperature', { type: 'number', describe: 'Default temperature for requests that give none (0-1) [on creation: the model\'s]', coerce: (v: unknown) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!(n >= 0 && n <= 1)) throw new Error(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
+      return n;
+    } })
+    .option('tag', { type: 'string', array: true, describe: 'Extra tag key=value on every resource (repeatable)', coerce: (values?: string[]) => {
+      for (const v of values ?? []) {
+        const [key, ...rest] = v.split('=');
+        if (!key || !rest.length || key.startsWith('aws:') || key.length > 128 || rest.join('=').length > 256) {
+          throw new Error(`--tag "${v}" must be key=value (key at most 128 characters, not starting with aws:; value at most 256)`);
+        }
+      }
+      return values;
+    } })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
+    .epilog(`Settings not given are ${keep}; defaults apply on creation only.`)
+    .example('$0 up', 'Create or repair the stack "bedrock-queue" in your default Region')
+    .example('$0 up --name demo --region us-east-1 --concurrency 4', 'A second stack, at most 4 model calls in flight')
+    .example('$0 up --dry-run', 'Show what would change, change nothing')
+    .example('$0 up --model anthropic.claude-3-haiku-20240307-v1:0 --tag team=ml', 'Another model, with a cost-allocation tag');
+}
+
+function stackOptions(argv: UpArgs): StackOptions {
+  const tags = Object.fromEntries((argv.tag ?? []).map((t) => {
+    const [key, ...rest] = t.split('=');
+    return [key!, rest.join('=')];
+  }));
+  return {
+    model: argv.model,
+    concurrency: argv.concurrency,
+    timeout: argv.timeout,
+    memory: argv.memory,
+    maxReceiveCount: argv.maxReceiveCount,
+    logRetention: argv.logRetention,
+    rateLimit: argv.rateLimit,
+    burstLimit: argv.burstLimit,
+    corsOrigin: argv.corsOrigin,
+    apiKeyRequired: argv.apiKey,
+    maxTokens: argv.maxTokens,
+    temperature: argv.temperature,
+    tags,
+  };
+}
+
+export function planTable(out: Output, items: PlanItem[]): string {
+  const colour: Record<string, string> = { create: '32', update: '33', unchanged: '2', foreign: '31' };
+  const rows: string[][] = [];
+  for (const item of items) {
+    const label = item.action === 'foreign' ? 'not ours' : item.action;
+    rows.push([out.paint(colour[item.action]!, label), item.kind, item.name]);
+    for (const c of item.changes) rows.push(['', '', out.dim(`  ${c.field}: ${formatValue(c.live)} -> ${formatValue(c.desired)}`)]);
+  }
+  return table(rows);
+}
+
+export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
+  const out = new Output(argv);
+  const { session, observed, items } = await openStack(argv, out, stackOptions(argv));
+  const { ctx } = session;
+  const engine = await import('../provision/engine.js');
+  const pending = items.filter((i) => i.action === 'create' || i.action === 'update');
+  const foreign = items.filter((i) => i.action === 'foreign');
+
+  if (!out.json) process.stderr.write(`\nPlan for stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${planTable(out, items)}\n\n`);
+  if (foreign.length) throw engine.foreignError(foreign);
+  if (!ctx.settings.apiKeyRequired) out.warn('--no-api-key: anyone with the URL can queue prompts, and you pay for every model call. Only the stage throttle limits them.');
+
+  if (!argv.dryRun) {
+    await engine.apply(ctx, observed, items, (item, run) =>
+      out.step(`${item.action === 'create' ? 'Creating' : 'Updating'} ${item.kind} ${item.name}`, run));
+  }
+
+  const restApiId = ctx.ids.restApiId;
+  const invokeUrl = restApiId ? `https://${restApiId}.execute-api.${ctx.account.region}.amazonaws.com/${STAGE_NAME}/${RESOURCE_PATH}` : undefined;
+  out.result(
+    {
+      stack: argv.name,
+      region: ctx.account.region,
+      dryRun: argv.dryRun,
+      plan: items,
+      changed: argv.dryRun ? 0 : pending.length,
+      invokeUrl,
+      apiKeyId: ctx.ids.apiKeyId,
+      settings: ctx.settings,
+      calls: callStats(session),
+    },
+    () => {
+      if (argv.dryRun) return `Dry run: ${pending.length} of ${items.length} resources would change; nothing was changed.`;
+      const lines = [pending.length ? `Stack ${argv.name} is up: ${pending.length} resources created or repaired.` : `Stack ${argv.name} is up to date: nothing to change.`];
+      if (invokeUrl) {
+        lines.push('', table([
+          ['Invoke URL', invokeUrl],
+          ['Model', ctx.settings.model],
+          ['Concurrency', `${ctx.settings.concurrency} model calls in flight at most`],
+          ['API key', ctx.settings.apiKeyRequired ? `${ctx.ids.apiKeyId} (header x-api-key)` : 'not required'],
+        ], ''));
+        lines.push('', 'Send a first prompt:');
+        if (ctx.settings.apiKeyRequired) {
+          lines.push(`  KEY=$(aws apigateway get-api-key --api-key ${ctx.ids.apiKeyId} --include-value --query value --output text --region ${ctx.account.region})`);
+        }
+        lines.push(`  curl -sS -X POST ${invokeUrl} -H 'Content-Type: application/json'${ctx.settings.apiKeyRequired ? ' -H "x-api-key: $KEY"' : ''} -d '{"prompt": "Why is the sky blue?"}'`);
+      }
+      return lines.join('\n');
+    },
+  );
+}
+
+export const upCommand: CommandModule<GlobalArgs, UpArgs> = {
+  command: 'up',
+  describe: 'Create the stack, or repair it so it matches the settings (idempotent)',
+  builder: builder as unknown as CommandModule<GlobalArgs, UpArgs>['builder'],
+  handler,
+};

@@ -1,0 +1,142 @@
+/**
+ * The contract shared by the CLI, the provisioner, the worker, the local stack and the tests:
+ * resource names, tags, the request body schema and the worker's environment.
+ */
+
+export const STACK_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+export const DEFAULT_STACK_NAME = 'bedrock-queue';
+
+/** The tag that marks a resource as belonging to stack N. Nothing without it is ever changed. */
+export const STACK_TAG = 'bedrock-queue:stack';
+export const IAM_PATH = '/bedrock-queue/';
+export const STAGE_NAME = 'prod';
+export const RESOURCE_PATH = 'invokeModel';
+export const REQUEST_MODEL_NAME = 'InvokeModelRequest';
+export const REQUEST_VALIDATOR_NAME = 'body-only';
+
+/** A current Claude model through the global cross-Region inference profile (any commercial source Region). */
+export const DEFAULT_MODEL_ID = 'global.anthropic.claude-sonnet-4-6';
+
+export const DEFAULTS = {
+  concurrency: 10,
+  timeoutSeconds: 120,
+  memoryMb: 512,
+  maxReceiveCount: 5,
+  logRetentionDays: 14,
+  rateLimit: 50,
+  burstLimit: 100,
+  corsOrigin: '*',
+  maxTokens: 1024,
+  apiKeyRequired: true,
+} as const;
+
+/** One record per model call: the event source mapping hands the worker one message at a time. */
+export const BATCH_SIZE = 1;
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
+export const RESULTS_RETENTION_SECONDS = 4 * 24 * 3600;
+export const REQUESTS_RETENTION_SECONDS = 4 * 24 * 3600;
+export const LAMBDA_RUNTIME = 'nodejs22.x' as const;
+export const LAMBDA_HANDLER = 'index.handler';
+
+export function resourceNames(stack: string) {
+  return {
+    requestsQueue: `${stack}-requests`,
+    deadLetterQueue: `${stack}-requests-dlq`,
+    resultsQueue: `${stack}-results`,
+    apiRole: `${stack}-api`,
+    workerRole: `${stack}-worker`,
+    workerFunction: `${stack}-worker`,
+    logGroup: `/aws/lambda/${stack}-worker`,
+    restApi: stack,
+    apiKey: stack,
+    usagePlan: stack,
+  };
+}
+export type ResourceNames = ReturnType<typeof resourceNames>;
+
+/** Environment variables `up` sets on the worker function; the worker reads nothing else. */
+export const WORKER_ENV = {
+  stackName: 'BQ_STACK_NAME',
+  resultsQueueUrl: 'BQ_RESULTS_QUEUE_URL',
+  modelId: 'BQ_MODEL_ID',
+  defaultMaxTokens: 'BQ_DEFAULT_MAX_TOKENS',
+  defaultTemperature: 'BQ_DEFAULT_TEMPERATURE',
+} as const;
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/** A Bedrock model id (anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (global.anthropic.claude-sonnet-4-6). */
+export const MODEL_ID_PATTERN = /^[a-z0-9-]+(\.[A-Za-z0-9-]+)+(:[A-Za-z0-9.-]+)?$/;
+
+export const MAX_PROMPT_CHARS = 200_000;
+
+/**
+ * The body of POST /invokeModel, as JSON Schema draft 4 (the dialect API Gateway models use).
+ * The same object is the API Gateway model, the worker's validation rules and the tests' oracle.
+ */
+export const REQUEST_BODY_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-04/schema#',
+  title: REQUEST_MODEL_NAME,
+  type: 'object',
+  required: ['prompt'],
+  additionalProperties: false,
+  properties: {
+    prompt: { type: 'string', minLength: 1, maxLength: MAX_PROMPT_CHARS },
+    system: { type: 'string', maxLength: MAX_PROMPT_CHARS },
+    maxTokens: { type: 'integer', minimum: 1, maximum: 200_000 },
+    temperature: { type: 'number', minimum: 0, maximum: 1 },
+    metadata: {
+      type: 'object',
+      maxProperties: 20,
+      additionalProperties: { type: 'string', maxLength: 1024 },
+    },
+  },
+} as const;
+
+export interface InvokeRequest {
+  prompt: string;
+  system?: string;
+  maxTokens?: number;
+  temperature?: number;
+  metadata?: Record<string, string>;
+}
+
+/** Returns the problems with a request body, empty when it satisfies REQUEST_BODY_SCHEMA. */
+export function validateInvokeRequest(body: unknown): string[] {
+  const schema = REQUEST_BODY_SCHEMA;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['body must be a JSON object'];
+  const record = body as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const key of Object.keys(record)) {
+    if (!(key in schema.properties)) problems.push(`unknown property "${key}"`);
+  }
+  const { prompt, system, maxTokens, temperature, metadata } = record;
+  if (typeof prompt !== 'string') problems.push('"prompt" is required and must be a string');
+  else if (prompt.length < schema.properties.prompt.minLength) problems.push('"prompt" must not be empty');
+  else if (prompt.length > schema.properties.prompt.maxLength) problems.push(`"prompt" is longer than ${MAX_PROMPT_CHARS} characters`);
+  if (system !== undefined && (typeof system !== 'string' || system.length > schema.properties.system.maxLength)) {
+    problems.push(`"system" must be a string of at most ${MAX_PROMPT_CHARS} characters`);
+  }
+  const tokens = schema.properties.maxTokens;
+  if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || (maxTokens as number) < tokens.minimum || (maxTokens as number) > tokens.maximum)) {
+    problems.push(`"maxTokens" must be an integer from ${tokens.minimum} to ${tokens.maximum}`);
+  }
+  const temp = schema.properties.temperature;
+  if (temperature !== undefined && (typeof temperature !== 'number' || temperature < temp.minimum || temperature > temp.maximum)) {
+    problems.push(`"temperature" must be a number from ${temp.minimum} to ${temp.maximum}`);
+  }
+  if (metadata !== undefined) {
+    const meta = schema.properties.metadata;
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) problems.push('"metadata" must be an object of strings');
+    else {
+      const entries = Object.entries(metadata);
+      if (entries.length > meta.maxProperties) problems.push(`"metadata" has more than ${meta.maxProperties} keys`);
+      if (entries.some(([, v]) => typeof v !== 'string' || v.length > meta.additionalProperties.maxLength)) {
+        problems.push(`"metadata" values must be strings of at most ${meta.additionalProperties.maxLength} characters`);
+      }
+    }
+  }
+  return problems;
+}

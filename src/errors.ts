@@ -1,0 +1,53 @@
+/** A mistake in how the command was called: exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** A failure to report as one line, without a stack trace: exit code 1. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+interface AwsErrorShape {
+  name?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $action?: string;
+}
+
+export function errorName(err: unknown): string {
+  return (err as AwsErrorShape | undefined)?.name ?? '';
+}
+
+export function errorMessage(err: unknown): string {
+  return (err as AwsErrorShape | undefined)?.message ?? String(err);
+}
+
+export function isAccessDenied(err: unknown): boolean {
+  const name = errorName(err);
+  return /AccessDenied|UnauthorizedOperation|AuthorizationError/.test(name) ||
+    (name === 'ForbiddenException' && /not authorized/i.test(errorMessage(err)));
+}
+
+const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'TokenProviderError']);
+
+/** Turns an AWS SDK error into the one line an operator needs, naming the IAM action when access is denied. */
+export function describeError(err: unknown): string {
+  if (err instanceof CliError || err instanceof UsageError) return err.message;
+  const name = errorName(err);
+  const message = errorMessage(err).split('\n')[0]!;
+  const action = (err as AwsErrorShape).$action;
+  if (isAccessDenied(err)) {
+    const performed = /perform: (\S+)/.exec(message)?.[1] ?? action ?? 'an AWS action';
+    const resource = /on resource: (\S+)/.exec(message)?.[1];
+    return `Access denied: your credentials are missing the permission ${performed}${resource ? ` on ${resource}` : ''}. ` +
+      'Grant it (README, "Permissions to run up/down") and run the command again.';
+  }
+  if (CREDENTIAL_ERRORS.has(name)) {
+    return `AWS credentials are missing or invalid (${message}). Set AWS_PROFILE or pass --profile, run "aws sso login" for SSO profiles, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
+  }
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(`${name} ${message} ${(err as { code?: string }).code ?? ''}`)) {
+    return `Cannot reach the AWS endpoint${action ? ` for ${action}` : ''}: ${message}`;
+  }
+  return `${action ? `${action} failed: ` : ''}${name && name !== 'Error' ? `${name}: ` : ''}${message}`;
+}

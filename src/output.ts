@@ -1,0 +1,90 @@
+import type { Ora } from 'ora';
+
+export interface OutputFlags {
+  json?: boolean;
+}
+
+/** Human output on a terminal, JSON with --json; progress always on stderr, data always on stdout. */
+export class Output {
+  readonly json: boolean;
+  readonly interactive: boolean;
+  readonly color: boolean;
+  private spinner: Ora | undefined;
+
+  constructor(flags: OutputFlags, private readonly stdout = process.stdout, private readonly stderr = process.stderr) {
+    this.json = !!flags.json;
+    this.interactive = !!stderr.isTTY && !process.env.CI;
+    this.color = !!stderr.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+  }
+
+  /** Runs one step behind a spinner on a terminal, or as one line of progress elsewhere. */
+  async step<T>(title: string, run: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    if (this.interactive) {
+      const { default: ora } = await import('ora');
+      this.spinner = ora({ text: title, stream: this.stderr, color: this.color ? 'cyan' : false, isEnabled: true }).start();
+    } else {
+      this.stderr.write(`${title} ...\n`);
+    }
+    try {
+      const result = await run();
+      const took = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+      if (this.spinner) this.spinner.succeed(`${title} ${this.dim(`(${took})`)}`);
+      else this.stderr.write(`${title}: done (${took})\n`);
+      return result;
+    } catch (err) {
+      if (this.spinner) this.spinner.fail(title);
+      else this.stderr.write(`${title}: failed\n`);
+      throw err;
+    } finally {
+      this.spinner = undefined;
+    }
+  }
+
+  /** Progress worth seeing (a retry, a wait): beside the spinner, or as a line on stderr. */
+  note(message: string) {
+    if (this.spinner) this.spinner.text = `${this.spinner.text.split(' — ')[0]} — ${message}`;
+    else this.stderr.write(`  ${message}\n`);
+  }
+
+  warn(message: string) {
+    this.stderr.write(`${this.paint('33', 'warning:')} ${message}\n`);
+  }
+
+  /** The command's result: JSON with --json, else the human text. */
+  result(value: unknown, human: () => string) {
+    this.stdout.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+  }
+
+  paint(code: string, text: string) {
+    return this.color ? `\u001b[${code}m${text}\u001b[0m` : text;
+  }
+
+  dim(text: string) {
+    return this.paint('2', text);
+  }
+
+  bold(text: string) {
+    return this.paint('1', text);
+  }
+}
+
+/** Aligns columns with two spaces between them. */
+export function table(rows: string[][], indent = '  '): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
+  return rows
+    .map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visibleLength(cell)))).join('  '))
+    .join('\n');
+}
+
+function visibleLength(text: string) {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '').length;
+}
+
+export function formatValue(value: unknown): string {
+  if (value === undefined) return '(none)';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

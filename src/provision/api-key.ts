@@ -1,0 +1,64 @@
+import {
+  CreateApiKeyCommand,
+  DeleteApiKeyCommand,
+  GetApiKeysCommand,
+  TagResourceCommand,
+  UpdateApiKeyCommand,
+  type ApiKey,
+} from '@aws-sdk/client-api-gateway';
+import { STACK_TAG } from '../contract.js';
+import { change, missingTags, tagChanges } from './diff.js';
+import { apiCall } from './rest-api.js';
+import type { Ctx, Live, Resource } from './types.js';
+
+export interface ApiKeyLive extends Live {
+  id: string;
+  enabled: boolean;
+}
+
+async function findApiKey(ctx: Ctx): Promise<ApiKey | undefined> {
+  const matches: ApiKey[] = [];
+  let position: string | undefined;
+  do {
+    const page = await ctx.clients.apigateway.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position }));
+    matches.push(...(page.items ?? []).filter((key) => key.name === ctx.names.apiKey));
+    position = page.position;
+  } while (position);
+  return matches.find((key) => key.tags?.[STACK_TAG] === ctx.stack) ?? matches[0];
+}
+
+export const apiKey: Resource<ApiKeyLive> = {
+  key: 'api-key',
+  kind: 'API key',
+  name: (ctx) => ctx.names.apiKey,
+  async read(ctx) {
+    const key = await findApiKey(ctx);
+    if (!key) return undefined;
+    const tags = key.tags ?? {};
+    if (tags[STACK_TAG] === ctx.stack) ctx.ids.apiKeyId = key.id!;
+    return { id: key.id!, enabled: key.enabled ?? false, tags };
+  },
+  diff: (ctx, live) => [...change('enabled', live.enabled, true), ...tagChanges(ctx.tags, live.tags)],
+  async create(ctx) {
+    const created = await apiCall(ctx, () => ctx.clients.apigateway.send(new CreateApiKeyCommand({
+      name: ctx.names.apiKey,
+      description: `bedrock-queue stack ${ctx.stack}`,
+      enabled: true,
+      tags: ctx.tags,
+    })));
+    ctx.ids.apiKeyId = created.id!;
+  },
+  async update(ctx, live) {
+    if (!live.enabled) {
+      await apiCall(ctx, () => ctx.clients.apigateway.send(new UpdateApiKeyCommand({ apiKey: live.id, patchOperations: [{ op: 'replace', path: '/enabled', value: 'true' }] })));
+    }
+    const tags = missingTags(ctx.tags, live.tags);
+    if (Object.keys(tags).length) {
+      const resourceArn = `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/apikeys/${live.id}`;
+      await apiCall(ctx, () => ctx.clients.apigateway.send(new TagResourceCommand({ resourceArn, tags })));
+    }
+  },
+  async remove(ctx, live) {
+    await apiCall(ctx, () => ctx.clients.apigateway.send(new DeleteApiKeyCommand({ apiKey: live.id })));
+  },
+};

@@ -1,0 +1,69 @@
+import { IAM_PATH } from '../contract.js';
+import type { Ctx } from './types.js';
+
+export function queueArn(ctx: Ctx, queueName: string) {
+  const { partition, region, accountId } = ctx.account;
+  return `arn:${partition}:sqs:${region}:${accountId}:${queueName}`;
+}
+
+export function roleArn(ctx: Ctx, roleName: string) {
+  return `arn:${ctx.account.partition}:iam::${ctx.account.accountId}:role${IAM_PATH}${roleName}`;
+}
+
+export function functionArn(ctx: Ctx) {
+  const { partition, region, accountId } = ctx.account;
+  return `arn:${partition}:lambda:${region}:${accountId}:function:${ctx.names.workerFunction}`;
+}
+
+export function logGroupArn(ctx: Ctx) {
+  const { partition, region, accountId } = ctx.account;
+  return `arn:${partition}:logs:${region}:${accountId}:log-group:${ctx.names.logGroup}`;
+}
+
+export function restApiArn(ctx: Ctx, restApiId: string) {
+  return `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/restapis/${restApiId}`;
+}
+
+export function invokeUrl(region: string, restApiId: string, stage: string, path: string) {
+  return `https://${restApiId}.execute-api.${region}.amazonaws.com/${stage}/${path}`;
+}
+
+/** Geography prefixes of system-defined cross-Region inference profiles. */
+const PROFILE_PREFIXES = new Set(['us', 'eu', 'apac', 'jp', 'au', 'ca', 'us-gov', 'global']);
+
+export interface ModelTarget {
+  /** The inference profile id, when the model is called through one. */
+  profileId?: string;
+  foundationModelId: string;
+}
+
+export function parseModelId(modelId: string): ModelTarget {
+  const [first, ...rest] = modelId.split('.');
+  if (first && PROFILE_PREFIXES.has(first) && rest.length >= 2) return { profileId: modelId, foundationModelId: rest.join('.') };
+  return { foundationModelId: modelId };
+}
+
+/**
+ * The policy statements that let the worker call the configured model and nothing else.
+ * A foundation model: its ARN in this Region. An inference profile: the profile's ARN, plus its
+ * foundation model in the profile's destination Regions, usable only through that profile
+ * (condition bedrock:InferenceProfileArn), so a Region AWS adds to the profile keeps working.
+ */
+export function modelStatements(ctx: Ctx, modelId: string) {
+  const { partition, region, accountId } = ctx.account;
+  const target = parseModelId(modelId);
+  if (!target.profileId) {
+    return [{ Sid: 'InvokeModel', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: `arn:${partition}:bedrock:${region}::foundation-model/${target.foundationModelId}` }];
+  }
+  const profile = `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${target.profileId}`;
+  return [
+    { Sid: 'InvokeInferenceProfile', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: profile },
+    {
+      Sid: 'InvokeProfileModel',
+      Effect: 'Allow',
+      Action: 'bedrock:InvokeModel',
+      Resource: `arn:${partition}:bedrock:*::foundation-model/${target.foundationModelId}`,
+      Condition: { StringEquals: { 'bedrock:InferenceProfileArn': profile } },
+    },
+  ];
+}

@@ -1,0 +1,102 @@
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { CliError } from '../errors.js';
+
+export interface AwsTarget {
+  region?: string;
+  profile?: string;
+  /** One endpoint for every client (emulators); AWS_ENDPOINT_URL[_SERVICE] are honoured by the SDK itself. */
+  endpointUrl?: string;
+}
+
+/** Counts the API calls a command makes, split into reads and mutations (for `--json` stats and benchmarks). */
+export class CallLog {
+  readonly calls: string[] = [];
+  record(service: string, command: string) {
+    this.calls.push(`${service}:${command.replace(/Command$/, '')}`);
+  }
+  get reads() {
+    return this.calls.filter(isReadCall);
+  }
+  get mutations() {
+    return this.calls.filter((c) => !isReadCall(c));
+  }
+}
+
+export function isReadCall(call: string): boolean {
+  return /:(Get|List|Describe)/.test(call);
+}
+
+export interface Clients {
+  sqs: SQSClient;
+  iam: IAMClient;
+  lambda: LambdaClient;
+  logs: CloudWatchLogsClient;
+  apigateway: APIGatewayClient;
+  sts: STSClient;
+}
+
+type AnyClient = Clients[keyof Clients];
+
+/** Records every call in `log` and tags every error with the IAM-style action that failed. */
+function instrument(client: AnyClient, service: string, log: CallLog) {
+  // The SDK's middleware stack types differ per client; the handler shape is the same.
+  (client.middlewareStack as unknown as { add: (mw: unknown, opts: unknown) => void }).add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+      const command = context.commandName ?? 'Unknown';
+      log.record(service, command);
+      try {
+        return await next(args);
+      } catch (err) {
+        if (err && typeof err === 'object') (err as { $action?: string }).$action = `${service}:${command.replace(/Command$/, '')}`;
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'bedrockQueueCallLog' },
+  );
+}
+
+export function createClients(target: AwsTarget, log: CallLog): Clients {
+  const config = {
+    ...(target.region ? { region: target.region } : {}),
+    ...(target.profile ? { profile: target.profile } : {}),
+    ...(target.endpointUrl ? { endpoint: target.endpointUrl } : {}),
+  };
+  const clients: Clients = {
+    sqs: new SQSClient(config),
+    iam: new IAMClient(config),
+    lambda: new LambdaClient(config),
+    logs: new CloudWatchLogsClient(config),
+    apigateway: new APIGatewayClient(config),
+    sts: new STSClient(config),
+  };
+  const services: Record<keyof Clients, string> = { sqs: 'sqs', iam: 'iam', lambda: 'lambda', logs: 'logs', apigateway: 'apigateway', sts: 'sts' };
+  for (const key of Object.keys(clients) as (keyof Clients)[]) instrument(clients[key], services[key], log);
+  return clients;
+}
+
+export interface Account {
+  region: string;
+  accountId: string;
+  partition: string;
+}
+
+/** Resolves the region and the caller's account, failing with one line when either is missing. */
+export async function resolveAccount(clients: Clients): Promise<Account> {
+  let region: string;
+  try {
+    region = await clients.sts.config.region();
+  } catch {
+    region = '';
+  }
+  if (!region) {
+    throw new CliError('No AWS region is set: pass --region, set AWS_REGION, or add "region = ..." to your profile in ~/.aws/config.');
+  }
+  const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
+  const partition = identity.Arn?.split(':')[1] ?? 'aws';
+  return { region, accountId: identity.Account!, partition };
+}

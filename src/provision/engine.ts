@@ -1,0 +1,170 @@
+import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, resourceNames } from '../contract.js';
+import { CliError } from '../errors.js';
+import { apiKey } from './api-key.js';
+import { CallLog, createClients, resolveAccount, type AwsTarget } from './aws.js';
+import { eventSourceMapping } from './event-source-mapping.js';
+import { workerFunction } from './function.js';
+import { logGroup } from './log-group.js';
+import { deadLetterQueue, queueDepth, requestsQueue, resultsQueue, type QueueLive } from './queue.js';
+import { restApi } from './rest-api.js';
+import { realSleep, withRetry, type Sleep } from './retry.js';
+import { apiRole, workerRole } from './role.js';
+import type { Change, Ctx, Live, Resource, Settings, StackOptions, WorkerCode } from './types.js';
+import { usagePlan } from './usage-plan.js';
+import { workerCode } from './zip.js';
+
+/** Creation order; deletion runs it backwards. Each resource only needs those before it. */
+export const RESOURCES: Resource<any>[] = [
+  deadLetterQueue,
+  resultsQueue,
+  requestsQueue,
+  logGroup,
+  apiRole,
+  workerRole,
+  workerFunction,
+  eventSourceMapping,
+  restApi,
+  apiKey,
+  usagePlan,
+];
+
+export interface SessionInput {
+  stack: string;
+  target: AwsTarget;
+  options?: StackOptions;
+  sleep?: Sleep;
+  note?: (message: string) => void;
+  code?: () => Promise<WorkerCode>;
+}
+
+export interface Session {
+  ctx: Ctx;
+  calls: CallLog;
+}
+
+export async function openSession(input: SessionInput): Promise<Session> {
+  const calls = new CallLog();
+  const clients = createClients(input.target, calls);
+  const account = await resolveAccount(clients);
+  const memo = new Map<string, Promise<unknown>>();
+  let code: Promise<WorkerCode> | undefined;
+  const options = input.options ?? {};
+  const env = { sleep: input.sleep ?? realSleep, note: input.note ?? (() => {}) };
+  const ctx: Ctx = {
+    ...env,
+    stack: input.stack,
+    names: resourceNames(input.stack),
+    account,
+    clients,
+    options,
+    settings: resolveSettings(options, {}),
+    tags: { ...options.tags, [STACK_TAG]: input.stack },
+    ids: { queueUrls: {} },
+    code: () => (code ??= (input.code ?? workerCode)()),
+    once: <T>(key: string, call: () => Promise<T>) => {
+      if (!memo.has(key)) memo.set(key, call());
+      return memo.get(key) as Promise<T>;
+    },
+    retry: (rules, call) => withRetry(env, rules, call),
+  };
+  return { ctx, calls };
+}
+
+/** Given on the command line, else live, else the default. */
+export function resolveSettings(options: StackOptions, live: Partial<Settings>): Settings {
+  return {
+    model: options.model ?? live.model ?? DEFAULT_MODEL_ID,
+    concurrency: options.concurrency ?? live.concurrency ?? DEFAULTS.concurrency,
+    timeout: options.timeout ?? live.timeout ?? DEFAULTS.timeoutSeconds,
+    memory: options.memory ?? live.memory ?? DEFAULTS.memoryMb,
+    maxReceiveCount: options.maxReceiveCount ?? live.maxReceiveCount ?? DEFAULTS.maxReceiveCount,
+    logRetention: options.logRetention ?? live.logRetention ?? DEFAULTS.logRetentionDays,
+    rateLimit: options.rateLimit ?? live.rateLimit ?? DEFAULTS.rateLimit,
+    burstLimit: options.burstLimit ?? live.burstLimit ?? DEFAULTS.burstLimit,
+    corsOrigin: options.corsOrigin ?? live.corsOrigin ?? DEFAULTS.corsOrigin,
+    apiKeyRequired: options.apiKeyRequired ?? live.apiKeyRequired ?? DEFAULTS.apiKeyRequired,
+    maxTokens: options.maxTokens ?? live.maxTokens ?? DEFAULTS.maxTokens,
+    temperature: options.temperature ?? live.temperature,
+  };
+}
+
+export interface Observed {
+  resource: Resource<Live>;
+  live?: Live;
+  owned: boolean;
+}
+
+/** Reads every resource of the stack at once, then settles the effective settings from what is live. */
+export async function observe(ctx: Ctx): Promise<Observed[]> {
+  const lives = await Promise.all(RESOURCES.map((r) => r.read(ctx)));
+  const observed = RESOURCES.map((resource, i) => {
+    const live = lives[i];
+    const owned = !!live && (resource.owned?.(ctx, live) ?? live.tags[STACK_TAG] === ctx.stack);
+    return { resource, live, owned };
+  });
+  const liveSettings = Object.assign({}, ...observed.map((o) => (o.live && o.owned ? o.resource.liveSettings?.(o.live) ?? {} : {})));
+  ctx.settings = resolveSettings(ctx.options, liveSettings);
+  return observed;
+}
+
+export type Action = 'create' | 'update' | 'unchanged' | 'foreign';
+
+export interface PlanItem {
+  key: string;
+  kind: string;
+  name: string;
+  action: Action;
+  changes: Change[];
+}
+
+export async function plan(ctx: Ctx, observed: Observed[]): Promise<PlanItem[]> {
+  return Promise.all(observed.map(async ({ resource, live, owned }) => {
+    const base = { key: resource.key, kind: resource.kind, name: resource.name(ctx) };
+    if (!live) return { ...base, action: 'create' as const, changes: [] };
+    if (!owned) return { ...base, action: 'foreign' as const, changes: [] };
+    const changes = await resource.diff(ctx, live);
+    return { ...base, action: changes.length ? 'update' as const : 'unchanged' as const, changes };
+  }));
+}
+
+export function foreignError(items: PlanItem[]): CliError {
+  const list = items.map((i) => `${i.kind} ${i.name}`).join(', ');
+  return new CliError(`Not this stack's: ${list} ${items.length > 1 ? 'exist' : 'exists'} without the tag ${STACK_TAG}=<stack>, so bedrock-queue will not touch ${items.length > 1 ? 'them' : 'it'}. Choose another --name, or tag or remove ${items.length > 1 ? 'them' : 'it'} yourself.`);
+}
+
+export type StepRunner = (item: PlanItem, run: () => Promise<void>) => Promise<void>;
+
+/** Applies a plan in dependency order; a failure stops here, and a re-run picks up where it stopped. */
+export async function apply(ctx: Ctx, observed: Observed[], items: PlanItem[], step: StepRunner): Promise<void> {
+  const foreign = items.filter((i) => i.action === 'foreign');
+  if (foreign.length) throw foreignError(foreign);
+  for (const [i, item] of items.entries()) {
+    const { resource, live } = observed[i]!;
+    if (item.action === 'create') await step(item, () => resource.create(ctx));
+    if (item.action === 'update') await step(item, () => resource.update(ctx, live!));
+  }
+}
+
+/** Deletes every resource of the stack in reverse order, leaving resources that are not ours alone. */
+export async function destroy(ctx: Ctx, observed: Observed[], step: StepRunner): Promise<void> {
+  for (const { resource, live, owned } of [...observed].reverse()) {
+    if (!live || !owned) continue;
+    const item: PlanItem = { key: resource.key, kind: resource.kind, name: resource.name(ctx), action: 'update', changes: [] };
+    await step(item, () => resource.remove(ctx, live));
+  }
+}
+
+export interface QueueReport {
+  name: string;
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+/** Message counts of the stack's own queues. */
+export function queueReports(ctx: Ctx, observed: Observed[]): QueueReport[] {
+  const queues = new Set<Resource<any>>([requestsQueue, deadLetterQueue, resultsQueue]);
+  return observed
+    .filter((o) => queues.has(o.resource) && o.live && o.owned)
+    .map((o) => ({ name: o.resource.name(ctx), ...queueDepth(o.live as QueueLive) }));
+}

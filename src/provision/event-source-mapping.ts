@@ -1,0 +1,102 @@
+import {
+  CreateEventSourceMappingCommand,
+  DeleteEventSourceMappingCommand,
+  GetEventSourceMappingCommand,
+  ListEventSourceMappingsCommand,
+  UpdateEventSourceMappingCommand,
+  type EventSourceMappingConfiguration,
+} from '@aws-sdk/client-lambda';
+import { BATCH_SIZE } from '../contract.js';
+import { functionArn, queueArn } from './arns.js';
+import { change, isNotFound } from './diff.js';
+import { RULES, pollUntil } from './retry.js';
+import type { Change, Ctx, Live, Resource } from './types.js';
+
+export interface MappingLive extends Live {
+  config: EventSourceMappingConfiguration;
+}
+
+const STABLE_STATES = new Set(['Enabled', 'Disabled']);
+
+/** Batch size 1 and no batching window: each invocation makes one model call, so the mapping's
+ * maximum concurrency is the bound on model calls in flight. */
+function desired(ctx: Ctx) {
+  return {
+    BatchSize: BATCH_SIZE,
+    MaximumBatchingWindowInSeconds: 0,
+    FunctionResponseTypes: ['ReportBatchItemFailures'] as const,
+    ScalingConfig: { MaximumConcurrency: ctx.settings.concurrency },
+  };
+}
+
+function changes(ctx: Ctx, config: EventSourceMappingConfiguration): Change[] {
+  const want = desired(ctx);
+  return [
+    ...change('BatchSize', config.BatchSize, want.BatchSize),
+    ...change('MaximumBatchingWindowInSeconds', config.MaximumBatchingWindowInSeconds ?? 0, want.MaximumBatchingWindowInSeconds),
+    ...change('FunctionResponseTypes', config.FunctionResponseTypes, want.FunctionResponseTypes),
+    ...change('MaximumConcurrency', config.ScalingConfig?.MaximumConcurrency, want.ScalingConfig.MaximumConcurrency),
+  ];
+}
+
+export async function waitForStableMapping(ctx: Ctx, UUID: string) {
+  return pollUntil(ctx, 'the event source mapping to settle',
+    () => ctx.clients.lambda.send(new GetEventSourceMappingCommand({ UUID })),
+    (m) => STABLE_STATES.has(m.State ?? ''));
+}
+
+export const mappingRetry = [RULES.mappingBusy, RULES.iamPropagation];
+
+/** The mapping from this stack's requests queue to its worker (found by queue ARN: both ends are ours). */
+export async function findMapping(ctx: Ctx): Promise<EventSourceMappingConfiguration | undefined> {
+  const page = await ctx.clients.lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: queueArn(ctx, ctx.names.requestsQueue) }));
+  const fn = functionArn(ctx);
+  return page.EventSourceMappings?.find((m) => m.FunctionArn === fn || m.FunctionArn?.startsWith(`${fn}:`));
+}
+
+export const eventSourceMapping: Resource<MappingLive> = {
+  key: 'event-source-mapping',
+  kind: 'Event source mapping',
+  name: (ctx) => `${ctx.names.requestsQueue} -> ${ctx.names.workerFunction}`,
+  async read(ctx) {
+    const config = await findMapping(ctx);
+    return config ? { config, tags: {} } : undefined;
+  },
+  owned: () => true,
+  liveSettings: (live) => (live.config.ScalingConfig?.MaximumConcurrency ? { concurrency: live.config.ScalingConfig.MaximumConcurrency } : {}),
+  diff: (ctx, live) => changes(ctx, live.config),
+  async create(ctx) {
+    const created = await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new CreateEventSourceMappingCommand({
+      EventSourceArn: queueArn(ctx, ctx.names.requestsQueue),
+      FunctionName: ctx.names.workerFunction,
+      Enabled: true,
+      ...desired(ctx),
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      Tags: ctx.tags,
+    })));
+    await waitForStableMapping(ctx, created.UUID!);
+  },
+  async update(ctx, live) {
+    if (!changes(ctx, live.config).length) return;
+    const UUID = live.config.UUID!;
+    await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new UpdateEventSourceMappingCommand({
+      UUID,
+      ...desired(ctx),
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    })));
+    await waitForStableMapping(ctx, UUID);
+  },
+  async remove(ctx, live) {
+    const UUID = live.config.UUID!;
+    await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new DeleteEventSourceMappingCommand({ UUID })));
+    await pollUntil(ctx, 'the event source mapping to be deleted', async () => {
+      try {
+        await ctx.clients.lambda.send(new GetEventSourceMappingCommand({ UUID }));
+        return false;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        throw err;
+      }
+    }, (gone) => gone);
+  },
+};

@@ -1,0 +1,47 @@
+import {
+  CreateLogGroupCommand,
+  DeleteLogGroupCommand,
+  DescribeLogGroupsCommand,
+  ListTagsForResourceCommand,
+  PutRetentionPolicyCommand,
+  TagResourceCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { logGroupArn } from './arns.js';
+import { change, missingTags, tagChanges } from './diff.js';
+import type { Ctx, Live, Resource } from './types.js';
+
+export interface LogGroupLive extends Live {
+  retentionDays?: number;
+}
+
+const retentionChange = (ctx: Ctx, live: LogGroupLive) => change('retentionInDays', live.retentionDays, ctx.settings.logRetention);
+
+export const logGroup: Resource<LogGroupLive> = {
+  key: 'log-group',
+  kind: 'CloudWatch log group',
+  name: (ctx) => ctx.names.logGroup,
+  async read(ctx) {
+    const page = await ctx.clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: ctx.names.logGroup }));
+    const group = page.logGroups?.find((g) => g.logGroupName === ctx.names.logGroup);
+    if (!group) return undefined;
+    const tags = await ctx.clients.logs.send(new ListTagsForResourceCommand({ resourceArn: logGroupArn(ctx) }));
+    return { retentionDays: group.retentionInDays, tags: tags.tags ?? {} };
+  },
+  liveSettings: (live) => (live.retentionDays ? { logRetention: live.retentionDays } : {}),
+  diff: (ctx, live) => [...retentionChange(ctx, live), ...tagChanges(ctx.tags, live.tags)],
+  async create(ctx) {
+    const logGroupName = ctx.names.logGroup;
+    await ctx.clients.logs.send(new CreateLogGroupCommand({ logGroupName, tags: ctx.tags }));
+    await ctx.clients.logs.send(new PutRetentionPolicyCommand({ logGroupName, retentionInDays: ctx.settings.logRetention }));
+  },
+  async update(ctx, live) {
+    if (retentionChange(ctx, live).length) {
+      await ctx.clients.logs.send(new PutRetentionPolicyCommand({ logGroupName: ctx.names.logGroup, retentionInDays: ctx.settings.logRetention }));
+    }
+    const tags = missingTags(ctx.tags, live.tags);
+    if (Object.keys(tags).length) await ctx.clients.logs.send(new TagResourceCommand({ resourceArn: logGroupArn(ctx), tags }));
+  },
+  async remove(ctx) {
+    await ctx.clients.logs.send(new DeleteLogGroupCommand({ logGroupName: ctx.names.logGroup }));
+  },
+};

@@ -1,0 +1,141 @@
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ListQueuesCommand,
+  ListQueueTagsCommand,
+  SetQueueAttributesCommand,
+  TagQueueCommand,
+} from '@aws-sdk/client-sqs';
+import {
+  DLQ_RETENTION_SECONDS,
+  REQUESTS_RETENTION_SECONDS,
+  RESULTS_RETENTION_SECONDS,
+  VISIBILITY_TIMEOUT_FACTOR,
+  type ResourceNames,
+} from '../contract.js';
+import { queueArn } from './arns.js';
+import { change, missingTags, tagChanges } from './diff.js';
+import { RULES } from './retry.js';
+import type { Change, Ctx, Live, Resource, Settings } from './types.js';
+
+export interface QueueLive extends Live {
+  url: string;
+  attributes: Record<string, string>;
+}
+
+export interface QueueDepth {
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+export function queueDepth(live: QueueLive): QueueDepth {
+  const count = (name: string) => Number(live.attributes[name] ?? 0);
+  return {
+    visible: count('ApproximateNumberOfMessages'),
+    inFlight: count('ApproximateNumberOfMessagesNotVisible'),
+    delayed: count('ApproximateNumberOfMessagesDelayed'),
+  };
+}
+
+type QueueRole = 'deadLetterQueue' | 'resultsQueue' | 'requestsQueue';
+
+/** The attributes `up` manages; any other attribute is left as it is. */
+function desiredAttributes(ctx: Ctx, role: QueueRole): Record<string, string> {
+  const common = { SqsManagedSseEnabled: 'true' };
+  switch (role) {
+    case 'deadLetterQueue':
+      return { ...common, MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) };
+    case 'resultsQueue':
+      return { ...common, MessageRetentionPeriod: String(RESULTS_RETENTION_SECONDS) };
+    case 'requestsQueue':
+      return {
+        ...common,
+        MessageRetentionPeriod: String(REQUESTS_RETENTION_SECONDS),
+        VisibilityTimeout: String(ctx.settings.timeout * VISIBILITY_TIMEOUT_FACTOR),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: queueArn(ctx, ctx.names.deadLetterQueue),
+          maxReceiveCount: ctx.settings.maxReceiveCount,
+        }),
+      };
+  }
+}
+
+/** RedrivePolicy comes back with maxReceiveCount as a string or a number, depending on the service. */
+function comparable(name: string, value: string | undefined): unknown {
+  if (name !== 'RedrivePolicy' || !value) return value;
+  const policy = JSON.parse(value) as { deadLetterTargetArn?: string; maxReceiveCount?: string | number };
+  return { deadLetterTargetArn: policy.deadLetterTargetArn, maxReceiveCount: Number(policy.maxReceiveCount) };
+}
+
+function attributeChanges(ctx: Ctx, role: QueueRole, live: QueueLive): Change[] {
+  return Object.entries(desiredAttributes(ctx, role)).flatMap(([name, value]) =>
+    change(name, comparable(name, live.attributes[name]), comparable(name, value)),
+  );
+}
+
+async function listStackQueues(ctx: Ctx): Promise<Map<string, string>> {
+  return ctx.once('sqs:ListQueues', async () => {
+    const urls = new Map<string, string>();
+    let NextToken: string | undefined;
+    do {
+      const page = await ctx.clients.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `${ctx.stack}-`, MaxResults: 1000, NextToken }));
+      for (const url of page.QueueUrls ?? []) urls.set(url.slice(url.lastIndexOf('/') + 1), url);
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return urls;
+  });
+}
+
+function queueResource(key: string, role: QueueRole, kind: string): Resource<QueueLive> {
+  const name = (ctx: Ctx) => ctx.names[role as keyof ResourceNames];
+  return {
+    key,
+    kind,
+    name,
+    async read(ctx) {
+      const url = (await listStackQueues(ctx)).get(name(ctx));
+      if (!url) return undefined;
+      ctx.ids.queueUrls[name(ctx)] = url;
+      const [attributes, tags] = await Promise.all([
+        ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
+        ctx.clients.sqs.send(new ListQueueTagsCommand({ QueueUrl: url })),
+      ]);
+      return { url, attributes: attributes.Attributes ?? {}, tags: tags.Tags ?? {} };
+    },
+    liveSettings(live): Partial<Settings> {
+      if (role !== 'requestsQueue' || !live.attributes.RedrivePolicy) return {};
+      const { maxReceiveCount } = comparable('RedrivePolicy', live.attributes.RedrivePolicy) as { maxReceiveCount: number };
+      return Number.isFinite(maxReceiveCount) ? { maxReceiveCount } : {};
+    },
+    diff(ctx, live) {
+      return [...attributeChanges(ctx, role, live), ...tagChanges(ctx.tags, live.tags)];
+    },
+    async create(ctx) {
+      const QueueName = name(ctx);
+      const created = await ctx.retry([RULES.queueDeletedRecently], () =>
+        ctx.clients.sqs.send(new CreateQueueCommand({ QueueName, Attributes: desiredAttributes(ctx, role), tags: ctx.tags })),
+      );
+      ctx.ids.queueUrls[QueueName] = created.QueueUrl ?? (await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl!;
+    },
+    async update(ctx, live) {
+      const changed = attributeChanges(ctx, role, live);
+      if (changed.length) {
+        const desired = desiredAttributes(ctx, role);
+        const Attributes = Object.fromEntries(changed.map((c) => [c.field, desired[c.field]!]));
+        await ctx.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: live.url, Attributes }));
+      }
+      const tags = missingTags(ctx.tags, live.tags);
+      if (Object.keys(tags).length) await ctx.clients.sqs.send(new TagQueueCommand({ QueueUrl: live.url, Tags: tags }));
+    },
+    async remove(ctx, live) {
+      await ctx.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: live.url }));
+    },
+  };
+}
+
+export const deadLetterQueue = queueResource('dead-letter-queue', 'deadLetterQueue', 'SQS queue (DLQ)');
+export const resultsQueue = queueResource('results-queue', 'resultsQueue', 'SQS queue');
+export const requestsQueue = queueResource('requests-queue', 'requestsQueue', 'SQS queue');

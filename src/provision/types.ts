@@ -1,0 +1,92 @@
+import type { ResourceNames } from '../contract.js';
+import type { Account, Clients } from './aws.js';
+import type { RetryEnv, RetryRule } from './retry.js';
+
+/** Settings as given on the command line: undefined means "keep the live value, or the default on creation". */
+export interface StackOptions {
+  model?: string;
+  concurrency?: number;
+  timeout?: number;
+  memory?: number;
+  maxReceiveCount?: number;
+  logRetention?: number;
+  rateLimit?: number;
+  burstLimit?: number;
+  corsOrigin?: string;
+  apiKeyRequired?: boolean;
+  maxTokens?: number;
+  temperature?: number;
+  /** Extra tags from `--tag key=value`, added to the stack tag. */
+  tags?: Record<string, string>;
+}
+
+/** The effective settings: given, else live, else default. */
+export interface Settings {
+  model: string;
+  concurrency: number;
+  timeout: number;
+  memory: number;
+  maxReceiveCount: number;
+  logRetention: number;
+  rateLimit: number;
+  burstLimit: number;
+  corsOrigin: string;
+  apiKeyRequired: boolean;
+  maxTokens: number;
+  temperature?: number;
+}
+
+export interface WorkerCode {
+  zip: Uint8Array;
+  /** base64 SHA-256 of the zip, as Lambda reports CodeSha256. */
+  sha256: string;
+}
+
+/** Identifiers learned while reading or creating, used by the resources that depend on them. */
+export interface Ids {
+  queueUrls: Record<string, string>;
+  restApiId?: string;
+  apiKeyId?: string;
+}
+
+export interface Ctx extends RetryEnv {
+  stack: string;
+  names: ResourceNames;
+  account: Account;
+  clients: Clients;
+  options: StackOptions;
+  settings: Settings;
+  /** The stack tag plus the extra tags given on the command line. */
+  tags: Record<string, string>;
+  ids: Ids;
+  code: () => Promise<WorkerCode>;
+  /** Runs a call once per command, sharing its result between resources (e.g. one ListQueues for three queues). */
+  once: <T>(key: string, call: () => Promise<T>) => Promise<T>;
+  retry: <T>(rules: RetryRule[], call: () => Promise<T>) => Promise<T>;
+}
+
+export interface Change {
+  field: string;
+  live: unknown;
+  desired: unknown;
+}
+
+export interface Live {
+  tags: Record<string, string>;
+}
+
+/** One resource kind: find it by name and tag, create it, converge what differs, delete it. */
+export interface Resource<L extends Live = Live> {
+  key: string;
+  kind: string;
+  name: (ctx: Ctx) => string;
+  read: (ctx: Ctx) => Promise<L | undefined>;
+  /** Settings this resource is the authority for, as they are live. */
+  liveSettings?: (live: L) => Partial<Settings>;
+  diff: (ctx: Ctx, live: L) => Change[] | Promise<Change[]>;
+  create: (ctx: Ctx) => Promise<void>;
+  update: (ctx: Ctx, live: L) => Promise<void>;
+  remove: (ctx: Ctx, live: L) => Promise<void>;
+  /** Whether a live resource is ours; the default is the stack tag. */
+  owned?: (ctx: Ctx, live: L) => boolean;
+}

@@ -1,0 +1,114 @@
+import {
+  CreateUsagePlanCommand,
+  CreateUsagePlanKeyCommand,
+  DeleteUsagePlanCommand,
+  DeleteUsagePlanKeyCommand,
+  GetUsagePlanKeysCommand,
+  GetUsagePlansCommand,
+  TagResourceCommand,
+  UpdateUsagePlanCommand,
+  type PatchOperation,
+  type UsagePlan,
+} from '@aws-sdk/client-api-gateway';
+import { STACK_TAG, STAGE_NAME } from '../contract.js';
+import { change, missingTags, tagChanges } from './diff.js';
+import { apiCall } from './rest-api.js';
+import type { Change, Ctx, Live, Resource } from './types.js';
+
+export interface UsagePlanLive extends Live {
+  id: string;
+  stages: string[];
+  rateLimit?: number;
+  burstLimit?: number;
+  keyIds: string[];
+}
+
+const stageRef = (ctx: Ctx) => `${ctx.ids.restApiId ?? '(new API)'}:${STAGE_NAME}`;
+
+function changes(ctx: Ctx, live: UsagePlanLive): Change[] {
+  return [
+    ...change('apiStages', live.stages, [stageRef(ctx)]),
+    ...change('throttle.rateLimit', live.rateLimit, ctx.settings.rateLimit),
+    ...change('throttle.burstLimit', live.burstLimit, ctx.settings.burstLimit),
+    ...change('apiKeys', live.keyIds, [ctx.ids.apiKeyId ?? '(new key)']),
+  ];
+}
+
+async function findUsagePlan(ctx: Ctx): Promise<UsagePlan | undefined> {
+  const matches: UsagePlan[] = [];
+  let position: string | undefined;
+  do {
+    const page = await ctx.clients.apigateway.send(new GetUsagePlansCommand({ limit: 500, position }));
+    matches.push(...(page.items ?? []).filter((plan) => plan.name === ctx.names.usagePlan));
+    position = page.position;
+  } while (position);
+  return matches.find((plan) => plan.tags?.[STACK_TAG] === ctx.stack) ?? matches[0];
+}
+
+export const usagePlan: Resource<UsagePlanLive> = {
+  key: 'usage-plan',
+  kind: 'Usage plan',
+  name: (ctx) => ctx.names.usagePlan,
+  async read(ctx) {
+    const plan = await findUsagePlan(ctx);
+    if (!plan) return undefined;
+    const tags = plan.tags ?? {};
+    const keys = tags[STACK_TAG] === ctx.stack
+      ? await ctx.clients.apigateway.send(new GetUsagePlanKeysCommand({ usagePlanId: plan.id, limit: 500 }))
+      : undefined;
+    return {
+      id: plan.id!,
+      tags,
+      stages: (plan.apiStages ?? []).map((s) => `${s.apiId}:${s.stage}`),
+      rateLimit: plan.throttle?.rateLimit,
+      burstLimit: plan.throttle?.burstLimit,
+      keyIds: (keys?.items ?? []).map((k) => k.id!),
+    };
+  },
+  liveSettings: (live) => ({
+    ...(live.rateLimit !== undefined ? { rateLimit: live.rateLimit } : {}),
+    ...(live.burstLimit !== undefined ? { burstLimit: live.burstLimit } : {}),
+  }),
+  diff: (ctx, live) => [...changes(ctx, live), ...tagChanges(ctx.tags, live.tags)],
+  async create(ctx) {
+    const created = await apiCall(ctx, () => ctx.clients.apigateway.send(new CreateUsagePlanCommand({
+      name: ctx.names.usagePlan,
+      description: `bedrock-queue stack ${ctx.stack}`,
+      apiStages: [{ apiId: ctx.ids.restApiId, stage: STAGE_NAME }],
+      throttle: { rateLimit: ctx.settings.rateLimit, burstLimit: ctx.settings.burstLimit },
+      tags: ctx.tags,
+    })));
+    await apiCall(ctx, () => ctx.clients.apigateway.send(new CreateUsagePlanKeyCommand({ usagePlanId: created.id, keyId: ctx.ids.apiKeyId, keyType: 'API_KEY' })));
+  },
+  async update(ctx, live) {
+    const gw = ctx.clients.apigateway;
+    const wanted = stageRef(ctx);
+    const patchOperations: PatchOperation[] = [
+      ...live.stages.filter((s) => s !== wanted).map((value) => ({ op: 'remove' as const, path: '/apiStages', value })),
+      ...(live.stages.includes(wanted) ? [] : [{ op: 'add' as const, path: '/apiStages', value: wanted }]),
+      ...(live.rateLimit !== ctx.settings.rateLimit ? [{ op: 'replace' as const, path: '/throttle/rateLimit', value: String(ctx.settings.rateLimit) }] : []),
+      ...(live.burstLimit !== ctx.settings.burstLimit ? [{ op: 'replace' as const, path: '/throttle/burstLimit', value: String(ctx.settings.burstLimit) }] : []),
+    ];
+    if (patchOperations.length) await apiCall(ctx, () => gw.send(new UpdateUsagePlanCommand({ usagePlanId: live.id, patchOperations })));
+    for (const keyId of live.keyIds.filter((k) => k !== ctx.ids.apiKeyId)) {
+      await apiCall(ctx, () => gw.send(new DeleteUsagePlanKeyCommand({ usagePlanId: live.id, keyId })));
+    }
+    if (ctx.ids.apiKeyId && !live.keyIds.includes(ctx.ids.apiKeyId)) {
+      await apiCall(ctx, () => gw.send(new CreateUsagePlanKeyCommand({ usagePlanId: live.id, keyId: ctx.ids.apiKeyId, keyType: 'API_KEY' })));
+    }
+    const tags = missingTags(ctx.tags, live.tags);
+    if (Object.keys(tags).length) {
+      const resourceArn = `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/usageplans/${live.id}`;
+      await apiCall(ctx, () => gw.send(new TagResourceCommand({ resourceArn, tags })));
+    }
+  },
+  /** A usage plan with API stages cannot be deleted: detach its keys and stages first. */
+  async remove(ctx, live) {
+    const gw = ctx.clients.apigateway;
+    for (const keyId of live.keyIds) await apiCall(ctx, () => gw.send(new DeleteUsagePlanKeyCommand({ usagePlanId: live.id, keyId })));
+    if (live.stages.length) {
+      await apiCall(ctx, () => gw.send(new UpdateUsagePlanCommand({ usagePlanId: live.id, patchOperations: live.stages.map((value) => ({ op: 'remove', path: '/apiStages', value })) })));
+    }
+    await apiCall(ctx, () => gw.send(new DeleteUsagePlanCommand({ usagePlanId: live.id })));
+  },
+};
