@@ -9,6 +9,9 @@ declare const __VERSION__: string;
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
+// The SDK warns on Node 20 about its releases after January 2027; ours are pinned, so the warning is noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 usage error. */
 export async function main(args: string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
   const cli = yargs(args)

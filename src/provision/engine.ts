@@ -13,14 +13,15 @@ import type { Change, Ctx, Live, Resource, Settings, StackOptions, WorkerCode } 
 import { usagePlan } from './usage-plan.js';
 import { workerCode } from './zip.js';
 
-/** Creation order; deletion runs it backwards. Each resource only needs those before it. */
+/** Creation order; deletion runs it backwards. Each resource only needs those before it; the roles
+ * come first so IAM has the most time to propagate before Lambda needs them. */
 export const RESOURCES: Resource<any>[] = [
+  apiRole,
+  workerRole,
   deadLetterQueue,
   resultsQueue,
   requestsQueue,
   logGroup,
-  apiRole,
-  workerRole,
   workerFunction,
   eventSourceMapping,
   restApi,

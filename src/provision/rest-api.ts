@@ -220,8 +220,8 @@ async function putMethod(ctx: Ctx, restApiId: string, resourceId: string, httpMe
   for (const [statusCode, response] of Object.entries(shape.methodResponses)) {
     await apiCall(ctx, () => gw.send(new PutMethodResponseCommand({ restApiId, resourceId, httpMethod, statusCode, responseParameters: response.responseParameters })));
   }
-  const { integrationResponses, ...integration } = shape.integration;
-  await apiCall(ctx, () => gw.send(new PutIntegrationCommand({ restApiId, resourceId, httpMethod, ...integration })));
+  const { integrationResponses, httpMethod: integrationHttpMethod, ...integration } = shape.integration;
+  await apiCall(ctx, () => gw.send(new PutIntegrationCommand({ restApiId, resourceId, httpMethod, integrationHttpMethod, ...integration })));
   for (const [statusCode, response] of Object.entries(integrationResponses)) {
     await apiCall(ctx, () => gw.send(new PutIntegrationResponseCommand({ restApiId, resourceId, httpMethod, statusCode, ...response })));
   }
