@@ -1,0 +1,296 @@
+/**
+ * aws-sdk-client-mock wiring for unit tests: reads are served from a plain description of the
+ * account (`state`), written out the way AWS returns it; mutating calls resolve and are recorded.
+ * Tests change `state` to simulate drift, and assert the exact commands sent.
+ */
+import {
+  APIGatewayClient,
+  CreateApiKeyCommand,
+  CreateDeploymentCommand,
+  CreateModelCommand,
+  CreateRequestValidatorCommand,
+  CreateResourceCommand,
+  CreateRestApiCommand,
+  CreateUsagePlanCommand,
+  GetApiKeysCommand,
+  GetGatewayResponsesCommand,
+  GetModelsCommand,
+  GetRequestValidatorsCommand,
+  GetResourcesCommand,
+  GetRestApisCommand,
+  GetStageCommand,
+  GetUsagePlanKeysCommand,
+  GetUsagePlansCommand,
+  NotFoundException,
+  type Method,
+} from '@aws-sdk/client-api-gateway';
+import { CloudWatchLogsClient, DescribeLogGroupsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand, ListRolesCommand, ListRoleTagsCommand, ListAttachedRolePoliciesCommand, NoSuchEntityException } from '@aws-sdk/client-iam';
+import {
+  CreateEventSourceMappingCommand,
+  CreateFunctionCommand,
+  GetEventSourceMappingCommand,
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+  ResourceNotFoundException,
+  type EventSourceMappingConfiguration,
+  type FunctionConfiguration,
+} from '@aws-sdk/client-lambda';
+import { CreateQueueCommand, GetQueueAttributesCommand, ListQueuesCommand, ListQueueTagsCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { REQUEST_BODY_SCHEMA } from '../../src/contract.js';
+import { openSession } from '../../src/provision/engine.js';
+import type { StackOptions, WorkerCode } from '../../src/provision/types.js';
+import { codeSha256, deterministicZip } from '../../src/provision/zip.js';
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'us-east-1';
+export const STACK = 'demo';
+export const TAGS = { 'bedrock-queue:stack': STACK };
+export const TEST_CODE: WorkerCode = (() => {
+  const zip = deterministicZip([{ name: 'index.mjs', data: Buffer.from('export const handler = async () => ({ batchItemFailures: [] });\n') }]);
+  return { zip, sha256: codeSha256(zip) };
+})();
+
+const queueUrl = (name: string) => `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
+const encode = (doc: unknown) => encodeURIComponent(JSON.stringify(doc));
+
+export interface QueueState { attributes: Record<string, string>; tags: Record<string, string> }
+export interface RoleState { path: string; trust: unknown; policy?: unknown; tags: Record<string, string> }
+
+export interface AccountState {
+  queues: Record<string, QueueState>;
+  roles: Record<string, RoleState>;
+  logGroups: Record<string, { retentionInDays?: number; tags: Record<string, string> }>;
+  functions: Record<string, { config: FunctionConfiguration; tags: Record<string, string> }>;
+  mappings: EventSourceMappingConfiguration[];
+  restApis: { id: string; name: string; tags: Record<string, string>; rootResourceId: string; resources: { id: string; path: string; resourceMethods?: Record<string, Method> }[];
+    models: { name: string; contentType: string; schema: string }[]; validators: { id: string; name: string; validateRequestBody: boolean; validateRequestParameters: boolean }[];
+    gatewayResponses: { responseType: string; statusCode?: string; responseTemplates?: Record<string, string>; responseParameters?: Record<string, string>; defaultResponse: boolean }[];
+    stage?: { stageName: string; deploymentId: string; methodSettings: Record<string, { throttlingRateLimit?: number; throttlingBurstLimit?: number }> } }[];
+  apiKeys: { id: string; name: string; enabled: boolean; tags: Record<string, string> }[];
+  usagePlans: { id: string; name: string; apiStages: { apiId: string; stage: string }[]; throttle?: { rateLimit: number; burstLimit: number }; tags: Record<string, string>; keyIds: string[] }[];
+}
+
+export function emptyAccount(): AccountState {
+  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], restApis: [], apiKeys: [], usagePlans: [] };
+}
+
+const WORKER_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    { Sid: 'ConsumeRequests', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
+    { Sid: 'PublishResults', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-results` },
+    { Sid: 'InvokeInferenceProfile', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6` },
+    {
+      Sid: 'InvokeProfileModel', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: 'arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6',
+      Condition: { StringEquals: { 'bedrock:InferenceProfileArn': `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6` } },
+    },
+    { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/demo-worker:*` },
+  ],
+};
+
+const CORS = { 'method.response.header.Access-Control-Allow-Origin': "'*'" };
+const errorBody = (m: string) => `{"message": "${m}", "requestId": "$context.requestId"}`;
+
+/** A stack `up` converged with default settings, as the AWS APIs describe it. */
+export function convergedAccount(): AccountState {
+  const trust = (service: string) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] });
+  return {
+    queues: {
+      'demo-requests-dlq': { attributes: { QueueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests-dlq`, MessageRetentionPeriod: '1209600', SqsManagedSseEnabled: 'true', VisibilityTimeout: '30', ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' }, tags: { ...TAGS } },
+      'demo-results': { attributes: { MessageRetentionPeriod: '345600', SqsManagedSseEnabled: 'true', VisibilityTimeout: '30', ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' }, tags: { ...TAGS } },
+      'demo-requests': {
+        attributes: {
+          MessageRetentionPeriod: '345600', SqsManagedSseEnabled: 'true', VisibilityTimeout: '720',
+          RedrivePolicy: `{"deadLetterTargetArn":"arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests-dlq","maxReceiveCount":5}`,
+          ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0',
+        },
+        tags: { ...TAGS },
+      },
+    },
+    roles: {
+      'demo-api': { path: '/bedrock-queue/', trust: trust('apigateway.amazonaws.com'), tags: { ...TAGS },
+        policy: { Version: '2012-10-17', Statement: [{ Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` }] } },
+      'demo-worker': { path: '/bedrock-queue/', trust: trust('lambda.amazonaws.com'), tags: { ...TAGS }, policy: WORKER_POLICY },
+    },
+    logGroups: { '/aws/lambda/demo-worker': { retentionInDays: 14, tags: { ...TAGS } } },
+    functions: {
+      'demo-worker': {
+        tags: { ...TAGS },
+        config: {
+          FunctionName: 'demo-worker', FunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demo-worker`, Runtime: 'nodejs22.x', Handler: 'index.handler',
+          Role: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-worker`, Timeout: 120, MemorySize: 512, CodeSha256: TEST_CODE.sha256, State: 'Active', LastUpdateStatus: 'Successful',
+          Environment: { Variables: { BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: queueUrl('demo-results'), BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024' } },
+        },
+      },
+    },
+    mappings: [{
+      UUID: 'esm-1', EventSourceArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests`, FunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demo-worker`,
+      BatchSize: 1, MaximumBatchingWindowInSeconds: 0, FunctionResponseTypes: ['ReportBatchItemFailures'], ScalingConfig: { MaximumConcurrency: 10 }, State: 'Enabled',
+    }],
+    restApis: [{
+      id: 'api123', name: 'demo', tags: { ...TAGS }, rootResourceId: 'root1',
+      resources: [
+        { id: 'root1', path: '/' },
+        {
+          id: 'res1', path: '/invokeModel', resourceMethods: {
+            POST: {
+              httpMethod: 'POST', authorizationType: 'NONE', apiKeyRequired: true, requestValidatorId: 'val1', requestModels: { 'application/json': 'InvokeModelRequest' },
+              methodResponses: Object.fromEntries(['202', '400', '500'].map((s) => [s, { statusCode: s, responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false } }])),
+              methodIntegration: {
+                type: 'AWS', httpMethod: 'POST', uri: `arn:aws:apigateway:${REGION}:sqs:path/${ACCOUNT}/demo-requests`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
+                requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
+                requestTemplates: { 'application/json': 'Action=SendMessage&MessageBody=$util.urlEncode($input.body)' },
+                passthroughBehavior: 'NEVER', timeoutInMillis: 29000, cacheNamespace: 'res1', cacheKeyParameters: [],
+                integrationResponses: {
+                  '202': { statusCode: '202', responseParameters: CORS, responseTemplates: { 'application/json': `{"id": "$input.path('$.SendMessageResponse.SendMessageResult.MessageId')"}` } },
+                  '400': { statusCode: '400', selectionPattern: '4\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': errorBody('The queue rejected the request') } },
+                  '500': { statusCode: '500', selectionPattern: '5\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': errorBody('The queue is unavailable; try again') } },
+                },
+              },
+            },
+            OPTIONS: {
+              httpMethod: 'OPTIONS', authorizationType: 'NONE', apiKeyRequired: false,
+              methodResponses: { '200': { statusCode: '200', responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false, 'method.response.header.Access-Control-Allow-Methods': false, 'method.response.header.Access-Control-Allow-Headers': false } } },
+              methodIntegration: {
+                type: 'MOCK', requestTemplates: { 'application/json': '{"statusCode": 200}' }, passthroughBehavior: 'WHEN_NO_MATCH', timeoutInMillis: 29000,
+                integrationResponses: { '200': { statusCode: '200', responseParameters: { ...CORS, 'method.response.header.Access-Control-Allow-Methods': "'POST,OPTIONS'", 'method.response.header.Access-Control-Allow-Headers': "'Content-Type,X-Api-Key'" } } },
+              },
+            },
+          },
+        },
+      ],
+      models: [{ name: 'InvokeModelRequest', contentType: 'application/json', schema: JSON.stringify(REQUEST_BODY_SCHEMA) }],
+      validators: [{ id: 'val1', name: 'body-only', validateRequestBody: true, validateRequestParameters: false }],
+      gatewayResponses: [
+        { responseType: 'BAD_REQUEST_BODY', statusCode: '400', defaultResponse: false, responseParameters: { 'gatewayresponse.header.Access-Control-Allow-Origin': "'*'" },
+          responseTemplates: { 'application/json': '{"message": "Invalid request body: $util.escapeJavaScript($context.error.validationErrorString)"}' } },
+        ...['DEFAULT_4XX', 'DEFAULT_5XX'].map((t) => ({ responseType: t, defaultResponse: false, responseParameters: { 'gatewayresponse.header.Access-Control-Allow-Origin': "'*'" }, responseTemplates: { 'application/json': '{"message":$context.error.messageString}' } })),
+        { responseType: 'THROTTLED', statusCode: '429', defaultResponse: true, responseTemplates: { 'application/json': '{"message":$context.error.messageString}' } },
+      ],
+      stage: { stageName: 'prod', deploymentId: 'dep1', methodSettings: { '*/*': { throttlingRateLimit: 50, throttlingBurstLimit: 100 } } },
+    }],
+    apiKeys: [{ id: 'key1', name: 'demo', enabled: true, tags: { ...TAGS } }],
+    usagePlans: [{ id: 'plan1', name: 'demo', apiStages: [{ apiId: 'api123', stage: 'prod' }], throttle: { rateLimit: 50, burstLimit: 100 }, tags: { ...TAGS }, keyIds: ['key1'] }],
+  };
+}
+
+export type Mocks = {
+  sqs: AwsClientStub<SQSClient>;
+  iam: AwsClientStub<IAMClient>;
+  lambda: AwsClientStub<LambdaClient>;
+  logs: AwsClientStub<CloudWatchLogsClient>;
+  apigateway: AwsClientStub<APIGatewayClient>;
+  sts: AwsClientStub<STSClient>;
+};
+
+const nameOf = (url?: string) => url!.slice(url!.lastIndexOf('/') + 1);
+const notFound = (Err: new (o: { message: string; $metadata: object }) => Error, message: string) => new Err({ message, $metadata: {} });
+
+/** Wires every client's reads to `state`; mutating calls resolve with plausible ids. */
+export function mockAws(state: AccountState): Mocks {
+  const m: Mocks = {
+    sqs: mockClient(SQSClient), iam: mockClient(IAMClient), lambda: mockClient(LambdaClient),
+    logs: mockClient(CloudWatchLogsClient), apigateway: mockClient(APIGatewayClient), sts: mockClient(STSClient),
+  };
+  m.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/dev` });
+
+  m.sqs.on(ListQueuesCommand).callsFake((input) => ({ QueueUrls: Object.keys(state.queues).filter((n) => n.startsWith(input.QueueNamePrefix ?? '')).map(queueUrl) }));
+  m.sqs.on(GetQueueAttributesCommand).callsFake((input) => ({ Attributes: state.queues[nameOf(input.QueueUrl)]!.attributes }));
+  m.sqs.on(ListQueueTagsCommand).callsFake((input) => ({ Tags: state.queues[nameOf(input.QueueUrl)]!.tags }));
+  m.sqs.on(CreateQueueCommand).callsFake((input) => ({ QueueUrl: queueUrl(input.QueueName!) }));
+
+  m.iam.on(ListRolesCommand).callsFake(() => ({
+    Roles: Object.entries(state.roles).map(([RoleName, r]) => ({ RoleName, Path: r.path, Arn: `arn:aws:iam::${ACCOUNT}:role${r.path}${RoleName}`, AssumeRolePolicyDocument: encode(r.trust), RoleId: RoleName, CreateDate: new Date(0) })),
+    IsTruncated: false,
+  }));
+  m.iam.on(ListRoleTagsCommand).callsFake((input) => ({ Tags: Object.entries(state.roles[input.RoleName!]!.tags).map(([Key, Value]) => ({ Key, Value })) }));
+  m.iam.on(GetRolePolicyCommand).callsFake((input) => {
+    const policy = state.roles[input.RoleName!]?.policy;
+    if (!policy) throw notFound(NoSuchEntityException, `The role policy with name ${input.PolicyName} cannot be found.`);
+    return { RoleName: input.RoleName, PolicyName: input.PolicyName, PolicyDocument: encode(policy) };
+  });
+  m.iam.on(ListRolePoliciesCommand).callsFake((input) => ({ PolicyNames: state.roles[input.RoleName!]?.policy ? ['bedrock-queue'] : [] }));
+  m.iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+
+  m.logs.on(DescribeLogGroupsCommand).callsFake((input) => ({
+    logGroups: Object.entries(state.logGroups).filter(([n]) => n.startsWith(input.logGroupNamePrefix ?? '')).map(([logGroupName, g]) => ({ logGroupName, retentionInDays: g.retentionInDays, arn: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${logGroupName}:*` })),
+  }));
+  m.logs.on(ListTagsForResourceCommand).callsFake((input) => ({ tags: state.logGroups[input.resourceArn!.split(':log-group:')[1]!]?.tags ?? {} }));
+
+  const fn = (name?: string) => {
+    const found = state.functions[name!];
+    if (!found) throw notFound(ResourceNotFoundException, `Function not found: arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`);
+    return found;
+  };
+  m.lambda.on(GetFunctionCommand).callsFake((input) => ({ Configuration: fn(input.FunctionName).config, Tags: fn(input.FunctionName).tags }));
+  m.lambda.on(GetFunctionConfigurationCommand).resolves({ State: 'Active', LastUpdateStatus: 'Successful' });
+  m.lambda.on(ListEventSourceMappingsCommand).callsFake((input) => ({ EventSourceMappings: state.mappings.filter((e) => e.EventSourceArn === input.EventSourceArn) }));
+  m.lambda.on(CreateEventSourceMappingCommand).resolves({ UUID: 'esm-new', State: 'Creating' });
+  m.lambda.on(GetEventSourceMappingCommand).resolves({ UUID: 'esm-1', State: 'Enabled' });
+  m.lambda.on(CreateFunctionCommand).resolves({ FunctionName: 'demo-worker', State: 'Pending' });
+
+  const api = (id?: string) => state.restApis.find((a) => a.id === id)!;
+  m.apigateway.on(GetRestApisCommand).callsFake(() => ({ items: state.restApis.map(({ id, name, tags, rootResourceId }) => ({ id, name, tags, rootResourceId })) }));
+  m.apigateway.on(GetResourcesCommand).callsFake((input) => ({ items: api(input.restApiId).resources }));
+  m.apigateway.on(GetModelsCommand).callsFake((input) => ({ items: api(input.restApiId).models }));
+  m.apigateway.on(GetRequestValidatorsCommand).callsFake((input) => ({ items: api(input.restApiId).validators }));
+  m.apigateway.on(GetGatewayResponsesCommand).callsFake((input) => ({ items: api(input.restApiId).gatewayResponses }));
+  m.apigateway.on(GetStageCommand).callsFake((input) => {
+    const stage = api(input.restApiId).stage;
+    if (!stage) throw notFound(NotFoundException, 'Invalid Stage identifier specified');
+    return stage;
+  });
+  m.apigateway.on(GetApiKeysCommand).callsFake(() => ({ items: state.apiKeys }));
+  m.apigateway.on(GetUsagePlansCommand).callsFake(() => ({ items: state.usagePlans }));
+  m.apigateway.on(GetUsagePlanKeysCommand).callsFake((input) => ({ items: state.usagePlans.find((p) => p.id === input.usagePlanId)!.keyIds.map((id) => ({ id, type: 'API_KEY' })) }));
+  m.apigateway.on(CreateRestApiCommand).resolves({ id: 'newapi', rootResourceId: 'newroot' });
+  m.apigateway.on(CreateResourceCommand).resolves({ id: 'newres' });
+  m.apigateway.on(CreateRequestValidatorCommand).resolves({ id: 'newval' });
+  m.apigateway.on(CreateModelCommand).resolves({ name: 'InvokeModelRequest' });
+  m.apigateway.on(CreateDeploymentCommand).resolves({ id: 'newdep' });
+  m.apigateway.on(CreateApiKeyCommand).resolves({ id: 'newkey' });
+  m.apigateway.on(CreateUsagePlanCommand).resolves({ id: 'newplan' });
+  return m;
+}
+
+export function resetMocks(m: Mocks) {
+  for (const stub of Object.values(m)) stub.restore();
+}
+
+/** The commands sent to every client in the order they were sent, as "service:Command" strings. */
+export function sentCommands(m: Mocks): string[] {
+  return Object.entries(m)
+    .flatMap(([service, stub]) => stub.calls().map((call) => ({
+      order: (call as unknown as { callId: number }).callId,
+      name: `${service}:${(call.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, '')}`,
+    })))
+    .sort((a, b) => a.order - b.order)
+    .map((c) => c.name);
+}
+
+export function mutatingCommands(m: Mocks): string[] {
+  return sentCommands(m).filter((c) => !/:(Get|List|Describe)/.test(c));
+}
+
+export interface Harness {
+  sleeps: number[];
+  notes: string[];
+}
+
+/** Opens an engine session against the mocks, with recorded sleeps instead of real waiting. */
+export async function session(options: StackOptions = {}, harness: Harness = { sleeps: [], notes: [] }) {
+  const s = await openSession({
+    stack: STACK,
+    target: { region: REGION },
+    options,
+    sleep: async (ms) => void harness.sleeps.push(ms),
+    note: (msg) => void harness.notes.push(msg),
+    code: async () => TEST_CODE,
+  });
+  return { ...s, harness };
+}

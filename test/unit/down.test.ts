@@ -1,0 +1,78 @@
+import { UpdateUsagePlanCommand } from '@aws-sdk/client-api-gateway';
+import { GetEventSourceMappingCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { destroy, observe, queueReports } from '../../src/provision/engine.js';
+import { convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
+
+let mocks: Mocks | undefined;
+afterEach(() => {
+  if (mocks) resetMocks(mocks);
+  mocks = undefined;
+});
+
+async function down(state: AccountState) {
+  mocks = mockAws(state);
+  mocks.lambda.on(GetEventSourceMappingCommand).rejects(new ResourceNotFoundException({ message: 'The resource you requested does not exist.', $metadata: {} }));
+  const s = await session();
+  const observed = await observe(s.ctx);
+  const removed: string[] = [];
+  await destroy(s.ctx, observed, async (item, run) => {
+    await run();
+    removed.push(item.name);
+  });
+  return { m: mocks, removed, observed, ctx: s.ctx };
+}
+
+describe('down', () => {
+  it('removes a full stack in reverse dependency order, waiting for the mapping to go', async () => {
+    const { m, removed } = await down(convergedAccount());
+    expect(removed).toEqual(['demo', 'demo', 'demo', 'demo-requests -> demo-worker', 'demo-worker', '/aws/lambda/demo-worker', 'demo-requests', 'demo-results', 'demo-requests-dlq', 'demo-worker', 'demo-api']);
+    expect(mutatingCommands(m)).toEqual([
+      'apigateway:DeleteUsagePlanKey', 'apigateway:UpdateUsagePlan', 'apigateway:DeleteUsagePlan', 'apigateway:DeleteApiKey', 'apigateway:DeleteRestApi',
+      'lambda:DeleteEventSourceMapping', 'lambda:DeleteFunction', 'logs:DeleteLogGroup',
+      'sqs:DeleteQueue', 'sqs:DeleteQueue', 'sqs:DeleteQueue',
+      'iam:DeleteRolePolicy', 'iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:DeleteRole',
+    ]);
+    expect(m.apigateway.commandCalls(UpdateUsagePlanCommand)[0]!.args[0].input).toEqual({ usagePlanId: 'plan1', patchOperations: [{ op: 'remove', path: '/apiStages', value: 'api123:prod' }] });
+    expect(m.lambda.commandCalls(GetEventSourceMappingCommand)).toHaveLength(1);
+  });
+
+  it('removes what is left of a partial stack', async () => {
+    const state = emptyAccount();
+    const full = convergedAccount();
+    state.queues = { 'demo-results': full.queues['demo-results']! };
+    state.roles = { 'demo-api': full.roles['demo-api']! };
+    const { m } = await down(state);
+    expect(mutatingCommands(m)).toEqual(['sqs:DeleteQueue', 'iam:DeleteRolePolicy', 'iam:DeleteRole']);
+  });
+
+  it('does nothing on an empty account', async () => {
+    const { m, removed } = await down(emptyAccount());
+    expect(removed).toEqual([]);
+    expect(mutatingCommands(m)).toEqual([]);
+  });
+
+  it('leaves a resource that carries our name but not our tag alone', async () => {
+    const state = convergedAccount();
+    state.queues['demo-results']!.tags = {};
+    const { m } = await down(state);
+    const deleted = m.sqs.commandCalls(DeleteQueueCommand).map((c) => c.args[0].input.QueueUrl);
+    expect(deleted).toHaveLength(2);
+    expect(deleted.some((u) => u!.endsWith('/demo-results'))).toBe(false);
+  });
+
+  it('reports the messages still held by each queue', async () => {
+    const state = convergedAccount();
+    state.queues['demo-requests']!.attributes.ApproximateNumberOfMessages = '3';
+    state.queues['demo-requests-dlq']!.attributes.ApproximateNumberOfMessagesNotVisible = '2';
+    mocks = mockAws(state);
+    const s = await session();
+    const reports = queueReports(s.ctx, await observe(s.ctx));
+    expect(reports).toEqual([
+      { name: 'demo-requests-dlq', visible: 0, inFlight: 2, delayed: 0 },
+      { name: 'demo-results', visible: 0, inFlight: 0, delayed: 0 },
+      { name: 'demo-requests', visible: 3, inFlight: 0, delayed: 0 },
+    ]);
+  });
+});
