@@ -31,7 +31,9 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     .wrap(Math.min(110, process.stdout.columns || 100))
     .epilog('Credentials come from the standard AWS chain (environment, ~/.aws/config profiles, SSO). Docs: README.md')
     .fail((message, err) => {
-      throw err ?? new UsageError(message ?? 'invalid arguments');
+      // yargs wraps errors from option coercion in a YError; those are usage errors too.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError((err?.message ?? message ?? 'invalid arguments').replace(/^YError: /, ''));
     })
     .exitProcess(false);
   try {

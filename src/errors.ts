@@ -31,6 +31,15 @@ export function isAccessDenied(err: unknown): boolean {
 
 const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'TokenProviderError']);
 
+export function isCredentialError(err: unknown): boolean {
+  return CREDENTIAL_ERRORS.has(errorName(err));
+}
+
+export function credentialsMessage(detail: string, profile?: string): string {
+  return `AWS credentials are missing or invalid${profile ? ` for profile "${profile}"` : ''} (${detail}). ` +
+    'Set AWS_PROFILE or pass --profile, run "aws sso login" for SSO profiles, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.';
+}
+
 /** Turns an AWS SDK error into the one line an operator needs, naming the IAM action when access is denied. */
 export function describeError(err: unknown): string {
   if (err instanceof CliError || err instanceof UsageError) return err.message;
@@ -43,9 +52,7 @@ export function describeError(err: unknown): string {
     return `Access denied: your credentials are missing the permission ${performed}${resource ? ` on ${resource}` : ''}. ` +
       'Grant it (README, "Permissions to run up/down") and run the command again.';
   }
-  if (CREDENTIAL_ERRORS.has(name)) {
-    return `AWS credentials are missing or invalid (${message}). Set AWS_PROFILE or pass --profile, run "aws sso login" for SSO profiles, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
-  }
+  if (isCredentialError(err)) return credentialsMessage(message);
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(`${name} ${message} ${(err as { code?: string }).code ?? ''}`)) {
     return `Cannot reach the AWS endpoint${action ? ` for ${action}` : ''}: ${message}`;
   }

@@ -1,4 +1,5 @@
 import type { Options } from 'yargs';
+import { UsageError } from '../errors.js';
 import { DEFAULT_STACK_NAME, STACK_NAME_PATTERN } from '../contract.js';
 import type { AwsTarget } from '../provision/aws.js';
 
@@ -23,10 +24,10 @@ export interface GlobalArgs {
 
 export function checkGlobalArgs(argv: { name?: unknown; endpointUrl?: unknown }): true {
   if (typeof argv.name !== 'string' || !STACK_NAME_PATTERN.test(argv.name)) {
-    throw new Error(`Invalid --name "${String(argv.name)}": use a lowercase letter first, then lowercase letters, digits or hyphens, 31 characters at most (${STACK_NAME_PATTERN}).`);
+    throw new UsageError(`Invalid --name "${String(argv.name)}": use a lowercase letter first, then lowercase letters, digits or hyphens, 31 characters at most (${STACK_NAME_PATTERN}).`);
   }
   if (argv.endpointUrl !== undefined && !/^https?:\/\/\S+$/.test(String(argv.endpointUrl))) {
-    throw new Error(`Invalid --endpoint-url "${String(argv.endpointUrl)}": give an http:// or https:// URL.`);
+    throw new UsageError(`Invalid --endpoint-url "${String(argv.endpointUrl)}": give an http:// or https:// URL.`);
   }
   return true;
 }
@@ -39,7 +40,7 @@ export function integerIn(flag: string, min: number, max: number) {
   return (value: unknown) => {
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be a whole number from ${min} to ${max} (got ${String(value)})`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max} (got ${String(value)})`);
     return n;
   };
 }

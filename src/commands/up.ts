@@ -3,6 +3,7 @@ import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, RESOU
 import { formatValue, Output, table } from '../output.js';
 import type { PlanItem } from '../provision/engine.js';
 import type { StackOptions } from '../provision/types.js';
+import { UsageError } from '../errors.js';
 import { integerIn, type GlobalArgs } from './options.js';
 import { callStats, openStack } from './session.js';
 
@@ -29,7 +30,7 @@ const keep = 'kept from the live stack when not given';
 export function builder(yargs: Argv) {
   return yargs
     .option('model', { type: 'string', describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}]`, coerce: (v?: string) => {
-      if (v !== undefined && !MODEL_ID_PATTERN.test(v)) throw new Error(`--model "${v}" is not a Bedrock model id (e.g. anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (e.g. ${DEFAULT_MODEL_ID})`);
+      if (v !== undefined && !MODEL_ID_PATTERN.test(v)) throw new UsageError(`--model "${v}" is not a Bedrock model id (e.g. anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (e.g. ${DEFAULT_MODEL_ID})`);
       return v;
     } })
     .option('concurrency', { type: 'number', describe: `Most model calls in flight (2-1000) [on creation: ${DEFAULTS.concurrency}]`, coerce: integerIn('concurrency', 2, 1000) })
@@ -38,17 +39,17 @@ export function builder(yargs: Argv) {
     .option('max-receive-count', { type: 'number', describe: `Attempts before a request moves to the DLQ (1-1000) [on creation: ${DEFAULTS.maxReceiveCount}]`, coerce: integerIn('max-receive-count', 1, 1000) })
     .option('log-retention', { type: 'number', describe: `Days the worker's logs are kept [on creation: ${DEFAULTS.logRetentionDays}]`, coerce: (v: unknown) => {
       if (v === undefined) return undefined;
-      if (!LOG_RETENTION_DAYS.includes(Number(v))) throw new Error(`--log-retention must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${String(v)})`);
+      if (!LOG_RETENTION_DAYS.includes(Number(v))) throw new UsageError(`--log-retention must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${String(v)})`);
       return Number(v);
     } })
     .option('rate-limit', { type: 'number', describe: `API requests per second, steady [on creation: ${DEFAULTS.rateLimit}]`, coerce: (v: unknown) => {
       if (v === undefined) return undefined;
-      if (!(Number(v) > 0)) throw new Error(`--rate-limit must be a number above 0 (got ${String(v)})`);
+      if (!(Number(v) > 0)) throw new UsageError(`--rate-limit must be a number above 0 (got ${String(v)})`);
       return Number(v);
     } })
     .option('burst-limit', { type: 'number', describe: `API requests in a burst [on creation: ${DEFAULTS.burstLimit}]`, coerce: integerIn('burst-limit', 1, 100000) })
     .option('cors-origin', { type: 'string', describe: `Access-Control-Allow-Origin of the API [on creation: ${DEFAULTS.corsOrigin}]`, coerce: (v?: string) => {
-      if (v !== undefined && (!v || /[\s']/.test(v))) throw new Error('--cors-origin must be * or an origin such as https://example.com');
+      if (v !== undefined && (!v || /[\s']/.test(v))) throw new UsageError('--cors-origin must be * or an origin such as https://example.com');
       return v;
     } })
     .option('api-key', { type: 'boolean', describe: 'Require an API key (--no-api-key opens the API to anyone with the URL) [on creation: required]' })
@@ -56,14 +57,14 @@ export function builder(yargs: Argv) {
     .option('temperature', { type: 'number', describe: 'Default temperature for requests that give none (0-1) [on creation: the model\'s]', coerce: (v: unknown) => {
       if (v === undefined) return undefined;
       const n = Number(v);
-      if (!(n >= 0 && n <= 1)) throw new Error(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
+      if (!(n >= 0 && n <= 1)) throw new UsageError(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
       return n;
     } })
     .option('tag', { type: 'string', array: true, describe: 'Extra tag key=value on every resource (repeatable)', coerce: (values?: string[]) => {
       for (const v of values ?? []) {
         const [key, ...rest] = v.split('=');
         if (!key || !rest.length || key.startsWith('aws:') || key.length > 128 || rest.join('=').length > 256) {
-          throw new Error(`--tag "${v}" must be key=value (key at most 128 characters, not starting with aws:; value at most 256)`);
+          throw new UsageError(`--tag "${v}" must be key=value (key at most 128 characters, not starting with aws:; value at most 256)`);
         }
       }
       return values;

@@ -4,7 +4,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { CliError } from '../errors.js';
+import { CliError, credentialsMessage, errorMessage, isCredentialError } from '../errors.js';
 
 export interface AwsTarget {
   region?: string;
@@ -86,7 +86,7 @@ export interface Account {
 }
 
 /** Resolves the region and the caller's account, failing with one line when either is missing. */
-export async function resolveAccount(clients: Clients): Promise<Account> {
+export async function resolveAccount(clients: Clients, target: AwsTarget): Promise<Account> {
   let region: string;
   try {
     region = await clients.sts.config.region();
@@ -96,7 +96,13 @@ export async function resolveAccount(clients: Clients): Promise<Account> {
   if (!region) {
     throw new CliError('No AWS region is set: pass --region, set AWS_REGION, or add "region = ..." to your profile in ~/.aws/config.');
   }
-  const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
+  let identity;
+  try {
+    identity = await clients.sts.send(new GetCallerIdentityCommand({}));
+  } catch (err) {
+    if (isCredentialError(err)) throw new CliError(credentialsMessage(errorMessage(err).split('\n')[0]!, target.profile ?? process.env.AWS_PROFILE));
+    throw err;
+  }
   const partition = identity.Arn?.split(':')[1] ?? 'aws';
   return { region, accountId: identity.Account!, partition };
 }

@@ -46,7 +46,7 @@ export interface Session {
 export async function openSession(input: SessionInput): Promise<Session> {
   const calls = new CallLog();
   const clients = createClients(input.target, calls);
-  const account = await resolveAccount(clients);
+  const account = await resolveAccount(clients, input.target);
   const memo = new Map<string, Promise<unknown>>();
   let code: Promise<WorkerCode> | undefined;
   const options = input.options ?? {};

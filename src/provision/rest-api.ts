@@ -276,10 +276,13 @@ async function converge(ctx: Ctx, live: RestApiLive) {
     }
   }
 
-  if (changed || !live.stage) {
+  let liveStage = live.stage;
+  if (changed || !liveStage) {
     await apiCall(ctx, () => gw.send(new CreateDeploymentCommand({ restApiId, stageName: STAGE_NAME, description: `bedrock-queue up (${ctx.stack})` })));
+    // Whether a deployment keeps the stage's method settings differs between API Gateway and emulators: look again.
+    liveStage = await orMissing(gw.send(new GetStageCommand({ restApiId, stageName: STAGE_NAME })));
   }
-  const stage = liveStageShape(live.stage);
+  const stage = liveStageShape(liveStage);
   if (stage.throttlingRateLimit !== ctx.settings.rateLimit || stage.throttlingBurstLimit !== ctx.settings.burstLimit) {
     await apiCall(ctx, () => gw.send(new UpdateStageCommand({ restApiId, stageName: STAGE_NAME, patchOperations: [
       { op: 'replace', path: '/*/*/throttling/rateLimit', value: String(ctx.settings.rateLimit) },

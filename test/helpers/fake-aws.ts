@@ -241,7 +241,7 @@ export function mockAws(state: AccountState): Mocks {
   m.apigateway.on(GetRequestValidatorsCommand).callsFake((input) => ({ items: api(input.restApiId).validators }));
   m.apigateway.on(GetGatewayResponsesCommand).callsFake((input) => ({ items: api(input.restApiId).gatewayResponses }));
   m.apigateway.on(GetStageCommand).callsFake((input) => {
-    const stage = api(input.restApiId).stage;
+    const stage = state.restApis.find((a) => a.id === input.restApiId)?.stage;
     if (!stage) throw notFound(NotFoundException, 'Invalid Stage identifier specified');
     return stage;
   });

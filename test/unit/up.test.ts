@@ -222,7 +222,7 @@ describe('drift repair', () => {
       check: (m) => expect(input(m.apigateway.commandCalls(UpdateStageCommand)).patchOperations).toEqual([
         { op: 'replace', path: '/*/*/throttling/rateLimit', value: '50' }, { op: 'replace', path: '/*/*/throttling/burstLimit', value: '100' }]),
     },
-    { what: 'a deleted stage is deployed again', drift: (s) => delete s.restApis[0]!.stage, expected: ['apigateway:CreateDeployment', 'apigateway:UpdateStage'] },
+    { what: 'a deleted stage is deployed again, with its throttle', drift: (s) => delete s.restApis[0]!.stage, expected: ['apigateway:CreateDeployment', 'apigateway:UpdateStage'] },
     {
       what: 'a disabled API key is enabled',
       drift: (s) => (s.apiKeys[0]!.enabled = false),

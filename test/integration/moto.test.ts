@@ -1,0 +1,120 @@
+import { CreateQueueCommand, GetQueueUrlCommand, ListQueueTagsCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMethodCommand, APIGatewayClient, GetRestApisCommand, GetResourcesCommand } from '@aws-sdk/client-api-gateway';
+import { LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { isReadCall } from '../../src/provision/aws.js';
+import { apply, observe, openSession, plan } from '../../src/provision/engine.js';
+import { runCli } from '../helpers/cli.js';
+import { TEST_CODE } from '../helpers/fake-aws.js';
+import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
+
+const REGION = 'us-east-1';
+const credentials = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
+const hasMoto = requireMoto();
+
+describe.runIf(hasMoto)('provisioning against moto_server', () => {
+  let moto: Moto;
+  const cli = (...args: string[]) => runCli([...args, '--region', REGION, '--endpoint-url', moto.endpoint, '--name', 'itest', '--json'], credentials);
+  const json = async (...args: string[]) => {
+    const run = await cli(...args);
+    expect(run.code, run.stderr).toBe(0);
+    return JSON.parse(run.stdout);
+  };
+  const client = <T>(Client: new (c: object) => T) => new Client({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+
+  beforeAll(async () => {
+    Object.assign(process.env, credentials);
+    moto = await startMoto();
+  });
+  afterAll(async () => moto?.stop());
+  beforeEach(async () => moto.reset());
+
+  it('up, up again with no mutating call, status, down, down again', async () => {
+    const first = await json('up');
+    expect(first.changed).toBe(11);
+    expect(first.invokeUrl).toMatch(/^https:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/prod\/invokeModel$/);
+
+    const second = await json('up');
+    expect(second.changed).toBe(0);
+    expect(second.calls.mutations).toBe(0);
+    expect(second.plan.map((i: { action: string }) => i.action)).toEqual(Array(11).fill('unchanged'));
+
+    const status = await json('status');
+    expect(status.deployed).toBe(true);
+    expect(status.resources.map((r: { state: string }) => r.state)).toEqual(Array(11).fill('present'));
+    expect(status.mapping).toMatchObject({ maximumConcurrency: 10, batchSize: 1 });
+    expect(status.queues.map((q: { name: string }) => q.name).sort()).toEqual(['itest-requests', 'itest-requests-dlq', 'itest-results']);
+    expect(status.invokeUrl).toBe(first.invokeUrl);
+
+    const removed = await json('down', '--yes');
+    expect(removed.removed).toHaveLength(11);
+    const again = await json('down', '--yes');
+    expect(again.removed).toEqual([]);
+    expect((await json('status')).deployed).toBe(false);
+  });
+
+  it('repairs drift, and keeps a concurrency changed outside up', async () => {
+    await json('up');
+    const sqs = client(SQSClient);
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'itest-requests' }));
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { VisibilityTimeout: '30' } }));
+    const gw = client(APIGatewayClient);
+    const api = (await gw.send(new GetRestApisCommand({}))).items!.find((a) => a.name === 'itest')!;
+    const resource = (await gw.send(new GetResourcesCommand({ restApiId: api.id }))).items!.find((r) => r.path === '/invokeModel')!;
+    await gw.send(new DeleteMethodCommand({ restApiId: api.id, resourceId: resource.id, httpMethod: 'POST' }));
+    const lambda = client(LambdaClient);
+    const mapping = (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: 'itest-worker' }))).EventSourceMappings?.[0]
+      ?? (await lambda.send(new ListEventSourceMappingsCommand({}))).EventSourceMappings![0]!;
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping.UUID, ScalingConfig: { MaximumConcurrency: 5 } }));
+
+    const status = await json('status');
+    const drifted = status.resources.filter((r: { state: string }) => r.state === 'drifted').map((r: { name: string }) => r.name);
+    expect(drifted).toEqual(['itest-requests', 'itest']);
+
+    const repair = await json('up');
+    expect(repair.plan.filter((i: { action: string }) => i.action === 'update').map((i: { name: string }) => i.name)).toEqual(['itest-requests', 'itest']);
+    expect(repair.settings.concurrency).toBe(5);
+    expect((await json('up')).calls.mutations).toBe(0);
+    expect((await json('up', '--concurrency', '8')).plan.find((i: { key: string }) => i.key === 'event-source-mapping').changes)
+      .toEqual([{ field: 'MaximumConcurrency', live: 5, desired: 8 }]);
+  });
+
+  it('refuses to touch a resource with our name but not our tag', async () => {
+    const sqs = client(SQSClient);
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'itest-requests', tags: { owner: 'someone-else' } }));
+    const up = await cli('up');
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/SQS queue itest-requests exists without the tag bedrock-queue:stack/);
+    expect(up.stdout).toBe('');
+    const down = await cli('down', '--yes');
+    expect(down.code).toBe(0);
+    expect(down.stderr).toMatch(/itest-requests is not tagged for stack itest: left alone/);
+    expect((await sqs.send(new ListQueueTagsCommand({ QueueUrl }))).Tags).toEqual({ owner: 'someone-else' });
+  });
+
+  it('finishes the job when up is interrupted after any of its mutating calls', async () => {
+    const run = async (stopAfter?: number) => {
+      const s = await openSession({ stack: 'itest', target: { region: REGION, endpointUrl: moto.endpoint }, sleep: async () => {}, code: async () => TEST_CODE });
+      let mutations = 0;
+      for (const c of Object.values(s.ctx.clients)) {
+        (c.middlewareStack as unknown as { add: (mw: unknown, o: unknown) => void }).add(
+          (next: (a: unknown) => Promise<unknown>, context: { commandName: string }) => async (args: unknown) => {
+            const result = await next(args);
+            if (!isReadCall(`x:${context.commandName}`) && ++mutations === stopAfter) throw new Error('interrupted');
+            return result;
+          }, { step: 'initialize' });
+      }
+      const observed = await observe(s.ctx);
+      await apply(s.ctx, observed, await plan(s.ctx, observed), (_i, step) => step());
+      return s.calls.mutations.length;
+    };
+    const total = await run();
+    expect(total).toBeGreaterThan(30);
+    for (let stopAfter = 1; stopAfter < total; stopAfter++) {
+      await moto.reset();
+      await expect(run(stopAfter)).rejects.toThrow('interrupted');
+      await run();
+      expect(await run(), `re-run after an interruption at mutation ${stopAfter} did not converge`).toBe(0);
+    }
+  }, 300_000);
+});

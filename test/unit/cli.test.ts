@@ -1,0 +1,81 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+/** An environment with no AWS configuration at all: no region, no credentials, no profile files. */
+const bare = () => {
+  const home = mkdtempSync(join(tmpdir(), 'bq-home-'));
+  return { HOME: home, AWS_CONFIG_FILE: join(home, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'), AWS_EC2_METADATA_DISABLED: 'true' };
+};
+
+describe('the CLI contract', () => {
+  it('prints help with examples for every command, fast enough to load no SDK', async () => {
+    for (const command of ['up', 'down', 'status']) {
+      const run = await runCli([command, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('Examples:');
+      expect(run.stdout).toContain('--endpoint-url');
+    }
+  });
+
+  it('prints its version', async () => {
+    const run = await runCli(['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  const usageErrors: [string[], RegExp][] = [
+    [[], /Name a command/],
+    [['deploy'], /Unknown argument: deploy|Did you mean/],
+    [['up', '--bogus'], /Unknown argument/],
+    [['up', '--name', 'Bad_Name'], /Invalid --name "Bad_Name"/],
+    [['up', '--name', 'a'.repeat(32)], /Invalid --name/],
+    [['up', '--concurrency', '1'], /--concurrency must be a whole number from 2 to 1000 \(got 1\)/],
+    [['up', '--concurrency', '2.5'], /--concurrency must be a whole number/],
+    [['up', '--concurrency', '1001'], /--concurrency must be a whole number/],
+    [['up', '--timeout', '901'], /--timeout must be a whole number from 1 to 900/],
+    [['up', '--log-retention', '2'], /--log-retention must be one of 1, 3, 5/],
+    [['up', '--temperature', '1.5'], /--temperature must be a number from 0 to 1/],
+    [['up', '--model', 'not a model'], /--model "not a model" is not a Bedrock model id/],
+    [['up', '--tag', 'novalue'], /--tag "novalue" must be key=value/],
+    [['up', '--tag', 'aws:reserved=x'], /must be key=value/],
+    [['status', '--endpoint-url', 'localhost:4566'], /Invalid --endpoint-url/],
+  ];
+  for (const [args, message] of usageErrors) {
+    it(`exits 2 with a clear message for: ${args.join(' ') || '(no command)'}`, async () => {
+      const run = await runCli(args, bare());
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(message);
+      expect(run.stdout).toBe('');
+    });
+  }
+
+  it('says in one line how to set a region when there is none', async () => {
+    const run = await runCli(['status'], { ...bare(), AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^Error: No AWS region is set: pass --region, set AWS_REGION/m);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('says in one line that credentials are missing, with no stack trace', async () => {
+    const run = await runCli(['status', '--region', 'us-east-1'], bare());
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Error: AWS credentials are missing or invalid/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('names the profile that does not exist', async () => {
+    const run = await runCli(['status', '--region', 'us-east-1', '--profile', 'nosuch'], bare());
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/nosuch/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('reports an unreachable endpoint in one line', async () => {
+    const run = await runCli(['status', '--region', 'us-east-1', '--endpoint-url', 'http://127.0.0.1:9'], { ...bare(), AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_MAX_ATTEMPTS: '1' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Cannot reach the AWS endpoint/);
+  });
+});
