@@ -11,6 +11,10 @@ export const STACK_TAG = 'bedrock-queue:stack';
 export const IAM_PATH = '/bedrock-queue/';
 export const STAGE_NAME = 'prod';
 export const RESOURCE_PATH = 'invokeModel';
+export function invokeUrl(region: string, restApiId: string) {
+  return `https://${restApiId}.execute-api.${region}.amazonaws.com/${STAGE_NAME}/${RESOURCE_PATH}`;
+}
+
 export const REQUEST_MODEL_NAME = 'InvokeModelRequest';
 export const REQUEST_VALIDATOR_NAME = 'body-only';
 

@@ -1,6 +1,6 @@
-import type { Observed, PlanItem, Session } from '../provision/engine.js';
-import type { StackOptions } from '../provision/types.js';
-import type { Output } from '../output.js';
+import type { Action, Observed, PlanItem, Session } from '../provision/engine.js';
+import type { Change, StackOptions } from '../provision/types.js';
+import { table, type Output } from '../output.js';
 import { awsTarget, type GlobalArgs } from './options.js';
 
 export interface OpenedStack {
@@ -22,4 +22,15 @@ export async function openStack(argv: GlobalArgs, out: Output, options: StackOpt
 
 export function callStats(session: Session) {
   return { reads: session.calls.reads.length, mutations: session.calls.mutations.length };
+}
+
+/** One row per resource, labelled and coloured by its plan action, with the fields that differ under it. */
+export function resourceTable(out: Output, items: PlanItem[], labels: Record<Action, { text: string; colour: string }>, describe: (c: Change) => string): string {
+  const rows: string[][] = [];
+  for (const item of items) {
+    const label = labels[item.action];
+    rows.push([out.paint(label.colour, label.text), item.kind, item.name]);
+    for (const c of item.changes) rows.push(['', '', out.dim(`  ${describe(c)}`)]);
+  }
+  return table(rows);
 }

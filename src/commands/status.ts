@@ -1,10 +1,15 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { RESOURCE_PATH, STAGE_NAME } from '../contract.js';
+import { invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
 import type { GlobalArgs } from './options.js';
-import { callStats, openStack } from './session.js';
+import { callStats, openStack, resourceTable } from './session.js';
 
-const STATES = { create: 'missing', update: 'drifted', unchanged: 'present', foreign: 'not ours' } as const;
+const STATE_LABELS = {
+  create: { text: 'missing', colour: '31' },
+  update: { text: 'drifted', colour: '33' },
+  unchanged: { text: 'present', colour: '32' },
+  foreign: { text: 'not ours', colour: '31' },
+} as const;
 
 export function builder(yargs: Argv) {
   return yargs
@@ -17,7 +22,7 @@ export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
   const { session, observed, items } = await openStack(argv, out);
   const { ctx } = session;
   const engine = await import('../provision/engine.js');
-  const resources = items.map((i) => ({ kind: i.kind, name: i.name, state: STATES[i.action], changes: i.changes }));
+  const resources = items.map((i) => ({ kind: i.kind, name: i.name, state: STATE_LABELS[i.action].text, changes: i.changes }));
   const queues = engine.queueReports(ctx, observed);
   const mappingLive = observed.find((o) => o.resource.key === 'event-source-mapping' && o.live)?.live as
     { config: { State?: string; ScalingConfig?: { MaximumConcurrency?: number }; BatchSize?: number } } | undefined;
@@ -28,20 +33,14 @@ export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
     batchSize: mappingLive.config.BatchSize,
   };
   const deployed = items.every((i) => i.action === 'unchanged' || i.action === 'update');
-  const invokeUrl = ctx.ids.restApiId ? `https://${ctx.ids.restApiId}.execute-api.${ctx.account.region}.amazonaws.com/${STAGE_NAME}/${RESOURCE_PATH}` : undefined;
+  const invokeUrl = ctx.ids.restApiId ? invokeUrlOf(ctx.account.region, ctx.ids.restApiId) : undefined;
   const anyPresent = items.some((i) => i.action !== 'create');
 
   out.result(
     { stack: argv.name, region: ctx.account.region, deployed, model: anyPresent ? ctx.settings.model : undefined, invokeUrl, resources, queues, mapping, calls: callStats(session) },
     () => {
       if (!anyPresent) return `Stack ${argv.name} is not deployed in ${ctx.account.region}. Create it with: bedrock-queue up --name ${argv.name}`;
-      const colour = { missing: '31', drifted: '33', present: '32', 'not ours': '31' } as const;
-      const rows: string[][] = [];
-      for (const r of resources) {
-        rows.push([out.paint(colour[r.state], r.state), r.kind, r.name]);
-        for (const c of r.changes) rows.push(['', '', out.dim(`  ${c.field}: ${formatValue(c.live)} (expected ${formatValue(c.desired)})`)]);
-      }
-      const lines = [`Stack ${argv.name} in ${ctx.account.region}: ${deployed ? 'deployed' : 'incomplete (run bedrock-queue up to repair)'}`, '', table(rows), ''];
+      const lines = [`Stack ${argv.name} in ${ctx.account.region}: ${deployed ? 'deployed' : 'incomplete (run bedrock-queue up to repair)'}`, '', resourceTable(out, items, STATE_LABELS, (c) => `${c.field}: ${formatValue(c.live)} (expected ${formatValue(c.desired)})`), ''];
       if (queues.length) {
         lines.push(table([['Queue', 'waiting', 'in flight', 'delayed'], ...queues.map((q) => [q.name, String(q.visible), String(q.inFlight), String(q.delayed)])]), '');
       }

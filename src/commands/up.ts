@@ -1,26 +1,14 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, RESOURCE_PATH, STAGE_NAME } from '../contract.js';
+import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
-import type { PlanItem } from '../provision/engine.js';
 import type { StackOptions } from '../provision/types.js';
 import { UsageError } from '../errors.js';
 import { integerIn, type GlobalArgs } from './options.js';
-import { callStats, openStack } from './session.js';
+import { callStats, openStack, resourceTable } from './session.js';
 
 
-interface UpArgs extends GlobalArgs {
-  model?: string;
-  concurrency?: number;
-  timeout?: number;
-  memory?: number;
-  maxReceiveCount?: number;
-  logRetention?: number;
-  rateLimit?: number;
-  burstLimit?: number;
-  corsOrigin?: string;
+interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags'> {
   apiKey?: boolean;
-  maxTokens?: number;
-  temperature?: number;
   tag?: string[];
   dryRun: boolean;
 }
@@ -99,16 +87,12 @@ function stackOptions(argv: UpArgs): StackOptions {
   };
 }
 
-export function planTable(out: Output, items: PlanItem[]): string {
-  const colour: Record<string, string> = { create: '32', update: '33', unchanged: '2', foreign: '31' };
-  const rows: string[][] = [];
-  for (const item of items) {
-    const label = item.action === 'foreign' ? 'not ours' : item.action;
-    rows.push([out.paint(colour[item.action]!, label), item.kind, item.name]);
-    for (const c of item.changes) rows.push(['', '', out.dim(`  ${c.field}: ${formatValue(c.live)} -> ${formatValue(c.desired)}`)]);
-  }
-  return table(rows);
-}
+const PLAN_LABELS = {
+  create: { text: 'create', colour: '32' },
+  update: { text: 'update', colour: '33' },
+  unchanged: { text: 'unchanged', colour: '2' },
+  foreign: { text: 'not ours', colour: '31' },
+};
 
 export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const out = new Output(argv);
@@ -118,7 +102,7 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const pending = items.filter((i) => i.action === 'create' || i.action === 'update');
   const foreign = items.filter((i) => i.action === 'foreign');
 
-  if (!out.json) process.stderr.write(`\nPlan for stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${planTable(out, items)}\n\n`);
+  if (!out.json) process.stderr.write(`\nPlan for stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${resourceTable(out, items, PLAN_LABELS, (c) => `${c.field}: ${formatValue(c.live)} -> ${formatValue(c.desired)}`)}\n\n`);
   if (foreign.length) throw engine.foreignError(foreign);
   if (!ctx.settings.apiKeyRequired) out.warn('--no-api-key: anyone with the URL can queue prompts, and you pay for every model call. Only the stage throttle limits them.');
 
@@ -128,7 +112,7 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   }
 
   const restApiId = ctx.ids.restApiId;
-  const invokeUrl = restApiId ? `https://${restApiId}.execute-api.${ctx.account.region}.amazonaws.com/${STAGE_NAME}/${RESOURCE_PATH}` : undefined;
+  const invokeUrl = restApiId ? invokeUrlOf(ctx.account.region, restApiId) : undefined;
   out.result(
     {
       stack: argv.name,

@@ -4,27 +4,15 @@ import {
   GetApiKeysCommand,
   TagResourceCommand,
   UpdateApiKeyCommand,
-  type ApiKey,
 } from '@aws-sdk/client-api-gateway';
 import { STACK_TAG } from '../contract.js';
 import { change, missingTags, tagChanges } from './diff.js';
-import { apiCall } from './rest-api.js';
-import type { Ctx, Live, Resource } from './types.js';
+import { apiCall, findByName } from './rest-api.js';
+import type { Live, Resource } from './types.js';
 
 export interface ApiKeyLive extends Live {
   id: string;
   enabled: boolean;
-}
-
-async function findApiKey(ctx: Ctx): Promise<ApiKey | undefined> {
-  const matches: ApiKey[] = [];
-  let position: string | undefined;
-  do {
-    const page = await ctx.clients.apigateway.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position }));
-    matches.push(...(page.items ?? []).filter((key) => key.name === ctx.names.apiKey));
-    position = page.position;
-  } while (position);
-  return matches.find((key) => key.tags?.[STACK_TAG] === ctx.stack) ?? matches[0];
 }
 
 export const apiKey: Resource<ApiKeyLive> = {
@@ -32,7 +20,8 @@ export const apiKey: Resource<ApiKeyLive> = {
   kind: 'API key',
   name: (ctx) => ctx.names.apiKey,
   async read(ctx) {
-    const key = await findApiKey(ctx);
+    const key = await findByName(ctx, ctx.names.apiKey, (position) =>
+      ctx.clients.apigateway.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position })));
     if (!key) return undefined;
     const tags = key.tags ?? {};
     if (tags[STACK_TAG] === ctx.stack) ctx.ids.apiKeyId = key.id!;

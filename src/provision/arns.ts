@@ -24,10 +24,6 @@ export function restApiArn(ctx: Ctx, restApiId: string) {
   return `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/restapis/${restApiId}`;
 }
 
-export function invokeUrl(region: string, restApiId: string, stage: string, path: string) {
-  return `https://${restApiId}.execute-api.${region}.amazonaws.com/${stage}/${path}`;
-}
-
 /** Geography prefixes of system-defined cross-Region inference profiles. */
 const PROFILE_PREFIXES = new Set(['us', 'eu', 'apac', 'jp', 'au', 'ca', 'us-gov', 'global']);
 

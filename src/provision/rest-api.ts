@@ -25,7 +25,6 @@ import {
   type Method,
   type Model,
   type RequestValidator,
-  type RestApi,
   type Stage,
 } from '@aws-sdk/client-api-gateway';
 import {
@@ -291,16 +290,25 @@ async function converge(ctx: Ctx, live: RestApiLive) {
   }
 }
 
-async function findRestApi(ctx: Ctx): Promise<RestApi | undefined> {
-  const matches: RestApi[] = [];
+interface Named {
+  name?: string;
+  tags?: Record<string, string>;
+}
+
+/**
+ * Finds an API Gateway item by name across all pages. Names of REST APIs, API keys and usage plans
+ * are not unique, so the one tagged for this stack wins; an untagged namesake is returned so the
+ * engine can refuse it.
+ */
+export async function findByName<T extends Named>(ctx: Ctx, name: string, page: (position?: string) => Promise<{ items?: T[]; position?: string }>): Promise<T | undefined> {
+  const matches: T[] = [];
   let position: string | undefined;
   do {
-    const page = await ctx.clients.apigateway.send(new GetRestApisCommand({ limit: 500, position }));
-    matches.push(...(page.items ?? []).filter((api) => api.name === ctx.names.restApi));
-    position = page.position;
+    const result = await page(position);
+    matches.push(...(result.items ?? []).filter((item) => item.name === name));
+    position = result.position;
   } while (position);
-  // REST API names are not unique: prefer the one tagged for this stack.
-  return matches.find((api) => api.tags?.[STACK_TAG] === ctx.stack) ?? matches[0];
+  return matches.find((item) => item.tags?.[STACK_TAG] === ctx.stack) ?? matches[0];
 }
 
 export const restApi: Resource<RestApiLive> = {
@@ -308,7 +316,7 @@ export const restApi: Resource<RestApiLive> = {
   kind: 'API Gateway REST API',
   name: (ctx) => ctx.names.restApi,
   async read(ctx) {
-    const api = await findRestApi(ctx);
+    const api = await findByName(ctx, ctx.names.restApi, (position) => ctx.clients.apigateway.send(new GetRestApisCommand({ limit: 500, position })));
     if (!api) return undefined;
     const base: RestApiLive = { id: api.id!, rootId: api.rootResourceId, tags: api.tags ?? {}, methods: {}, gatewayResponses: [] };
     if (base.tags[STACK_TAG] !== ctx.stack) return base;

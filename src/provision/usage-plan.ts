@@ -8,11 +8,10 @@ import {
   TagResourceCommand,
   UpdateUsagePlanCommand,
   type PatchOperation,
-  type UsagePlan,
 } from '@aws-sdk/client-api-gateway';
 import { STACK_TAG, STAGE_NAME } from '../contract.js';
 import { change, missingTags, tagChanges } from './diff.js';
-import { apiCall } from './rest-api.js';
+import { apiCall, findByName } from './rest-api.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
 export interface UsagePlanLive extends Live {
@@ -34,23 +33,12 @@ function changes(ctx: Ctx, live: UsagePlanLive): Change[] {
   ];
 }
 
-async function findUsagePlan(ctx: Ctx): Promise<UsagePlan | undefined> {
-  const matches: UsagePlan[] = [];
-  let position: string | undefined;
-  do {
-    const page = await ctx.clients.apigateway.send(new GetUsagePlansCommand({ limit: 500, position }));
-    matches.push(...(page.items ?? []).filter((plan) => plan.name === ctx.names.usagePlan));
-    position = page.position;
-  } while (position);
-  return matches.find((plan) => plan.tags?.[STACK_TAG] === ctx.stack) ?? matches[0];
-}
-
 export const usagePlan: Resource<UsagePlanLive> = {
   key: 'usage-plan',
   kind: 'Usage plan',
   name: (ctx) => ctx.names.usagePlan,
   async read(ctx) {
-    const plan = await findUsagePlan(ctx);
+    const plan = await findByName(ctx, ctx.names.usagePlan, (position) => ctx.clients.apigateway.send(new GetUsagePlansCommand({ limit: 500, position })));
     if (!plan) return undefined;
     const tags = plan.tags ?? {};
     const keys = tags[STACK_TAG] === ctx.stack
