@@ -1,3 +1,5 @@
+import { STACK_TAG } from './contract.js';
+
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -57,4 +59,11 @@ export function describeError(err: unknown): string {
     return `Cannot reach the AWS endpoint${action ? ` for ${action}` : ''}: ${message}`;
   }
   return `${action ? `${action} failed: ` : ''}${name && name !== 'Error' ? `${name}: ` : ''}${message}`;
+}
+
+/** The refusal to touch resources that carry one of the stack's names but not its tag. */
+export function foreignError(items: { kind: string; name: string }[]): CliError {
+  const list = items.map((i) => `${i.kind} ${i.name}`).join(', ');
+  const [verb, pronoun] = items.length > 1 ? ['exist', 'them'] : ['exists', 'it'];
+  return new CliError(`Not this stack's: ${list} ${verb} without the tag ${STACK_TAG}=<stack>, so bedrock-queue will not touch ${pronoun}. Choose another --name, or tag or remove ${pronoun} yourself.`);
 }

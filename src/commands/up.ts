@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
 import type { StackOptions } from '../provision/types.js';
-import { UsageError } from '../errors.js';
+import { foreignError, UsageError } from '../errors.js';
 import { integerIn, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
@@ -14,6 +14,7 @@ interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags
 }
 
 const keep = 'kept from the live stack when not given';
+const MAX_EXTRA_TAGS = 49;
 
 export function builder(yargs: Argv) {
   return yargs
@@ -49,6 +50,7 @@ export function builder(yargs: Argv) {
       return n;
     } })
     .option('tag', { type: 'string', array: true, describe: 'Extra tag key=value on every resource (repeatable)', coerce: (values?: string[]) => {
+      if ((values?.length ?? 0) > MAX_EXTRA_TAGS) throw new UsageError(`--tag can be given at most ${MAX_EXTRA_TAGS} times (AWS allows 50 tags, one is the stack tag)`);
       for (const v of values ?? []) {
         const [key, ...rest] = v.split('=');
         if (!key || !rest.length || key.startsWith('aws:') || key.length > 128 || rest.join('=').length > 256) {
@@ -103,7 +105,7 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const foreign = items.filter((i) => i.action === 'foreign');
 
   if (!out.json) process.stderr.write(`\nPlan for stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${resourceTable(out, items, PLAN_LABELS, (c) => `${c.field}: ${formatValue(c.live)} -> ${formatValue(c.desired)}`)}\n\n`);
-  if (foreign.length) throw engine.foreignError(foreign);
+  if (foreign.length) throw foreignError(foreign);
   if (!ctx.settings.apiKeyRequired) out.warn('--no-api-key: anyone with the URL can queue prompts, and you pay for every model call. Only the stage throttle limits them.');
 
   if (!argv.dryRun) {

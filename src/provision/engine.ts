@@ -1,5 +1,5 @@
 import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, resourceNames } from '../contract.js';
-import { CliError } from '../errors.js';
+import { foreignError } from '../errors.js';
 import { apiKey } from './api-key.js';
 import { CallLog, createClients, resolveAccount, type AwsTarget } from './aws.js';
 import { eventSourceMapping } from './event-source-mapping.js';
@@ -126,11 +126,6 @@ export async function plan(ctx: Ctx, observed: Observed[]): Promise<PlanItem[]> 
     const changes = await resource.diff(ctx, live);
     return { ...base, action: changes.length ? 'update' as const : 'unchanged' as const, changes };
   }));
-}
-
-export function foreignError(items: PlanItem[]): CliError {
-  const list = items.map((i) => `${i.kind} ${i.name}`).join(', ');
-  return new CliError(`Not this stack's: ${list} ${items.length > 1 ? 'exist' : 'exists'} without the tag ${STACK_TAG}=<stack>, so bedrock-queue will not touch ${items.length > 1 ? 'them' : 'it'}. Choose another --name, or tag or remove ${items.length > 1 ? 'them' : 'it'} yourself.`);
 }
 
 export type StepRunner = (item: PlanItem, run: () => Promise<void>) => Promise<void>;

@@ -12,9 +12,11 @@ import {
   DLQ_RETENTION_SECONDS,
   REQUESTS_RETENTION_SECONDS,
   RESULTS_RETENTION_SECONDS,
+  STACK_TAG,
   VISIBILITY_TIMEOUT_FACTOR,
   type ResourceNames,
 } from '../contract.js';
+import { errorName, foreignError } from '../errors.js';
 import { queueArn } from './arns.js';
 import { change, missingTags, tagChanges } from './diff.js';
 import { RULES } from './retry.js';
@@ -89,9 +91,17 @@ async function listStackQueues(ctx: Ctx): Promise<Map<string, string>> {
   });
 }
 
+async function readQueue(ctx: Ctx, url: string): Promise<QueueLive> {
+  const [attributes, tags] = await Promise.all([
+    ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
+    ctx.clients.sqs.send(new ListQueueTagsCommand({ QueueUrl: url })),
+  ]);
+  return { url, attributes: attributes.Attributes ?? {}, tags: tags.Tags ?? {} };
+}
+
 function queueResource(key: string, role: QueueRole, kind: string): Resource<QueueLive> {
   const name = (ctx: Ctx) => ctx.names[role as keyof ResourceNames];
-  return {
+  const queue: Resource<QueueLive> = {
     key,
     kind,
     name,
@@ -99,11 +109,7 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
       const url = (await listStackQueues(ctx)).get(name(ctx));
       if (!url) return undefined;
       ctx.ids.queueUrls[name(ctx)] = url;
-      const [attributes, tags] = await Promise.all([
-        ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
-        ctx.clients.sqs.send(new ListQueueTagsCommand({ QueueUrl: url })),
-      ]);
-      return { url, attributes: attributes.Attributes ?? {}, tags: tags.Tags ?? {} };
+      return readQueue(ctx, url);
     },
     liveSettings(live): Partial<Settings> {
       if (role !== 'requestsQueue' || !live.attributes.RedrivePolicy) return {};
@@ -115,10 +121,21 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
     },
     async create(ctx) {
       const QueueName = name(ctx);
-      const created = await ctx.retry([RULES.queueDeletedRecently], () =>
-        ctx.clients.sqs.send(new CreateQueueCommand({ QueueName, Attributes: desiredAttributes(ctx, role), tags: ctx.tags })),
-      );
-      ctx.ids.queueUrls[QueueName] = created.QueueUrl ?? (await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl!;
+      try {
+        const created = await ctx.retry([RULES.queueDeletedRecently], () =>
+          ctx.clients.sqs.send(new CreateQueueCommand({ QueueName, Attributes: desiredAttributes(ctx, role), tags: ctx.tags })),
+        );
+        ctx.ids.queueUrls[QueueName] = created.QueueUrl ?? (await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl!;
+      } catch (err) {
+        if (!/QueueNameExists|QueueAlreadyExists/.test(errorName(err))) throw err;
+        // ListQueues is eventually consistent: a queue created moments ago may not be listed yet.
+        // It exists with other attributes; adopt it if it is ours, then converge it.
+        const { QueueUrl } = await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }));
+        const live = await readQueue(ctx, QueueUrl!);
+        if (live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind, name: QueueName }]);
+        ctx.ids.queueUrls[QueueName] = QueueUrl!;
+        await queue.update(ctx, live);
+      }
     },
     async update(ctx, live) {
       const changed = attributeChanges(ctx, role, live);
@@ -134,6 +151,7 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
       await ctx.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: live.url }));
     },
   };
+  return queue;
 }
 
 export const deadLetterQueue = queueResource('dead-letter-queue', 'deadLetterQueue', 'SQS queue (DLQ)');

@@ -53,6 +53,13 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     expect((await json('status')).deployed).toBe(false);
   });
 
+  it('changes nothing with --dry-run', async () => {
+    const dry = await json('up', '--dry-run');
+    expect(dry.plan.map((i: { action: string }) => i.action)).toEqual(Array(11).fill('create'));
+    expect(dry.calls.mutations).toBe(0);
+    expect((await json('status')).resources.map((r: { state: string }) => r.state)).toEqual(Array(11).fill('missing'));
+  });
+
   it('repairs drift, and keeps a concurrency changed outside up', async () => {
     await json('up');
     const sqs = client(SQSClient);

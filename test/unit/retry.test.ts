@@ -9,7 +9,7 @@ import {
   UpdateEventSourceMappingCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { CreateQueueCommand, QueueDeletedRecently } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueUrlCommand, QueueDeletedRecently, QueueNameExists, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeError } from '../../src/errors.js';
 import { apply, observe, plan } from '../../src/provision/engine.js';
@@ -80,6 +80,32 @@ describe('waiting out real AWS behaviours', () => {
     const harness = await up();
     expect(m.sqs.commandCalls(CreateQueueCommand).filter((c) => c.args[0].input.QueueName === 'demo-requests-dlq')).toHaveLength(2);
     expect(harness.notes.some((n) => /60 s after DeleteQueue/.test(n))).toBe(true);
+  });
+
+  it('adopts its own queue that ListQueues did not list yet (eventual consistency) and converges it', async () => {
+    const state = emptyAccount();
+    const m = prepare(state);
+    const url = 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-results';
+    m.sqs.on(CreateQueueCommand, { QueueName: 'demo-results' })
+      .callsFake(() => {
+        state.queues['demo-results'] = { attributes: { MessageRetentionPeriod: '60', SqsManagedSseEnabled: 'true' }, tags: { 'bedrock-queue:stack': 'demo' } };
+        throw new QueueNameExists({ message: 'A queue already exists with the same name and a different value for attribute MessageRetentionPeriod', ...meta });
+      });
+    m.sqs.on(GetQueueUrlCommand, { QueueName: 'demo-results' }).resolves({ QueueUrl: url });
+    await up();
+    expect(m.sqs.commandCalls(SetQueueAttributesCommand).map((c) => c.args[0].input)).toEqual([{ QueueUrl: url, Attributes: { MessageRetentionPeriod: '345600' } }]);
+  });
+
+  it('refuses a queue that CreateQueue says exists when it is not ours', async () => {
+    const state = emptyAccount();
+    const m = prepare(state);
+    m.sqs.on(CreateQueueCommand, { QueueName: 'demo-requests-dlq' }).callsFake(() => {
+      state.queues['demo-requests-dlq'] = { attributes: {}, tags: {} };
+      throw new QueueNameExists({ message: 'A queue already exists with the same name and a different value for attribute MessageRetentionPeriod', ...meta });
+    });
+    m.sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-requests-dlq' });
+    await expect(up()).rejects.toThrow(/SQS queue \(DLQ\) demo-requests-dlq exists without the tag/);
+    expect(m.sqs.commandCalls(SetQueueAttributesCommand)).toEqual([]);
   });
 
   it('retries a function update while another update is in progress', async () => {
