@@ -59,14 +59,43 @@ export function resourceNames(stack: string) {
 }
 export type ResourceNames = ReturnType<typeof resourceNames>;
 
-/** Environment variables `up` sets on the worker function; the worker reads nothing else. */
+/** Environment variables of the worker: `up` sets the first five; the last two are optional switches. */
 export const WORKER_ENV = {
   stackName: 'BQ_STACK_NAME',
   resultsQueueUrl: 'BQ_RESULTS_QUEUE_URL',
   modelId: 'BQ_MODEL_ID',
   defaultMaxTokens: 'BQ_DEFAULT_MAX_TOKENS',
   defaultTemperature: 'BQ_DEFAULT_TEMPERATURE',
+  /** "true" adds prompt and output text to the per-request log line (off by default: privacy). */
+  logText: 'BQ_LOG_TEXT',
+  /** Records of one batch processed at once (default 4); model calls in flight <= mapping concurrency x min(batch size, this). */
+  recordConcurrency: 'BQ_RECORD_CONCURRENCY',
 } as const;
+
+/**
+ * What the worker publishes on N-results for every request that ends: once per request, except
+ * that at-least-once delivery can publish a second record with the same id (see README).
+ */
+export interface ResultRecord {
+  /** The SQS message id of the request: the id the API answered with. */
+  id: string;
+  status: 'ok' | 'error';
+  output?: string;
+  /** True when the output was cut to fit the 1 MiB SQS message limit. */
+  outputTruncated?: boolean;
+  stopReason?: string;
+  usage?: { inputTokens: number; outputTokens: number; totalTokens: number };
+  model: string;
+  /** Duration of the model call. */
+  latencyMs: number;
+  /** How many times the request was received (1 on the first try). */
+  attempt: number;
+  metadata?: Record<string, string>;
+  /** When the API queued the request, and when the worker finished it (ISO 8601). */
+  queuedAt?: string;
+  completedAt: string;
+  error?: { code: string; message: string };
+}
 
 /** The retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -74,7 +103,7 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
 /** A Bedrock model id (anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (global.anthropic.claude-sonnet-4-6). */
 export const MODEL_ID_PATTERN = /^[a-z0-9-]+(\.[A-Za-z0-9-]+)+(:[A-Za-z0-9.-]+)?$/;
 
-export const MAX_PROMPT_CHARS = 200_000;
+export const MAX_PROMPT_CHARS = 250_000;
 
 /**
  * The body of POST /invokeModel, as JSON Schema draft 4 (the dialect API Gateway models use).

@@ -1,11 +1,84 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { readConfig, type WorkerConfig } from './config.js';
+import { backoffSeconds, delayRetries, publishResults, queueUrlOf } from './publish.js';
+import { processRecord, type Outcome } from './record.js';
+
+/** Kept back from the model call for publishing results and shortening visibilities. */
+export const RESERVE_MS = 2_000;
+
+let clients: { bedrock: BedrockRuntimeClient; sqs: SQSClient } | undefined;
+
+/** One pair of clients per container; region and endpoints come from the standard AWS environment.
+ * Bedrock calls are not retried inside the invocation: the queue retries them with backoff. */
+function getClients() {
+  clients ??= { bedrock: new BedrockRuntimeClient({ maxAttempts: 1 }), sqs: new SQSClient({}) };
+  return clients;
+}
+
+async function mapWithLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+function logOutcome(outcome: Outcome, config: WorkerConfig, published: boolean) {
+  const line: Record<string, unknown> = { level: 'info', message: 'request', id: outcome.record.messageId };
+  if (outcome.kind === 'result') {
+    const r = outcome.result;
+    Object.assign(line, {
+      status: published ? r.status : 'retry',
+      attempt: r.attempt,
+      latencyMs: r.latencyMs,
+      inputTokens: r.usage?.inputTokens,
+      outputTokens: r.usage?.outputTokens,
+      errorCode: published ? r.error?.code : 'ResultNotPublished',
+    });
+    if (config.logText) Object.assign(line, { prompt: outcome.request?.prompt, output: r.output });
+  } else {
+    Object.assign(line, { status: 'retry', attempt: outcome.attempt, latencyMs: outcome.latencyMs, errorCode: outcome.code, error: outcome.message });
+  }
+  console.log(JSON.stringify(line));
+}
 
 /**
- * Placeholder until the model worker lands: it consumes nothing. Every record is reported as a
- * failure, so it returns to the queue and, after maxReceiveCount attempts, waits in the DLQ for
- * `redrive`. A prompt is never deleted without a result.
+ * The Lambda handler: each record ends in a published result, or is reported in batchItemFailures
+ * (with a shortened visibility) to be tried again. It never throws: the return value is the only signal.
  */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
-  console.log(JSON.stringify({ level: 'warn', message: 'worker not implemented yet: records returned to the queue', records: event.Records.length }));
-  return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };
+export async function handler(event: SQSEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> {
+  const records = event.Records ?? [];
+  let config: WorkerConfig;
+  try {
+    config = readConfig();
+  } catch (err) {
+    console.log(JSON.stringify({ level: 'error', message: (err as Error).message }));
+    return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.messageId })) };
+  }
+  const { bedrock, sqs } = getClients();
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - RESERVE_MS;
+
+  const outcomes = await mapWithLimit(records, config.recordConcurrency, (record) =>
+    processRecord(record, { bedrock, config, deadline }).catch((err: unknown): Outcome => ({
+      kind: 'retry', record, attempt: 1, code: 'WorkerError', message: String(err), latencyMs: 0,
+    })));
+
+  const results = outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : []));
+  const unpublished = results.length ? await publishResults(sqs, config.resultsQueueUrl, results) : new Set<string>();
+
+  const failed = outcomes.filter((o) => o.kind === 'retry' || unpublished.has(o.record.messageId));
+  await delayRetries(sqs, failed.map((o) => ({
+    queueUrl: queueUrlOf(o.record.eventSourceARN),
+    receiptHandle: o.record.receiptHandle,
+    seconds: backoffSeconds(o.kind === 'retry' ? o.attempt : o.result.attempt),
+  })));
+  for (const o of outcomes) logOutcome(o, config, !unpublished.has(o.record.messageId));
+  return { batchItemFailures: failed.map((o) => ({ itemIdentifier: o.record.messageId })) };
 }

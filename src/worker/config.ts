@@ -1,0 +1,28 @@
+import { WORKER_ENV } from '../contract.js';
+
+export interface WorkerConfig {
+  resultsQueueUrl: string;
+  modelId: string;
+  defaultMaxTokens: number;
+  defaultTemperature?: number;
+  logText: boolean;
+  recordConcurrency: number;
+}
+
+/** Reads the worker's configuration from the environment `up` sets; throws naming what is missing. */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const required = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`the worker's environment lacks ${name} (run bedrock-queue up to repair the function)`);
+    return value;
+  };
+  const temperature = env[WORKER_ENV.defaultTemperature];
+  return {
+    resultsQueueUrl: required(WORKER_ENV.resultsQueueUrl),
+    modelId: required(WORKER_ENV.modelId),
+    defaultMaxTokens: Number(env[WORKER_ENV.defaultMaxTokens] ?? 1024),
+    defaultTemperature: temperature ? Number(temperature) : undefined,
+    logText: env[WORKER_ENV.logText] === 'true',
+    recordConcurrency: Math.max(1, Number(env[WORKER_ENV.recordConcurrency] ?? 4) || 4),
+  };
+}

@@ -1,0 +1,88 @@
+import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { ResultRecord } from '../contract.js';
+
+/** SQS limits: 10 entries and 1 MiB per batch, 1 MiB per message. */
+const MAX_ENTRIES = 10;
+const MAX_BATCH_BYTES = 1024 * 1024;
+const MAX_MESSAGE_BYTES = 1024 * 1024 - 1024;
+
+/** The JSON of a result, its output cut (and flagged) if it would not fit in one SQS message. */
+export function serializeResult(result: ResultRecord): string {
+  let body = JSON.stringify(result);
+  if (Buffer.byteLength(body) <= MAX_MESSAGE_BYTES || !result.output) return body;
+  let output = result.output;
+  while (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) {
+    output = output.slice(0, Math.floor(output.length * 0.9));
+    body = JSON.stringify({ ...result, output, outputTruncated: true });
+  }
+  return body;
+}
+
+/** Publishes results with SendMessageBatch; returns the ids of the results that could not be published. */
+export async function publishResults(sqs: SQSClient, queueUrl: string, results: ResultRecord[]): Promise<Set<string>> {
+  const unpublished = new Set<string>();
+  const batches: { id: string; body: string }[][] = [];
+  let current: { id: string; body: string }[] = [];
+  let bytes = 0;
+  for (const result of results) {
+    const body = serializeResult(result);
+    const size = Buffer.byteLength(body);
+    if (current.length === MAX_ENTRIES || bytes + size > MAX_BATCH_BYTES) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push({ id: result.id, body });
+    bytes += size;
+  }
+  if (current.length) batches.push(current);
+
+  await Promise.all(batches.map(async (batch) => {
+    try {
+      const response = await sqs.send(new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: batch.map((entry, i) => ({ Id: String(i), MessageBody: entry.body })),
+      }));
+      for (const failed of response.Failed ?? []) unpublished.add(batch[Number(failed.Id)]!.id);
+    } catch {
+      for (const entry of batch) unpublished.add(entry.id);
+    }
+  }));
+  return unpublished;
+}
+
+/** Seconds before a failed request comes back: doubling from 2 s with the attempt, up to 5 minutes, half of it random. */
+export function backoffSeconds(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(300, 2 * 2 ** Math.max(0, attempt - 1));
+  return Math.max(1, Math.round(ceiling / 2 + random() * (ceiling / 2)));
+}
+
+/** The queue URL of an SQS event source ARN (arn:aws:sqs:region:account:name). */
+export function queueUrlOf(arn: string): string {
+  const [, partition, , region, account, name] = arn.split(':');
+  const domain = partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://sqs.${region}.${domain}/${account}/${name}`;
+}
+
+/**
+ * Shortens the visibility of requests that failed, so they come back after their backoff rather than
+ * after the whole visibility timeout. A failure here only delays the retry: nothing is lost.
+ */
+export async function delayRetries(sqs: SQSClient, retries: { queueUrl: string; receiptHandle: string; seconds: number }[]): Promise<void> {
+  const byQueue = new Map<string, typeof retries>();
+  for (const r of retries) byQueue.set(r.queueUrl, [...(byQueue.get(r.queueUrl) ?? []), r]);
+  const calls: Promise<unknown>[] = [];
+  for (const [queueUrl, entries] of byQueue) {
+    for (let i = 0; i < entries.length; i += MAX_ENTRIES) {
+      const chunk = entries.slice(i, i + MAX_ENTRIES);
+      calls.push(sqs.send(new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: chunk.map((e, j) => ({ Id: String(j), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.seconds })),
+      })));
+    }
+  }
+  const settled = await Promise.allSettled(calls);
+  for (const s of settled) {
+    if (s.status === 'rejected') console.log(JSON.stringify({ level: 'warn', message: 'could not shorten the visibility of failed requests; they return after the visibility timeout', error: String(s.reason) }));
+  }
+}

@@ -1,0 +1,103 @@
+import { ConverseCommand, type BedrockRuntimeClient, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
+import type { SQSRecord } from 'aws-lambda';
+import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
+import type { WorkerConfig } from './config.js';
+
+/** A request ends with a result (ok, or an error that retrying cannot fix), or goes back to the queue. */
+export type Outcome =
+  | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest }
+  | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number };
+
+/** Bedrock errors that fail the same way every time. Everything else is worth another try. */
+const TERMINAL_ERRORS = new Set(['ValidationException']);
+/** A model call is not started with less time than this left in the invocation. */
+export const MIN_MODEL_MS = 250;
+
+export interface RecordDeps {
+  bedrock: BedrockRuntimeClient;
+  config: WorkerConfig;
+  /** Epoch ms by which the model call must have finished. */
+  deadline: number;
+}
+
+export function attemptOf(record: SQSRecord): number {
+  return Number(record.attributes?.ApproximateReceiveCount ?? 1) || 1;
+}
+
+function parseRequest(body: string): { request: InvokeRequest } | { problem: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (err) {
+    return { problem: `the body is not JSON (${(err as Error).message})` };
+  }
+  const problems = validateInvokeRequest(parsed);
+  return problems.length ? { problem: problems.join('; ') } : { request: parsed as InvokeRequest };
+}
+
+function outputText(response: ConverseCommandOutput): string {
+  return (response.output?.message?.content ?? []).map((block) => block.text ?? '').join('');
+}
+
+export async function processRecord(record: SQSRecord, deps: RecordDeps): Promise<Outcome> {
+  const { config } = deps;
+  const attempt = attemptOf(record);
+  const sent = Number(record.attributes?.SentTimestamp);
+  const base = {
+    id: record.messageId,
+    model: config.modelId,
+    attempt,
+    ...(Number.isFinite(sent) ? { queuedAt: new Date(sent).toISOString() } : {}),
+  };
+  const fail = (code: string, message: string, latencyMs = 0, request?: InvokeRequest): Outcome => ({
+    kind: 'result',
+    record,
+    request,
+    result: { ...base, status: 'error', latencyMs, ...(request?.metadata ? { metadata: request.metadata } : {}), completedAt: new Date().toISOString(), error: { code, message } },
+  });
+
+  const parsed = parseRequest(record.body);
+  if ('problem' in parsed) return fail('InvalidRequest', parsed.problem);
+  const { request } = parsed;
+
+  const budget = deps.deadline - Date.now();
+  if (budget < MIN_MODEL_MS) {
+    return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `only ${Math.max(0, budget)} ms left in this invocation`, latencyMs: 0 };
+  }
+
+  const temperature = request.temperature ?? config.defaultTemperature;
+  const started = Date.now();
+  try {
+    const response = await deps.bedrock.send(new ConverseCommand({
+      modelId: config.modelId,
+      messages: [{ role: 'user', content: [{ text: request.prompt }] }],
+      ...(request.system ? { system: [{ text: request.system }] } : {}),
+      inferenceConfig: { maxTokens: request.maxTokens ?? config.defaultMaxTokens, ...(temperature !== undefined ? { temperature } : {}) },
+    }), { abortSignal: AbortSignal.timeout(budget) });
+    const usage = response.usage;
+    return {
+      kind: 'result',
+      record,
+      request,
+      result: {
+        ...base,
+        status: 'ok',
+        output: outputText(response),
+        stopReason: response.stopReason,
+        ...(usage ? { usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0, totalTokens: usage.totalTokens ?? 0 } } : {}),
+        latencyMs: Date.now() - started,
+        ...(request.metadata ? { metadata: request.metadata } : {}),
+        completedAt: new Date().toISOString(),
+      },
+    };
+  } catch (err) {
+    const latencyMs = Date.now() - started;
+    const name = (err as Error)?.name ?? 'Error';
+    const message = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
+    if (TERMINAL_ERRORS.has(name)) return fail(name, message, latencyMs, request);
+    if (name === 'AbortError' || name === 'TimeoutError') {
+      return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `the model did not answer within the ${budget} ms left in this invocation`, latencyMs };
+    }
+    return { kind: 'retry', record, attempt, code: name === 'Error' ? 'NetworkError' : name, message, latencyMs };
+  }
+}

@@ -1,0 +1,222 @@
+import { BedrockRuntimeClient, ConverseCommand, InternalServerException, ThrottlingException, ValidationException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
+import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ResultRecord } from '../../src/contract.js';
+import { handler } from '../../src/worker/index.js';
+import { backoffSeconds, queueUrlOf, serializeResult } from '../../src/worker/publish.js';
+
+const ARN = 'arn:aws:sqs:us-east-1:123456789012:demo-requests';
+const REQUESTS_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-requests';
+const RESULTS_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-results';
+const SENT = 1_764_000_000_000;
+
+function record(id: string, body: unknown, attempt = 1): SQSRecord {
+  return {
+    messageId: id, receiptHandle: `rh-${id}`, body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: String(attempt), SentTimestamp: String(SENT), SenderId: 'AROA', ApproximateFirstReceiveTimestamp: String(SENT + 5) },
+    messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: ARN, awsRegion: 'us-east-1',
+  };
+}
+const event = (...records: SQSRecord[]) => ({ Records: records });
+const context = (ms = 60_000) => ({ getRemainingTimeInMillis: () => ms });
+const meta = { $metadata: { httpStatusCode: 400 } };
+
+const bedrock = mockClient(BedrockRuntimeClient);
+const sqs = mockClient(SQSClient);
+const echo = (input: ConverseCommandInput) => ({
+  output: { message: { role: 'assistant' as const, content: [{ text: `echo: ${input.messages![0]!.content![0]!.text}` }] } },
+  stopReason: 'end_turn' as const,
+  usage: { inputTokens: 5, outputTokens: 7, totalTokens: 12 },
+  metrics: { latencyMs: 1 },
+});
+
+/** The results the worker published, by request id. */
+function published(): Map<string, ResultRecord> {
+  const results = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!) as ResultRecord));
+  return new Map(results.map((r) => [r.id, r]));
+}
+
+beforeEach(() => {
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
+    BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: RESULTS_URL, BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024',
+  });
+  delete process.env.BQ_DEFAULT_TEMPERATURE;
+  bedrock.reset();
+  sqs.reset();
+  bedrock.on(ConverseCommand).callsFake(echo);
+  sqs.on(SendMessageBatchCommand).callsFake((input) => ({ Successful: input.Entries.map((e: { Id: string }) => ({ Id: e.Id, MessageId: `r-${e.Id}`, MD5OfMessageBody: '' })), Failed: [] }));
+  sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+  vi.spyOn(Math, 'random').mockReturnValue(0.5);
+  vi.spyOn(console, 'log').mockImplementation(() => {});
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('worker', () => {
+  it('answers every request with one published result and deletes them all', async () => {
+    const response = await handler(event(
+      record('m1', { prompt: 'first', system: 'be brief', maxTokens: 50, temperature: 0.2 }),
+      record('m2', { prompt: 'second', metadata: { user: 'u-1' } }),
+    ), context());
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(bedrock.commandCalls(ConverseCommand).map((c) => c.args[0].input)).toEqual([
+      { modelId: 'global.anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'first' }] }], system: [{ text: 'be brief' }], inferenceConfig: { maxTokens: 50, temperature: 0.2 } },
+      { modelId: 'global.anthropic.claude-sonnet-4-6', messages: [{ role: 'user', content: [{ text: 'second' }] }], inferenceConfig: { maxTokens: 1024 } },
+    ]);
+    const batches = sqs.commandCalls(SendMessageBatchCommand);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.args[0].input.QueueUrl).toBe(RESULTS_URL);
+    const results = published();
+    expect(results.get('m2')).toMatchObject({
+      id: 'm2', status: 'ok', output: 'echo: second', stopReason: 'end_turn', usage: { inputTokens: 5, outputTokens: 7, totalTokens: 12 },
+      model: 'global.anthropic.claude-sonnet-4-6', attempt: 1, metadata: { user: 'u-1' }, queuedAt: new Date(SENT).toISOString(),
+    });
+    expect(typeof results.get('m1')!.latencyMs).toBe('number');
+    expect(Date.parse(results.get('m1')!.completedAt)).toBeGreaterThan(SENT);
+    expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)).toEqual([]);
+  });
+
+  it('uses the stack default temperature when the request gives none', async () => {
+    process.env.BQ_DEFAULT_TEMPERATURE = '0.7';
+    await handler(event(record('m1', { prompt: 'p' })), context());
+    expect(bedrock.commandCalls(ConverseCommand)[0]!.args[0].input.inferenceConfig).toEqual({ maxTokens: 1024, temperature: 0.7 });
+  });
+
+  it('sorts a mixed batch into results, and retries with backoff only what can succeed later', async () => {
+    bedrock.on(ConverseCommand).callsFake((input: ConverseCommandInput) => {
+      const prompt = input.messages![0]!.content![0]!.text;
+      if (prompt === 'throttled') throw new ThrottlingException({ message: 'Too many requests, please wait before trying again.', ...meta });
+      if (prompt === 'server') throw new InternalServerException({ message: 'The server encountered an internal error.', ...meta });
+      if (prompt === 'invalid') throw new ValidationException({ message: 'The provided model identifier is invalid.', ...meta });
+      return echo(input);
+    });
+    const response = await handler(event(
+      record('ok', { prompt: 'fine' }),
+      record('notjson', '{"prompt": "unterminated'),
+      record('schema', { system: 'no prompt here' }),
+      record('throttled', { prompt: 'throttled' }, 1),
+      record('server', { prompt: 'server' }, 3),
+      record('invalid', { prompt: 'invalid' }),
+    ), context());
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'throttled' }, { itemIdentifier: 'server' }]);
+    const results = published();
+    expect([...results.keys()].sort()).toEqual(['invalid', 'notjson', 'ok', 'schema']);
+    expect(results.get('ok')!.status).toBe('ok');
+    expect(results.get('notjson')).toMatchObject({ status: 'error', error: { code: 'InvalidRequest', message: expect.stringMatching(/^the body is not JSON/) } });
+    expect(results.get('schema')).toMatchObject({ status: 'error', error: { code: 'InvalidRequest', message: '"prompt" is required and must be a string' } });
+    expect(results.get('invalid')).toMatchObject({ status: 'error', error: { code: 'ValidationException', message: 'The provided model identifier is invalid.' } });
+    expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(4);
+    expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand).map((c) => c.args[0].input)).toEqual([{
+      QueueUrl: REQUESTS_URL,
+      Entries: [{ Id: '0', ReceiptHandle: 'rh-throttled', VisibilityTimeout: 2 }, { Id: '1', ReceiptHandle: 'rh-server', VisibilityTimeout: 6 }],
+    }]);
+  });
+
+  it('retries a request whose result could not be published: a result is never lost', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [{ Id: '0', MessageId: 'r0', MD5OfMessageBody: '' }],
+      Failed: [{ Id: '1', SenderFault: false, Code: 'InternalError', Message: 'We encountered an internal error.' }],
+    });
+    const response = await handler(event(record('a', { prompt: 'a' }), record('b', { prompt: 'b' })), context());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'b' }]);
+  });
+
+  it('retries every record of a batch whose publishing call failed', async () => {
+    sqs.on(SendMessageBatchCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'NetworkingError' }));
+    const response = await handler(event(record('a', { prompt: 'a' }), record('b', { prompt: 'b' })), context());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'a' }, { itemIdentifier: 'b' }]);
+  });
+
+  it('does not start a model call that cannot finish in the time left', async () => {
+    const response = await handler(event(record('late', { prompt: 'p' })), context(2_100));
+    expect(bedrock.commandCalls(ConverseCommand)).toEqual([]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'late' }]);
+  });
+
+  it('aborts a model call that outlives the invocation and reports the record as failed', async () => {
+    bedrock.reset();
+    // The model never answers; only the worker's abort signal ends the call.
+    const hang = (_command: unknown, options: { abortSignal: AbortSignal }) => new Promise((_resolve, reject) => {
+      options.abortSignal.addEventListener('abort', () => reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })));
+    });
+    bedrock.send.callsFake(hang as unknown as Parameters<typeof bedrock.send.callsFake>[0]);
+    const started = Date.now();
+    const response = await handler(event(record('slow', { prompt: 'p' })), context(2_600));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'slow' }]);
+    expect(published().size).toBe(0);
+  });
+
+  it('reports every record as failed, without throwing, when its configuration is missing', async () => {
+    delete process.env.BQ_RESULTS_QUEUE_URL;
+    const response = await handler(event(record('a', { prompt: 'a' })), context());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'a' }]);
+    expect(bedrock.commandCalls(ConverseCommand)).toEqual([]);
+  });
+
+  const hostile = {
+    'url-encoding specials': 'a&b=c+d%20e%zz?x=1&y=2',
+    quotes: `she said "hi" and 'bye' \\ back\\slash`,
+    newlines: 'line 1\nline 2\r\nline 3\ttab',
+    emoji: 'rocket 🚀 family 👨‍👩‍👧‍👦 flag 🇫🇷',
+    'right-to-left': 'مرحبا بالعالم — שלום עולם',
+    '200 KB': 'x&%+= '.repeat(Math.ceil((200 * 1024) / 6)).slice(0, 200 * 1024),
+  };
+  for (const [what, prompt] of Object.entries(hostile)) {
+    it(`passes a prompt with ${what} to the model byte for byte`, async () => {
+      await handler(event(record('h', { prompt, metadata: { 'clé': 'välue & more' } })), context());
+      expect(bedrock.commandCalls(ConverseCommand)[0]!.args[0].input.messages![0]!.content![0]!.text).toBe(prompt);
+      const result = published().get('h')!;
+      expect(result.output).toBe(`echo: ${prompt}`);
+      expect(result.metadata).toEqual({ 'clé': 'välue & more' });
+    });
+  }
+
+  it('processes the records of a batch concurrently, up to its bound', async () => {
+    process.env.BQ_RECORD_CONCURRENCY = '2';
+    let inFlight = 0;
+    let most = 0;
+    bedrock.on(ConverseCommand).callsFake(async (input: ConverseCommandInput) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight--;
+      return echo(input);
+    });
+    await handler(event(...['a', 'b', 'c', 'd', 'e'].map((id) => record(id, { prompt: id }))), context());
+    delete process.env.BQ_RECORD_CONCURRENCY;
+    expect(most).toBe(2);
+    expect(published().size).toBe(5);
+  });
+
+  it('logs one line per request without the prompt or the output', async () => {
+    const log = vi.mocked(console.log);
+    await handler(event(record('m1', { prompt: 'a secret prompt' })), context());
+    const lines = log.mock.calls.map((c) => JSON.parse(String(c[0])));
+    expect(lines).toEqual([{ level: 'info', message: 'request', id: 'm1', status: 'ok', attempt: 1, latencyMs: expect.any(Number), inputTokens: 5, outputTokens: 7 }]);
+    expect(JSON.stringify(lines)).not.toContain('secret');
+  });
+});
+
+describe('worker helpers', () => {
+  it('backs off exponentially with jitter, from seconds to at most five minutes', () => {
+    expect([1, 2, 3, 4].map((a) => backoffSeconds(a, () => 0))).toEqual([1, 2, 4, 8]);
+    expect([1, 2, 3, 4].map((a) => backoffSeconds(a, () => 1))).toEqual([2, 4, 8, 16]);
+    expect(backoffSeconds(20, () => 1)).toBe(300);
+  });
+
+  it('derives the queue URL from the event source ARN', () => {
+    expect(queueUrlOf(ARN)).toBe(REQUESTS_URL);
+    expect(queueUrlOf('arn:aws-cn:sqs:cn-north-1:123456789012:q')).toBe('https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q');
+  });
+
+  it('cuts and flags an output that would not fit in one SQS message', () => {
+    const result: ResultRecord = { id: 'x', status: 'ok', output: '€'.repeat(600_000), model: 'm', latencyMs: 1, attempt: 1, completedAt: 'now' };
+    const body = serializeResult(result);
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(1024 * 1024);
+    expect(JSON.parse(body)).toMatchObject({ outputTruncated: true });
+    expect(serializeResult({ ...result, output: 'short' })).toBe(JSON.stringify({ ...result, output: 'short' }));
+  });
+});
