@@ -1,5 +1,8 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { readConfig, type WorkerConfig } from './config.js';
 import { backoffSeconds, delayRetries, publishResults, queueUrlOf } from './publish.js';
@@ -8,12 +11,23 @@ import { processRecord, type Outcome } from './record.js';
 /** Kept back from the model call for publishing results and shortening visibilities. */
 export const RESERVE_MS = 2_000;
 
+const keepAlive = new HttpAgent({ keepAlive: true });
+const keepAliveTls = new HttpsAgent({ keepAlive: true });
 let clients: { bedrock: BedrockRuntimeClient; sqs: SQSClient } | undefined;
 
-/** One pair of clients per container; region and endpoints come from the standard AWS environment.
- * Bedrock calls are not retried inside the invocation: the queue retries them with backoff. */
+/**
+ * One pair of clients per container; region and endpoints come from the standard AWS environment.
+ * - Bedrock calls are not retried inside the invocation: the queue retries them with backoff.
+ * - Converse goes over HTTP/1.1 with keep-alive: the SDK's default HTTP/2 handler opened a new
+ *   connection for every call, which tripled the worker's CPU per request (BENCHMARKS.md).
+ * - The SQS client is given an emulator's endpoint explicitly, or it sends calls to the host in QueueUrl.
+ */
 function getClients() {
-  clients ??= { bedrock: new BedrockRuntimeClient({ maxAttempts: 1 }), sqs: new SQSClient({}) };
+  const sqsEndpoint = process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL;
+  clients ??= {
+    bedrock: new BedrockRuntimeClient({ maxAttempts: 1, requestHandler: new NodeHttpHandler({ httpAgent: keepAlive, httpsAgent: keepAliveTls }) }),
+    sqs: new SQSClient(sqsEndpoint ? { endpoint: sqsEndpoint } : {}),
+  };
   return clients;
 }
 

@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConverseServer, type ConverseServer } from '../helpers/converse-server.js';
+import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
+
+const BUNDLE = fileURLToPath(new URL('../../dist/worker/index.mjs', import.meta.url));
+const hasMoto = requireMoto();
+
+/** Runs the built bundle's handler in a fresh Node process, as Lambda would load it. */
+function runBundle(event: unknown, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const script = `import { handler } from ${JSON.stringify(BUNDLE)};
+const event = JSON.parse(process.env.TEST_EVENT);
+const out = await handler(event, { getRemainingTimeInMillis: () => 30000 });
+process.stdout.write('RESULT ' + JSON.stringify(out) + '\\n');`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe.runIf(hasMoto)('the built worker bundle (dist/worker/index.mjs)', () => {
+  let moto: Moto;
+  let model: ConverseServer;
+  beforeAll(async () => {
+    moto = await startMoto();
+    model = await startConverseServer();
+  });
+  afterAll(async () => {
+    await model?.close();
+    await moto?.stop();
+  });
+
+  it('calls the model through the real Bedrock client and publishes the result with the real SQS client', async () => {
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'bundle-results' }));
+    const prompt = 'hostile & + % = "quotes"\nnewline 🚀 مرحبا';
+    const event = {
+      Records: [{
+        messageId: 'msg-1', receiptHandle: 'rh-1', body: JSON.stringify({ prompt, metadata: { k: 'v' } }),
+        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1764000000000' }, messageAttributes: {}, md5OfBody: '',
+        eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:bundle-requests', awsRegion: 'us-east-1',
+      }],
+    };
+    const run = await runBundle(event, {
+      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_ENDPOINT_URL_SQS: moto.endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME: model.endpoint,
+      BQ_STACK_NAME: 'bundle', BQ_RESULTS_QUEUE_URL: QueueUrl!, BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '256',
+      TEST_EVENT: JSON.stringify(event),
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('RESULT {"batchItemFailures":[]}');
+    expect(model.calls).toEqual([{ modelId: 'global.anthropic.claude-sonnet-4-6', body: expect.objectContaining({ messages: [{ role: 'user', content: [{ text: prompt }] }], inferenceConfig: { maxTokens: 256 } }) }]);
+    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(received.Messages).toHaveLength(1);
+    expect(JSON.parse(received.Messages![0]!.Body!)).toMatchObject({ id: 'msg-1', status: 'ok', output: `echo: ${prompt}`, metadata: { k: 'v' }, attempt: 1 });
+  });
+});
