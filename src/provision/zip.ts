@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { crc32, deflateRawSync } from 'node:zlib';
+import { CliError } from '../errors.js';
 import type { WorkerCode } from './types.js';
 
 /** 1980-01-01 00:00, the earliest DOS timestamp: every entry gets it, so the same files give the same bytes. */
@@ -61,10 +63,15 @@ export function codeSha256(zip: Uint8Array): string {
   return createHash('sha256').update(zip).digest('base64');
 }
 
-/** The worker bundle built by `npm run build`, zipped as the Lambda function's code. */
-export const WORKER_BUNDLE_URL = new URL('./worker/index.mjs', import.meta.url);
+/** The worker bundle built by `npm run build`: beside the CLI in dist/, or in the checkout's dist/ when running from src/. */
+function workerBundle(): URL {
+  const beside = new URL('./worker/index.mjs', import.meta.url);
+  return existsSync(beside) ? beside : new URL('../../dist/worker/index.mjs', import.meta.url);
+}
 
-export async function workerCode(bundle: URL = WORKER_BUNDLE_URL): Promise<WorkerCode> {
+/** The worker bundle zipped as the Lambda function's code. */
+export async function workerCode(bundle: URL = workerBundle()): Promise<WorkerCode> {
+  if (!existsSync(bundle)) throw new CliError(`The worker bundle ${bundle.pathname} is missing: run "npm run build".`);
   const data = await readFile(bundle);
   const zip = deterministicZip([{ name: 'index.mjs', data }]);
   return { zip, sha256: codeSha256(zip) };
