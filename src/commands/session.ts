@@ -20,8 +20,14 @@ export async function openStack(argv: GlobalArgs, out: Output, options: StackOpt
   });
 }
 
+/** How many AWS calls the command made: reads and mutations, and the reads per service. */
 export function callStats(session: Session) {
-  return { reads: session.calls.reads.length, mutations: session.calls.mutations.length };
+  const readsByService: Record<string, number> = {};
+  for (const call of session.calls.reads) {
+    const service = call.split(':')[0]!;
+    readsByService[service] = (readsByService[service] ?? 0) + 1;
+  }
+  return { reads: session.calls.reads.length, mutations: session.calls.mutations.length, readsByService };
 }
 
 /** One row per resource, labelled and coloured by its plan action, with the fields that differ under it. */
