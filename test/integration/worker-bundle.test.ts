@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNode } from '../helpers/cli.js';
 import { startConverseServer, type ConverseServer } from '../helpers/converse-server.js';
 import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
 
@@ -9,23 +9,12 @@ const BUNDLE = fileURLToPath(new URL('../../dist/worker/index.mjs', import.meta.
 const hasMoto = requireMoto();
 
 /** Runs the built bundle's handler in a fresh Node process, as Lambda would load it. */
-function runBundle(event: unknown, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBundle(env: Record<string, string>) {
   const script = `import { handler } from ${JSON.stringify(BUNDLE)};
 const event = JSON.parse(process.env.TEST_EVENT);
 const out = await handler(event, { getRemainingTimeInMillis: () => 30000 });
 process.stdout.write('RESULT ' + JSON.stringify(out) + '\\n');`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode(['--input-type=module', '-e', script], { PATH: process.env.PATH ?? '', ...env });
 }
 
 describe.runIf(hasMoto)('the built worker bundle (dist/worker/index.mjs)', () => {
@@ -51,7 +40,7 @@ describe.runIf(hasMoto)('the built worker bundle (dist/worker/index.mjs)', () =>
         eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:bundle-requests', awsRegion: 'us-east-1',
       }],
     };
-    const run = await runBundle(event, {
+    const run = await runBundle({
       AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
       AWS_ENDPOINT_URL_SQS: moto.endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME: model.endpoint,
       BQ_STACK_NAME: 'bundle', BQ_RESULTS_QUEUE_URL: QueueUrl!, BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '256',
