@@ -28,6 +28,8 @@ async function confirm(question: string): Promise<boolean> {
 
 export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
   const out = new Output(argv);
+  const canAsk = !!process.stdin.isTTY && !!process.stderr.isTTY;
+  if (!argv.yes && !canAsk) throw new UsageError('down deletes resources: pass --yes to confirm when not running in a terminal.');
   const { session, observed } = await openStack(argv, out);
   const { ctx } = session;
   const engine = await import('../provision/engine.js');
@@ -48,7 +50,6 @@ export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
   }
 
   if (!argv.yes) {
-    if (!process.stdin.isTTY || !process.stderr.isTTY) throw new UsageError('down deletes resources: pass --yes to confirm when not running in a terminal.');
     process.stderr.write(`Stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${ours.map((r) => `  ${r}`).join('\n')}\n`);
     if (!(await confirm(`Delete these ${ours.length} resources? [y/N] `))) throw new CliError('Nothing was deleted.');
   }

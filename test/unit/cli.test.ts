@@ -42,6 +42,7 @@ describe('the CLI contract', () => {
     [['up', '--tag', 'novalue'], /--tag "novalue" must be key=value/],
     [['up', '--tag', 'aws:reserved=x'], /must be key=value/],
     [['status', '--endpoint-url', 'localhost:4566'], /Invalid --endpoint-url/],
+    [['down'], /down deletes resources: pass --yes/],
     [['up', ...Array.from({ length: 50 }, (_, i) => ['--tag', `k${i}=v`]).flat()], /--tag can be given at most 49 times/],
   ];
   for (const [args, message] of usageErrors) {
