@@ -1,7 +1,13 @@
 import yargs from 'yargs';
 import { downCommand } from './commands/down.js';
 import { checkGlobalArgs, globalOptions } from './commands/options.js';
+import { pauseCommand } from './commands/pause.js';
+import { redriveCommand } from './commands/redrive.js';
+import { resumeCommand } from './commands/resume.js';
+import { sendCommand } from './commands/send.js';
+import { setConcurrencyCommand } from './commands/set-concurrency.js';
 import { statusCommand } from './commands/status.js';
+import { tailCommand } from './commands/tail.js';
 import { upCommand } from './commands/up.js';
 import { CliError, UsageError, describeError } from './errors.js';
 
@@ -22,7 +28,13 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     .command(upCommand)
     .command(downCommand)
     .command(statusCommand)
-    .demandCommand(1, 'Name a command: up, down or status.')
+    .command(sendCommand)
+    .command(tailCommand)
+    .command(setConcurrencyCommand)
+    .command(pauseCommand)
+    .command(resumeCommand)
+    .command(redriveCommand)
+    .demandCommand(1, 'Name a command: up, down, status, send, tail, set-concurrency, pause, resume or redrive.')
     .strict()
     .recommendCommands()
     .help()

@@ -44,3 +44,32 @@ export function integerIn(flag: string, min: number, max: number) {
     return n;
   };
 }
+
+/** Parses durations such as 500ms, 30s, 5m or 1h (a bare number is seconds) into milliseconds. */
+export function duration(flag: string) {
+  return (value: unknown) => {
+    if (value === undefined) return undefined;
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(value).trim());
+    if (!match) throw new UsageError(`--${flag} must be a duration such as 30s, 5m or 1h (got ${String(value)})`);
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+    return Number(match[1]) * unit;
+  };
+}
+
+/** Parses repeated key=value flags into an object, with limits on their count and lengths. */
+export function keyValues(flag: string, limits: { maxCount: number; maxKey: number; maxValue: number; reservedPrefix?: string }) {
+  return (values?: string[]) => {
+    if (values === undefined) return undefined;
+    if (values.length > limits.maxCount) throw new UsageError(`--${flag} can be given at most ${limits.maxCount} times`);
+    const pairs: Record<string, string> = {};
+    for (const v of values) {
+      const [key, ...rest] = String(v).split('=');
+      const value = rest.join('=');
+      if (!key || !rest.length || (limits.reservedPrefix && key.startsWith(limits.reservedPrefix)) || key.length > limits.maxKey || value.length > limits.maxValue) {
+        throw new UsageError(`--${flag} "${v}" must be key=value (key at most ${limits.maxKey} characters${limits.reservedPrefix ? `, not starting with ${limits.reservedPrefix}` : ''}; value at most ${limits.maxValue})`);
+      }
+      pairs[key] = value;
+    }
+    return pairs;
+  };
+}

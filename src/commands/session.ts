@@ -30,6 +30,20 @@ export function callStats(session: Session) {
   return { reads: session.calls.reads.length, mutations: session.calls.mutations.length, readsByService };
 }
 
+/** Loads the SDK and opens a session for commands that operate on a deployed stack without reading all of it. */
+export async function openLocator(argv: GlobalArgs) {
+  const [engine, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../provision/locate.js')]);
+  const session = await engine.openSession({ stack: argv.name, target: awsTarget(argv) });
+  return { session, ctx: session.ctx, locator: new StackLocator(session.ctx) };
+}
+
+/** An AbortSignal that Ctrl-C (SIGINT) fires, so long-running commands stop cleanly. */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
+}
+
 /** One row per resource, labelled and coloured by its plan action, with the fields that differ under it. */
 export function resourceTable(out: Output, items: PlanItem[], labels: Record<Action, { text: string; colour: string }>, describe: (c: Change) => string): string {
   const rows: string[][] = [];

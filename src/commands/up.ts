@@ -3,18 +3,17 @@ import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, invok
 import { formatValue, Output, table } from '../output.js';
 import type { StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
-import { integerIn, type GlobalArgs } from './options.js';
+import { integerIn, keyValues, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
 interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags'> {
   apiKey?: boolean;
-  tag?: string[];
+  tag?: Record<string, string>;
   dryRun: boolean;
 }
 
 const keep = 'kept from the live stack when not given';
-const MAX_EXTRA_TAGS = 49;
 
 export function builder(yargs: Argv) {
   return yargs
@@ -49,16 +48,9 @@ export function builder(yargs: Argv) {
       if (!(n >= 0 && n <= 1)) throw new UsageError(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
       return n;
     } })
-    .option('tag', { type: 'string', array: true, describe: 'Extra tag key=value on every resource (repeatable)', coerce: (values?: string[]) => {
-      if ((values?.length ?? 0) > MAX_EXTRA_TAGS) throw new UsageError(`--tag can be given at most ${MAX_EXTRA_TAGS} times (AWS allows 50 tags, one is the stack tag)`);
-      for (const v of values ?? []) {
-        const [key, ...rest] = v.split('=');
-        if (!key || !rest.length || key.startsWith('aws:') || key.length > 128 || rest.join('=').length > 256) {
-          throw new UsageError(`--tag "${v}" must be key=value (key at most 128 characters, not starting with aws:; value at most 256)`);
-        }
-      }
-      return values;
-    } })
+    .option('tag', { type: 'string', array: true, describe: 'Extra tag key=value on every resource (repeatable)',
+      // AWS allows 50 tags; one is the stack tag.
+      coerce: keyValues('tag', { maxCount: 49, maxKey: 128, maxValue: 256, reservedPrefix: 'aws:' }) })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
     .epilog(`Settings not given are ${keep}; defaults apply on creation only.`)
     .example('$0 up', 'Create or repair the stack "bedrock-queue" in your default Region')
@@ -68,10 +60,6 @@ export function builder(yargs: Argv) {
 }
 
 function stackOptions(argv: UpArgs): StackOptions {
-  const tags = Object.fromEntries((argv.tag ?? []).map((t) => {
-    const [key, ...rest] = t.split('=');
-    return [key!, rest.join('=')];
-  }));
   return {
     model: argv.model,
     concurrency: argv.concurrency,
@@ -85,7 +73,7 @@ function stackOptions(argv: UpArgs): StackOptions {
     apiKeyRequired: argv.apiKey,
     maxTokens: argv.maxTokens,
     temperature: argv.temperature,
-    tags,
+    tags: argv.tag ?? {},
   };
 }
 

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { BATCH_SIZE } from '../contract.js';
 import { functionArn, queueArn } from './arns.js';
+import { CliError } from '../errors.js';
 import { change, isNotFound } from './diff.js';
 import { RULES, pollUntil } from './retry.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
@@ -100,3 +101,38 @@ export const eventSourceMapping: Resource<MappingLive> = {
     }, (gone) => gone);
   },
 };
+
+export interface MappingChange {
+  concurrency?: number;
+  enabled?: boolean;
+}
+
+export interface MappingState {
+  state?: string;
+  concurrency?: number;
+}
+
+const stateOf = (m: EventSourceMappingConfiguration): MappingState => ({ state: m.State, concurrency: m.ScalingConfig?.MaximumConcurrency });
+
+/**
+ * Changes the live mapping in place (no redeploy): waits out a transitional state, updates, and
+ * waits until it is stable again. Returns the state before and after.
+ */
+export async function changeMapping(ctx: Ctx, wanted: MappingChange): Promise<{ before: MappingState; after: MappingState }> {
+  const found = await findMapping(ctx);
+  if (!found?.UUID) {
+    throw new CliError(`Stack ${ctx.stack} has no event source mapping from ${ctx.names.requestsQueue} to ${ctx.names.workerFunction} in ${ctx.account.region}: deploy it with "bedrock-queue up --name ${ctx.stack}".`);
+  }
+  const UUID = found.UUID;
+  const before = STABLE_STATES.has(found.State ?? '') ? found : await waitForStableMapping(ctx, UUID);
+  const unchanged = (wanted.concurrency === undefined || wanted.concurrency === before.ScalingConfig?.MaximumConcurrency) &&
+    (wanted.enabled === undefined || wanted.enabled === (before.State === 'Enabled'));
+  if (unchanged) return { before: stateOf(before), after: stateOf(before) };
+  await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new UpdateEventSourceMappingCommand({
+    UUID,
+    ...(wanted.concurrency !== undefined ? { ScalingConfig: { MaximumConcurrency: wanted.concurrency } } : {}),
+    ...(wanted.enabled !== undefined ? { Enabled: wanted.enabled } : {}),
+  })));
+  const after = await waitForStableMapping(ctx, UUID);
+  return { before: stateOf(before), after: stateOf(after) };
+}

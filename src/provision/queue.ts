@@ -1,11 +1,15 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListQueuesCommand,
+  ListMessageMoveTasksCommand,
   ListQueueTagsCommand,
+  ReceiveMessageCommand,
   SetQueueAttributesCommand,
+  StartMessageMoveTaskCommand,
   TagQueueCommand,
 } from '@aws-sdk/client-sqs';
 import {
@@ -19,7 +23,7 @@ import {
 import { errorName, foreignError } from '../errors.js';
 import { queueArn } from './arns.js';
 import { change, missingTags, tagChanges } from './diff.js';
-import { RULES } from './retry.js';
+import { RULES, pollUntil } from './retry.js';
 import type { Change, Ctx, Live, Resource, Settings } from './types.js';
 
 export interface QueueLive extends Live {
@@ -157,3 +161,58 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
 export const deadLetterQueue = queueResource('dead-letter-queue', 'deadLetterQueue', 'SQS queue (DLQ)');
 export const resultsQueue = queueResource('results-queue', 'resultsQueue', 'SQS queue');
 export const requestsQueue = queueResource('requests-queue', 'requestsQueue', 'SQS queue');
+
+export interface MoveProgress {
+  status: string;
+  moved: number;
+  toMove: number;
+  failureReason?: string;
+}
+
+/**
+ * Moves every message of the DLQ back to the requests queue with an SQS message move task, and
+ * waits for it to finish, reporting progress on the way.
+ */
+export async function redrive(ctx: Ctx, onProgress: (p: MoveProgress) => void): Promise<MoveProgress> {
+  const SourceArn = queueArn(ctx, ctx.names.deadLetterQueue);
+  await ctx.clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn, DestinationArn: queueArn(ctx, ctx.names.requestsQueue) }));
+  const finished = await pollUntil(ctx, 'the message move task to finish', async () => {
+    const { Results } = await ctx.clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn, MaxResults: 1 }));
+    const task = Results?.[0];
+    const progress: MoveProgress = {
+      status: task?.Status ?? 'UNKNOWN',
+      moved: task?.ApproximateNumberOfMessagesMoved ?? 0,
+      toMove: task?.ApproximateNumberOfMessagesToMove ?? 0,
+      ...(task?.FailureReason ? { failureReason: task.FailureReason } : {}),
+    };
+    onProgress(progress);
+    return progress;
+  }, (p) => !['RUNNING', 'CANCELLING'].includes(p.status), 60 * 60_000);
+  return finished;
+}
+
+export interface QueueSample {
+  count: number;
+  messages: { id: string; body: string; receiveCount: number }[];
+}
+
+/** The number of messages in a queue and up to 10 of them, released again at once for other consumers. */
+export async function sampleQueue(ctx: Ctx, queueUrl: string): Promise<QueueSample> {
+  const live = await readQueue(ctx, queueUrl);
+  const { Messages = [] } = await ctx.clients.sqs.send(new ReceiveMessageCommand({
+    QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, WaitTimeSeconds: 0,
+    // The legacy AttributeNames too: some SQS emulators only honour that one.
+    MessageSystemAttributeNames: ['ApproximateReceiveCount'], AttributeNames: ['All'],
+  }));
+  if (Messages.length) {
+    await ctx.clients.sqs.send(new ChangeMessageVisibilityBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
+    }));
+  }
+  const depth = queueDepth(live);
+  return {
+    count: depth.visible + depth.inFlight + depth.delayed,
+    messages: Messages.map((m) => ({ id: m.MessageId!, body: m.Body ?? '', receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0) })),
+  };
+}

@@ -12,7 +12,7 @@ const bare = () => {
 
 describe('the CLI contract', () => {
   it('prints help with examples for every command, fast enough to load no SDK', async () => {
-    for (const command of ['up', 'down', 'status']) {
+    for (const command of ['up', 'down', 'status', 'send', 'tail', 'set-concurrency', 'pause', 'resume', 'redrive']) {
       const run = await runCli([command, '--help']);
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('Examples:');
@@ -43,6 +43,17 @@ describe('the CLI contract', () => {
     [['up', '--tag', 'aws:reserved=x'], /must be key=value/],
     [['status', '--endpoint-url', 'localhost:4566'], /Invalid --endpoint-url/],
     [['down'], /down deletes resources: pass --yes/],
+    [['set-concurrency', '1'], /must be a whole number from 2 to 1000 \(got 1\)/],
+    [['set-concurrency', '0'], /must be a whole number from 2 to 1000 \(got 0\)/],
+    [['set-concurrency', '-5'], /must be a whole number from 2 to 1000 \(got -5\)/],
+    [['set-concurrency', 'ten'], /must be a whole number from 2 to 1000 \(got ten\)/],
+    [['set-concurrency'], /Not enough non-option arguments/],
+    [['send', ''], /The request is not valid: "prompt" must not be empty/],
+    [['send', 'p', '--metadata', 'novalue'], /--metadata "novalue" must be key=value/],
+    [['send', 'p', '--timeout', 'soon', '--wait'], /--timeout must be a duration/],
+    [['send', '--file', 'f.jsonl', '--wait'], /Arguments file and wait are mutually exclusive/],
+    [['tail', '--logs', '--keep'], /Arguments logs and keep are mutually exclusive/],
+    [['tail', '--idle', 'forever'], /--idle must be a duration/],
     [['up', ...Array.from({ length: 50 }, (_, i) => ['--tag', `k${i}=v`]).flat()], /--tag can be given at most 49 times/],
   ];
   for (const [args, message] of usageErrors) {

@@ -1,0 +1,75 @@
+import { CliError } from '../errors.js';
+import type { InvokeRequest } from '../contract.js';
+
+/** Where to POST requests: the invoke URL, and the API key when the API needs one. */
+export interface ApiTarget {
+  invokeUrl: string;
+  apiKey?: string;
+}
+
+export class ApiError extends CliError {
+  override name = 'ApiError';
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+
+  /** Throttling and server errors pass; anything else will fail the same way again. */
+  get retryable() {
+    return this.status === 429 || this.status >= 500;
+  }
+}
+
+function explain(status: number, detail: string): string {
+  const why = detail ? `: ${detail}` : '';
+  switch (status) {
+    case 400: return `The API rejected the request (400)${why}`;
+    case 403: return `The API refused the request (403): the API key is missing or wrong${why}`;
+    case 413: return `The request is too large for the API (413)${why}`;
+    case 415: return `The API only accepts application/json (415)${why}`;
+    case 429: return `The API is throttling requests (429): send more slowly, or raise its limit with "bedrock-queue up --rate-limit"${why}`;
+    default: return `The API failed (${status})${why}`;
+  }
+}
+
+/** Posts one request; resolves with the request id, or throws an ApiError that says what went wrong. */
+export async function postRequest(target: ApiTarget, request: InvokeRequest, signal?: AbortSignal): Promise<{ id: string }> {
+  let response: Response;
+  try {
+    response = await fetch(target.invokeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}) },
+      body: JSON.stringify(request),
+      signal,
+    });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new ApiError(0, `Cannot reach the API at ${target.invokeUrl}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+  }
+  const text = await response.text();
+  if (response.status === 202 || response.status === 200) {
+    const id = (JSON.parse(text) as { id?: string }).id;
+    if (id) return { id };
+    throw new ApiError(response.status, `The API answered ${response.status} without a request id: ${text.slice(0, 200)}`);
+  }
+  let detail = text.slice(0, 500);
+  try {
+    detail = (JSON.parse(text) as { message?: string }).message ?? detail;
+  } catch {
+    // not JSON: keep the text
+  }
+  throw new ApiError(response.status, explain(response.status, detail));
+}
+
+/** Posts one request, retrying throttling, server and network errors with exponential backoff and jitter. */
+export async function postWithRetry(target: ApiTarget, request: InvokeRequest, attempts = 6, signal?: AbortSignal): Promise<{ id: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await postRequest(target, request, signal);
+    } catch (err) {
+      if (!(err instanceof ApiError) || !(err.retryable || err.status === 0) || attempt >= attempts) throw err;
+      const ceiling = Math.min(5_000, 100 * 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
+    }
+  }
+}

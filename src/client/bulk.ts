@@ -1,0 +1,90 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { validateInvokeRequest, type InvokeRequest } from '../contract.js';
+import { postWithRetry, type ApiTarget } from './api.js';
+
+export interface BulkProgress {
+  sent: number;
+  failed: number;
+  skipped: number;
+  /** Share of the file read, 0..1. */
+  fraction: number;
+  elapsedMs: number;
+}
+
+export interface BulkEvents {
+  sent: (line: number, id: string) => void;
+  skipped: (line: number, reason: string) => void;
+  failed: (line: number, reason: string) => void;
+  progress: (p: BulkProgress) => void;
+}
+
+/**
+ * One request per line: a JSON object is a request body; any other line is a prompt. Empty lines
+ * are ignored. Returns the problem with a line, or the request.
+ */
+export function parseLine(text: string): { request: InvokeRequest } | { problem: string } {
+  const line = text.replace(/\r$/, '');
+  if (line.trimStart().startsWith('{')) {
+    let body: unknown;
+    try {
+      body = JSON.parse(line);
+    } catch (err) {
+      return { problem: `not valid JSON (${(err as Error).message})` };
+    }
+    const problems = validateInvokeRequest(body);
+    return problems.length ? { problem: problems.join('; ') } : { request: body as InvokeRequest };
+  }
+  const problems = validateInvokeRequest({ prompt: line });
+  return problems.length ? { problem: problems.join('; ') } : { request: { prompt: line } };
+}
+
+/**
+ * Streams a file of requests to the API with at most `parallel` requests in flight: memory stays
+ * flat whatever the file's size. Bad lines are reported and skipped; the rest still go.
+ */
+export async function sendFile(target: ApiTarget, path: string, parallel: number, on: BulkEvents, signal?: AbortSignal): Promise<BulkProgress> {
+  const size = (await stat(path)).size || 1;
+  const stream = createReadStream(path);
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  const started = Date.now();
+  const counts = { sent: 0, failed: 0, skipped: 0 };
+  const snapshot = (): BulkProgress => ({ ...counts, fraction: Math.min(1, stream.bytesRead / size), elapsedMs: Date.now() - started });
+  const inFlight = new Set<Promise<void>>();
+  const ticker = setInterval(() => on.progress(snapshot()), 500);
+  let lineNumber = 0;
+  try {
+    for await (const text of lines) {
+      lineNumber++;
+      if (signal?.aborted) break;
+      if (!text.trim()) continue;
+      const parsed = parseLine(text);
+      if ('problem' in parsed) {
+        counts.skipped++;
+        on.skipped(lineNumber, parsed.problem);
+        continue;
+      }
+      const line = lineNumber;
+      const task = postWithRetry(target, parsed.request, 6, signal)
+        .then(({ id }) => {
+          counts.sent++;
+          on.sent(line, id);
+        }, (err: unknown) => {
+          counts.failed++;
+          on.failed(line, (err as Error).message);
+        })
+        .finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      if (inFlight.size >= parallel) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    clearInterval(ticker);
+    lines.close();
+    stream.destroy();
+  }
+  const done = snapshot();
+  on.progress(done);
+  return done;
+}

@@ -1,0 +1,42 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { Output, table } from '../output.js';
+import type { GlobalArgs } from './options.js';
+import { openLocator } from './session.js';
+
+interface RedriveArgs extends GlobalArgs {
+  dryRun: boolean;
+}
+
+export function builder(yargs: Argv) {
+  return yargs
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Show how many would move, and a sample, without moving' })
+    .example('$0 redrive --dry-run', 'Count the DLQ and show up to 10 of its requests')
+    .example('$0 redrive', 'Move every request in the DLQ back to the requests queue');
+}
+
+export async function handler(argv: ArgumentsCamelCase<RedriveArgs>) {
+  const out = new Output(argv);
+  const { ctx, locator } = await openLocator(argv);
+  const [dlqUrl] = await Promise.all([locator.queueUrl('deadLetterQueue'), locator.queueUrl('requestsQueue')]);
+  const { redrive, sampleQueue } = await import('../provision/queue.js');
+  const sample = await sampleQueue(ctx, dlqUrl);
+  if (argv.dryRun || sample.count === 0) {
+    out.result({ stack: argv.name, dryRun: argv.dryRun, count: sample.count, sample: sample.messages }, () => {
+      if (!sample.count) return `${ctx.names.deadLetterQueue} is empty: nothing to redrive.`;
+      const rows = sample.messages.map((m) => [m.id, `${m.receiveCount} receives`, m.body.length > 100 ? `${m.body.slice(0, 97)}...` : m.body]);
+      return `${sample.count} requests would move from ${ctx.names.deadLetterQueue} to ${ctx.names.requestsQueue}. A sample:\n${table(rows)}`;
+    });
+    return;
+  }
+  const done = await out.step(`Moving ${sample.count} requests from ${ctx.names.deadLetterQueue} to ${ctx.names.requestsQueue}`, () =>
+    redrive(ctx, (p) => out.note(`${p.moved} of ${p.toMove || sample.count} moved`)));
+  out.result({ stack: argv.name, ...done }, () => `${done.status === 'COMPLETED' ? 'Moved' : `Move task ${done.status}:`} ${done.moved} requests${done.failureReason ? ` (${done.failureReason})` : ''}.`);
+  if (done.status !== 'COMPLETED') process.exitCode = 1;
+}
+
+export const redriveCommand: CommandModule<GlobalArgs, RedriveArgs> = {
+  command: 'redrive',
+  describe: 'Move requests from the DLQ back to the requests queue (--dry-run to look first)',
+  builder: builder as unknown as CommandModule<GlobalArgs, RedriveArgs>['builder'],
+  handler,
+};

@@ -1,0 +1,129 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
+import { CliError, UsageError } from '../errors.js';
+import { Output } from '../output.js';
+import { duration, integerIn, keyValues, type GlobalArgs } from './options.js';
+import { interruptSignal, openLocator } from './session.js';
+
+interface SendArgs extends GlobalArgs {
+  prompt?: string;
+  system?: string;
+  maxTokens?: number;
+  temperature?: number;
+  metadata?: Record<string, string>;
+  wait?: boolean;
+  timeout: number;
+  file?: string;
+  parallel: number;
+}
+
+export function builder(yargs: Argv) {
+  return yargs
+    .positional('prompt', { type: 'string', describe: 'The prompt; - (or a pipe) reads it from stdin' })
+    .option('system', { type: 'string', describe: 'System prompt' })
+    .option('max-tokens', { type: 'number', describe: 'Most tokens in the answer (else the stack default)', coerce: integerIn('max-tokens', 1, 200000) })
+    .option('temperature', { type: 'number', describe: 'Sampling temperature, 0-1', coerce: (v: unknown) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!(n >= 0 && n <= 1)) throw new UsageError(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
+      return n;
+    } })
+    .option('metadata', { type: 'string', array: true, describe: 'key=value echoed back in the result (repeatable)', coerce: keyValues('metadata', { maxCount: 20, maxKey: 128, maxValue: 1024 }) })
+    // No default: yargs counts a default as given when checking conflicts with --file.
+    .option('wait', { type: 'boolean', describe: 'Wait for the result and print the answer' })
+    .option('timeout', { type: 'string', default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: duration('timeout') })
+    .option('file', { type: 'string', describe: 'Send every line of a file: a JSON request object, or a prompt' })
+    .option('parallel', { type: 'number', default: 16, describe: 'Requests in flight with --file', coerce: integerIn('parallel', 1, 256) })
+    .conflicts('file', ['wait', 'prompt', 'system', 'max-tokens', 'temperature', 'metadata'])
+    .example('$0 send "Why is the sky blue?"', 'Queue a prompt; prints its id')
+    .example('$0 send "Summarise this" --wait < notes.txt', 'The prompt from stdin; wait and print the answer')
+    .example('$0 send --file prompts.jsonl --parallel 32 > ids.jsonl', 'Bulk: one request a line; ids on stdout, progress on stderr');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function buildRequest(argv: SendArgs): Promise<InvokeRequest> {
+  const fromStdin = argv.prompt === '-' || (argv.prompt === undefined && !process.stdin.isTTY);
+  const prompt = fromStdin ? await readStdin() : argv.prompt;
+  if (prompt === undefined) throw new UsageError('Give a prompt, - to read it from stdin, or --file.');
+  const request: InvokeRequest = {
+    prompt,
+    ...(argv.system !== undefined ? { system: argv.system } : {}),
+    ...(argv.maxTokens !== undefined ? { maxTokens: argv.maxTokens } : {}),
+    ...(argv.temperature !== undefined ? { temperature: argv.temperature } : {}),
+    ...(argv.metadata ? { metadata: argv.metadata } : {}),
+  };
+  const problems = validateInvokeRequest(request);
+  if (problems.length) throw new UsageError(`The request is not valid: ${problems.join('; ')}`);
+  return request;
+}
+
+function formatSeconds(ms: number) {
+  return ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+async function sendFileCommand(argv: SendArgs, out: Output) {
+  const { locator } = await openLocator(argv);
+  const api = await locator.api();
+  const { sendFile } = await import('../client/bulk.js');
+  const problems: string[] = [];
+  const done = await sendFile(api, argv.file!, argv.parallel, {
+    sent: (line, id) => process.stdout.write(`${JSON.stringify({ line, id })}\n`),
+    skipped: (line, reason) => {
+      problems.push(`line ${line}: ${reason}`);
+      process.stderr.write(`line ${line} skipped: ${reason}\n`);
+    },
+    failed: (line, reason) => {
+      problems.push(`line ${line}: ${reason}`);
+      process.stderr.write(`line ${line} failed: ${reason}\n`);
+    },
+    progress: (p) => {
+      if (!out.interactive) return;
+      const rate = p.sent / Math.max(0.001, p.elapsedMs / 1000);
+      const eta = p.fraction > 0 && p.fraction < 1 ? `, about ${formatSeconds((p.elapsedMs / p.fraction) * (1 - p.fraction))} left` : '';
+      process.stderr.write(`\r${p.sent} sent (${rate.toFixed(0)}/s), ${p.failed} failed, ${p.skipped} skipped${eta}   `);
+    },
+  }, interruptSignal());
+  if (out.interactive) process.stderr.write('\n');
+  const rate = done.sent / Math.max(0.001, done.elapsedMs / 1000);
+  process.stderr.write(`Sent ${done.sent} requests in ${(done.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)}/s); ${done.skipped} bad lines skipped; ${done.failed} failed.\n`);
+  if (done.failed || done.skipped) process.exitCode = 1;
+}
+
+function printResult(out: Output, result: ResultRecord) {
+  out.result(result, () => (result.status === 'ok' ? result.output ?? '' : ''));
+  if (result.status !== 'ok') {
+    process.stderr.write(`Error: the request ${result.id} failed: ${result.error?.code}: ${result.error?.message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
+  const out = new Output(argv);
+  if (argv.file) return sendFileCommand(argv, out);
+  const request = await buildRequest(argv);
+  const { ctx, locator } = await openLocator(argv);
+  const [api, resultsUrl] = await Promise.all([locator.api(), argv.wait ? locator.queueUrl('resultsQueue') : undefined]);
+  const { postRequest } = await import('../client/api.js');
+  const { id } = await postRequest(api, request);
+  if (!argv.wait) {
+    out.result({ id }, () => id);
+    return;
+  }
+  process.stderr.write(`Queued ${id}; waiting for its result...\n`);
+  const { waitForResult } = await import('../client/results.js');
+  const result = await waitForResult({ sqs: ctx.clients.sqs, queueUrl: resultsUrl! }, id, argv.timeout, interruptSignal());
+  if (!result) throw new CliError(`No result for ${id} after ${formatSeconds(argv.timeout)}: the request is still queued. Follow it with "bedrock-queue tail --name ${argv.name}".`);
+  printResult(out, result);
+}
+
+export const sendCommand: CommandModule<GlobalArgs, SendArgs> = {
+  command: 'send [prompt]',
+  describe: 'Queue a prompt (or a file of them) through the API; --wait prints the answer',
+  builder: builder as unknown as CommandModule<GlobalArgs, SendArgs>['builder'],
+  handler,
+};

@@ -1,0 +1,64 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ResultRecord } from '../contract.js';
+import { Output } from '../output.js';
+import { duration, integerIn, type GlobalArgs } from './options.js';
+import { interruptSignal, openLocator } from './session.js';
+
+interface TailArgs extends GlobalArgs {
+  keep?: boolean;
+  count?: number;
+  idle?: number;
+  logs?: boolean;
+}
+
+export function builder(yargs: Argv) {
+  return yargs
+    // No defaults on these booleans: yargs counts a default as given when checking conflicts.
+    .option('keep', { type: 'boolean', describe: 'Read without deleting: results return to other consumers' })
+    .option('count', { type: 'number', describe: 'Stop after this many results', coerce: integerIn('count', 1, 1_000_000) })
+    .option('idle', { type: 'string', describe: 'Stop after this long without a result (30s, 5m)', coerce: duration('idle') })
+    .option('logs', { type: 'boolean', describe: 'Follow the worker\'s log lines instead of the results queue' })
+    .conflicts('logs', 'keep')
+    .example('$0 tail', 'Follow results as they arrive (Ctrl-C to stop)')
+    .example('$0 tail --json --count 10 --idle 30s', 'Ten result records as JSON lines, for a script')
+    .example('$0 tail --logs', 'The worker\'s per-request log lines');
+}
+
+function formatResult(out: Output, r: ResultRecord): string {
+  const time = new Date(r.completedAt).toLocaleTimeString();
+  const tokens = r.usage ? `${r.usage.inputTokens}+${r.usage.outputTokens} tokens` : '';
+  const status = r.status === 'ok' ? out.paint('32', 'ok') : out.paint('31', 'error');
+  const head = [time, r.id, status, `${r.latencyMs} ms`, tokens, r.attempt > 1 ? `attempt ${r.attempt}` : ''].filter(Boolean).join('  ');
+  const body = r.status === 'ok' ? r.output ?? '' : `${r.error?.code}: ${r.error?.message}`;
+  return `${head}\n${body.split('\n').map((l) => `  ${l}`).join('\n')}\n`;
+}
+
+export async function handler(argv: ArgumentsCamelCase<TailArgs>) {
+  const out = new Output(argv);
+  const { ctx, locator } = await openLocator(argv);
+  const signal = interruptSignal();
+  let shown: number;
+  if (argv.logs) {
+    const { followLogGroup } = await import('../provision/log-group.js');
+    shown = await followLogGroup(ctx, { count: argv.count, idleMs: argv.idle, signal, onEvent: (message) => process.stdout.write(`${message.trimEnd()}\n`) });
+  } else {
+    const queueUrl = await locator.queueUrl('resultsQueue');
+    process.stderr.write(`Following ${ctx.names.resultsQueue}${argv.keep ? ' (keeping results on the queue)' : ''}; Ctrl-C to stop.\n`);
+    const { followResults } = await import('../client/results.js');
+    shown = await followResults({ sqs: ctx.clients.sqs, queueUrl }, {
+      keep: !!argv.keep, count: argv.count, idleMs: argv.idle, signal,
+      onResult: (result, message) => {
+        if (!result) process.stderr.write(`skipped a message that is not a result record: ${message.MessageId}\n`);
+        else process.stdout.write(out.json ? `${JSON.stringify(result)}\n` : formatResult(out, result));
+      },
+    });
+  }
+  process.stderr.write(`${shown} ${argv.logs ? 'log lines' : 'results'} shown.\n`);
+}
+
+export const tailCommand: CommandModule<GlobalArgs, TailArgs> = {
+  command: 'tail',
+  describe: 'Follow results as they arrive (or the worker\'s logs with --logs)',
+  builder: builder as unknown as CommandModule<GlobalArgs, TailArgs>['builder'],
+  handler,
+};

@@ -1,0 +1,43 @@
+import { GetApiKeyCommand, GetApiKeysCommand, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
+import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
+import { STACK_TAG, invokeUrl, type ResourceNames } from '../contract.js';
+import { CliError } from '../errors.js';
+import { orMissing } from './diff.js';
+import { findByName } from './rest-api.js';
+import type { Ctx } from './types.js';
+
+type QueueRole = 'requestsQueue' | 'deadLetterQueue' | 'resultsQueue';
+
+/** Finds the live parts of a deployed stack that the operator commands need, by name and stack tag. */
+export class StackLocator {
+  constructor(readonly ctx: Ctx) {}
+
+  private missing(what: string) {
+    return new CliError(`Stack ${this.ctx.stack} has no ${what} in ${this.ctx.account.region}: deploy it with "bedrock-queue up --name ${this.ctx.stack}".`);
+  }
+
+  /** The invoke URL, and the API key's value when the API requires one. */
+  async api(): Promise<{ invokeUrl: string; apiKey?: string }> {
+    const { ctx } = this;
+    const gw = ctx.clients.apigateway;
+    const [api, key] = await Promise.all([
+      findByName(ctx, ctx.names.restApi, (position) => gw.send(new GetRestApisCommand({ limit: 500, position }))),
+      findByName(ctx, ctx.names.apiKey, (position) => gw.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position }))),
+    ]);
+    if (!api || api.tags?.[STACK_TAG] !== ctx.stack) throw this.missing('REST API');
+    const apiKey = key && key.tags?.[STACK_TAG] === ctx.stack
+      ? (await gw.send(new GetApiKeyCommand({ apiKey: key.id, includeValue: true }))).value
+      : undefined;
+    return { invokeUrl: invokeUrl(ctx.account.region, api.id!), apiKey };
+  }
+
+  async queueUrl(role: QueueRole): Promise<string> {
+    const { ctx } = this;
+    const name = ctx.names[role as keyof ResourceNames];
+    const found = await orMissing(ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName: name })));
+    if (!found?.QueueUrl) throw this.missing(`queue ${name}`);
+    const { Tags } = await ctx.clients.sqs.send(new ListQueueTagsCommand({ QueueUrl: found.QueueUrl }));
+    if (Tags?.[STACK_TAG] !== ctx.stack) throw new CliError(`Queue ${name} is not tagged for stack ${ctx.stack}: bedrock-queue will not use it.`);
+    return found.QueueUrl;
+  }
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { validateInvokeRequest } from '../../src/contract.js';
+
+export interface FakeApi {
+  invokeUrl: string;
+  apiKey: string;
+  /** The bodies accepted, in order of arrival. */
+  accepted: { id: string; body: string }[];
+  /** Statuses to answer before accepting, one per request (e.g. [429, 503]). */
+  failNext: number[];
+  mostInFlight: number;
+  close: () => Promise<void>;
+}
+
+/** An HTTP stand-in for POST /prod/invokeModel with the deployed API's answers (403, 400, 202). */
+export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
+  let inFlight = 0;
+  const api: FakeApi = { invokeUrl: '', apiKey: 'test-key', accepted: [], failNext: [], mostInFlight: 0, close: async () => {} };
+  const server: Server = createServer((req, res) => {
+    inFlight++;
+    api.mostInFlight = Math.max(api.mostInFlight, inFlight);
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const answer = (status: number, payload: unknown) => setTimeout(() => {
+        inFlight--;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      }, latencyMs);
+      if (req.headers['x-api-key'] !== api.apiKey) return answer(403, { message: 'Forbidden' });
+      const scripted = api.failNext.shift();
+      if (scripted) return answer(scripted, { message: scripted === 429 ? 'Too Many Requests' : 'Internal server error' });
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        return answer(400, { message: 'Invalid request body: not JSON' });
+      }
+      const problems = validateInvokeRequest(parsed);
+      if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
+      const id = randomUUID();
+      api.accepted.push({ id, body });
+      answer(202, { id });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  api.invokeUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/prod/invokeModel`;
+  api.close = () => new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+  return api;
+}

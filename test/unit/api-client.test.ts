@@ -1,0 +1,87 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiError, postRequest, postWithRetry } from '../../src/client/api.js';
+import { parseLine, sendFile } from '../../src/client/bulk.js';
+import { startFakeApi, type FakeApi } from '../helpers/fake-api.js';
+
+let api: FakeApi;
+beforeEach(async () => {
+  api = await startFakeApi();
+});
+afterEach(async () => api.close());
+
+const target = () => ({ invokeUrl: api.invokeUrl, apiKey: api.apiKey });
+
+describe('posting to the API', () => {
+  it('returns the request id and sends the body byte for byte', async () => {
+    const request = { prompt: 'a&b=c+d%20 "quoted" 🚀 مرحبا\nline', metadata: { k: 'v' } };
+    const { id } = await postRequest(target(), request);
+    expect(api.accepted).toEqual([{ id, body: JSON.stringify(request) }]);
+  });
+
+  it('turns each HTTP error into one clear line', async () => {
+    await expect(postRequest({ invokeUrl: api.invokeUrl }, { prompt: 'p' })).rejects.toThrow('The API refused the request (403): the API key is missing or wrong: Forbidden');
+    await expect(postRequest(target(), { prompt: '' })).rejects.toThrow('The API rejected the request (400): Invalid request body: "prompt" must not be empty');
+    api.failNext.push(429);
+    await expect(postRequest(target(), { prompt: 'p' })).rejects.toThrow(/The API is throttling requests \(429\)/);
+    api.failNext.push(413);
+    await expect(postRequest(target(), { prompt: 'p' })).rejects.toThrow(/The request is too large for the API \(413\)/);
+  });
+
+  it('says when the API cannot be reached', async () => {
+    const closed = api.invokeUrl;
+    await api.close();
+    const err = await postRequest({ invokeUrl: closed }, { prompt: 'p' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as Error).message).toBe(`Cannot reach the API at ${closed}: ECONNREFUSED`);
+    api = await startFakeApi();
+  });
+
+  it('retries throttling and server errors, not client errors', async () => {
+    api.failNext.push(429, 503);
+    await postWithRetry(target(), { prompt: 'p' });
+    expect(api.accepted).toHaveLength(1);
+    await expect(postWithRetry({ invokeUrl: api.invokeUrl, apiKey: 'wrong' }, { prompt: 'p' })).rejects.toThrow(/403/);
+  });
+});
+
+describe('sending a file', () => {
+  it('reads JSON request lines and plain prompt lines, and names what is wrong with a bad line', () => {
+    expect(parseLine('{"prompt": "hi", "maxTokens": 5}')).toEqual({ request: { prompt: 'hi', maxTokens: 5 } });
+    expect(parseLine('just a prompt with "quotes"\r')).toEqual({ request: { prompt: 'just a prompt with "quotes"' } });
+    expect(parseLine('{"prompt": ')).toMatchObject({ problem: expect.stringMatching(/^not valid JSON/) });
+    expect(parseLine('{"prompt": "", "extra": 1}')).toEqual({ problem: 'unknown property "extra"; "prompt" must not be empty' });
+  });
+
+  it('sends 1,000 lines with at most --parallel in flight, skips bad lines by number, and retries 429s', async () => {
+    await api.close();
+    api = await startFakeApi(5);
+    api.failNext.push(429, 429, 503);
+    const dir = mkdtempSync(join(tmpdir(), 'bq-send-'));
+    const file = join(dir, 'prompts.jsonl');
+    const bad = new Set([17, 503, 999]);
+    const lines = Array.from({ length: 1000 }, (_, i) => (bad.has(i + 1) ? '{"prompt": ' : i % 2 ? JSON.stringify({ prompt: `p${i + 1}`, metadata: { n: String(i + 1) } }) : `plain prompt ${i + 1}`));
+    writeFileSync(file, `${lines.join('\n')}\n\n`);
+    const sent: { line: number; id: string }[] = [];
+    const skipped: number[] = [];
+    const done = await sendFile(target(), file, 8, {
+      sent: (line, id) => sent.push({ line, id }),
+      skipped: (line) => skipped.push(line),
+      failed: (line, reason) => {
+        throw new Error(`line ${line} failed: ${reason}`);
+      },
+      progress: () => {},
+    });
+    expect(done).toMatchObject({ sent: 997, failed: 0, skipped: 3, fraction: 1 });
+    expect(skipped).toEqual([17, 503, 999]);
+    expect(new Set(sent.map((s) => s.line)).size).toBe(997);
+    expect(api.accepted).toHaveLength(997);
+    expect(api.mostInFlight).toBeLessThanOrEqual(8);
+    expect(api.mostInFlight).toBeGreaterThan(1);
+    const byId = new Map(api.accepted.map((a) => [a.id, a.body]));
+    expect(byId.get(sent.find((s) => s.line === 2)!.id)).toBe(JSON.stringify({ prompt: 'p2', metadata: { n: '2' } }));
+    expect(byId.get(sent.find((s) => s.line === 1)!.id)).toBe(JSON.stringify({ prompt: 'plain prompt 1' }));
+  });
+});
