@@ -18,8 +18,8 @@ await build({
   platform: 'node',
   target: 'node20',
   // yargs is bundled: one file parses faster than its dozens, which keeps --help near plain node.
-  // The AWS SDK stays external and loads only in commands that call AWS.
-  external: ['@aws-sdk/*', '@smithy/*', 'ora'],
+  // The AWS SDK (and local-aws-sqs, CommonJS) stay external and load only in the commands that use them.
+  external: ['@aws-sdk/*', '@smithy/*', 'ora', 'local-aws-sqs'],
   plugins: [{
     name: 'lazy-string-width',
     setup(b) {

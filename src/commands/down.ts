@@ -14,7 +14,8 @@ export function builder(yargs: Argv) {
     .option('force', { type: 'boolean', default: false, describe: 'Delete the queues even if they still hold messages' })
     .example('$0 down', 'Remove the stack "bedrock-queue" (asks first)')
     .example('$0 down --name demo --yes', 'Remove stack "demo" from a script')
-    .example('$0 down --yes --force', 'Remove it even though messages are still queued');
+    .example('$0 down --yes --force', 'Remove it even though messages are still queued')
+    .example('$0 down --local', 'Stop the local target (refuses while its queues hold messages, unless --force)');
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -26,8 +27,19 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+async function downLocal(argv: DownArgs, out: Output) {
+  const { stopLocal } = await import('../local/run.js');
+  const result = await stopLocal(argv.name, argv.force);
+  out.result({ stack: argv.name, local: true, ...result }, () => {
+    if (result.stopped) return `Local stack ${argv.name} stopped (pid ${result.pid}).`;
+    if (result.stale) return `The local stack ${argv.name} was not running: its process ${result.pid} is gone (stale state file removed).`;
+    return `No local stack ${argv.name} is running: nothing to stop.`;
+  });
+}
+
 export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
   const out = new Output(argv);
+  if (argv.local) return downLocal(argv, out);
   const canAsk = !!process.stdin.isTTY && !!process.stderr.isTTY;
   if (!argv.yes && !canAsk) throw new UsageError('down deletes resources: pass --yes to confirm when not running in a terminal.');
   const { session, observed } = await openStack(argv, out);

@@ -11,6 +11,7 @@ export const globalOptions = {
   'endpoint-url': { type: 'string', describe: 'One endpoint for every AWS client, for emulators such as moto', global: true },
   json: { type: 'boolean', default: false, describe: 'Print only JSON on stdout', global: true },
   yes: { type: 'boolean', default: false, describe: 'Answer yes to confirmations (required without a terminal)', global: true },
+  local: { type: 'boolean', default: false, describe: 'Use the local target (bedrock-queue up --local): no AWS account', global: true },
 } satisfies Record<string, Options>;
 
 export interface GlobalArgs {
@@ -20,6 +21,7 @@ export interface GlobalArgs {
   endpointUrl?: string;
   json: boolean;
   yes: boolean;
+  local: boolean;
 }
 
 export function checkGlobalArgs(argv: { name?: unknown; endpointUrl?: unknown }): true {

@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { Output, table } from '../output.js';
 import type { GlobalArgs } from './options.js';
-import { openLocator } from './session.js';
+import { openTarget } from './session.js';
 
 interface RedriveArgs extends GlobalArgs {
   dryRun: boolean;
@@ -16,8 +16,9 @@ export function builder(yargs: Argv) {
 
 export async function handler(argv: ArgumentsCamelCase<RedriveArgs>) {
   const out = new Output(argv);
-  const { ctx, locator } = await openLocator(argv);
-  const [dlqUrl] = await Promise.all([locator.queueUrl('deadLetterQueue'), locator.queueUrl('requestsQueue')]);
+  const target = await openTarget(argv);
+  const { ctx } = target;
+  const [dlqUrl] = await Promise.all([target.queueUrl('deadLetterQueue'), target.queueUrl('requestsQueue')]);
   const { redrive, sampleQueue } = await import('../provision/queue.js');
   const sample = await sampleQueue(ctx, dlqUrl);
   if (argv.dryRun || sample.count === 0) {

@@ -3,7 +3,7 @@ import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '..
 import { CliError, UsageError } from '../errors.js';
 import { Output } from '../output.js';
 import { duration, integerIn, keyValues, type GlobalArgs } from './options.js';
-import { interruptSignal, openLocator } from './session.js';
+import { interruptSignal, openTarget } from './session.js';
 
 interface SendArgs extends GlobalArgs {
   prompt?: string;
@@ -67,8 +67,8 @@ function formatSeconds(ms: number) {
 }
 
 async function sendFileCommand(argv: SendArgs, out: Output) {
-  const { locator } = await openLocator(argv);
-  const api = await locator.api();
+  const target = await openTarget(argv);
+  const api = await target.api();
   const { sendFile } = await import('../client/bulk.js');
   const problems: string[] = [];
   const done = await sendFile(api, argv.file!, argv.parallel, {
@@ -106,8 +106,8 @@ export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
   const out = new Output(argv);
   if (argv.file) return sendFileCommand(argv, out);
   const request = await buildRequest(argv);
-  const { ctx, locator } = await openLocator(argv);
-  const [api, resultsUrl] = await Promise.all([locator.api(), argv.wait ? locator.queueUrl('resultsQueue') : undefined]);
+  const target = await openTarget(argv);
+  const [api, resultsUrl] = await Promise.all([target.api(), argv.wait ? target.queueUrl('resultsQueue') : undefined]);
   const { postRequest } = await import('../client/api.js');
   const { id } = await postRequest(api, request);
   if (!argv.wait) {
@@ -116,8 +116,8 @@ export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
   }
   process.stderr.write(`Queued ${id}; waiting for its result...\n`);
   const { waitForResult } = await import('../client/results.js');
-  const result = await waitForResult({ sqs: ctx.clients.sqs, queueUrl: resultsUrl! }, id, argv.timeout, interruptSignal());
-  if (!result) throw new CliError(`No result for ${id} after ${formatSeconds(argv.timeout)}: the request is still queued. Follow it with "bedrock-queue tail --name ${argv.name}".`);
+  const result = await waitForResult({ sqs: target.ctx.clients.sqs, queueUrl: resultsUrl! }, id, argv.timeout, interruptSignal());
+  if (!result) throw new CliError(`No result for ${id} after ${formatSeconds(argv.timeout)}: the request is still queued. Follow it with "bedrock-queue tail --name ${argv.name}${argv.local ? ' --local' : ''}".`);
   printResult(out, result);
 }
 

@@ -1,5 +1,7 @@
+import type { ApiTarget } from '../client/api.js';
 import type { Action, Observed, PlanItem, Session } from '../provision/engine.js';
-import type { Change, StackOptions } from '../provision/types.js';
+import type { MappingChange, MappingState } from '../provision/event-source-mapping.js';
+import type { Change, Ctx, StackOptions } from '../provision/types.js';
 import { table, type Output } from '../output.js';
 import { awsTarget, type GlobalArgs } from './options.js';
 
@@ -30,11 +32,35 @@ export function callStats(session: Session) {
   return { reads: session.calls.reads.length, mutations: session.calls.mutations.length, readsByService };
 }
 
-/** Loads the SDK and opens a session for commands that operate on a deployed stack without reading all of it. */
-export async function openLocator(argv: GlobalArgs) {
-  const [engine, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../provision/locate.js')]);
-  const session = await engine.openSession({ stack: argv.name, target: awsTarget(argv) });
-  return { session, ctx: session.ctx, locator: new StackLocator(session.ctx) };
+/** What the operator commands act on: a deployed stack or the local target, found by name. */
+export interface OperatorTarget {
+  kind: 'aws' | 'local';
+  ctx: Ctx;
+  api: () => Promise<ApiTarget>;
+  queueUrl: (role: 'requestsQueue' | 'deadLetterQueue' | 'resultsQueue') => Promise<string>;
+  changeMapping: (change: MappingChange) => Promise<{ before: MappingState; after: MappingState }>;
+}
+
+/** Loads the SDK and finds the stack's parts, on AWS or (with --local) in the running local target. */
+export async function openTarget(argv: GlobalArgs): Promise<OperatorTarget> {
+  const { StackLocator } = await import('../provision/locate.js');
+  if (argv.local) {
+    const [{ requireRunning, control }, { localContext }] = await Promise.all([import('../local/state.js'), import('../local/stack.js')]);
+    const state = await requireRunning(argv.name);
+    const ctx = await localContext(argv.name, state.sqsEndpoint);
+    const locator = new StackLocator(ctx);
+    return {
+      kind: 'local',
+      ctx,
+      api: async () => ({ invokeUrl: state.invokeUrl, apiKey: state.apiKey }),
+      queueUrl: (role) => locator.queueUrl(role),
+      changeMapping: (change) => control(state, 'POST', 'mapping', change),
+    };
+  }
+  const [engine, { changeMapping }] = await Promise.all([import('../provision/engine.js'), import('../provision/event-source-mapping.js')]);
+  const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv) });
+  const locator = new StackLocator(ctx);
+  return { kind: 'aws', ctx, api: () => locator.api(), queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
 }
 
 /** An AbortSignal that Ctrl-C (SIGINT) fires, so long-running commands stop cleanly. */

@@ -14,11 +14,36 @@ const STATE_LABELS = {
 export function builder(yargs: Argv) {
   return yargs
     .example('$0 status', 'Resources, queue depths, concurrency and the invoke URL')
-    .example('$0 status --name demo --json', 'The same as one JSON object, for scripts');
+    .example('$0 status --name demo --json', 'The same as one JSON object, for scripts')
+    .example('$0 status --local', 'The local target: queues, concurrency, whether it is paused');
+}
+
+async function statusLocal(argv: GlobalArgs, out: Output) {
+  const [{ readState, removeState }, { localStatus }] = await Promise.all([import('../local/state.js'), import('../local/run.js')]);
+  const found = await readState(argv.name);
+  if (!found || !found.alive) {
+    if (found) await removeState(argv.name);
+    const why = found ? `its process ${found.state.pid} is gone (stale state file removed)` : 'it was never started or has been stopped';
+    out.result({ stack: argv.name, local: true, deployed: false, stale: !!found }, () => `The local stack ${argv.name} is not running: ${why}. Start it with: bedrock-queue up --local --name ${argv.name}`);
+    return;
+  }
+  const status = await localStatus(argv.name);
+  out.result({ ...status, local: true, deployed: true }, () => [
+    `Local stack ${argv.name}: running (pid ${status.pid})`,
+    '',
+    table([['Queue', 'waiting', 'in flight'], ...status.queues.map((q) => [q.name, String(q.visible), String(q.inFlight)])]),
+    '',
+    table([
+      ['Model', status.model],
+      ['Concurrency', `${status.mapping.concurrency} at most (mapping ${status.mapping.state}${status.mapping.state === 'Disabled' ? ', paused' : ''}; ${status.mapping.inFlight} invocations in flight)`],
+      ['Invoke URL', status.invokeUrl],
+    ], ''),
+  ].join('\n'));
 }
 
 export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
   const out = new Output(argv);
+  if (argv.local) return statusLocal(argv, out);
   const { session, observed, items } = await openStack(argv, out);
   const { ctx } = session;
   const engine = await import('../provision/engine.js');

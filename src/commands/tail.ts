@@ -2,7 +2,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { ResultRecord } from '../contract.js';
 import { Output } from '../output.js';
 import { duration, integerIn, type GlobalArgs } from './options.js';
-import { interruptSignal, openLocator } from './session.js';
+import { UsageError } from '../errors.js';
+import { interruptSignal, openTarget } from './session.js';
 
 interface TailArgs extends GlobalArgs {
   keep?: boolean;
@@ -35,14 +36,16 @@ function formatResult(out: Output, r: ResultRecord): string {
 
 export async function handler(argv: ArgumentsCamelCase<TailArgs>) {
   const out = new Output(argv);
-  const { ctx, locator } = await openLocator(argv);
+  if (argv.logs && argv.local) throw new UsageError('--logs follows the worker\'s CloudWatch log group, on AWS only: the local worker logs to the output of "up --local".');
+  const target = await openTarget(argv);
+  const { ctx } = target;
   const signal = interruptSignal();
   let shown: number;
   if (argv.logs) {
     const { followLogGroup } = await import('../provision/log-group.js');
     shown = await followLogGroup(ctx, { count: argv.count, idleMs: argv.idle, signal, onEvent: (message) => process.stdout.write(`${message.trimEnd()}\n`) });
   } else {
-    const queueUrl = await locator.queueUrl('resultsQueue');
+    const queueUrl = await target.queueUrl('resultsQueue');
     process.stderr.write(`Following ${ctx.names.resultsQueue}${argv.keep ? ' (keeping results on the queue)' : ''}; Ctrl-C to stop.\n`);
     const { followResults } = await import('../client/results.js');
     shown = await followResults({ sqs: ctx.clients.sqs, queueUrl }, {

@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
+import type { LocalState } from '../local/state.js';
 import type { StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
 import { integerIn, keyValues, type GlobalArgs } from './options.js';
@@ -11,14 +12,21 @@ interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags
   apiKey?: boolean;
   tag?: Record<string, string>;
   dryRun: boolean;
+  port?: number;
+  detach: boolean;
+  modelLatency?: string;
+  modelRpm?: number;
+  modelTpm?: number;
+  modelErrorRate?: number;
+  batchSize?: number;
 }
 
 const keep = 'kept from the live stack when not given';
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('model', { type: 'string', describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}]`, coerce: (v?: string) => {
-      if (v !== undefined && !MODEL_ID_PATTERN.test(v)) throw new UsageError(`--model "${v}" is not a Bedrock model id (e.g. anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (e.g. ${DEFAULT_MODEL_ID})`);
+    .option('model', { type: 'string', describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}; with --local: local.echo, or aws:<id> for real Bedrock]`, coerce: (v?: string) => {
+      if (v !== undefined && !MODEL_ID_PATTERN.test(v.replace(/^aws:/, ''))) throw new UsageError(`--model "${v}" is not a Bedrock model id (e.g. anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (e.g. ${DEFAULT_MODEL_ID})`);
       return v;
     } })
     .option('concurrency', { type: 'number', describe: `Most model calls in flight (2-1000) [on creation: ${DEFAULTS.concurrency}]`, coerce: integerIn('concurrency', 2, 1000) })
@@ -52,11 +60,28 @@ export function builder(yargs: Argv) {
       // AWS allows 50 tags; one is the stack tag.
       coerce: keyValues('tag', { maxCount: 49, maxKey: 128, maxValue: 256, reservedPrefix: 'aws:' }) })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
+    .option('port', { type: 'number', describe: 'With --local: the API\'s port on 127.0.0.1 [a free one]', coerce: integerIn('port', 1, 65535) })
+    .option('detach', { type: 'boolean', default: false, describe: 'With --local: run in the background and return once it answers' })
+    .option('model-latency', { type: 'string', describe: 'With --local: the local model\'s latency, e.g. 0, 200ms, 2s, 100-300ms [0]', coerce: (v?: string) => {
+      if (v !== undefined && !/^\d+(\.\d+)?(-\d+(\.\d+)?)?(ms|s)?$/.test(v)) throw new UsageError(`--model-latency must be like 0, 200ms, 2s or 100-300ms (got ${v})`);
+      return v;
+    } })
+    .option('model-rpm', { type: 'number', describe: 'With --local: the local model\'s quota in requests per minute (ThrottlingException above it)', coerce: integerIn('model-rpm', 1, 10_000_000) })
+    .option('model-tpm', { type: 'number', describe: 'With --local: the local model\'s quota in tokens per minute', coerce: integerIn('model-tpm', 1, 1_000_000_000) })
+    .option('model-error-rate', { type: 'number', describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: (v: unknown) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!(n >= 0 && n <= 1)) throw new UsageError(`--model-error-rate must be a number from 0 to 1 (got ${String(v)})`);
+      return n;
+    } })
+    .option('batch-size', { type: 'number', hidden: true, describe: 'With --local: records per invocation (the reference pattern used 10)', coerce: integerIn('batch-size', 1, 10) })
     .epilog(`Settings not given are ${keep}; defaults apply on creation only.`)
     .example('$0 up', 'Create or repair the stack "bedrock-queue" in your default Region')
     .example('$0 up --name demo --region us-east-1 --concurrency 4', 'A second stack, at most 4 model calls in flight')
     .example('$0 up --dry-run', 'Show what would change, change nothing')
-    .example('$0 up --model anthropic.claude-3-haiku-20240307-v1:0 --tag team=ml', 'Another model, with a cost-allocation tag');
+    .example('$0 up --model anthropic.claude-3-haiku-20240307-v1:0 --tag team=ml', 'Another model, with a cost-allocation tag')
+    .example('$0 up --local --detach', 'The same pipeline on 127.0.0.1 with a local model, no AWS account')
+    .example('$0 up --local --model-latency 2s --model-rpm 60 --concurrency 4', 'Locally, with a slow model and a quota');
 }
 
 function stackOptions(argv: UpArgs): StackOptions {
@@ -84,8 +109,46 @@ const PLAN_LABELS = {
   foreign: { text: 'not ours', colour: '31' },
 };
 
+async function upLocal(argv: UpArgs, out: Output) {
+  const [{ resolveSettings }, local] = await Promise.all([import('../provision/engine.js'), import('../local/run.js')]);
+  const settings = resolveSettings({ ...stackOptions(argv), model: argv.model ?? local.LOCAL_MODEL_ID }, {});
+  const show = (state: LocalState) => out.result(
+    { stack: argv.name, local: true, pid: state.pid, invokeUrl: state.invokeUrl, apiKey: state.apiKey, model: state.model, settings },
+    () => [
+      `Local stack ${argv.name} is up (pid ${state.pid})${argv.detach ? ', in the background' : '; Ctrl-C stops it'}.`,
+      '',
+      table([
+        ['Invoke URL', state.invokeUrl],
+        ['API key', state.apiKey ? `${state.apiKey} (header x-api-key)` : 'not required'],
+        ['Model', `${state.model}${argv.modelLatency ? ` (latency ${argv.modelLatency})` : ''}`],
+        ['Concurrency', `${settings.concurrency} model calls in flight at most`],
+      ], ''),
+      '',
+      'Send a first prompt:',
+      `  bedrock-queue send --local --name ${argv.name} --wait "Why is the sky blue?"`,
+      `  curl -sS -X POST ${state.invokeUrl} -H 'Content-Type: application/json'${state.apiKey ? ` -H 'x-api-key: ${state.apiKey}'` : ''} -d '{"prompt": "Why is the sky blue?"}'`,
+    ].join('\n'),
+  );
+  if (argv.detach) {
+    show(await local.startLocalDetached(argv.name, process.argv.slice(2), out));
+    return;
+  }
+  const left = await local.runLocalForeground({
+    stack: argv.name,
+    port: argv.port,
+    settings,
+    model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate },
+    batchSize: argv.batchSize,
+  }, out, show);
+  const queued = left.filter((q) => q.visible + q.inFlight > 0);
+  process.stderr.write(queued.length
+    ? `Stopped. Still queued, now gone with the process: ${queued.map((q) => `${q.name} ${q.visible + q.inFlight}`).join(', ')}.\n`
+    : 'Stopped. Nothing was left in the queues.\n');
+}
+
 export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const out = new Output(argv);
+  if (argv.local) return upLocal(argv, out);
   const { session, observed, items } = await openStack(argv, out, stackOptions(argv));
   const { ctx } = session;
   const engine = await import('../provision/engine.js');

@@ -11,6 +11,8 @@ export interface AwsTarget {
   profile?: string;
   /** One endpoint for every client (emulators); AWS_ENDPOINT_URL[_SERVICE] are honoured by the SDK itself. */
   endpointUrl?: string;
+  /** Fixed credentials (the local target); else the default credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /** Counts the API calls a command makes, split into reads and mutations (for `--json` stats and benchmarks). */
@@ -65,6 +67,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     ...(target.region ? { region: target.region } : {}),
     ...(target.profile ? { profile: target.profile } : {}),
     ...(target.endpointUrl ? { endpoint: target.endpointUrl } : {}),
+    ...(target.credentials ? { credentials: target.credentials } : {}),
   };
   const clients: Clients = {
     sqs: new SQSClient(config),

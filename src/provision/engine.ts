@@ -1,7 +1,7 @@
 import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, resourceNames } from '../contract.js';
 import { foreignError } from '../errors.js';
 import { apiKey } from './api-key.js';
-import { CallLog, createClients, resolveAccount, type AwsTarget } from './aws.js';
+import { CallLog, createClients, resolveAccount, type Account, type AwsTarget } from './aws.js';
 import { eventSourceMapping } from './event-source-mapping.js';
 import { workerFunction } from './function.js';
 import { logGroup } from './log-group.js';
@@ -32,6 +32,8 @@ export const RESOURCES: Resource<any>[] = [
 export interface SessionInput {
   stack: string;
   target: AwsTarget;
+  /** Known up front (the local target), so no STS call is made. */
+  account?: Account;
   options?: StackOptions;
   sleep?: Sleep;
   note?: (message: string) => void;
@@ -46,7 +48,7 @@ export interface Session {
 export async function openSession(input: SessionInput): Promise<Session> {
   const calls = new CallLog();
   const clients = createClients(input.target, calls);
-  const account = await resolveAccount(clients, input.target);
+  const account = input.account ?? await resolveAccount(clients, input.target);
   const memo = new Map<string, Promise<unknown>>();
   let code: Promise<WorkerCode> | undefined;
   const options = input.options ?? {};

@@ -64,7 +64,7 @@ export function codeSha256(zip: Uint8Array): string {
 }
 
 /** The worker bundle built by `npm run build`: beside the CLI in dist/, or in the checkout's dist/ when running from src/. */
-function workerBundle(): URL {
+export function workerBundle(): URL {
   const beside = new URL('./worker/index.mjs', import.meta.url);
   return existsSync(beside) ? beside : new URL('../../dist/worker/index.mjs', import.meta.url);
 }

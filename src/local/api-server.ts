@@ -1,0 +1,119 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { RESOURCE_PATH, STAGE_NAME, validateInvokeRequest } from '../contract.js';
+
+/** Above this the body could not be one SQS message (1 MiB): API Gateway would pass it and SQS refuse it. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ApiServerOptions {
+  port?: number;
+  /** Undefined opens the API, as --no-api-key does. */
+  apiKey?: string;
+  rateLimit: number;
+  burstLimit: number;
+  corsOrigin: string;
+  sqs: SQSClient;
+  requestsQueueUrl: string;
+  /** Extra routes (the local control API), tried before the public one. */
+  extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}
+
+export interface ApiServer {
+  url: string;
+  invokeUrl: string;
+  close: () => Promise<void>;
+}
+
+/** The usage plan's throttle: a token bucket refilled at `rate` per second, holding at most `burst`. */
+export class TokenBucket {
+  private tokens: number;
+  private last = Date.now();
+  constructor(private readonly rate: number, private readonly burst: number) {
+    this.tokens = burst;
+  }
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+/** Reads a body up to `limit` bytes; undefined when it is larger (the rest is drained, not kept). */
+async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= limit) chunks.push(chunk as Buffer);
+  }
+  return size > limit ? undefined : Buffer.concat(chunks);
+}
+
+/** POST /prod/invokeModel with the deployed API's contract: key, throttle, content type, size, schema, then SQS. */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const bucket = new TokenBucket(options.rateLimit, options.burstLimit);
+  const path = `/${STAGE_NAME}/${RESOURCE_PATH}`;
+  const cors = { 'access-control-allow-origin': options.corsOrigin };
+
+  const server: Server = createServer(async (req, res) => {
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...cors, ...headers });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      if (options.extra && (await options.extra(req, res))) return;
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname !== path) return answer(403, { message: 'Missing Authentication Token' });
+      if (req.method === 'OPTIONS') {
+        res.writeHead(200, { ...cors, 'access-control-allow-methods': 'POST,OPTIONS', 'access-control-allow-headers': 'Content-Type,X-Api-Key' });
+        return res.end();
+      }
+      if (req.method !== 'POST') return answer(403, { message: 'Missing Authentication Token' });
+      if (options.apiKey !== undefined && req.headers['x-api-key'] !== options.apiKey) {
+        req.resume();
+        return answer(403, { message: 'Forbidden' });
+      }
+      if (!bucket.take()) {
+        req.resume();
+        return answer(429, { message: 'Too Many Requests' });
+      }
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') {
+        req.resume();
+        return answer(415, { message: `Unsupported Media Type: send the body as application/json (got ${type || 'no content type'})` });
+      }
+      const raw = await readLimited(req, MAX_BODY_BYTES);
+      if (!raw) return answer(413, { message: `Request Entity Too Large: the body must be at most ${MAX_BODY_BYTES} bytes` });
+      const text = raw.toString('utf8');
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (err) {
+        return answer(400, { message: `Invalid request body: not JSON (${(err as Error).message})` });
+      }
+      const problems = validateInvokeRequest(body);
+      if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
+      const sent = await options.sqs.send(new SendMessageCommand({ QueueUrl: options.requestsQueueUrl, MessageBody: text }));
+      return answer(202, { id: sent.MessageId });
+    } catch (err) {
+      if (!res.headersSent) answer(500, { message: `The queue is unavailable; try again (${(err as Error).message})` });
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    url,
+    invokeUrl: `${url}${path}`,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -1,0 +1,159 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export type Handler = (event: SQSEvent, context: { getRemainingTimeInMillis: () => number }) => Promise<SQSBatchResponse>;
+
+export interface MappingOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  batchSize: number;
+  concurrency: number;
+  timeoutMs: number;
+  handler: Handler;
+  /** How long one receive waits for messages; short, so pause and concurrency changes act quickly. */
+  waitSeconds?: number;
+}
+
+export interface MappingStatus {
+  state: 'Enabled' | 'Disabled';
+  concurrency: number;
+  batchSize: number;
+  invocations: number;
+  inFlight: number;
+}
+
+function toRecord(message: Message, options: MappingOptions): SQSRecord {
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? '',
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now()), ...message.Attributes } as SQSRecord['attributes'],
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: options.queueArn,
+    awsRegion: options.region,
+  };
+}
+
+/**
+ * The Lambda SQS event source mapping, locally: at most `concurrency` invocations at once, each
+ * with up to `batchSize` records; records not reported in batchItemFailures are deleted, and a
+ * thrown error or a timeout leaves the whole batch on the queue, as Lambda does.
+ */
+export class MappingEmulator {
+  private enabled = true;
+  private stopping = false;
+  private lanes = new Set<number>();
+  private abort = new AbortController();
+  private running = new Set<Promise<void>>();
+  private invocations = 0;
+  private inFlight = 0;
+
+  constructor(private readonly options: MappingOptions) {}
+
+  start() {
+    this.fill();
+  }
+
+  status(): MappingStatus {
+    return { state: this.enabled ? 'Enabled' : 'Disabled', concurrency: this.options.concurrency, batchSize: this.options.batchSize, invocations: this.invocations, inFlight: this.inFlight };
+  }
+
+  setConcurrency(concurrency: number) {
+    this.options.concurrency = concurrency;
+    this.fill();
+  }
+
+  setEnabled(enabled: boolean) {
+    this.enabled = enabled;
+    if (!enabled) this.interruptPolls();
+    this.fill();
+  }
+
+  /** Stops polling and waits for the invocations in flight to finish. */
+  async stop() {
+    this.stopping = true;
+    this.interruptPolls();
+    await Promise.all(this.running);
+  }
+
+  private interruptPolls() {
+    this.abort.abort();
+    this.abort = new AbortController();
+  }
+
+  private fill() {
+    if (!this.enabled || this.stopping) return;
+    for (let lane = 0; lane < this.options.concurrency; lane++) {
+      if (this.lanes.has(lane)) continue;
+      this.lanes.add(lane);
+      const run = this.lane(lane).finally(() => {
+        this.lanes.delete(lane);
+        this.running.delete(run);
+      });
+      this.running.add(run);
+    }
+  }
+
+  private laneWanted(lane: number) {
+    return this.enabled && !this.stopping && lane < this.options.concurrency;
+  }
+
+  private async lane(lane: number) {
+    while (this.laneWanted(lane)) {
+      let messages: Message[] = [];
+      try {
+        const received = await this.options.sqs.send(new ReceiveMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MaxNumberOfMessages: this.options.batchSize,
+          WaitTimeSeconds: this.options.waitSeconds ?? 2,
+          // The legacy AttributeNames: the local SQS server ignores MessageSystemAttributeNames.
+          AttributeNames: ['All'],
+        }), { abortSignal: this.abort.signal });
+        messages = received.Messages ?? [];
+      } catch (err) {
+        if (!this.laneWanted(lane)) return;
+        console.error(`local mapping: receive failed (${(err as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (messages.length) await this.invoke(messages);
+    }
+  }
+
+  private async invoke(messages: Message[]) {
+    const records = messages.map((m) => toRecord(m, this.options));
+    const deadline = Date.now() + this.options.timeoutMs;
+    const context = { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
+    this.invocations++;
+    this.inFlight++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.options.timeoutMs)));
+      const response = await Promise.race([this.options.handler({ Records: records }, context), timedOut]);
+      if (response === 'timeout') {
+        console.error(`local mapping: the invocation timed out after ${this.options.timeoutMs} ms; its ${records.length} records stay on the queue`);
+        return;
+      }
+      const failures = response?.batchItemFailures ?? [];
+      // An empty or missing itemIdentifier fails the whole batch, as on Lambda.
+      if (failures.some((f) => !f.itemIdentifier)) return;
+      const failed = new Set(failures.map((f) => f.itemIdentifier));
+      const done = messages.filter((m) => !failed.has(m.MessageId!));
+      if (done.length) {
+        await this.options.sqs.send(new DeleteMessageBatchCommand({
+          QueueUrl: this.options.queueUrl,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }));
+      }
+    } catch (err) {
+      console.error(`local mapping: the handler threw (${(err as Error).message}); its ${records.length} records stay on the queue`);
+    } finally {
+      clearTimeout(timer);
+      this.inFlight--;
+    }
+  }
+}

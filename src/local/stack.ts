@@ -1,0 +1,187 @@
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createSqsServer } from 'local-aws-sqs';
+import { BATCH_SIZE } from '../contract.js';
+import { queueArn } from '../provision/arns.js';
+import type { Account } from '../provision/aws.js';
+import { openSession } from '../provision/engine.js';
+import { workerEnvironment } from '../provision/function.js';
+import { deadLetterQueue, requestsQueue, resultsQueue } from '../provision/queue.js';
+import type { Ctx, Settings } from '../provision/types.js';
+import { workerBundle } from '../provision/zip.js';
+import { startApiServer } from './api-server.js';
+import { MappingEmulator, type Handler, type MappingStatus } from './mapping.js';
+import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
+
+/** The local target's account and credentials: cosmetic, as the embedded SQS server checks none. */
+export const LOCAL_ACCOUNT: Account = { region: 'us-east-1', accountId: '123456789012', partition: 'aws' };
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** `--model aws:<id>` calls real Bedrock (with your credentials) from the local pipeline. */
+export const AWS_MODEL_PREFIX = 'aws:';
+
+/** A session on the local target: the same names, resource modules and clients, local endpoints. */
+export async function localContext(stack: string, sqsEndpoint: string, settings?: Partial<Settings>): Promise<Ctx> {
+  const { ctx } = await openSession({
+    stack,
+    target: { region: LOCAL_ACCOUNT.region, endpointUrl: sqsEndpoint, credentials: LOCAL_CREDENTIALS },
+    account: LOCAL_ACCOUNT,
+    options: settings,
+  });
+  return ctx;
+}
+
+export interface LocalStackOptions {
+  stack: string;
+  port?: number;
+  settings: Settings;
+  model: ModelServerOptions;
+  batchSize?: number;
+}
+
+export interface QueueCount {
+  name: string;
+  visible: number;
+  inFlight: number;
+}
+
+export interface LocalStatus {
+  stack: string;
+  pid: number;
+  model: string;
+  invokeUrl: string;
+  mapping: MappingStatus;
+  queues: QueueCount[];
+  modelStats?: ModelStats;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  invokeUrl: string;
+  apiKey?: string;
+  sqsEndpoint: string;
+  modelEndpoint?: string;
+  controlToken: string;
+  status: () => Promise<LocalStatus>;
+  /** Stops polling, lets calls in flight finish, and says what is still queued. */
+  stop: () => Promise<QueueCount[]>;
+  /** Resolves when a control call asks the process to stop. */
+  stopRequested: Promise<void>;
+}
+
+/** Points the worker (the same bundle Lambda runs) at the local endpoints, as `up` would configure the function. */
+function configureWorkerEnvironment(ctx: Ctx, sqsEndpoint: string, modelEndpoint: string | undefined) {
+  Object.assign(process.env, workerEnvironment(ctx), { AWS_REGION: LOCAL_ACCOUNT.region, AWS_ENDPOINT_URL_SQS: sqsEndpoint });
+  if (modelEndpoint) {
+    Object.assign(process.env, { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: modelEndpoint, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
+    delete process.env.AWS_PROFILE;
+    delete process.env.AWS_SESSION_TOKEN;
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return text ? JSON.parse(text) as Record<string, unknown> : {};
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const sqsServer: Server = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as { port: number }).port}`;
+  const awsModel = options.settings.model.startsWith(AWS_MODEL_PREFIX);
+  const settings = { ...options.settings, model: awsModel ? options.settings.model.slice(AWS_MODEL_PREFIX.length) : LOCAL_MODEL_ID };
+  const ctx = await localContext(options.stack, sqsEndpoint, settings);
+  ctx.settings = settings;
+  for (const queue of [deadLetterQueue, resultsQueue, requestsQueue]) await queue.create(ctx);
+  const requestsUrl = ctx.ids.queueUrls[ctx.names.requestsQueue]!;
+
+  const model = awsModel ? undefined : await startModelServer(options.model);
+  configureWorkerEnvironment(ctx, sqsEndpoint, model?.endpoint);
+  const { handler } = await import(workerBundle().href) as { handler: Handler };
+
+  const mapping = new MappingEmulator({
+    sqs: ctx.clients.sqs,
+    queueUrl: requestsUrl,
+    queueArn: queueArn(ctx, ctx.names.requestsQueue),
+    region: LOCAL_ACCOUNT.region,
+    batchSize: options.batchSize ?? BATCH_SIZE,
+    concurrency: settings.concurrency,
+    timeoutMs: settings.timeout * 1000,
+    handler,
+  });
+
+  const queueCounts = async (): Promise<QueueCount[]> => Promise.all([ctx.names.requestsQueue, ctx.names.deadLetterQueue, ctx.names.resultsQueue].map(async (name) => {
+    const { Attributes = {} } = await ctx.clients.sqs.send(new GetQueueAttributesCommand({
+      QueueUrl: ctx.ids.queueUrls[name], AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }));
+    return { name, visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  }));
+
+  const controlToken = randomBytes(24).toString('base64url');
+  const apiKey = settings.apiKeyRequired ? randomBytes(20).toString('base64url') : undefined;
+  let requestStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+  let invokeUrl = '';
+  const status = async (): Promise<LocalStatus> => ({
+    stack: options.stack, pid: process.pid, model: settings.model, invokeUrl, mapping: mapping.status(), queues: await queueCounts(), ...(model ? { modelStats: model.stats() } : {}),
+  });
+
+  const controlRoutes = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (!req.url?.startsWith('/_local/')) return false;
+    const reply = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.headers['x-bedrock-queue-control'] !== controlToken) {
+      reply(403, { message: 'Forbidden' });
+      return true;
+    }
+    const route = `${req.method} ${req.url.slice('/_local/'.length)}`;
+    if (route === 'GET status') reply(200, await status());
+    else if (route === 'POST mapping') {
+      const body = await readJson(req);
+      const before = mapping.status();
+      if (typeof body.concurrency === 'number') mapping.setConcurrency(body.concurrency);
+      if (typeof body.enabled === 'boolean') mapping.setEnabled(body.enabled);
+      const after = mapping.status();
+      reply(200, { before: { state: before.state, concurrency: before.concurrency }, after: { state: after.state, concurrency: after.concurrency } });
+    } else if (route === 'POST shutdown') {
+      reply(202, { message: 'stopping' });
+      requestStop();
+    } else reply(404, { message: `no control route ${route}` });
+    return true;
+  };
+
+  const api = await startApiServer({
+    port: options.port,
+    apiKey,
+    rateLimit: settings.rateLimit,
+    burstLimit: settings.burstLimit,
+    corsOrigin: settings.corsOrigin,
+    sqs: ctx.clients.sqs,
+    requestsQueueUrl: requestsUrl,
+    extra: controlRoutes,
+  });
+  invokeUrl = api.invokeUrl;
+  mapping.start();
+
+  return {
+    apiUrl: api.url,
+    invokeUrl: api.invokeUrl,
+    apiKey,
+    sqsEndpoint,
+    modelEndpoint: model?.endpoint,
+    controlToken,
+    status,
+    stopRequested,
+    stop: async () => {
+      await mapping.stop();
+      const left = await queueCounts();
+      await api.close();
+      await model?.close();
+      sqsServer.closeAllConnections?.();
+      await new Promise((resolve) => sqsServer.close(resolve));
+      return left;
+    },
+  };
+}
