@@ -47,7 +47,6 @@ export class MappingEmulator {
   private enabled = true;
   private stopping = false;
   private lanes = new Set<number>();
-  private abort = new AbortController();
   private running = new Set<Promise<void>>();
   private invocations = 0;
   private inFlight = 0;
@@ -67,22 +66,20 @@ export class MappingEmulator {
     this.fill();
   }
 
+  /**
+   * Polls are never aborted: a receive cut off after the server answered would hide its messages for
+   * the whole visibility timeout. As on Lambda, a batch already received is processed, then the lane
+   * stops; handing it back instead would count a receive per lane and push it towards the DLQ.
+   */
   setEnabled(enabled: boolean) {
     this.enabled = enabled;
-    if (!enabled) this.interruptPolls();
     this.fill();
   }
 
   /** Stops polling and waits for the invocations in flight to finish. */
   async stop() {
     this.stopping = true;
-    this.interruptPolls();
     await Promise.all(this.running);
-  }
-
-  private interruptPolls() {
-    this.abort.abort();
-    this.abort = new AbortController();
   }
 
   private fill() {
@@ -112,7 +109,7 @@ export class MappingEmulator {
           WaitTimeSeconds: this.options.waitSeconds ?? 2,
           // The legacy AttributeNames: the local SQS server ignores MessageSystemAttributeNames.
           AttributeNames: ['All'],
-        }), { abortSignal: this.abort.signal });
+        }));
         messages = received.Messages ?? [];
       } catch (err) {
         if (!this.laneWanted(lane)) return;

@@ -1,7 +1,6 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { createSqsServer } from 'local-aws-sqs';
 import { BATCH_SIZE } from '../contract.js';
 import { queueArn } from '../provision/arns.js';
 import type { Account } from '../provision/aws.js';
@@ -12,6 +11,7 @@ import type { Ctx, Settings } from '../provision/types.js';
 import { workerBundle } from '../provision/zip.js';
 import { startApiServer } from './api-server.js';
 import { MappingEmulator, type Handler, type MappingStatus } from './mapping.js';
+import { startSqsServer } from './sqs-server.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
 
 /** The local target's account and credentials: cosmetic, as the embedded SQS server checks none. */
@@ -86,8 +86,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const sqsServer: Server = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
-  const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as { port: number }).port}`;
+  const sqsServer = await startSqsServer();
+  const sqsEndpoint = sqsServer.endpoint;
   const awsModel = options.settings.model.startsWith(AWS_MODEL_PREFIX);
   const settings = { ...options.settings, model: awsModel ? options.settings.model.slice(AWS_MODEL_PREFIX.length) : LOCAL_MODEL_ID };
   const ctx = await localContext(options.stack, sqsEndpoint, settings);
@@ -179,8 +179,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const left = await queueCounts();
       await api.close();
       await model?.close();
-      sqsServer.closeAllConnections?.();
-      await new Promise((resolve) => sqsServer.close(resolve));
+      await sqsServer.close();
       return left;
     },
   };

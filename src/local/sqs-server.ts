@@ -1,0 +1,80 @@
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createSqsServer } from 'local-aws-sqs';
+
+export interface SqsServer {
+  endpoint: string;
+  close: () => Promise<void>;
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+async function readAll(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Sends one request to the embedded server and returns its status, headers and body. */
+function forward(port: number, method: string, path: string, headers: IncomingMessage['headers'], body: Buffer) {
+  return new Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }>((resolve, reject) => {
+    const out = request({ host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': String(body.length) } }, async (res) => {
+      resolve({ status: res.statusCode ?? 500, headers: res.headers, body: await readAll(res) });
+    });
+    out.on('error', reject);
+    out.end(body);
+  });
+}
+
+/**
+ * The embedded SQS server (local-aws-sqs, bound to 127.0.0.1), behind a thin front that fixes one
+ * gap: asked for several messages with long polling, it waits until the batch is full or the wait
+ * ends, where SQS answers as soon as any message is there. The front asks for the first message with
+ * the wait, then for the rest without one. Everything else passes through unchanged.
+ */
+export async function startSqsServer(): Promise<SqsServer> {
+  const inner = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  const innerPort = (inner.address() as { port: number }).port;
+  const front = createServer(async (req, res) => {
+    try {
+      const body = await readAll(req);
+      const target = req.headers['x-amz-target'];
+      const parsed = target === 'AmazonSQS.ReceiveMessage' ? JSON.parse(body.toString('utf8')) as { MaxNumberOfMessages?: number; WaitTimeSeconds?: number } : undefined;
+      if (parsed && (parsed.MaxNumberOfMessages ?? 1) > 1 && (parsed.WaitTimeSeconds ?? 0) > 0) {
+        const first = await forward(innerPort, req.method!, req.url!, req.headers, Buffer.from(JSON.stringify({ ...parsed, MaxNumberOfMessages: 1 })));
+        const firstBody = JSON.parse(first.body.toString('utf8') || '{}') as { Messages?: unknown[] };
+        if (first.status === 200 && firstBody.Messages?.length) {
+          const rest = await forward(innerPort, req.method!, req.url!, req.headers, Buffer.from(JSON.stringify({ ...parsed, MaxNumberOfMessages: parsed.MaxNumberOfMessages! - 1, WaitTimeSeconds: 0 })));
+          const restBody = JSON.parse(rest.body.toString('utf8') || '{}') as { Messages?: unknown[] };
+          const merged = Buffer.from(JSON.stringify({ ...firstBody, Messages: [...firstBody.Messages, ...(restBody.Messages ?? [])] }));
+          res.writeHead(200, { 'content-type': first.headers['content-type'] ?? 'application/x-amz-json-1.0', 'content-length': String(merged.length) });
+          return res.end(merged);
+        }
+        res.writeHead(first.status, { 'content-type': first.headers['content-type'] ?? 'application/x-amz-json-1.0' });
+        return res.end(first.body);
+      }
+      const answer = await forward(innerPort, req.method!, req.url!, req.headers, body);
+      const headers = { ...answer.headers };
+      delete headers['transfer-encoding'];
+      res.writeHead(answer.status, { ...headers, 'content-length': String(answer.body.length) });
+      res.end(answer.body);
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify({ __type: 'InternalFailure', message: (err as Error).message }));
+    }
+  });
+  front.keepAliveTimeout = 65_000;
+  const port = await listen(front);
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: async () => {
+      front.closeAllConnections();
+      inner.closeAllConnections?.();
+      await Promise.all([new Promise((r) => front.close(r)), new Promise((r) => inner.close(r))]);
+    },
+  };
+}
