@@ -4,7 +4,7 @@ import { formatValue, Output, table } from '../output.js';
 import type { LocalState } from '../local/state.js';
 import type { StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
-import { integerIn, keyValues, type GlobalArgs } from './options.js';
+import { duration, integerIn, keyValues, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
@@ -18,6 +18,7 @@ interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags
   modelRpm?: number;
   modelTpm?: number;
   modelErrorRate?: number;
+  modelQuotaWindow?: number;
   batchSize?: number;
 }
 
@@ -74,6 +75,7 @@ export function builder(yargs: Argv) {
       if (!(n >= 0 && n <= 1)) throw new UsageError(`--model-error-rate must be a number from 0 to 1 (got ${String(v)})`);
       return n;
     } })
+    .option('model-quota-window', { type: 'string', hidden: true, describe: 'With --local: the quota window, a minute as on Bedrock; tests shorten it', coerce: duration('model-quota-window') })
     .option('batch-size', { type: 'number', hidden: true, describe: 'With --local: records per invocation (the reference pattern used 10)', coerce: integerIn('batch-size', 1, 10) })
     .epilog(`Settings not given are ${keep}; defaults apply on creation only.`)
     .example('$0 up', 'Create or repair the stack "bedrock-queue" in your default Region')
@@ -137,7 +139,7 @@ async function upLocal(argv: UpArgs, out: Output) {
     stack: argv.name,
     port: argv.port,
     settings,
-    model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate },
+    model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow },
     batchSize: argv.batchSize,
   }, out, show);
   const queued = left.filter((q) => q.visible + q.inFlight > 0);

@@ -71,9 +71,11 @@ export class MappingEmulator {
    * the whole visibility timeout. As on Lambda, a batch already received is processed, then the lane
    * stops; handing it back instead would count a receive per lane and push it towards the DLQ.
    */
-  setEnabled(enabled: boolean) {
+  async setEnabled(enabled: boolean) {
     this.enabled = enabled;
     this.fill();
+    // Disabling, then Disabled: answer once no lane polls any more, so nothing is consumed after.
+    if (!enabled) await Promise.all(this.running);
   }
 
   /** Stops polling and waits for the invocations in flight to finish. */

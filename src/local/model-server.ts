@@ -12,6 +12,8 @@ export interface ModelServerOptions {
   tokensPerMinute?: number;
   /** Share of calls answered with InternalServerException, 0..1. */
   errorRate?: number;
+  /** The quota's window: a minute, as on Bedrock; tests shorten it. */
+  quotaWindowMs?: number;
 }
 
 export interface ModelStats {
@@ -26,6 +28,8 @@ export interface ModelStats {
 export interface ModelServer {
   endpoint: string;
   stats: () => ModelStats;
+  /** Changes latency or error rate while running (the local control API). */
+  configure: (change: Pick<ModelServerOptions, 'latency' | 'errorRate'>) => void;
   close: () => Promise<void>;
 }
 
@@ -42,11 +46,12 @@ export function latencySampler(spec = '0'): () => number {
 /** Rough token count, as the local model reports usage: about four characters a token. */
 const tokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));
 
-/** A rolling one-minute window of request and token counts. */
-class MinuteWindow {
+/** A rolling window (a minute unless shortened) of request and token counts. */
+class QuotaWindow {
   private events: { at: number; tokens: number }[] = [];
+  constructor(private readonly windowMs: number) {}
   admit(now: number, cost: number, rpm?: number, tpm?: number): boolean {
-    this.events = this.events.filter((e) => now - e.at < 60_000);
+    this.events = this.events.filter((e) => now - e.at < this.windowMs);
     const used = this.events.reduce((sum, e) => sum + e.tokens, 0);
     if ((rpm !== undefined && this.events.length + 1 > rpm) || (tpm !== undefined && used + cost > tpm)) return false;
     this.events.push({ at: now, tokens: cost });
@@ -74,8 +79,9 @@ interface ConverseBody {
 
 /** A Bedrock Runtime Converse endpoint on 127.0.0.1, reached by the worker through the real BedrockRuntimeClient. */
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
-  const latency = latencySampler(options.latency);
-  const window = new MinuteWindow();
+  let latency = latencySampler(options.latency);
+  let errorRate = options.errorRate ?? 0;
+  const window = new QuotaWindow(options.quotaWindowMs ?? 60_000);
   const stats: ModelStats = { calls: 0, answered: 0, throttled: 0, failed: 0, inFlight: 0, mostInFlight: 0 };
 
   const server: Server = createServer(async (req, res) => {
@@ -103,7 +109,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     try {
       const delay = latency();
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-      if (options.errorRate && Math.random() < options.errorRate) {
+      if (errorRate && Math.random() < errorRate) {
         stats.failed++;
         return sendError(res, 500, 'InternalServerException', 'The model server failed (local error rate).');
       }
@@ -124,6 +130,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   return {
     endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     stats: () => ({ ...stats }),
+    configure: (change) => {
+      if (change.latency !== undefined) latency = latencySampler(change.latency);
+      if (change.errorRate !== undefined) errorRate = change.errorRate;
+    },
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

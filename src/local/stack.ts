@@ -142,9 +142,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const body = await readJson(req);
       const before = mapping.status();
       if (typeof body.concurrency === 'number') mapping.setConcurrency(body.concurrency);
-      if (typeof body.enabled === 'boolean') mapping.setEnabled(body.enabled);
+      if (typeof body.enabled === 'boolean') await mapping.setEnabled(body.enabled);
       const after = mapping.status();
       reply(200, { before: { state: before.state, concurrency: before.concurrency }, after: { state: after.state, concurrency: after.concurrency } });
+    } else if (route === 'POST model' && model) {
+      const body = await readJson(req);
+      model.configure({
+        ...(typeof body.latency === 'string' ? { latency: body.latency } : {}),
+        ...(typeof body.errorRate === 'number' ? { errorRate: body.errorRate } : {}),
+      });
+      reply(200, { modelStats: model.stats() });
     } else if (route === 'POST shutdown') {
       reply(202, { message: 'stopping' });
       requestStop();

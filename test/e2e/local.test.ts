@@ -1,0 +1,171 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MAX_BODY_BYTES } from '../../src/local/api-server.js';
+import { STATE_DIR, cli, cliJson, collectResults, queueUrl, rawPost, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
+
+const started: LocalHandle[] = [];
+async function local(name: string, ...args: string[]) {
+  const handle = await startLocal(name, ...args);
+  started.push(handle);
+  return handle;
+}
+afterAll(async () => {
+  await Promise.all(started.map((h) => h.stop()));
+});
+
+const json = (handle: LocalHandle, extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', 'x-api-key': handle.state.apiKey!, ...extra });
+const depth = async (handle: LocalHandle) => Object.fromEntries((await handle.status()).queues.map((q) => [q.name.replace(`${handle.name}-`, ''), q.visible + q.inFlight]));
+
+describe('the local target, end to end over HTTP and the SQS protocol', () => {
+  it('returns hostile prompts exactly, and the body reaches SQS byte for byte (checked by an independent client)', async () => {
+    const stack = await local('e2e-round');
+    const prompts = [
+      'a&b=c+d%20e%zz?x=1&y=2', `she said "hi" and 'bye' \\ back\\slash`, 'line 1\nline 2\r\nline 3\ttab',
+      'rocket 🚀 family 👨‍👩‍👧‍👦', 'مرحبا بالعالم — שלום עולם', 'x&%+= '.repeat(34_000),
+    ];
+    expect((await cliJson('pause', '--local', '--name', stack.name)).after).toMatchObject({ state: 'Disabled' });
+    const ids: string[] = [];
+    for (const prompt of prompts) {
+      const body = JSON.stringify({ prompt, metadata: { 'clé': 'välue & more' } });
+      const answer = await rawPost(stack.state.invokeUrl, body, json(stack));
+      expect(answer.status, answer.body).toBe(202);
+      ids.push(JSON.parse(answer.body).id);
+    }
+    const requests = await queueUrl(stack, 'requests');
+    const seen: Record<string, { body: string; handle: string }> = {};
+    // Each message is received once (hidden meanwhile), then handed back: receive counts stay low.
+    await waitUntil('the queued requests', async () => {
+      const { Messages = [] } = await rawSqs<{ Messages?: { MessageId: string; Body: string; ReceiptHandle: string }[] }>(stack.state.sqsEndpoint, 'ReceiveMessage', { QueueUrl: requests, MaxNumberOfMessages: 10, VisibilityTimeout: 30 });
+      for (const m of Messages) seen[m.MessageId] = { body: m.Body, handle: m.ReceiptHandle };
+      return Object.keys(seen).length === prompts.length;
+    });
+    ids.forEach((id, i) => expect(seen[id]!.body).toBe(JSON.stringify({ prompt: prompts[i], metadata: { 'clé': 'välue & more' } })));
+    await rawSqs(stack.state.sqsEndpoint, 'ChangeMessageVisibilityBatch', {
+      QueueUrl: requests, Entries: Object.values(seen).map((m, i) => ({ Id: String(i), ReceiptHandle: m.handle, VisibilityTimeout: 0 })),
+    });
+    await cliJson('resume', '--local', '--name', stack.name);
+    const results = await collectResults(stack, prompts.length);
+    ids.forEach((id, i) => {
+      expect(results[id]).toMatchObject({ status: 'ok', output: `echo: ${prompts[i]}`, metadata: { 'clé': 'välue & more' } });
+    });
+  });
+
+  it('answers bad requests at the edge, with a clear body, and queues nothing', async () => {
+    const stack = await local('e2e-edge', '--rate-limit', '2', '--burst-limit', '3');
+    await cliJson('pause', '--local', '--name', stack.name);
+    const url = stack.state.invokeUrl;
+    expect(await rawPost(url, '{"prompt":"p"}', { 'content-type': 'application/json' })).toMatchObject({ status: 403, body: '{"message":"Forbidden"}' });
+    expect(await rawPost(url, '{"prompt":"p"}', json(stack, { 'x-api-key': 'wrong' }))).toMatchObject({ status: 403 });
+    const schema = await rawPost(url, '{"system":"no prompt"}', json(stack));
+    expect(schema).toEqual({ status: 400, body: JSON.stringify({ message: 'Invalid request body: "prompt" is required and must be a string' }) });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await rawPost(url, 'prompt=p', json(stack, { 'content-type': 'text/plain' }))).status).toBe(415);
+    await new Promise((r) => setTimeout(r, 1500));
+    const huge = await rawPost(url, JSON.stringify({ prompt: 'x'.repeat(MAX_BODY_BYTES) }), json(stack));
+    expect(huge.status).toBe(413);
+    expect(JSON.parse(huge.body).message).toMatch(/Request Entity Too Large/);
+    await new Promise((r) => setTimeout(r, 1500));
+    const burst = await Promise.all(Array.from({ length: 6 }, () => rawPost(url, '{"system":"x"}', json(stack))));
+    expect(burst.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(3);
+    expect(burst.find((r) => r.status === 429)!.body).toBe('{"message":"Too Many Requests"}');
+    expect(await depth(stack)).toEqual({ requests: 0, 'requests-dlq': 0, results: 0 });
+  });
+
+  it('never lets more than N model calls fly, does reach N, and follows set-concurrency live', async () => {
+    const stack = await local('e2e-conc', '--concurrency', '3', '--model-latency', '300ms', '--rate-limit', '1000', '--burst-limit', '1000');
+    const file = join(STATE_DIR, 'burst.txt');
+    writeFileSync(file, Array.from({ length: 24 }, (_, i) => `prompt ${i}`).join('\n'));
+    expect((await cli('send', '--local', '--name', stack.name, '--file', file)).code).toBe(0);
+    await collectResults(stack, 24);
+    expect((await stack.status()).modelStats.mostInFlight).toBe(3);
+    expect((await cliJson('set-concurrency', '6', '--local', '--name', stack.name)).after).toMatchObject({ concurrency: 6 });
+    writeFileSync(file, Array.from({ length: 36 }, (_, i) => `again ${i}`).join('\n'));
+    expect((await cli('send', '--local', '--name', stack.name, '--file', file)).code).toBe(0);
+    await collectResults(stack, 36);
+    expect((await stack.status()).modelStats.mostInFlight).toBe(6);
+  });
+
+  it('under a model quota below the offered load, completes every request with ok and loses none', async () => {
+    const stack = await local('e2e-quota', '--concurrency', '4', '--model-latency', '50ms', '--model-rpm', '10', '--model-quota-window', '2s', '--rate-limit', '1000', '--burst-limit', '1000');
+    const file = join(STATE_DIR, 'quota.txt');
+    writeFileSync(file, Array.from({ length: 20 }, (_, i) => `quota ${i}`).join('\n'));
+    expect((await cli('send', '--local', '--name', stack.name, '--file', file)).code).toBe(0);
+    const results = await collectResults(stack, 20, 60_000);
+    expect(Object.values(results).every((r) => r.status === 'ok')).toBe(true);
+    const status = await stack.status();
+    expect(status.modelStats.throttled).toBeGreaterThan(0);
+    expect(await depth(stack)).toEqual({ requests: 0, 'requests-dlq': 0, results: 0 });
+  }, 90_000);
+
+  it('gives a poison message one error result without retrying it', async () => {
+    const stack = await local('e2e-poison');
+    const requests = await queueUrl(stack, 'requests');
+    const { MessageId } = await rawSqs<{ MessageId: string }>(stack.state.sqsEndpoint, 'SendMessage', { QueueUrl: requests, MessageBody: 'not json {' });
+    const results = await collectResults(stack, 1);
+    expect(results[MessageId]).toMatchObject({ status: 'error', attempt: 1, error: { code: 'InvalidRequest' } });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await depth(stack)).toEqual({ requests: 0, 'requests-dlq': 0, results: 0 });
+  });
+
+  it('retries a failing model until the DLQ, and redrive brings the request back to complete', async () => {
+    const stack = await local('e2e-dlq', '--max-receive-count', '2', '--model-error-rate', '1');
+    const sent = await cliJson<{ id: string }>('send', '--local', '--name', stack.name, 'doomed, then saved');
+    await waitUntil('the request to reach the DLQ', async () => (await depth(stack))['requests-dlq'] === 1, 30_000);
+    const dry = await cliJson<{ count: number; sample: { id: string }[] }>('redrive', '--dry-run', '--local', '--name', stack.name);
+    expect(dry.count).toBe(1);
+    await stack.control('model', { errorRate: 0 });
+    expect(await cliJson('redrive', '--local', '--name', stack.name)).toMatchObject({ status: 'COMPLETED', moved: 1 });
+    const results = await collectResults(stack, 1);
+    expect(Object.values(results)[0]).toMatchObject({ status: 'ok', output: 'echo: doomed, then saved' });
+    expect(Object.keys(results)).toHaveLength(1);
+    expect(sent.id).toBeTruthy();
+  }, 60_000);
+
+  it('send --wait prints the answer; tail --count follows results', async () => {
+    const stack = await local('e2e-ops');
+    const wait = await cli('send', '--local', '--name', stack.name, '--wait', 'ping & pong');
+    expect(wait.code, wait.stderr).toBe(0);
+    expect(wait.stdout).toBe('echo: ping & pong\n');
+    await cliJson('send', '--local', '--name', stack.name, 'one');
+    await cliJson('send', '--local', '--name', stack.name, 'two');
+    const tail = await cli('tail', '--local', '--name', stack.name, '--count', '2', '--json');
+    expect(tail.code, tail.stderr).toBe(0);
+    expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).output).sort()).toEqual(['echo: one', 'echo: two']);
+  });
+
+  it('pause stops consumption, resume restarts it', async () => {
+    const stack = await local('e2e-pause');
+    await cliJson('pause', '--local', '--name', stack.name);
+    expect((await cliJson<{ mapping: { state: string } }>('status', '--local', '--name', stack.name)).mapping.state).toBe('Disabled');
+    await cliJson('send', '--local', '--name', stack.name, 'held');
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await depth(stack)).toMatchObject({ requests: 1, results: 0 });
+    await cliJson('resume', '--local', '--name', stack.name);
+    expect(Object.values(await collectResults(stack, 1))[0]).toMatchObject({ output: 'echo: held' });
+  });
+
+  it('runs two stacks side by side, and stops one only when its queues are empty or forced', async () => {
+    const [a, b] = [await local('e2e-side-a'), await local('e2e-side-b')];
+    expect(a.state.invokeUrl).not.toBe(b.state.invokeUrl);
+    const wa = await cli('send', '--local', '--name', a.name, '--wait', 'to a');
+    const wb = await cli('send', '--local', '--name', b.name, '--wait', 'to b');
+    expect([wa.stdout, wb.stdout]).toEqual(['echo: to a\n', 'echo: to b\n']);
+    await cliJson('pause', '--local', '--name', a.name);
+    await cliJson('send', '--local', '--name', a.name, 'left behind');
+    const refused = await cli('down', '--local', '--name', a.name);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/Queues still hold messages \(e2e-side-a-requests: 1 waiting/);
+    expect((await cliJson('down', '--local', '--force', '--name', a.name)).stopped).toBe(true);
+    expect((await cliJson('status', '--local', '--name', a.name)).deployed).toBe(false);
+    expect((await cliJson('status', '--local', '--name', b.name)).deployed).toBe(true);
+  });
+
+  it('detects a stale state file and never trusts it', async () => {
+    writeFileSync(join(STATE_DIR, 'e2e-stale.json'), JSON.stringify({ stack: 'e2e-stale', pid: 2 ** 22 + 12345, apiUrl: 'http://127.0.0.1:1', invokeUrl: 'http://127.0.0.1:1/prod/invokeModel', sqsEndpoint: 'http://127.0.0.1:1', model: 'local.echo', controlToken: 'x', startedAt: '' }));
+    const send = await cli('send', '--local', '--name', 'e2e-stale', 'hello');
+    expect(send.code).toBe(1);
+    expect(send.stderr).toMatch(/The local stack e2e-stale is not running: its process \d+ is gone \(stale state file removed\)/);
+    expect((await cliJson('status', '--local', '--name', 'e2e-stale')).deployed).toBe(false);
+  });
+});
