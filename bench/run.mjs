@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
+import { measureLocal } from './local.mjs';
 import { measureWorker } from './worker.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -126,6 +127,37 @@ two HTTP round trips per request.
 | cold import of the bundle (median of 11 processes) | ${worker.importMs.toFixed(0)} ms | at most 150 ms | ${verdict(worker.importMs <= 150)} |
 | handler CPU per request, zero-latency model | ${worker.handler.cpuMs.toFixed(3)} ms | under 1 ms | ${verdict(worker.handler.cpuMs < 1)} |
 | with the SDK: CPU per request (wall) | ${worker.withSdk.cpuMs.toFixed(2)} ms (${worker.withSdk.wallMs.toFixed(2)} ms) | | |
+`);
+
+const local = await measureLocal();
+const pct = (x) => `${(x * 100).toFixed(0)}%`;
+sections.push(`## The local target (issue #4)
+
+Measured ${date} on ${machine} by \`npm run bench\` (bench/local.mjs), through the CLI and plain HTTP.
+The API, the embedded SQS server, the mapping emulator, the worker and the model server share one
+Node process and this machine's 2 cores. Throughput runs queue a backlog while paused, resume, and
+time the results; latency is from resume (or queueing, if later) to the result, so it includes the
+wait in that backlog.
+
+| measure | result | target | |
+| --- | --- | --- | --- |
+| \`up --local --detach\` until it answers (median of 3) | ${local.startupMs.toFixed(0)} ms | within 2 s | ${verdict(local.startupMs <= 2000)} |
+| requests/s accepted by the API (5,000 requests, 64 at once, worker paused) | ${local.acceptedPerSecond.toFixed(0)} | | |
+| results/s end to end, zero-latency model, concurrency 32 (3,000 requests) | ${local.zero.perSecond.toFixed(0)} (${local.zero.ok} ok) | at least 500 | ${verdict(local.zero.perSecond >= 500)} |
+| results/s with latency L = 200 ms and N = 10 (500 requests; ideal N/L = ${local.ours.ideal}) | ${local.ours.perSecond.toFixed(1)} = ${pct(local.ours.perSecond / local.ours.ideal)} of ideal; p50 ${local.ours.p50} ms, p95 ${local.ours.p95} ms; most in flight ${local.ours.mostInFlight} | at least 90% of N/L | ${verdict(local.ours.perSecond >= 0.9 * local.ours.ideal)} |
+| the same load with the reference pattern's settings (batches of 10 handled one after another) | ${local.reference.perSecond.toFixed(1)} = ${pct(local.reference.perSecond / local.ours.ideal)} of ideal; p50 ${local.reference.p50} ms, p95 ${local.reference.p95} ms | | |
+| goodput under a model quota of ${local.quota.quotaPerSecond}/s (400 requests, concurrency 16) | ${local.quota.perSecond.toFixed(2)}/s = ${pct(local.quota.goodput)} of the quota; ${local.quota.ok} of 400 ok, ${local.quota.throttled} throttled calls retried, ${local.quota.dlq.visible} in the DLQ | at least 95%, nothing lost | ${verdict(local.quota.goodput >= 0.95 && local.quota.ok === 400)} |
+`);
+sections.push(`## send --file (issue #5)
+
+Measured ${date} on ${machine} by \`npm run bench\`: \`send --local --file\` with 100,000 lines (half JSON
+requests, half plain prompts), \`--parallel 32\`, against the local target with its worker paused;
+peak memory is the maximum resident set of the \`send\` process (GNU time).
+
+| measure | result | target | |
+| --- | --- | --- | --- |
+| requests/s accepted | ${local.sendFile.perSecond.toFixed(0)} (${local.sendFile.sent} sent) | at least 1,000 | ${verdict(local.sendFile.perSecond >= 1000)} |
+| peak memory of \`send\` | ${local.sendFile.peakMb.toFixed(0)} MB | under 150 MB | ${verdict(local.sendFile.peakMb < 150)} |
 `);
 
 console.log(sections.join('\n'));

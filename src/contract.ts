@@ -103,6 +103,12 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
 /** A Bedrock model id (anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (global.anthropic.claude-sonnet-4-6). */
 export const MODEL_ID_PATTERN = /^[a-z0-9-]+(\.[A-Za-z0-9-]+)+(:[A-Za-z0-9.-]+)?$/;
 
+/**
+ * Message attributes of a request the worker put back on the queue because the model was throttling:
+ * the id the API answered with, when it was first queued, and how many times it was throttled.
+ */
+export const REQUEUE_ATTRIBUTES = { requestId: 'bq-request-id', queuedAt: 'bq-queued-at', throttles: 'bq-throttles' } as const;
+
 export const MAX_PROMPT_CHARS = 250_000;
 
 /**

@@ -30,7 +30,9 @@ function toRecord(message: Message, options: MappingOptions): SQSRecord {
     receiptHandle: message.ReceiptHandle!,
     body: message.Body ?? '',
     attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now()), ...message.Attributes } as SQSRecord['attributes'],
-    messageAttributes: {},
+    messageAttributes: Object.fromEntries(Object.entries(message.MessageAttributes ?? {}).map(([name, a]) => [name, {
+      dataType: a.DataType ?? 'String', stringValue: a.StringValue, stringListValues: [], binaryListValues: [],
+    }])),
     md5OfBody: message.MD5OfBody ?? '',
     eventSource: 'aws:sqs',
     eventSourceARN: options.queueArn,
@@ -111,6 +113,7 @@ export class MappingEmulator {
           WaitTimeSeconds: this.options.waitSeconds ?? 2,
           // The legacy AttributeNames: the local SQS server ignores MessageSystemAttributeNames.
           AttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
         }));
         messages = received.Messages ?? [];
       } catch (err) {

@@ -142,7 +142,8 @@ export function workerRolePolicy(ctx: Ctx) {
     {
       Sid: 'ConsumeRequests',
       Effect: 'Allow',
-      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+      // SendMessage: a throttled request is put back on the queue with a delay (see the worker).
+      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:SendMessage'],
       Resource: queueArn(ctx, ctx.names.requestsQueue),
     },
     { Sid: 'PublishResults', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(ctx, ctx.names.resultsQueue) },

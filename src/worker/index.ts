@@ -5,11 +5,13 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { readConfig, type WorkerConfig } from './config.js';
-import { backoffSeconds, delayRetries, publishResults, queueUrlOf } from './publish.js';
-import { processRecord, type Outcome } from './record.js';
+import { backoffSeconds, delayRetries, publishResults, queueUrlOf, requeue } from './publish.js';
+import { processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
 
 /** Kept back from the model call for publishing results and shortening visibilities. */
 export const RESERVE_MS = 2_000;
+/** After this many throttled re-queues (hours of waiting), a request takes the normal retry path to the DLQ. */
+export const MAX_THROTTLED_REQUEUES = 100;
 
 const keepAlive = new HttpAgent({ keepAlive: true });
 const keepAliveTls = new HttpsAgent({ keepAlive: true });
@@ -44,8 +46,8 @@ async function mapWithLimit<T, R>(items: T[], limit: number, fn: (item: T) => Pr
   return results;
 }
 
-function logOutcome(outcome: Outcome, config: WorkerConfig, published: boolean) {
-  const line: Record<string, unknown> = { level: 'info', message: 'request', id: outcome.record.messageId };
+function logOutcome(outcome: Outcome, config: WorkerConfig, published: boolean, requeued: boolean) {
+  const line: Record<string, unknown> = { level: 'info', message: 'request', id: requestIdOf(outcome.record) };
   if (outcome.kind === 'result') {
     const r = outcome.result;
     Object.assign(line, {
@@ -58,7 +60,7 @@ function logOutcome(outcome: Outcome, config: WorkerConfig, published: boolean) 
     });
     if (config.logText) Object.assign(line, { prompt: outcome.request?.prompt, output: r.output });
   } else {
-    Object.assign(line, { status: 'retry', attempt: outcome.attempt, latencyMs: outcome.latencyMs, errorCode: outcome.code, error: outcome.message });
+    Object.assign(line, { status: requeued ? 'requeued' : 'retry', attempt: outcome.attempt, latencyMs: outcome.latencyMs, errorCode: outcome.code, error: outcome.message });
   }
   console.log(JSON.stringify(line));
 }
@@ -87,12 +89,22 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   const results = outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : []));
   const unpublished = results.length ? await publishResults(sqs, config.resultsQueueUrl, results) : new Set<string>();
 
-  const failed = outcomes.filter((o) => o.kind === 'retry' || unpublished.has(o.record.messageId));
+  const throttled = outcomes.filter((o) => o.kind === 'retry' && o.throttled && throttlesOf(o.record) < MAX_THROTTLED_REQUEUES);
+  const notRequeued = throttled.length ? await requeue(sqs, throttled.map((o) => ({
+    queueUrl: queueUrlOf(o.record.eventSourceARN),
+    body: o.record.body,
+    requestId: requestIdOf(o.record),
+    queuedAt: queuedAtOf(o.record),
+    throttles: throttlesOf(o.record) + 1,
+  }))) : new Set<string>();
+  const requeued = new Set(throttled.filter((o) => !notRequeued.has(requestIdOf(o.record))));
+
+  const failed = outcomes.filter((o) => (o.kind === 'retry' && !requeued.has(o)) || unpublished.has(requestIdOf(o.record)));
   await delayRetries(sqs, failed.map((o) => ({
     queueUrl: queueUrlOf(o.record.eventSourceARN),
     receiptHandle: o.record.receiptHandle,
     seconds: backoffSeconds(o.kind === 'retry' ? o.attempt : o.result.attempt),
   })));
-  for (const o of outcomes) logOutcome(o, config, !unpublished.has(o.record.messageId));
+  for (const o of outcomes) logOutcome(o, config, !unpublished.has(requestIdOf(o.record)), requeued.has(o));
   return { batchItemFailures: failed.map((o) => ({ itemIdentifier: o.record.messageId })) };
 }

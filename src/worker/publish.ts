@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { ResultRecord } from '../contract.js';
+import { REQUEUE_ATTRIBUTES, type ResultRecord } from '../contract.js';
 
 /** SQS limits: 10 entries and 1 MiB per batch, 1 MiB per message. */
 const MAX_ENTRIES = 10;
@@ -85,4 +85,60 @@ export async function delayRetries(sqs: SQSClient, retries: { queueUrl: string; 
   for (const s of settled) {
     if (s.status === 'rejected') console.log(JSON.stringify({ level: 'warn', message: 'could not shorten the visibility of failed requests; they return after the visibility timeout', error: String(s.reason) }));
   }
+}
+
+/**
+ * Delay before a throttled request comes back: doubling from 2 s per throttle, half of it random, up
+ * to 10 s, so that requests are ready to take capacity as soon as the quota frees it again.
+ */
+export function throttleDelaySeconds(throttles: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(10, 2 * 2 ** Math.max(0, throttles - 1));
+  return Math.max(1, Math.round(ceiling / 2 + random() * (ceiling / 2)));
+}
+
+export interface Requeue {
+  queueUrl: string;
+  body: string;
+  requestId: string;
+  queuedAt: number;
+  throttles: number;
+}
+
+/**
+ * Puts throttled requests back on the queue as new, delayed messages that carry their id, so that
+ * throttling never counts towards maxReceiveCount: under a quota below the offered load, requests
+ * wait for capacity instead of reaching the DLQ. Returns the request ids that could not be re-queued.
+ */
+export async function requeue(sqs: SQSClient, requests: Requeue[]): Promise<Set<string>> {
+  const failed = new Set<string>();
+  const byQueue = new Map<string, Requeue[]>();
+  for (const r of requests) byQueue.set(r.queueUrl, [...(byQueue.get(r.queueUrl) ?? []), r]);
+  const calls: Promise<void>[] = [];
+  for (const [queueUrl, entries] of byQueue) {
+    for (let i = 0; i < entries.length; i += MAX_ENTRIES) {
+      const chunk = entries.slice(i, i + MAX_ENTRIES);
+      calls.push((async () => {
+        try {
+          const response = await sqs.send(new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((r, j) => ({
+              Id: String(j),
+              MessageBody: r.body,
+              DelaySeconds: throttleDelaySeconds(r.throttles),
+              MessageAttributes: {
+                [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: r.requestId },
+                [REQUEUE_ATTRIBUTES.queuedAt]: { DataType: 'Number', StringValue: String(r.queuedAt) },
+                [REQUEUE_ATTRIBUTES.throttles]: { DataType: 'Number', StringValue: String(r.throttles) },
+              },
+            })),
+          }));
+          for (const f of response.Failed ?? []) failed.add(chunk[Number(f.Id)]!.requestId);
+        } catch {
+          for (const r of chunk) failed.add(r.requestId);
+        }
+      })());
+    }
+  }
+  await Promise.all(calls);
+  return failed;
 }

@@ -1,15 +1,17 @@
 import { ConverseCommand, type BedrockRuntimeClient, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
 import type { SQSRecord } from 'aws-lambda';
-import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
+import { REQUEUE_ATTRIBUTES, validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import type { WorkerConfig } from './config.js';
 
 /** A request ends with a result (ok, or an error that retrying cannot fix), or goes back to the queue. */
 export type Outcome =
   | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest }
-  | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number };
+  | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number; throttled?: boolean };
 
 /** Bedrock errors that fail the same way every time. Everything else is worth another try. */
 const TERMINAL_ERRORS = new Set(['ValidationException']);
+/** Bedrock saying "too much, slow down": a sign of load, not of a bad request. */
+const THROTTLING_ERRORS = new Set(['ThrottlingException', 'ServiceQuotaExceededException']);
 /** A model call is not started with less time than this left in the invocation. */
 export const MIN_MODEL_MS = 250;
 
@@ -20,8 +22,26 @@ export interface RecordDeps {
   deadline: number;
 }
 
+const attribute = (record: SQSRecord, name: string) => record.messageAttributes?.[name]?.stringValue;
+
+/** Times the request was throttled and put back on the queue (0 for a request straight from the API). */
+export function throttlesOf(record: SQSRecord): number {
+  return Number(attribute(record, REQUEUE_ATTRIBUTES.throttles) ?? 0) || 0;
+}
+
+/** Attempts so far: receives of this message, plus the throttled attempts of the copies before it. */
 export function attemptOf(record: SQSRecord): number {
-  return Number(record.attributes?.ApproximateReceiveCount ?? 1) || 1;
+  return (Number(record.attributes?.ApproximateReceiveCount ?? 1) || 1) + throttlesOf(record);
+}
+
+/** The id the API answered with, which a re-queued copy carries in an attribute. */
+export function requestIdOf(record: SQSRecord): string {
+  return attribute(record, REQUEUE_ATTRIBUTES.requestId) ?? record.messageId;
+}
+
+/** When the API first queued the request (epoch ms). */
+export function queuedAtOf(record: SQSRecord): number {
+  return Number(attribute(record, REQUEUE_ATTRIBUTES.queuedAt) ?? record.attributes?.SentTimestamp);
 }
 
 function parseRequest(body: string): { request: InvokeRequest } | { problem: string } {
@@ -42,9 +62,9 @@ function outputText(response: ConverseCommandOutput): string {
 export async function processRecord(record: SQSRecord, deps: RecordDeps): Promise<Outcome> {
   const { config } = deps;
   const attempt = attemptOf(record);
-  const sent = Number(record.attributes?.SentTimestamp);
+  const sent = queuedAtOf(record);
   const base = {
-    id: record.messageId,
+    id: requestIdOf(record),
     model: config.modelId,
     attempt,
     ...(Number.isFinite(sent) ? { queuedAt: new Date(sent).toISOString() } : {}),
@@ -98,6 +118,6 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
     if (name === 'AbortError' || name === 'TimeoutError') {
       return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `the model did not answer within the ${budget} ms left in this invocation`, latencyMs };
     }
-    return { kind: 'retry', record, attempt, code: name === 'Error' ? 'NetworkError' : name, message, latencyMs };
+    return { kind: 'retry', record, attempt, code: name === 'Error' ? 'NetworkError' : name, message, latencyMs, throttled: THROTTLING_ERRORS.has(name) };
   }
 }

@@ -87,16 +87,18 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
   });
 
   it('under a model quota below the offered load, completes every request with ok and loses none', async () => {
-    const stack = await local('e2e-quota', '--concurrency', '4', '--model-latency', '50ms', '--model-rpm', '10', '--model-quota-window', '2s', '--rate-limit', '1000', '--burst-limit', '1000');
+    // A backlog that takes the quota 12 s to clear: far longer than five backoffs of ordinary retries.
+    const stack = await local('e2e-quota', '--concurrency', '8', '--model-latency', '20ms', '--model-rpm', '10', '--model-quota-window', '2s', '--rate-limit', '1000', '--burst-limit', '1000');
     const file = join(STATE_DIR, 'quota.txt');
-    writeFileSync(file, Array.from({ length: 20 }, (_, i) => `quota ${i}`).join('\n'));
+    writeFileSync(file, Array.from({ length: 60 }, (_, i) => `quota ${i}`).join('\n'));
     expect((await cli('send', '--local', '--name', stack.name, '--file', file)).code).toBe(0);
-    const results = await collectResults(stack, 20, 60_000);
+    const results = await collectResults(stack, 60, 80_000);
+    expect(Object.keys(results)).toHaveLength(60);
     expect(Object.values(results).every((r) => r.status === 'ok')).toBe(true);
     const status = await stack.status();
     expect(status.modelStats.throttled).toBeGreaterThan(0);
     expect(await depth(stack)).toEqual({ requests: 0, 'requests-dlq': 0, results: 0 });
-  }, 90_000);
+  }, 120_000);
 
   it('gives a poison message one error result without retrying it', async () => {
     const stack = await local('e2e-poison');

@@ -82,7 +82,7 @@ export function emptyAccount(): AccountState {
 const WORKER_POLICY = {
   Version: '2012-10-17',
   Statement: [
-    { Sid: 'ConsumeRequests', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
+    { Sid: 'ConsumeRequests', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:SendMessage'], Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
     { Sid: 'PublishResults', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-results` },
     { Sid: 'InvokeInferenceProfile', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6` },
     {

@@ -34,7 +34,8 @@ const echo = (input: ConverseCommandInput) => ({
 
 /** The results the worker published, by request id. */
 function published(): Map<string, ResultRecord> {
-  const results = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!) as ResultRecord));
+  const results = sqs.commandCalls(SendMessageBatchCommand).filter((c) => c.args[0].input.QueueUrl === RESULTS_URL)
+    .flatMap((c) => c.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!) as ResultRecord));
   return new Map(results.map((r) => [r.id, r]));
 }
 
@@ -101,7 +102,7 @@ describe('worker', () => {
       record('invalid', { prompt: 'invalid' }),
     ), context());
 
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'throttled' }, { itemIdentifier: 'server' }]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'server' }]);
     const results = published();
     expect([...results.keys()].sort()).toEqual(['invalid', 'notjson', 'ok', 'schema']);
     expect(results.get('ok')!.status).toBe('ok');
@@ -111,8 +112,40 @@ describe('worker', () => {
     expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(4);
     expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand).map((c) => c.args[0].input)).toEqual([{
       QueueUrl: REQUESTS_URL,
-      Entries: [{ Id: '0', ReceiptHandle: 'rh-throttled', VisibilityTimeout: 2 }, { Id: '1', ReceiptHandle: 'rh-server', VisibilityTimeout: 6 }],
+      Entries: [{ Id: '0', ReceiptHandle: 'rh-server', VisibilityTimeout: 6 }],
     }]);
+    // Throttling does not count towards maxReceiveCount: the request goes back as a delayed copy with its id.
+    const requeued = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input).filter((i) => i.QueueUrl === REQUESTS_URL);
+    expect(requeued).toEqual([{
+      QueueUrl: REQUESTS_URL,
+      Entries: [{
+        Id: '0', MessageBody: JSON.stringify({ prompt: 'throttled' }), DelaySeconds: 2,
+        MessageAttributes: {
+          'bq-request-id': { DataType: 'String', StringValue: 'throttled' },
+          'bq-queued-at': { DataType: 'Number', StringValue: String(SENT) },
+          'bq-throttles': { DataType: 'Number', StringValue: '1' },
+        },
+      }],
+    }]);
+  });
+
+  it('answers a re-queued copy under the id the API gave, counting its throttled attempts', async () => {
+    const copy = record('copy-message-id', { prompt: 'again' }, 1);
+    copy.messageAttributes = {
+      'bq-request-id': { dataType: 'String', stringValue: 'original-id', stringListValues: [], binaryListValues: [] },
+      'bq-queued-at': { dataType: 'Number', stringValue: String(SENT - 60_000), stringListValues: [], binaryListValues: [] },
+      'bq-throttles': { dataType: 'Number', stringValue: '3', stringListValues: [], binaryListValues: [] },
+    };
+    await handler(event(copy), context());
+    expect(published().get('original-id')).toMatchObject({ status: 'ok', attempt: 4, queuedAt: new Date(SENT - 60_000).toISOString() });
+  });
+
+  it('falls back to an ordinary retry when a throttled request cannot be re-queued', async () => {
+    bedrock.on(ConverseCommand).rejects(new ThrottlingException({ message: 'Too many requests, please wait before trying again.', ...meta }));
+    sqs.on(SendMessageBatchCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'NetworkingError' }));
+    const response = await handler(event(record('t', { prompt: 'p' })), context());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 't' }]);
+    expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(1);
   });
 
   it('retries a request whose result could not be published: a result is never lost', async () => {
