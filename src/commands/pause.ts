@@ -1,19 +1,9 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { Output } from '../output.js';
-import { changeLiveMapping } from './mapping-change.js';
-import type { GlobalArgs } from './options.js';
+import { toggleCommand } from './mapping-change.js';
 
-export function builder(yargs: Argv) {
-  return yargs.example('$0 pause', 'Stop calling the model; requests keep queuing until resume');
-}
-
-export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
-  await changeLiveMapping(argv, new Output(argv), { enabled: false }, 'Pausing the worker');
-}
-
-export const pauseCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+export const pauseCommand = toggleCommand({
   command: 'pause',
+  enabled: false,
   describe: 'Stop consuming requests (they keep queuing) until resume',
-  builder: builder as unknown as CommandModule<GlobalArgs, GlobalArgs>['builder'],
-  handler,
-};
+  example: 'Stop calling the model; requests keep queuing until resume',
+  title: 'Pausing the worker',
+});

@@ -57,6 +57,14 @@ export function backoffSeconds(attempt: number, random: () => number = Math.rand
   return Math.max(1, Math.round(ceiling / 2 + random() * (ceiling / 2)));
 }
 
+/** Groups items by queue, then cuts each group into SQS batches of at most 10. */
+function batchesPerQueue<T extends { queueUrl: string }>(items: T[]): [string, T[]][] {
+  const byQueue = new Map<string, T[]>();
+  for (const item of items) byQueue.set(item.queueUrl, [...(byQueue.get(item.queueUrl) ?? []), item]);
+  return [...byQueue].flatMap(([queueUrl, group]) =>
+    Array.from({ length: Math.ceil(group.length / MAX_ENTRIES) }, (_, i) => [queueUrl, group.slice(i * MAX_ENTRIES, (i + 1) * MAX_ENTRIES)] as [string, T[]]));
+}
+
 /** The queue URL of an SQS event source ARN (arn:aws:sqs:region:account:name). */
 export function queueUrlOf(arn: string): string {
   const [, partition, , region, account, name] = arn.split(':');
@@ -69,18 +77,10 @@ export function queueUrlOf(arn: string): string {
  * after the whole visibility timeout. A failure here only delays the retry: nothing is lost.
  */
 export async function delayRetries(sqs: SQSClient, retries: { queueUrl: string; receiptHandle: string; seconds: number }[]): Promise<void> {
-  const byQueue = new Map<string, typeof retries>();
-  for (const r of retries) byQueue.set(r.queueUrl, [...(byQueue.get(r.queueUrl) ?? []), r]);
-  const calls: Promise<unknown>[] = [];
-  for (const [queueUrl, entries] of byQueue) {
-    for (let i = 0; i < entries.length; i += MAX_ENTRIES) {
-      const chunk = entries.slice(i, i + MAX_ENTRIES);
-      calls.push(sqs.send(new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: chunk.map((e, j) => ({ Id: String(j), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.seconds })),
-      })));
-    }
-  }
+  const calls = batchesPerQueue(retries).map(([queueUrl, chunk]) => sqs.send(new ChangeMessageVisibilityBatchCommand({
+    QueueUrl: queueUrl,
+    Entries: chunk.map((e, j) => ({ Id: String(j), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.seconds })),
+  })));
   const settled = await Promise.allSettled(calls);
   for (const s of settled) {
     if (s.status === 'rejected') console.log(JSON.stringify({ level: 'warn', message: 'could not shorten the visibility of failed requests; they return after the visibility timeout', error: String(s.reason) }));
@@ -111,34 +111,26 @@ export interface Requeue {
  */
 export async function requeue(sqs: SQSClient, requests: Requeue[]): Promise<Set<string>> {
   const failed = new Set<string>();
-  const byQueue = new Map<string, Requeue[]>();
-  for (const r of requests) byQueue.set(r.queueUrl, [...(byQueue.get(r.queueUrl) ?? []), r]);
-  const calls: Promise<void>[] = [];
-  for (const [queueUrl, entries] of byQueue) {
-    for (let i = 0; i < entries.length; i += MAX_ENTRIES) {
-      const chunk = entries.slice(i, i + MAX_ENTRIES);
-      calls.push((async () => {
-        try {
-          const response = await sqs.send(new SendMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: chunk.map((r, j) => ({
-              Id: String(j),
-              MessageBody: r.body,
-              DelaySeconds: throttleDelaySeconds(r.throttles),
-              MessageAttributes: {
-                [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: r.requestId },
-                [REQUEUE_ATTRIBUTES.queuedAt]: { DataType: 'Number', StringValue: String(r.queuedAt) },
-                [REQUEUE_ATTRIBUTES.throttles]: { DataType: 'Number', StringValue: String(r.throttles) },
-              },
-            })),
-          }));
-          for (const f of response.Failed ?? []) failed.add(chunk[Number(f.Id)]!.requestId);
-        } catch {
-          for (const r of chunk) failed.add(r.requestId);
-        }
-      })());
+  const calls = batchesPerQueue(requests).map(async ([queueUrl, chunk]) => {
+    try {
+      const response = await sqs.send(new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: chunk.map((r, j) => ({
+          Id: String(j),
+          MessageBody: r.body,
+          DelaySeconds: throttleDelaySeconds(r.throttles),
+          MessageAttributes: {
+            [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: r.requestId },
+            [REQUEUE_ATTRIBUTES.queuedAt]: { DataType: 'Number', StringValue: String(r.queuedAt) },
+            [REQUEUE_ATTRIBUTES.throttles]: { DataType: 'Number', StringValue: String(r.throttles) },
+          },
+        })),
+      }));
+      for (const f of response.Failed ?? []) failed.add(chunk[Number(f.Id)]!.requestId);
+    } catch {
+      for (const r of chunk) failed.add(r.requestId);
     }
-  }
+  });
   await Promise.all(calls);
   return failed;
 }
