@@ -2,7 +2,10 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import { createSqsServer } from 'local-aws-sqs';
 
 export interface SqsServer {
+  /** For any client: multi-message long polls answer as soon as a message is there. */
   endpoint: string;
+  /** The embedded server itself, one hop shorter, for the pipeline's own calls (none of which is such a poll). */
+  innerEndpoint: string;
   close: () => Promise<void>;
 }
 
@@ -71,6 +74,7 @@ export async function startSqsServer(): Promise<SqsServer> {
   const port = await listen(front);
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    innerEndpoint: `http://127.0.0.1:${innerPort}`,
     close: async () => {
       front.closeAllConnections();
       inner.closeAllConnections?.();

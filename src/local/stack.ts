@@ -88,15 +88,17 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const sqsServer = await startSqsServer();
   const sqsEndpoint = sqsServer.endpoint;
+  // The mapping (batch size 1), the worker and the API make no multi-message long poll: they skip the front.
+  const pipelineEndpoint = options.batchSize && options.batchSize > 1 ? sqsEndpoint : sqsServer.innerEndpoint;
   const awsModel = options.settings.model.startsWith(AWS_MODEL_PREFIX);
   const settings = { ...options.settings, model: awsModel ? options.settings.model.slice(AWS_MODEL_PREFIX.length) : LOCAL_MODEL_ID };
-  const ctx = await localContext(options.stack, sqsEndpoint, settings);
+  const ctx = await localContext(options.stack, pipelineEndpoint, settings);
   ctx.settings = settings;
   for (const queue of [deadLetterQueue, resultsQueue, requestsQueue]) await queue.create(ctx);
   const requestsUrl = ctx.ids.queueUrls[ctx.names.requestsQueue]!;
 
   const model = awsModel ? undefined : await startModelServer(options.model);
-  configureWorkerEnvironment(ctx, sqsEndpoint, model?.endpoint);
+  configureWorkerEnvironment(ctx, pipelineEndpoint, model?.endpoint);
   const { handler } = await import(workerBundle().href) as { handler: Handler };
 
   const mapping = new MappingEmulator({
