@@ -103,27 +103,41 @@ export class MappingEmulator {
     return this.enabled && !this.stopping && lane < this.options.concurrency;
   }
 
-  private async lane(lane: number) {
-    while (this.laneWanted(lane)) {
-      let messages: Message[] = [];
-      try {
-        const received = await this.options.sqs.send(new ReceiveMessageCommand({
-          QueueUrl: this.options.queueUrl,
-          MaxNumberOfMessages: this.options.batchSize,
-          WaitTimeSeconds: this.options.waitSeconds ?? 2,
-          // The legacy AttributeNames: the local SQS server ignores MessageSystemAttributeNames.
-          AttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }));
-        messages = received.Messages ?? [];
-      } catch (err) {
-        if (!this.laneWanted(lane)) return;
+  private async receive(lane: number): Promise<Message[]> {
+    try {
+      const received = await this.options.sqs.send(new ReceiveMessageCommand({
+        QueueUrl: this.options.queueUrl,
+        MaxNumberOfMessages: this.options.batchSize,
+        WaitTimeSeconds: this.options.waitSeconds ?? 2,
+        // The legacy AttributeNames: the local SQS server ignores MessageSystemAttributeNames.
+        AttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }));
+      return received.Messages ?? [];
+    } catch (err) {
+      if (this.laneWanted(lane)) {
         console.error(`local mapping: receive failed (${(err as Error).message}); retrying`);
         await new Promise((r) => setTimeout(r, 1000));
-        continue;
       }
-      if (messages.length) await this.invoke(messages);
+      return [];
     }
+  }
+
+  /**
+   * One lane: one invocation at a time. Like Lambda's pollers, it fetches the next batch while the
+   * current one runs, so no time passes between invocations; a batch already received is processed.
+   */
+  private async lane(lane: number) {
+    let next: Promise<Message[]> | undefined;
+    while (this.laneWanted(lane)) {
+      const messages = await (next ?? this.receive(lane));
+      next = undefined;
+      if (!messages.length) continue;
+      if (this.laneWanted(lane)) next = this.receive(lane);
+      await this.invoke(messages);
+    }
+    const left = next ? await next : [];
+    if (left.length) await this.invoke(left);
   }
 
   private async invoke(messages: Message[]) {
