@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from '../errors.js';
 import type { Output } from '../output.js';
@@ -53,7 +53,6 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
 export async function startLocalDetached(stack: string, args: string[], out: Output): Promise<LocalState> {
   await refuseIfRunning(stack, out);
   const logFile = join(stateDir(), `${stack}.log`);
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
   const log = openSync(logFile, 'a');
   const child = spawn(process.execPath, [process.argv[1]!, ...args.filter((a) => a !== '--detach' && a !== '--detach=true'), '--json'], {
