@@ -1,6 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { RESOURCE_PATH, STAGE_NAME, validateInvokeRequest } from '../contract.js';
+import { closeServer, listen, readBody } from './http.js';
 
 /** Above this the body could not be one SQS message (1 MiB): API Gateway would pass it and SQS refuse it. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -41,17 +42,6 @@ export class TokenBucket {
   }
 }
 
-/** Reads a body up to `limit` bytes; undefined when it is larger (the rest is drained, not kept). */
-async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= limit) chunks.push(chunk as Buffer);
-  }
-  return size > limit ? undefined : Buffer.concat(chunks);
-}
-
 /** POST /prod/invokeModel with the deployed API's contract: key, throttle, content type, size, schema, then SQS. */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const bucket = new TokenBucket(options.rateLimit, options.burstLimit);
@@ -85,7 +75,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         req.resume();
         return answer(415, { message: `Unsupported Media Type: send the body as application/json (got ${type || 'no content type'})` });
       }
-      const raw = await readLimited(req, MAX_BODY_BYTES);
+      const raw = await readBody(req, MAX_BODY_BYTES);
       if (!raw) return answer(413, { message: `Request Entity Too Large: the body must be at most ${MAX_BODY_BYTES} bytes` });
       const text = raw.toString('utf8');
       let body: unknown;
@@ -103,17 +93,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const url = `http://127.0.0.1:${await listen(server, options.port ?? 0)}`;
   return {
     url,
     invokeUrl: `${url}${path}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () => closeServer(server),
   };
 }

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { closeServer, listen, readBody } from './http.js';
 
 /** The deterministic local model: its answer contains the prompt verbatim. */
 export const LOCAL_MODEL_ID = 'local.echo';
@@ -65,13 +66,6 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
   res.end(JSON.stringify({ message }));
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  let body = '';
-  req.setEncoding('utf8');
-  for await (const chunk of req) body += chunk;
-  return body;
-}
-
 interface ConverseBody {
   messages?: { content?: { text?: string }[] }[];
   inferenceConfig?: { maxTokens?: number };
@@ -88,7 +82,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const match = /^\/model\/([^/]+)\/converse$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !match) return sendError(res, 404, 'ResourceNotFoundException', `Unknown operation ${req.method} ${req.url}`);
     const modelId = decodeURIComponent(match[1]!);
-    const raw = await readBody(req);
+    const raw = (await readBody(req))!.toString('utf8');
     stats.calls++;
     if (modelId !== LOCAL_MODEL_ID) return sendError(res, 400, 'ValidationException', `The provided model identifier is invalid: the local model server only serves ${LOCAL_MODEL_ID}.`);
     let body: ConverseBody;
@@ -126,17 +120,14 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     }
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await listen(server);
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    endpoint: `http://127.0.0.1:${port}`,
     stats: () => ({ ...stats }),
     configure: (change) => {
       if (change.latency !== undefined) latency = latencySampler(change.latency);
       if (change.errorRate !== undefined) errorRate = change.errorRate;
     },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () => closeServer(server),
   };
 }

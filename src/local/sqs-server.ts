@@ -1,5 +1,6 @@
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage } from 'node:http';
 import { createSqsServer } from 'local-aws-sqs';
+import { closeServer, listen, readBody } from './http.js';
 
 export interface SqsServer {
   /** For any client: multi-message long polls answer as soon as a message is there. */
@@ -9,24 +10,11 @@ export interface SqsServer {
   close: () => Promise<void>;
 }
 
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
-  });
-}
-
-async function readAll(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** Sends one request to the embedded server and returns its status, headers and body. */
 function forward(port: number, method: string, path: string, headers: IncomingMessage['headers'], body: Buffer) {
   return new Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }>((resolve, reject) => {
     const out = request({ host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': String(body.length) } }, async (res) => {
-      resolve({ status: res.statusCode ?? 500, headers: res.headers, body: await readAll(res) });
+      resolve({ status: res.statusCode ?? 500, headers: res.headers, body: (await readBody(res))! });
     });
     out.on('error', reject);
     out.end(body);
@@ -44,7 +32,7 @@ export async function startSqsServer(): Promise<SqsServer> {
   const innerPort = (inner.address() as { port: number }).port;
   const front = createServer(async (req, res) => {
     try {
-      const body = await readAll(req);
+      const body = (await readBody(req))!;
       const target = req.headers['x-amz-target'];
       const parsed = target === 'AmazonSQS.ReceiveMessage' ? JSON.parse(body.toString('utf8')) as { MaxNumberOfMessages?: number; WaitTimeSeconds?: number } : undefined;
       if (parsed && (parsed.MaxNumberOfMessages ?? 1) > 1 && (parsed.WaitTimeSeconds ?? 0) > 0) {
@@ -76,9 +64,7 @@ export async function startSqsServer(): Promise<SqsServer> {
     endpoint: `http://127.0.0.1:${port}`,
     innerEndpoint: `http://127.0.0.1:${innerPort}`,
     close: async () => {
-      front.closeAllConnections();
-      inner.closeAllConnections?.();
-      await Promise.all([new Promise((r) => front.close(r)), new Promise((r) => inner.close(r))]);
+      await Promise.all([closeServer(front), closeServer(inner)]);
     },
   };
 }

@@ -10,6 +10,7 @@ import { deadLetterQueue, requestsQueue, resultsQueue } from '../provision/queue
 import type { Ctx, Settings } from '../provision/types.js';
 import { workerBundle } from '../provision/zip.js';
 import { startApiServer } from './api-server.js';
+import { readBody } from './http.js';
 import { MappingEmulator, type Handler, type MappingStatus } from './mapping.js';
 import { startSqsServer } from './sqs-server.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
@@ -80,8 +81,7 @@ function configureWorkerEnvironment(ctx: Ctx, sqsEndpoint: string, modelEndpoint
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let text = '';
-  for await (const chunk of req) text += chunk;
+  const text = (await readBody(req))!.toString('utf8');
   return text ? JSON.parse(text) as Record<string, unknown> : {};
 }
 

@@ -1,3 +1,4 @@
+import { closeServer, listen } from '../../src/local/http.js';
 import { createServer, type Server } from 'node:http';
 
 export interface ConverseServer {
@@ -35,14 +36,10 @@ export async function startConverseServer(): Promise<ConverseServer> {
       }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
+  const port = await listen(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () => closeServer(server),
   };
 }

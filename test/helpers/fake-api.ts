@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { closeServer, listen } from '../../src/local/http.js';
 import { createServer, type Server } from 'node:http';
 import { validateInvokeRequest } from '../../src/contract.js';
 
@@ -45,11 +46,7 @@ export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
       answer(202, { id });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  api.invokeUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/prod/invokeModel`;
-  api.close = () => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  api.invokeUrl = `http://127.0.0.1:${await listen(server)}/prod/invokeModel`;
+  api.close = () => closeServer(server);
   return api;
 }
