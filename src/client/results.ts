@@ -29,10 +29,11 @@ async function receive(source: ResultsSource, waitSeconds: number, visibility: n
   }
 }
 
-async function release(source: ResultsSource, messages: Message[]) {
+/** Hands received messages back at once, for other consumers. */
+export async function releaseMessages(sqs: SQSClient, queueUrl: string, messages: Message[]) {
   if (!messages.length) return;
-  await source.sqs.send(new ChangeMessageVisibilityBatchCommand({
-    QueueUrl: source.queueUrl,
+  await sqs.send(new ChangeMessageVisibilityBatchCommand({
+    QueueUrl: queueUrl,
     Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
   }));
 }
@@ -58,7 +59,7 @@ export async function waitForResult(source: ResultsSource, id: string, timeoutMs
     const messages = await receive(source, Math.min(LONG_POLL_SECONDS, Math.ceil(left / 1000)), 30, signal);
     const mine = messages.filter((m) => parse(m)?.id === id);
     const others = messages.filter((m) => !mine.includes(m));
-    await release(source, others);
+    await releaseMessages(source.sqs, source.queueUrl, others);
     if (mine.length) {
       await remove(source, mine);
       return parse(mine[0]!);
@@ -107,7 +108,7 @@ export async function followResults(source: ResultsSource, options: FollowOption
       if (seen.size > 100_000) seen.clear();
     } else {
       await remove(source, shownNow);
-      await release(source, messages.filter((m) => !shownNow.includes(m)));
+      await releaseMessages(source.sqs, source.queueUrl, messages.filter((m) => !shownNow.includes(m)));
     }
   }
   return shown;

@@ -55,11 +55,7 @@ export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
     return;
   }
 
-  const busy = engine.queueReports(ctx, observed).filter((q) => q.visible + q.inFlight + q.delayed > 0);
-  if (busy.length && !argv.force) {
-    const counts = busy.map((q) => `${q.name}: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed`).join('; ');
-    throw new CliError(`Queues still hold messages (${counts}). Drain them first, or pass --force to delete them with their messages.`);
-  }
+  if (!argv.force) engine.refuseBusyQueues(engine.queueReports(ctx, observed), 'delete them with their messages');
 
   if (!argv.yes) {
     process.stderr.write(`Stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${ours.map((r) => `  ${r}`).join('\n')}\n`);

@@ -31,7 +31,7 @@ async function statusLocal(argv: GlobalArgs, out: Output) {
   out.result({ ...status, local: true, deployed: true }, () => [
     `Local stack ${argv.name}: running (pid ${status.pid})`,
     '',
-    table([['Queue', 'waiting', 'in flight'], ...status.queues.map((q) => [q.name, String(q.visible), String(q.inFlight)])]),
+    table([['Queue', 'waiting', 'in flight', 'delayed'], ...status.queues.map((q) => [q.name, String(q.visible), String(q.inFlight), String(q.delayed)])]),
     '',
     table([
       ['Model', status.model],

@@ -142,9 +142,9 @@ async function upLocal(argv: UpArgs, out: Output) {
     model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow },
     batchSize: argv.batchSize,
   }, out, show);
-  const queued = left.filter((q) => q.visible + q.inFlight > 0);
+  const queued = left.filter((q) => q.visible + q.inFlight + q.delayed > 0);
   process.stderr.write(queued.length
-    ? `Stopped. Still queued, now gone with the process: ${queued.map((q) => `${q.name} ${q.visible + q.inFlight}`).join(', ')}.\n`
+    ? `Stopped. Still queued, now gone with the process: ${queued.map((q) => `${q.name} ${q.visible + q.inFlight + q.delayed}`).join(', ')}.\n`
     : 'Stopped. Nothing was left in the queues.\n');
 }
 

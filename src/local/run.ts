@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { CliError } from '../errors.js';
 import type { Output } from '../output.js';
 import { LOCAL_MODEL_ID } from './model-server.js';
-import { startLocalStack, type LocalStackOptions, type LocalStatus, type QueueCount } from './stack.js';
+import { refuseBusyQueues, type QueueReport } from '../provision/engine.js';
+import { startLocalStack, type LocalStackOptions, type LocalStatus } from './stack.js';
 import { control, isAlive, readState, removeState, requireRunning, stateDir, writeState, type LocalState } from './state.js';
 
 async function refuseIfRunning(stack: string, out: Output) {
@@ -18,7 +19,7 @@ async function refuseIfRunning(stack: string, out: Output) {
 }
 
 /** Runs the local stack in this process until Ctrl-C or `down --local`; returns what was still queued. */
-export async function runLocalForeground(options: LocalStackOptions, out: Output, ready: (state: LocalState) => void): Promise<QueueCount[]> {
+export async function runLocalForeground(options: LocalStackOptions, out: Output, ready: (state: LocalState) => void): Promise<QueueReport[]> {
   await refuseIfRunning(options.stack, out);
   const local = await startLocalStack(options);
   const state: LocalState = {
@@ -91,11 +92,7 @@ export async function stopLocal(stack: string, force: boolean): Promise<{ stoppe
     return { stopped: false, stale: true, pid: found.state.pid };
   }
   const status = await control<LocalStatus>(found.state, 'GET', 'status');
-  const busy = status.queues.filter((q) => q.visible + q.inFlight > 0);
-  if (busy.length && !force) {
-    const counts = busy.map((q) => `${q.name}: ${q.visible} waiting, ${q.inFlight} in flight`).join('; ');
-    throw new CliError(`Queues still hold messages (${counts}), and local queues live in memory. Drain them first, or pass --force to lose them.`);
-  }
+  if (!force) refuseBusyQueues(status.queues, 'lose them (local queues live in memory)');
   await control(found.state, 'POST', 'shutdown');
   const deadline = Date.now() + 60_000;
   while (isAlive(found.state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { BATCH_SIZE } from '../contract.js';
 import { queueArn } from '../provision/arns.js';
 import type { Account } from '../provision/aws.js';
-import { openSession } from '../provision/engine.js';
+import { openSession, type QueueReport } from '../provision/engine.js';
 import { workerEnvironment } from '../provision/function.js';
-import { deadLetterQueue, requestsQueue, resultsQueue } from '../provision/queue.js';
+import { deadLetterQueue, queueDepth, requestsQueue, resultsQueue } from '../provision/queue.js';
 import type { Ctx, Settings } from '../provision/types.js';
 import { workerBundle } from '../provision/zip.js';
 import { startApiServer } from './api-server.js';
@@ -40,19 +40,13 @@ export interface LocalStackOptions {
   batchSize?: number;
 }
 
-export interface QueueCount {
-  name: string;
-  visible: number;
-  inFlight: number;
-}
-
 export interface LocalStatus {
   stack: string;
   pid: number;
   model: string;
   invokeUrl: string;
   mapping: MappingStatus;
-  queues: QueueCount[];
+  queues: QueueReport[];
   modelStats?: ModelStats;
 }
 
@@ -65,7 +59,7 @@ export interface LocalStack {
   controlToken: string;
   status: () => Promise<LocalStatus>;
   /** Stops polling, lets calls in flight finish, and says what is still queued. */
-  stop: () => Promise<QueueCount[]>;
+  stop: () => Promise<QueueReport[]>;
   /** Resolves when a control call asks the process to stop. */
   stopRequested: Promise<void>;
 }
@@ -112,11 +106,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     handler,
   });
 
-  const queueCounts = async (): Promise<QueueCount[]> => Promise.all([ctx.names.requestsQueue, ctx.names.deadLetterQueue, ctx.names.resultsQueue].map(async (name) => {
-    const { Attributes = {} } = await ctx.clients.sqs.send(new GetQueueAttributesCommand({
-      QueueUrl: ctx.ids.queueUrls[name], AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }));
-    return { name, visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  const queueCounts = async (): Promise<QueueReport[]> => Promise.all([ctx.names.requestsQueue, ctx.names.deadLetterQueue, ctx.names.resultsQueue].map(async (name) => {
+    const { Attributes = {} } = await ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: ctx.ids.queueUrls[name], AttributeNames: ['All'] }));
+    return { name, ...queueDepth(Attributes) };
   }));
 
   const controlToken = randomBytes(24).toString('base64url');

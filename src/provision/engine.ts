@@ -1,5 +1,5 @@
 import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, resourceNames } from '../contract.js';
-import { foreignError } from '../errors.js';
+import { CliError, foreignError } from '../errors.js';
 import { apiKey } from './api-key.js';
 import { CallLog, createClients, resolveAccount, type Account, type AwsTarget } from './aws.js';
 import { eventSourceMapping } from './event-source-mapping.js';
@@ -164,5 +164,13 @@ export function queueReports(ctx: Ctx, observed: Observed[]): QueueReport[] {
   const queues = new Set<Resource<any>>([requestsQueue, deadLetterQueue, resultsQueue]);
   return observed
     .filter((o) => queues.has(o.resource) && o.live && o.owned)
-    .map((o) => ({ name: o.resource.name(ctx), ...queueDepth(o.live as QueueLive) }));
+    .map((o) => ({ name: o.resource.name(ctx), ...queueDepth((o.live as QueueLive).attributes) }));
+}
+
+/** Refuses to delete queues that still hold messages, naming each with its counts. */
+export function refuseBusyQueues(reports: QueueReport[], consequence: string) {
+  const busy = reports.filter((q) => q.visible + q.inFlight + q.delayed > 0);
+  if (!busy.length) return;
+  const counts = busy.map((q) => `${q.name}: ${q.visible} waiting, ${q.inFlight} in flight, ${q.delayed} delayed`).join('; ');
+  throw new CliError(`Queues still hold messages (${counts}). Drain them first, or pass --force to ${consequence}.`);
 }

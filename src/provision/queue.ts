@@ -1,5 +1,4 @@
 import {
-  ChangeMessageVisibilityBatchCommand,
   CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
@@ -20,6 +19,7 @@ import {
   VISIBILITY_TIMEOUT_FACTOR,
   type ResourceNames,
 } from '../contract.js';
+import { releaseMessages } from '../client/results.js';
 import { errorName, foreignError } from '../errors.js';
 import { queueArn } from './arns.js';
 import { change, missingTags, tagChanges } from './diff.js';
@@ -37,8 +37,8 @@ export interface QueueDepth {
   delayed: number;
 }
 
-export function queueDepth(live: QueueLive): QueueDepth {
-  const count = (name: string) => Number(live.attributes[name] ?? 0);
+export function queueDepth(attributes: Record<string, string>): QueueDepth {
+  const count = (name: string) => Number(attributes[name] ?? 0);
   return {
     visible: count('ApproximateNumberOfMessages'),
     inFlight: count('ApproximateNumberOfMessagesNotVisible'),
@@ -204,13 +204,8 @@ export async function sampleQueue(ctx: Ctx, queueUrl: string): Promise<QueueSamp
     // The legacy AttributeNames too: some SQS emulators only honour that one.
     MessageSystemAttributeNames: ['ApproximateReceiveCount'], AttributeNames: ['All'],
   }));
-  if (Messages.length) {
-    await ctx.clients.sqs.send(new ChangeMessageVisibilityBatchCommand({
-      QueueUrl: queueUrl,
-      Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
-    }));
-  }
-  const depth = queueDepth(live);
+  await releaseMessages(ctx.clients.sqs, queueUrl, Messages);
+  const depth = queueDepth(live.attributes);
   return {
     count: depth.visible + depth.inFlight + depth.delayed,
     messages: Messages.map((m) => ({ id: m.MessageId!, body: m.Body ?? '', receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 0) })),

@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 const json = (handle: LocalHandle, extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', 'x-api-key': handle.state.apiKey!, ...extra });
-const depth = async (handle: LocalHandle) => Object.fromEntries((await handle.status()).queues.map((q) => [q.name.replace(`${handle.name}-`, ''), q.visible + q.inFlight]));
+const depth = async (handle: LocalHandle) => Object.fromEntries((await handle.status()).queues.map((q) => [q.name.replace(`${handle.name}-`, ''), q.visible + q.inFlight + q.delayed]));
 
 describe('the local target, end to end over HTTP and the SQS protocol', () => {
   it('returns hostile prompts exactly, and the body reaches SQS byte for byte (checked by an independent client)', async () => {

@@ -21,7 +21,7 @@ export interface LocalHandle {
   name: string;
   state: LocalState;
   /** The local stack's own view: queues, mapping, model counters. */
-  status: () => Promise<{ queues: { name: string; visible: number; inFlight: number }[]; mapping: { state: string; concurrency: number }; modelStats: { mostInFlight: number; throttled: number; answered: number; calls: number } }>;
+  status: () => Promise<{ queues: { name: string; visible: number; inFlight: number; delayed: number }[]; mapping: { state: string; concurrency: number }; modelStats: { mostInFlight: number; throttled: number; answered: number; calls: number } }>;
   control: (route: string, body: unknown) => Promise<unknown>;
   stop: () => Promise<void>;
 }

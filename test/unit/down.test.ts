@@ -2,7 +2,7 @@ import { UpdateUsagePlanCommand } from '@aws-sdk/client-api-gateway';
 import { GetEventSourceMappingCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { destroy, observe, queueReports } from '../../src/provision/engine.js';
+import { destroy, observe, queueReports, refuseBusyQueues } from '../../src/provision/engine.js';
 import { convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
 
 let mocks: Mocks | undefined;
@@ -74,5 +74,12 @@ describe('down', () => {
       { name: 'demo-results', visible: 0, inFlight: 0, delayed: 0 },
       { name: 'demo-requests', visible: 3, inFlight: 0, delayed: 0 },
     ]);
+  });
+
+  it('refuses while a queue holds only delayed messages (throttled requests waiting to come back)', () => {
+    const empty = { name: 'demo-results', visible: 0, inFlight: 0, delayed: 0 };
+    expect(() => refuseBusyQueues([empty], 'lose them')).not.toThrow();
+    expect(() => refuseBusyQueues([empty, { name: 'demo-requests', visible: 0, inFlight: 0, delayed: 2 }], 'lose them'))
+      .toThrow('Queues still hold messages (demo-requests: 0 waiting, 0 in flight, 2 delayed). Drain them first, or pass --force to lose them.');
   });
 });
