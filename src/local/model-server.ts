@@ -15,6 +15,10 @@ export interface ModelServerOptions {
   errorRate?: number;
   /** The quota's window: a minute, as on Bedrock; tests shorten it. */
   quotaWindowMs?: number;
+  /** Answer from this OpenAI-compatible server (`.../v1`, e.g. Ollama's) instead of echoing. */
+  forwardTo?: string;
+  /** Sent to `forwardTo` as a bearer token; never printed. */
+  forwardKey?: string;
 }
 
 export interface ModelStats {
@@ -67,8 +71,84 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
 }
 
 interface ConverseBody {
-  messages?: { content?: { text?: string }[] }[];
-  inferenceConfig?: { maxTokens?: number };
+  messages?: { role?: string; content?: { text?: string }[] }[];
+  system?: { text?: string }[];
+  inferenceConfig?: { maxTokens?: number; temperature?: number; topP?: number; stopSequences?: string[] };
+}
+
+interface Answer {
+  text: string;
+  stopReason: string;
+  usage: { inputTokens: number; outputTokens: number; totalTokens: number };
+}
+
+/** A failure to hand back to the worker as Bedrock would name it. */
+class ModelError extends Error {
+  constructor(readonly status: number, readonly type: string, message: string) {
+    super(message);
+  }
+}
+
+const textOf = (blocks: { text?: string }[] = []) => blocks.map((b) => b.text ?? '').join('');
+
+/** OpenAI's finish_reason as a Converse stopReason. */
+const STOP_REASONS: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', content_filter: 'content_filtered', tool_calls: 'tool_use' };
+
+/** The chat completions URL of an OpenAI-compatible base URL (`http://127.0.0.1:11434/v1`), or of that URL itself. */
+export function chatCompletionsUrl(base: string): string {
+  const url = new URL(base);
+  if (!/^https?:$/.test(url.protocol)) throw new Error(`the model endpoint must be an http:// or https:// URL (got ${base})`);
+  if (!url.pathname.endsWith('/chat/completions')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
+  return url.href;
+}
+
+/** One Converse call answered by an OpenAI-compatible server, its errors named as Bedrock names them. */
+async function forward(url: string, key: string | undefined, modelId: string, body: ConverseBody, signal: AbortSignal): Promise<Answer> {
+  const config = body.inferenceConfig ?? {};
+  const system = textOf(body.system);
+  const request = {
+    model: modelId,
+    messages: [
+      ...(system ? [{ role: 'system', content: system }] : []),
+      ...(body.messages ?? []).map((m) => ({ role: m.role ?? 'user', content: textOf(m.content) })),
+    ],
+    ...(config.maxTokens !== undefined ? { max_tokens: config.maxTokens } : {}),
+    ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+    ...(config.topP !== undefined ? { top_p: config.topP } : {}),
+    ...(config.stopSequences?.length ? { stop: config.stopSequences } : {}),
+  };
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify(request),
+      signal,
+    });
+  } catch (err) {
+    throw new ModelError(503, 'ServiceUnavailableException', `The model endpoint ${new URL(url).origin} did not answer (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}).`);
+  }
+  const text = await response.text();
+  let parsed: { choices?: { message?: { content?: string | null }; finish_reason?: string }[]; usage?: { prompt_tokens?: number; completion_tokens?: number }; error?: { message?: string } | string } = {};
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    // Not JSON: the status and the text say what happened.
+  }
+  if (!response.ok) {
+    const said = typeof parsed.error === 'string' ? parsed.error : parsed.error?.message ?? text.slice(0, 300);
+    const message = `The model endpoint answered ${response.status}: ${said}`;
+    if (response.status === 429) throw new ModelError(429, 'ThrottlingException', message);
+    if (response.status === 404) throw new ModelError(404, 'ResourceNotFoundException', message);
+    if (response.status >= 400 && response.status < 500) throw new ModelError(400, 'ValidationException', message);
+    throw new ModelError(503, 'ServiceUnavailableException', message);
+  }
+  const choice = parsed.choices?.[0];
+  if (!choice) throw new ModelError(500, 'InternalServerException', `The model endpoint answered without a choice: ${text.slice(0, 300)}`);
+  const answer = choice.message?.content ?? '';
+  const inputTokens = parsed.usage?.prompt_tokens ?? tokens(request.messages.map((m) => m.content).join(''));
+  const outputTokens = parsed.usage?.completion_tokens ?? tokens(answer);
+  return { text: answer, stopReason: STOP_REASONS[choice.finish_reason ?? 'stop'] ?? 'end_turn', usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens } };
 }
 
 /** A Bedrock Runtime Converse endpoint on 127.0.0.1, reached by the worker through the real BedrockRuntimeClient. */
@@ -76,6 +156,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   let latency = latencySampler(options.latency);
   let errorRate = options.errorRate ?? 0;
   const window = new QuotaWindow(options.quotaWindowMs ?? 60_000);
+  const forwardUrl = options.forwardTo ? chatCompletionsUrl(options.forwardTo) : undefined;
   const stats: ModelStats = { calls: 0, answered: 0, throttled: 0, failed: 0, inFlight: 0, mostInFlight: 0 };
 
   const server: Server = createServer(async (req, res) => {
@@ -84,37 +165,46 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const modelId = decodeURIComponent(match[1]!);
     const raw = (await readBody(req))!.toString('utf8');
     stats.calls++;
-    if (modelId !== LOCAL_MODEL_ID) return sendError(res, 400, 'ValidationException', `The provided model identifier is invalid: the local model server only serves ${LOCAL_MODEL_ID}.`);
+    if (!forwardUrl && modelId !== LOCAL_MODEL_ID) return sendError(res, 400, 'ValidationException', `The provided model identifier is invalid: the local model server only serves ${LOCAL_MODEL_ID} (or, with --model-endpoint, the endpoint's models).`);
     let body: ConverseBody;
     try {
       body = JSON.parse(raw) as ConverseBody;
     } catch {
       return sendError(res, 400, 'ValidationException', 'Malformed request body.');
     }
-    const prompt = (body.messages ?? []).flatMap((m) => m.content ?? []).map((c) => c.text ?? '').join('');
-    const answer = `echo: ${prompt}`;
-    const usage = { inputTokens: tokens(prompt), outputTokens: tokens(answer), totalTokens: tokens(prompt) + tokens(answer) };
-    if (!window.admit(Date.now(), usage.totalTokens, options.requestsPerMinute, options.tokensPerMinute)) {
+    const prompt = (body.messages ?? []).map((m) => textOf(m.content)).join('');
+    const echo = forwardUrl ? undefined : `echo: ${prompt}`;
+    // As Bedrock reserves a call's maxTokens before it knows the answer; the echo's answer is known.
+    const cost = tokens(prompt) + (echo === undefined ? body.inferenceConfig?.maxTokens ?? 0 : tokens(echo));
+    if (!window.admit(Date.now(), cost, options.requestsPerMinute, options.tokensPerMinute)) {
       stats.throttled++;
       return sendError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
     }
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
     stats.inFlight++;
     stats.mostInFlight = Math.max(stats.mostInFlight, stats.inFlight);
     try {
       const delay = latency();
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-      if (errorRate && Math.random() < errorRate) {
-        stats.failed++;
-        return sendError(res, 500, 'InternalServerException', 'The model server failed (local error rate).');
-      }
+      if (errorRate && Math.random() < errorRate) throw new ModelError(500, 'InternalServerException', 'The model server failed (local error rate).');
+      const started = Date.now();
+      const answer: Answer = echo === undefined
+        ? await forward(forwardUrl!, options.forwardKey, modelId, body, gone.signal)
+        : { text: echo, stopReason: 'end_turn', usage: { inputTokens: tokens(prompt), outputTokens: tokens(echo), totalTokens: tokens(prompt) + tokens(echo) } };
       stats.answered++;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({
-        output: { message: { role: 'assistant', content: [{ text: answer }] } },
-        stopReason: 'end_turn',
-        usage,
-        metrics: { latencyMs: Math.round(delay) },
+        output: { message: { role: 'assistant', content: [{ text: answer.text }] } },
+        stopReason: answer.stopReason,
+        usage: answer.usage,
+        metrics: { latencyMs: Math.round(delay) + Date.now() - started },
       }));
+    } catch (err) {
+      const failure = err instanceof ModelError ? err : new ModelError(500, 'InternalServerException', `The model server failed: ${(err as Error).message}`);
+      if (failure.type === 'ThrottlingException') stats.throttled++;
+      else stats.failed++;
+      sendError(res, failure.status, failure.type, failure.message);
     } finally {
       stats.inFlight--;
     }

@@ -11,7 +11,8 @@ import type { Ctx, Settings } from '../provision/types.js';
 import { workerBundle } from '../provision/zip.js';
 import { startApiServer } from './api-server.js';
 import { readBody } from './http.js';
-import { MappingEmulator, type Handler, type MappingStatus } from './mapping.js';
+import { MappingEmulator, type MappingStatus } from './mapping.js';
+import { FunctionSandbox } from './sandbox.js';
 import { startSqsServer } from './sqs-server.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
 
@@ -64,14 +65,15 @@ export interface LocalStack {
   stopRequested: Promise<void>;
 }
 
-/** Points the worker (the same bundle Lambda runs) at the local endpoints, as `up` would configure the function. */
-function configureWorkerEnvironment(ctx: Ctx, sqsEndpoint: string, modelEndpoint: string | undefined) {
-  Object.assign(process.env, workerEnvironment(ctx), { AWS_REGION: LOCAL_ACCOUNT.region, AWS_ENDPOINT_URL_SQS: sqsEndpoint });
+/** The function's environment, as `up` would configure it, pointed at the local endpoints. */
+function functionEnvironment(ctx: Ctx, sqsEndpoint: string, modelEndpoint: string | undefined): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, ...workerEnvironment(ctx), AWS_REGION: LOCAL_ACCOUNT.region, AWS_ENDPOINT_URL_SQS: sqsEndpoint };
   if (modelEndpoint) {
-    Object.assign(process.env, { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: modelEndpoint, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
-    delete process.env.AWS_PROFILE;
-    delete process.env.AWS_SESSION_TOKEN;
+    Object.assign(env, { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: modelEndpoint, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
+    delete env.AWS_PROFILE;
+    delete env.AWS_SESSION_TOKEN;
   }
+  return env;
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -92,8 +94,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const requestsUrl = ctx.ids.queueUrls[ctx.names.requestsQueue]!;
 
   const model = awsModel ? undefined : await startModelServer(options.model);
-  configureWorkerEnvironment(ctx, pipelineEndpoint, model?.endpoint);
-  const { handler } = await import(workerBundle().href) as { handler: Handler };
+  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, pipelineEndpoint, model?.endpoint));
+  await sandbox.start();
 
   const mapping = new MappingEmulator({
     sqs: ctx.clients.sqs,
@@ -103,7 +105,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     batchSize: options.batchSize ?? BATCH_SIZE,
     concurrency: settings.concurrency,
     timeoutMs: settings.timeout * 1000,
-    handler,
+    handler: sandbox.handler,
   });
 
   const queueCounts = async (): Promise<QueueReport[]> => Promise.all([ctx.names.requestsQueue, ctx.names.deadLetterQueue, ctx.names.resultsQueue].map(async (name) => {
@@ -177,6 +179,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stopRequested,
     stop: async () => {
       await mapping.stop();
+      await sandbox.close();
       const left = await queueCounts();
       await api.close();
       await model?.close();

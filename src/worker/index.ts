@@ -10,8 +10,8 @@ import { processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } fro
 
 /** Kept back from the model call for publishing results and shortening visibilities. */
 export const RESERVE_MS = 2_000;
-/** After this many throttled re-queues (hours of waiting), a request takes the normal retry path to the DLQ. */
-export const MAX_THROTTLED_REQUEUES = 100;
+/** A request still throttled this long after it was queued takes the normal retry path, towards the DLQ. */
+export const MAX_THROTTLED_WAIT_MS = 24 * 3600 * 1000;
 
 const keepAlive = new HttpAgent({ keepAlive: true });
 const keepAliveTls = new HttpsAgent({ keepAlive: true });
@@ -89,7 +89,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   const results = outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : []));
   const unpublished = results.length ? await publishResults(sqs, config.resultsQueueUrl, results) : new Set<string>();
 
-  const throttled = outcomes.filter((o) => o.kind === 'retry' && o.throttled && throttlesOf(o.record) < MAX_THROTTLED_REQUEUES);
+  const throttled = outcomes.filter((o) => o.kind === 'retry' && o.throttled && !(Date.now() - queuedAtOf(o.record) >= MAX_THROTTLED_WAIT_MS));
   const notRequeued = throttled.length ? await requeue(sqs, throttled.map((o) => ({
     queueUrl: queueUrlOf(o.record.eventSourceARN),
     body: o.record.body,

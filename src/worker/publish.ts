@@ -88,12 +88,14 @@ export async function delayRetries(sqs: SQSClient, retries: { queueUrl: string; 
 }
 
 /**
- * Delay before a throttled request comes back: doubling from 2 s per throttle, half of it random, up
- * to 10 s, so that requests are ready to take capacity as soon as the quota frees it again.
+ * Seconds before a throttled request comes back: 1 or 2 the first time, then 1 to 3, at random.
+ * Short on purpose: capacity under a quota comes back at moments nobody announces, and only requests
+ * that are ready then can take it (BENCHMARKS.md). The mapping's maximum concurrency, not this delay,
+ * bounds how many throttled calls a backlog makes.
  */
 export function throttleDelaySeconds(throttles: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(10, 2 * 2 ** Math.max(0, throttles - 1));
-  return Math.max(1, Math.round(ceiling / 2 + random() * (ceiling / 2)));
+  const most = Math.min(3, Math.max(1, throttles) + 1);
+  return Math.min(most, 1 + Math.floor(random() * most));
 }
 
 export interface Requeue {
