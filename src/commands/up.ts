@@ -19,17 +19,27 @@ interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags
   modelTpm?: number;
   modelErrorRate?: number;
   modelQuotaWindow?: number;
+  modelEndpoint?: string;
   batchSize?: number;
 }
 
 const keep = 'kept from the live stack when not given';
 
+function checkModel(argv: { model?: string; modelEndpoint?: string; local?: boolean }): true {
+  const { model, modelEndpoint } = argv;
+  if (modelEndpoint === undefined) {
+    if (model !== undefined && !MODEL_ID_PATTERN.test(model.replace(/^aws:/, ''))) throw new UsageError(`--model "${model}" is not a Bedrock model id (e.g. anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (e.g. ${DEFAULT_MODEL_ID})`);
+    return true;
+  }
+  if (!argv.local) throw new UsageError('--model-endpoint works with --local only.');
+  if (!/^https?:\/\/[^\s/]+/.test(modelEndpoint)) throw new UsageError(`--model-endpoint must be an http:// or https:// URL, such as http://127.0.0.1:11434/v1 (got ${modelEndpoint})`);
+  if (!model || model.startsWith('aws:') || /\s/.test(model)) throw new UsageError('--model-endpoint needs --model naming one of that server\'s models, e.g. --model llama3.2');
+  return true;
+}
+
 export function builder(yargs: Argv) {
   return yargs
-    .option('model', { type: 'string', describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}; with --local: local.echo, or aws:<id> for real Bedrock]`, coerce: (v?: string) => {
-      if (v !== undefined && !MODEL_ID_PATTERN.test(v.replace(/^aws:/, ''))) throw new UsageError(`--model "${v}" is not a Bedrock model id (e.g. anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (e.g. ${DEFAULT_MODEL_ID})`);
-      return v;
-    } })
+    .option('model', { type: 'string', describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}; with --local: local.echo, aws:<id> for real Bedrock, or the --model-endpoint's model]` })
     .option('concurrency', { type: 'number', describe: `Most model calls in flight (2-1000) [on creation: ${DEFAULTS.concurrency}]`, coerce: integerIn('concurrency', 2, 1000) })
     .option('timeout', { type: 'number', describe: `Worker timeout in seconds (1-900) [on creation: ${DEFAULTS.timeoutSeconds}]`, coerce: integerIn('timeout', 1, 900) })
     .option('memory', { type: 'number', describe: `Worker memory in MB (128-10240) [on creation: ${DEFAULTS.memoryMb}]`, coerce: integerIn('memory', 128, 10240) })
@@ -75,6 +85,8 @@ export function builder(yargs: Argv) {
       if (!(n >= 0 && n <= 1)) throw new UsageError(`--model-error-rate must be a number from 0 to 1 (got ${String(v)})`);
       return n;
     } })
+    .option('model-endpoint', { type: 'string', describe: 'With --local: answer from this OpenAI-compatible server instead, e.g. Ollama\'s http://127.0.0.1:11434/v1 (with --model naming its model; a bearer token from BEDROCK_QUEUE_MODEL_ENDPOINT_KEY)' })
+    .check(checkModel)
     .option('model-quota-window', { type: 'string', hidden: true, describe: 'With --local: the quota window, a minute as on Bedrock; tests shorten it', coerce: duration('model-quota-window') })
     .option('batch-size', { type: 'number', hidden: true, describe: 'With --local: records per invocation (the reference pattern used 10)', coerce: integerIn('batch-size', 1, 10) })
     .epilog(`Settings not given are ${keep}; defaults apply on creation only.`)
@@ -83,7 +95,8 @@ export function builder(yargs: Argv) {
     .example('$0 up --dry-run', 'Show what would change, change nothing')
     .example('$0 up --model anthropic.claude-3-haiku-20240307-v1:0 --tag team=ml', 'Another model, with a cost-allocation tag')
     .example('$0 up --local --detach', 'The same pipeline on 127.0.0.1 with a local model, no AWS account')
-    .example('$0 up --local --model-latency 2s --model-rpm 60 --concurrency 4', 'Locally, with a slow model and a quota');
+    .example('$0 up --local --model-latency 2s --model-rpm 60 --concurrency 4', 'Locally, with a slow model and a quota')
+    .example('$0 up --local --model-endpoint http://127.0.0.1:11434/v1 --model llama3.2', 'Locally, answered by Ollama');
 }
 
 function stackOptions(argv: UpArgs): StackOptions {
@@ -122,7 +135,7 @@ async function upLocal(argv: UpArgs, out: Output) {
       table([
         ['Invoke URL', state.invokeUrl],
         ['API key', state.apiKey ? `${state.apiKey} (header x-api-key)` : 'not required'],
-        ['Model', `${state.model}${argv.modelLatency ? ` (latency ${argv.modelLatency})` : ''}`],
+        ['Model', `${state.model}${argv.modelEndpoint ? ` at ${argv.modelEndpoint}` : ''}${argv.modelLatency ? ` (latency ${argv.modelLatency})` : ''}`],
         ['Concurrency', `${settings.concurrency} model calls in flight at most`],
       ], ''),
       '',
@@ -139,7 +152,8 @@ async function upLocal(argv: UpArgs, out: Output) {
     stack: argv.name,
     port: argv.port,
     settings,
-    model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow },
+    model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow,
+      forwardTo: argv.modelEndpoint, forwardKey: process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY },
     batchSize: argv.batchSize,
   }, out, show);
   const queued = left.filter((q) => q.visible + q.inFlight + q.delayed > 0);

@@ -87,14 +87,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // The mapping (batch size 1), the worker and the API make no multi-message long poll: they skip the front.
   const pipelineEndpoint = options.batchSize && options.batchSize > 1 ? sqsEndpoint : sqsServer.innerEndpoint;
   const awsModel = options.settings.model.startsWith(AWS_MODEL_PREFIX);
-  const settings = { ...options.settings, model: awsModel ? options.settings.model.slice(AWS_MODEL_PREFIX.length) : LOCAL_MODEL_ID };
+  // The worker names the model it calls: a Bedrock id, the forwarding endpoint's model, or the local echo.
+  const model = awsModel ? options.settings.model.slice(AWS_MODEL_PREFIX.length) : options.model.forwardTo ? options.settings.model : LOCAL_MODEL_ID;
+  const settings = { ...options.settings, model };
   const ctx = await localContext(options.stack, pipelineEndpoint, settings);
   ctx.settings = settings;
   for (const queue of [deadLetterQueue, resultsQueue, requestsQueue]) await queue.create(ctx);
   const requestsUrl = ctx.ids.queueUrls[ctx.names.requestsQueue]!;
 
-  const model = awsModel ? undefined : await startModelServer(options.model);
-  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, pipelineEndpoint, model?.endpoint));
+  const modelServer = awsModel ? undefined : await startModelServer(options.model);
+  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, pipelineEndpoint, modelServer?.endpoint));
   await sandbox.start();
 
   const mapping = new MappingEmulator({
@@ -119,7 +121,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
   let invokeUrl = '';
   const status = async (): Promise<LocalStatus> => ({
-    stack: options.stack, pid: process.pid, model: settings.model, invokeUrl, mapping: mapping.status(), queues: await queueCounts(), ...(model ? { modelStats: model.stats() } : {}),
+    stack: options.stack, pid: process.pid, model: settings.model, invokeUrl, mapping: mapping.status(), queues: await queueCounts(), ...(modelServer ? { modelStats: modelServer.stats() } : {}),
   });
 
   const controlRoutes = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
@@ -141,13 +143,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (typeof body.enabled === 'boolean') await mapping.setEnabled(body.enabled);
       const after = mapping.status();
       reply(200, { before: { state: before.state, concurrency: before.concurrency }, after: { state: after.state, concurrency: after.concurrency } });
-    } else if (route === 'POST model' && model) {
+    } else if (route === 'POST model' && modelServer) {
       const body = await readJson(req);
-      model.configure({
+      modelServer.configure({
         ...(typeof body.latency === 'string' ? { latency: body.latency } : {}),
         ...(typeof body.errorRate === 'number' ? { errorRate: body.errorRate } : {}),
       });
-      reply(200, { modelStats: model.stats() });
+      reply(200, { modelStats: modelServer.stats() });
     } else if (route === 'POST shutdown') {
       reply(202, { message: 'stopping' });
       requestStop();
@@ -173,7 +175,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     invokeUrl: api.invokeUrl,
     apiKey,
     sqsEndpoint,
-    modelEndpoint: model?.endpoint,
+    modelEndpoint: modelServer?.endpoint,
     controlToken,
     status,
     stopRequested,
@@ -182,7 +184,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await sandbox.close();
       const left = await queueCounts();
       await api.close();
-      await model?.close();
+      await modelServer?.close();
       await sqsServer.close();
       return left;
     },

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/local/api-server.js';
+import { startOpenAiServer } from '../helpers/openai-server.js';
 import { STATE_DIR, cli, cliJson, collectResults, queueUrl, rawPost, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 
 const started: LocalHandle[] = [];
@@ -134,6 +135,20 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     const tail = await cli('tail', '--local', '--name', stack.name, '--count', '2', '--json');
     expect(tail.code, tail.stderr).toBe(0);
     expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).output).sort()).toEqual(['echo: one', 'echo: two']);
+  });
+
+  it('--model-endpoint answers from an OpenAI-compatible server (as Ollama), through the same worker', async () => {
+    const ollama = await startOpenAiServer();
+    try {
+      const stack = await local('e2e-forward', '--model-endpoint', ollama.baseUrl, '--model', 'gpt-oss');
+      const wait = await cli('send', '--local', '--name', stack.name, '--wait', 'Why & how?', '--system', 'Be brief.');
+      expect(wait.code, wait.stderr).toBe(0);
+      expect(wait.stdout).toBe('gpt-oss says: Why & how?\n');
+      expect(ollama.calls.map((c) => c.body)).toEqual([{ model: 'gpt-oss', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Why & how?' }], max_tokens: 1024 }]);
+      expect((await stack.status()).modelStats).toMatchObject({ answered: 1 });
+    } finally {
+      await ollama.close();
+    }
   });
 
   it('pause stops consumption, resume restarts it', async () => {

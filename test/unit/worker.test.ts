@@ -5,12 +5,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResultRecord } from '../../src/contract.js';
 import { handler } from '../../src/worker/index.js';
-import { backoffSeconds, queueUrlOf, serializeResult } from '../../src/worker/publish.js';
+import { backoffSeconds, queueUrlOf, serializeResult, throttleDelaySeconds } from '../../src/worker/publish.js';
 
 const ARN = 'arn:aws:sqs:us-east-1:123456789012:demo-requests';
 const REQUESTS_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-requests';
 const RESULTS_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-results';
-const SENT = 1_764_000_000_000;
+/** Queued a minute ago: the worker compares it with the clock (throttled requests wait at most a day). */
+const SENT = Date.now() - 60_000;
 
 function record(id: string, body: unknown, attempt = 1): SQSRecord {
   return {
@@ -140,6 +141,22 @@ describe('worker', () => {
     expect(published().get('original-id')).toMatchObject({ status: 'ok', attempt: 4, queuedAt: new Date(SENT - 60_000).toISOString() });
   });
 
+  it('stops re-queueing a request throttled for a day: it takes the ordinary retries, towards the DLQ', async () => {
+    bedrock.on(ConverseCommand).rejects(new ThrottlingException({ message: 'Too many requests, please wait before trying again.', ...meta }));
+    const old = record('copy', { prompt: 'p' }, 1);
+    old.messageAttributes = {
+      'bq-request-id': { dataType: 'String', stringValue: 'original', stringListValues: [], binaryListValues: [] },
+      'bq-queued-at': { dataType: 'Number', stringValue: String(Date.now() - 24 * 3600_000 - 1), stringListValues: [], binaryListValues: [] },
+      'bq-throttles': { dataType: 'Number', stringValue: '4000', stringListValues: [], binaryListValues: [] },
+    };
+    const fresh = record('fresh', { prompt: 'p' }, 1);
+    fresh.messageAttributes = { ...old.messageAttributes, 'bq-request-id': { dataType: 'String', stringValue: 'fresh', stringListValues: [], binaryListValues: [] }, 'bq-queued-at': { dataType: 'Number', stringValue: String(Date.now() - 23 * 3600_000), stringListValues: [], binaryListValues: [] } };
+    const response = await handler(event(old, fresh), context());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'copy' }]);
+    expect(sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => e.MessageAttributes?.['bq-request-id']?.StringValue))).toEqual(['fresh']);
+    expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)[0]!.args[0].input.Entries).toEqual([{ Id: '0', ReceiptHandle: 'rh-copy', VisibilityTimeout: expect.any(Number) }]);
+  });
+
   it('falls back to an ordinary retry when a throttled request cannot be re-queued', async () => {
     bedrock.on(ConverseCommand).rejects(new ThrottlingException({ message: 'Too many requests, please wait before trying again.', ...meta }));
     sqs.on(SendMessageBatchCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'NetworkingError' }));
@@ -238,6 +255,12 @@ describe('worker helpers', () => {
     expect([1, 2, 3, 4].map((a) => backoffSeconds(a, () => 0))).toEqual([1, 2, 4, 8]);
     expect([1, 2, 3, 4].map((a) => backoffSeconds(a, () => 1))).toEqual([2, 4, 8, 16]);
     expect(backoffSeconds(20, () => 1)).toBe(300);
+  });
+
+  it('brings throttled requests back after 1 or 2 s the first time, then 1 to 3 s, never longer', () => {
+    expect([0, 0.49, 0.5, 0.999].map((r) => throttleDelaySeconds(1, () => r))).toEqual([1, 1, 2, 2]);
+    expect([0, 0.34, 0.67, 0.999, 1].map((r) => throttleDelaySeconds(2, () => r))).toEqual([1, 2, 3, 3, 3]);
+    expect(Math.max(...Array.from({ length: 1000 }, (_, i) => throttleDelaySeconds(500, () => i / 1000)))).toBe(3);
   });
 
   it('derives the queue URL from the event source ARN', () => {

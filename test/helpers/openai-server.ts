@@ -1,0 +1,48 @@
+import { createServer, type Server } from 'node:http';
+import { closeServer, listen, readBody } from '../../src/local/http.js';
+
+export interface ChatRequest {
+  model: string;
+  messages: { role: string; content: string }[];
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string[];
+}
+
+export interface OpenAiServer {
+  /** The base URL, as Ollama's http://127.0.0.1:11434/v1. */
+  baseUrl: string;
+  calls: { path: string; authorization?: string; body: ChatRequest }[];
+  /** Answers the next calls with this status and body instead of a completion. */
+  failWith: (status: number, body: string) => void;
+  close: () => Promise<void>;
+}
+
+/** An OpenAI-compatible chat completions server on loopback: answers "<model> says: <last message>". */
+export async function startOpenAiServer(): Promise<OpenAiServer> {
+  const calls: OpenAiServer['calls'] = [];
+  let failure: { status: number; body: string } | undefined;
+  const server: Server = createServer(async (req, res) => {
+    const body = JSON.parse((await readBody(req))!.toString('utf8')) as ChatRequest;
+    calls.push({ path: req.url ?? '', authorization: req.headers.authorization, body });
+    if (failure) {
+      res.writeHead(failure.status, { 'content-type': 'application/json' });
+      return res.end(failure.body);
+    }
+    const content = `${body.model} says: ${body.messages.at(-1)!.content}`;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({
+      id: 'chatcmpl-1', object: 'chat.completion', model: body.model,
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: body.max_tokens === 1 ? 'length' : 'stop' }],
+      usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
+    }));
+  });
+  const port = await listen(server);
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    calls,
+    failWith: (status, body) => (failure = { status, body }),
+    close: () => closeServer(server),
+  };
+}
