@@ -1,6 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { RESOURCE_PATH, STAGE_NAME, validateInvokeRequest } from '../contract.js';
+import { CliError } from '../errors.js';
 import { closeServer, listen, readBody } from './http.js';
 
 /** Above this the body could not be one SQS message (1 MiB): API Gateway would pass it and SQS refuse it. */
@@ -93,7 +94,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
   });
   server.keepAliveTimeout = 65_000;
-  const url = `http://127.0.0.1:${await listen(server, options.port ?? 0)}`;
+  const port = await listen(server, options.port ?? 0).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new CliError(`Port ${options.port} on 127.0.0.1 is in use: choose another --port, or leave it out for a free one.`);
+    throw err;
+  });
+  const url = `http://127.0.0.1:${port}`;
   return {
     url,
     invokeUrl: `${url}${path}`,

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../errors.js';
 import type { Output } from '../output.js';
@@ -64,7 +65,10 @@ export async function startLocalDetached(stack: string, args: string[], out: Out
   child.unref();
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new CliError(`The local stack ${stack} did not start (exit ${child.exitCode}); see ${logFile}.`);
+    if (child.exitCode !== null) {
+      const said = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((line) => line.startsWith('Error: ')).pop();
+      throw new CliError(`The local stack ${stack} did not start (exit ${child.exitCode})${said ? `: ${said.slice('Error: '.length)}` : ''} See ${logFile}.`);
+    }
     const found = await readState(stack);
     if (found?.alive && found.state.pid === child.pid) {
       try {

@@ -81,8 +81,20 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return text ? JSON.parse(text) as Record<string, unknown> : {};
 }
 
+/** Starts the local stack; if a part fails to start (a port in use, say), closes those already started. */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const opened: (() => Promise<unknown>)[] = [];
+  try {
+    return await assembleLocalStack(options, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assembleLocalStack(options: LocalStackOptions, opened: (() => Promise<unknown>)[]): Promise<LocalStack> {
   const sqsServer = await startSqsServer();
+  opened.push(() => sqsServer.close());
   const sqsEndpoint = sqsServer.endpoint;
   // The mapping (batch size 1), the worker and the API make no multi-message long poll: they skip the front.
   const pipelineEndpoint = options.batchSize && options.batchSize > 1 ? sqsEndpoint : sqsServer.innerEndpoint;
@@ -96,7 +108,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const requestsUrl = ctx.ids.queueUrls[ctx.names.requestsQueue]!;
 
   const modelServer = awsModel ? undefined : await startModelServer(options.model);
+  if (modelServer) opened.push(() => modelServer.close());
   const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, pipelineEndpoint, modelServer?.endpoint));
+  opened.push(() => sandbox.close());
   await sandbox.start();
 
   const mapping = new MappingEmulator({

@@ -178,6 +178,15 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     expect((await cliJson('status', '--local', '--name', b.name)).deployed).toBe(true);
   });
 
+  it('refuses a --port in use with a clear error, and leaves nothing running', async () => {
+    const stack = await local('e2e-port');
+    const port = new URL(stack.state.apiUrl).port;
+    const taken = await cli('up', '--local', '--detach', '--name', 'e2e-port-2', '--port', port);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain(`The local stack e2e-port-2 did not start (exit 1): Port ${port} on 127.0.0.1 is in use: choose another --port`);
+    expect((await cliJson('status', '--local', '--name', 'e2e-port-2'))).toMatchObject({ deployed: false, stale: false });
+  });
+
   it('detects a stale state file and never trusts it', async () => {
     writeFileSync(join(STATE_DIR, 'e2e-stale.json'), JSON.stringify({ stack: 'e2e-stale', pid: 2 ** 22 + 12345, apiUrl: 'http://127.0.0.1:1', invokeUrl: 'http://127.0.0.1:1/prod/invokeModel', sqsEndpoint: 'http://127.0.0.1:1', model: 'local.echo', controlToken: 'x', startedAt: '' }));
     const send = await cli('send', '--local', '--name', 'e2e-stale', 'hello');
