@@ -1,8 +1,8 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { RESOURCE_PATH, STAGE_NAME, validateInvokeRequest } from '../contract.js';
 import { CliError } from '../errors.js';
 import { closeServer, listen, readBody } from './http.js';
+import type { SqsCall } from './sqs-protocol.js';
 
 /** Above this the body could not be one SQS message (1 MiB): API Gateway would pass it and SQS refuse it. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -14,7 +14,8 @@ export interface ApiServerOptions {
   rateLimit: number;
   burstLimit: number;
   corsOrigin: string;
-  sqs: SQSClient;
+  /** How the integration speaks to SQS: the protocol itself, as API Gateway's is. */
+  sqs: SqsCall;
   requestsQueueUrl: string;
   /** Extra routes (the local control API), tried before the public one. */
   extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -87,7 +88,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       }
       const problems = validateInvokeRequest(body);
       if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
-      const sent = await options.sqs.send(new SendMessageCommand({ QueueUrl: options.requestsQueueUrl, MessageBody: text }));
+      const sent = await options.sqs<{ MessageId: string }>('SendMessage', { QueueUrl: options.requestsQueueUrl, MessageBody: text });
       return answer(202, { id: sent.MessageId });
     } catch (err) {
       if (!res.headersSent) answer(500, { message: `The queue is unavailable; try again (${(err as Error).message})` });

@@ -1,10 +1,12 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SqsCall } from './sqs-protocol.js';
 
 export type Handler = (event: SQSEvent, context: { getRemainingTimeInMillis: () => number }) => Promise<SQSBatchResponse>;
 
 export interface MappingOptions {
-  sqs: SQSClient;
+  /** How the poller speaks to SQS: the protocol itself, as Lambda's pollers are AWS's and not the SDK. */
+  sqs: SqsCall;
   queueUrl: string;
   queueArn: string;
   region: string;
@@ -105,14 +107,14 @@ export class MappingEmulator {
 
   private async receive(lane: number): Promise<Message[]> {
     try {
-      const received = await this.options.sqs.send(new ReceiveMessageCommand({
+      const received = await this.options.sqs<{ Messages?: Message[] }>('ReceiveMessage', {
         QueueUrl: this.options.queueUrl,
         MaxNumberOfMessages: this.options.batchSize,
         WaitTimeSeconds: this.options.waitSeconds ?? 2,
         // The legacy AttributeNames: the local SQS server ignores MessageSystemAttributeNames.
         AttributeNames: ['All'],
         MessageAttributeNames: ['All'],
-      }));
+      });
       return received.Messages ?? [];
     } catch (err) {
       if (this.laneWanted(lane)) {
@@ -160,10 +162,10 @@ export class MappingEmulator {
       const failed = new Set(failures.map((f) => f.itemIdentifier));
       const done = messages.filter((m) => !failed.has(m.MessageId!));
       if (done.length) {
-        await this.options.sqs.send(new DeleteMessageBatchCommand({
+        await this.options.sqs('DeleteMessageBatch', {
           QueueUrl: this.options.queueUrl,
           Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-        }));
+        });
       }
     } catch (err) {
       console.error(`local mapping: the handler threw (${(err as Error).message}); its ${records.length} records stay on the queue`);

@@ -13,6 +13,7 @@ import { startApiServer } from './api-server.js';
 import { readBody } from './http.js';
 import { MappingEmulator, type MappingStatus } from './mapping.js';
 import { FunctionSandbox } from './sandbox.js';
+import { sqsProtocol } from './sqs-protocol.js';
 import { startSqsServer } from './sqs-server.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
 
@@ -113,8 +114,9 @@ async function assembleLocalStack(options: LocalStackOptions, opened: (() => Pro
   opened.push(() => sandbox.close());
   await sandbox.start();
 
+  const sqsProtocolClient = sqsProtocol(pipelineEndpoint);
   const mapping = new MappingEmulator({
-    sqs: ctx.clients.sqs,
+    sqs: sqsProtocolClient,
     queueUrl: requestsUrl,
     queueArn: queueArn(ctx, ctx.names.requestsQueue),
     region: LOCAL_ACCOUNT.region,
@@ -177,7 +179,7 @@ async function assembleLocalStack(options: LocalStackOptions, opened: (() => Pro
     rateLimit: settings.rateLimit,
     burstLimit: settings.burstLimit,
     corsOrigin: settings.corsOrigin,
-    sqs: ctx.clients.sqs,
+    sqs: sqsProtocolClient,
     requestsQueueUrl: requestsUrl,
     extra: controlRoutes,
   });

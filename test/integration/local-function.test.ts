@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MappingEmulator } from '../../src/local/mapping.js';
 import { FunctionSandbox } from '../../src/local/sandbox.js';
+import { sqsProtocol } from '../../src/local/sqs-protocol.js';
 import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
 
 // Functions that misbehave as a real one can: they run in the local sandbox exactly as the worker does.
@@ -55,7 +56,7 @@ async function untilDeadLettered(name: string, bundle: URL, timeoutMs: number) {
   const { queueUrl, dlqUrl } = await queueWithDlq(name);
   const sandbox = new FunctionSandbox(bundle, {});
   await sandbox.start();
-  const mapping = new MappingEmulator({ sqs, queueUrl, queueArn: `arn:aws:sqs:us-east-1:123456789012:${name}`, region: 'us-east-1', batchSize: 1, concurrency: 2, timeoutMs, waitSeconds: 1, handler: sandbox.handler });
+  const mapping = new MappingEmulator({ sqs: sqsProtocol(server.innerEndpoint), queueUrl, queueArn: `arn:aws:sqs:us-east-1:123456789012:${name}`, region: 'us-east-1', batchSize: 1, concurrency: 2, timeoutMs, waitSeconds: 1, handler: sandbox.handler });
   stoppers.push(async () => {
     await mapping.stop();
     await sandbox.close();
