@@ -6,7 +6,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { readConfig, type WorkerConfig } from './config.js';
 import { backoffSeconds, delayRetries, publishResults, queueUrlOf, requeue } from './publish.js';
-import { processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
+import { processRecord, queuedAtOf, requestIdOf, throttlesOf, THROTTLING_ERRORS, type Outcome } from './record.js';
 
 /** Kept back from the model call for publishing results and shortening visibilities. */
 export const RESERVE_MS = 2_000;
@@ -19,7 +19,7 @@ let clients: { bedrock: BedrockRuntimeClient; sqs: SQSClient } | undefined;
 
 /**
  * One pair of clients per container; region and endpoints come from the standard AWS environment.
- * - Bedrock calls are not retried inside the invocation: the queue retries them with backoff.
+ * - The SDK retries no Bedrock call: the worker pauses and retries throttled ones, the queue the rest.
  * - Converse goes over HTTP/1.1 with keep-alive: the SDK's default HTTP/2 handler opened a new
  *   connection for every call, which tripled the worker's CPU per request (BENCHMARKS.md).
  * - The SQS client is given an emulator's endpoint explicitly, or it sends calls to the host in QueueUrl.
@@ -60,7 +60,7 @@ function logOutcome(outcome: Outcome, config: WorkerConfig, published: boolean, 
     });
     if (config.logText) Object.assign(line, { prompt: outcome.request?.prompt, output: r.output });
   } else {
-    Object.assign(line, { status: requeued ? 'requeued' : 'retry', attempt: outcome.attempt, latencyMs: outcome.latencyMs, errorCode: outcome.code, error: outcome.message });
+    Object.assign(line, { status: requeued ? 'requeued' : 'retry', attempt: outcome.attempt, latencyMs: outcome.latencyMs, errorCode: outcome.code, error: outcome.message, ...(outcome.throttledCalls ? { throttledCalls: outcome.throttledCalls } : {}) });
   }
   console.log(JSON.stringify(line));
 }
@@ -89,15 +89,16 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   const results = outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : []));
   const unpublished = results.length ? await publishResults(sqs, config.resultsQueueUrl, results) : new Set<string>();
 
-  const throttled = outcomes.filter((o) => o.kind === 'retry' && o.throttled && !(Date.now() - queuedAtOf(o.record) >= MAX_THROTTLED_WAIT_MS));
+  // A request whose last call was throttled goes back as a delayed copy; one that failed otherwise is retried.
+  const throttled = outcomes.filter((o): o is Extract<Outcome, { kind: 'retry' }> => o.kind === 'retry' && THROTTLING_ERRORS.has(o.code) && !(Date.now() - queuedAtOf(o.record) >= MAX_THROTTLED_WAIT_MS));
   const notRequeued = throttled.length ? await requeue(sqs, throttled.map((o) => ({
     queueUrl: queueUrlOf(o.record.eventSourceARN),
     body: o.record.body,
     requestId: requestIdOf(o.record),
     queuedAt: queuedAtOf(o.record),
-    throttles: throttlesOf(o.record) + 1,
+    throttles: throttlesOf(o.record) + (o.throttledCalls ?? 1),
   }))) : new Set<string>();
-  const requeued = new Set(throttled.filter((o) => !notRequeued.has(requestIdOf(o.record))));
+  const requeued = new Set<Outcome>(throttled.filter((o) => !notRequeued.has(requestIdOf(o.record))));
 
   const failed = outcomes.filter((o) => (o.kind === 'retry' && !requeued.has(o)) || unpublished.has(requestIdOf(o.record)));
   await delayRetries(sqs, failed.map((o) => ({

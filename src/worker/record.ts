@@ -6,14 +6,22 @@ import type { WorkerConfig } from './config.js';
 /** A request ends with a result (ok, or an error that retrying cannot fix), or goes back to the queue. */
 export type Outcome =
   | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest }
-  | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number; throttled?: boolean };
+  | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number; throttledCalls?: number };
 
 /** Bedrock errors that fail the same way every time. Everything else is worth another try. */
 const TERMINAL_ERRORS = new Set(['ValidationException']);
 /** Bedrock saying "too much, slow down": a sign of load, not of a bad request. */
-const THROTTLING_ERRORS = new Set(['ThrottlingException', 'ServiceQuotaExceededException']);
+export const THROTTLING_ERRORS = new Set(['ThrottlingException', 'ServiceQuotaExceededException']);
 /** A model call is not started with less time than this left in the invocation. */
 export const MIN_MODEL_MS = 250;
+/**
+ * A throttled call is tried again in the same invocation after a pause of 200-800 ms, for this long
+ * at most; then the request goes back to the queue. Waiting in the invocation keeps the request ready
+ * for the moment the quota frees capacity, with a few calls a second per lane where re-queueing alone
+ * would spin through the queue; the mapping's concurrency still bounds the calls in flight.
+ */
+export const THROTTLED_WAIT_MS = 10_000;
+export const throttlePauseMs = (random: () => number = Math.random) => 200 + random() * 600;
 
 export interface RecordDeps {
   bedrock: BedrockRuntimeClient;
@@ -86,38 +94,53 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
   }
 
   const temperature = request.temperature ?? config.defaultTemperature;
-  const started = Date.now();
-  try {
-    const response = await deps.bedrock.send(new ConverseCommand({
-      modelId: config.modelId,
-      messages: [{ role: 'user', content: [{ text: request.prompt }] }],
-      ...(request.system ? { system: [{ text: request.system }] } : {}),
-      inferenceConfig: { maxTokens: request.maxTokens ?? config.defaultMaxTokens, ...(temperature !== undefined ? { temperature } : {}) },
-    }), { abortSignal: AbortSignal.timeout(budget) });
-    const usage = response.usage;
-    return {
-      kind: 'result',
-      record,
-      request,
-      result: {
-        ...base,
-        status: 'ok',
-        output: outputText(response),
-        stopReason: response.stopReason,
-        ...(usage ? { usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0, totalTokens: usage.totalTokens ?? 0 } } : {}),
-        latencyMs: Date.now() - started,
-        ...(request.metadata ? { metadata: request.metadata } : {}),
-        completedAt: new Date().toISOString(),
-      },
-    };
-  } catch (err) {
-    const latencyMs = Date.now() - started;
-    const name = (err as Error)?.name ?? 'Error';
-    const message = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
-    if (TERMINAL_ERRORS.has(name)) return fail(name, message, latencyMs, request);
-    if (name === 'AbortError' || name === 'TimeoutError') {
-      return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `the model did not answer within the ${budget} ms left in this invocation`, latencyMs };
+  const command = new ConverseCommand({
+    modelId: config.modelId,
+    messages: [{ role: 'user', content: [{ text: request.prompt }] }],
+    ...(request.system ? { system: [{ text: request.system }] } : {}),
+    inferenceConfig: { maxTokens: request.maxTokens ?? config.defaultMaxTokens, ...(temperature !== undefined ? { temperature } : {}) },
+  });
+  let throttledCalls = 0;
+  let waited = 0;
+  for (;;) {
+    const budget = deps.deadline - Date.now();
+    const started = Date.now();
+    try {
+      const response = await deps.bedrock.send(command, { abortSignal: AbortSignal.timeout(budget) });
+      const usage = response.usage;
+      return {
+        kind: 'result',
+        record,
+        request,
+        result: {
+          ...base,
+          attempt: attempt + throttledCalls,
+          status: 'ok',
+          output: outputText(response),
+          stopReason: response.stopReason,
+          ...(usage ? { usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0, totalTokens: usage.totalTokens ?? 0 } } : {}),
+          latencyMs: Date.now() - started,
+          ...(request.metadata ? { metadata: request.metadata } : {}),
+          completedAt: new Date().toISOString(),
+        },
+      };
+    } catch (err) {
+      const latencyMs = Date.now() - started;
+      const name = (err as Error)?.name ?? 'Error';
+      const message = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
+      const thisAttempt = attempt + throttledCalls;
+      if (TERMINAL_ERRORS.has(name)) return fail(name, message, latencyMs, request);
+      if (name === 'AbortError' || name === 'TimeoutError') {
+        return { kind: 'retry', record, attempt: thisAttempt, code: 'TimeBudgetExceeded', message: `the model did not answer within the ${budget} ms left in this invocation`, latencyMs, throttledCalls };
+      }
+      if (!THROTTLING_ERRORS.has(name)) return { kind: 'retry', record, attempt: thisAttempt, code: name === 'Error' ? 'NetworkError' : name, message, latencyMs, throttledCalls };
+      throttledCalls++;
+      const pause = throttlePauseMs();
+      if (waited + pause > THROTTLED_WAIT_MS || deps.deadline - Date.now() - pause < MIN_MODEL_MS) {
+        return { kind: 'retry', record, attempt: thisAttempt, code: name, message, latencyMs, throttledCalls };
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      waited += pause;
     }
-    return { kind: 'retry', record, attempt, code: name === 'Error' ? 'NetworkError' : name, message, latencyMs, throttled: THROTTLING_ERRORS.has(name) };
   }
 }

@@ -5,6 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResultRecord } from '../../src/contract.js';
 import { handler } from '../../src/worker/index.js';
+import { THROTTLED_WAIT_MS, throttlePauseMs } from '../../src/worker/record.js';
 import { backoffSeconds, queueUrlOf, serializeResult, throttleDelaySeconds } from '../../src/worker/publish.js';
 
 const ARN = 'arn:aws:sqs:us-east-1:123456789012:demo-requests';
@@ -23,6 +24,9 @@ function record(id: string, body: unknown, attempt = 1): SQSRecord {
 const event = (...records: SQSRecord[]) => ({ Records: records });
 const context = (ms = 60_000) => ({ getRemainingTimeInMillis: () => ms });
 const meta = { $metadata: { httpStatusCode: 400 } };
+/** 700 ms for the model once the 2 s reserve is kept: too little for a 500 ms pause (Math.random is 0.5) and another call. */
+const NO_TIME_TO_PAUSE = 2_700;
+const throttling = () => new ThrottlingException({ message: 'Too many requests, please wait before trying again.', $metadata: { httpStatusCode: 429 } });
 
 const bedrock = mockClient(BedrockRuntimeClient);
 const sqs = mockClient(SQSClient);
@@ -54,7 +58,10 @@ beforeEach(() => {
   vi.spyOn(Math, 'random').mockReturnValue(0.5);
   vi.spyOn(console, 'log').mockImplementation(() => {});
 });
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
 
 describe('worker', () => {
   it('answers every request with one published result and deletes them all', async () => {
@@ -101,7 +108,7 @@ describe('worker', () => {
       record('throttled', { prompt: 'throttled' }, 1),
       record('server', { prompt: 'server' }, 3),
       record('invalid', { prompt: 'invalid' }),
-    ), context());
+    ), context(NO_TIME_TO_PAUSE));
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'server' }]);
     const results = published();
@@ -151,16 +158,51 @@ describe('worker', () => {
     };
     const fresh = record('fresh', { prompt: 'p' }, 1);
     fresh.messageAttributes = { ...old.messageAttributes, 'bq-request-id': { dataType: 'String', stringValue: 'fresh', stringListValues: [], binaryListValues: [] }, 'bq-queued-at': { dataType: 'Number', stringValue: String(Date.now() - 23 * 3600_000), stringListValues: [], binaryListValues: [] } };
-    const response = await handler(event(old, fresh), context());
+    const response = await handler(event(old, fresh), context(NO_TIME_TO_PAUSE));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'copy' }]);
     expect(sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => e.MessageAttributes?.['bq-request-id']?.StringValue))).toEqual(['fresh']);
     expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)[0]!.args[0].input.Entries).toEqual([{ Id: '0', ReceiptHandle: 'rh-copy', VisibilityTimeout: expect.any(Number) }]);
   });
 
+  it('tries a throttled call again in the same invocation after a short pause, counting every attempt', async () => {
+    bedrock.on(ConverseCommand).rejectsOnce(throttling()).rejectsOnce(throttling()).callsFake(echo);
+    const started = Date.now();
+    const response = await handler(event(record('patient', { prompt: 'p' })), context());
+    expect(response.batchItemFailures).toEqual([]);
+    expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2 * throttlePauseMs(() => 0.5) - 5);
+    expect(published().get('patient')).toMatchObject({ status: 'ok', attempt: 3 });
+    expect(sqs.commandCalls(SendMessageBatchCommand).filter((c) => c.args[0].input.QueueUrl === REQUESTS_URL)).toEqual([]);
+  });
+
+  it('re-queues a throttled request once the invocation has no time for another pause, with every throttled call counted', async () => {
+    bedrock.on(ConverseCommand).rejects(throttling());
+    // 1,600 ms for the model: calls at 0, 500 and 1,000 ms, then too little left for a pause and a call.
+    const response = await handler(event(record('busy', { prompt: 'p' })), context(3_600));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(3);
+    const [copy] = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input).filter((i) => i.QueueUrl === REQUESTS_URL);
+    expect(copy!.Entries![0]!.MessageAttributes!['bq-throttles']).toEqual({ DataType: 'Number', StringValue: '3' });
+    expect(copy!.Entries![0]!.DelaySeconds).toBe(2);
+    expect(JSON.parse(String(vi.mocked(console.log).mock.calls.at(-1)![0]))).toMatchObject({ id: 'busy', status: 'requeued', attempt: 3, errorCode: 'ThrottlingException', throttledCalls: 3 });
+  });
+
+  it('waits at most THROTTLED_WAIT_MS in one invocation, however long the function may run', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    bedrock.on(ConverseCommand).rejects(throttling());
+    const pending = handler(event(record('long', { prompt: 'p' })), context(900_000));
+    await vi.runAllTimersAsync();
+    await pending;
+    const calls = bedrock.commandCalls(ConverseCommand).length;
+    expect(calls).toBe(Math.floor(THROTTLED_WAIT_MS / throttlePauseMs(() => 0.5)) + 1);
+    const [copy] = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input).filter((i) => i.QueueUrl === REQUESTS_URL);
+    expect(copy!.Entries![0]!.MessageAttributes!['bq-throttles']!.StringValue).toBe(String(calls));
+  });
+
   it('falls back to an ordinary retry when a throttled request cannot be re-queued', async () => {
     bedrock.on(ConverseCommand).rejects(new ThrottlingException({ message: 'Too many requests, please wait before trying again.', ...meta }));
     sqs.on(SendMessageBatchCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'NetworkingError' }));
-    const response = await handler(event(record('t', { prompt: 'p' })), context());
+    const response = await handler(event(record('t', { prompt: 'p' })), context(NO_TIME_TO_PAUSE));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 't' }]);
     expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(1);
   });
