@@ -59,7 +59,9 @@ export class FunctionSandbox {
   }
 
   private spawn(): Thread {
-    const worker = new Worker(hostScript(), { workerData: { bundle: this.bundle.href }, env: this.env });
+    // The function's log lines are logs, not the command's data: they go to stderr (CloudWatch's place).
+    const worker = new Worker(hostScript(), { workerData: { bundle: this.bundle.href }, env: this.env, stdout: true });
+    worker.stdout.pipe(process.stderr, { end: false });
     const thread: Thread = { worker, pending: new Map(), ready: undefined! };
     thread.ready = new Promise<void>((resolve, reject) => {
       worker.once('message', (message) => (message === READY ? resolve() : reject(new Error(`the function's thread answered before it was ready: ${String(message)}`))));

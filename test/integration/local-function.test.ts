@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MappingEmulator } from '../../src/local/mapping.js';
 import { FunctionSandbox } from '../../src/local/sandbox.js';
 import { sqsProtocol } from '../../src/local/sqs-protocol.js';
@@ -27,6 +27,8 @@ export const handler = async (event) => {
   }
   return { batchItemFailures: [], invocations, probe: process.env.BQ_PROBE };
 };`);
+
+const logs = write('logs.mjs', "export const handler = async () => { console.log('{\"level\":\"info\",\"message\":\"from the function\"}'); return { batchItemFailures: [] }; };");
 
 let server: SqsServer;
 let sqs: SQSClient;
@@ -93,5 +95,20 @@ describe('the local function sandbox under the mapping emulator', () => {
     await expect(sandbox.handler(event('crash'), context)).rejects.toThrow('crashed outside the handler');
     expect(await sandbox.handler(event('fine'), context)).toEqual({ batchItemFailures: [], invocations: 1, probe: 'set for the function only' });
     expect(process.env.BQ_PROBE).toBeUndefined();
+  });
+
+  it("writes the function's log lines to stderr, never to stdout where the command's data goes", async () => {
+    const stdout = vi.spyOn(process.stdout, 'write');
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const sandbox = new FunctionSandbox(logs, {});
+    stoppers.push(async () => {
+      await sandbox.close();
+      stdout.mockRestore();
+      stderr.mockRestore();
+    });
+    await sandbox.handler({ Records: [] }, { getRemainingTimeInMillis: () => 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain('{"level":"info","message":"from the function"}');
+    expect(stdout.mock.calls.map((c) => String(c[0])).join('')).not.toContain('from the function');
   });
 });
