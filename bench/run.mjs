@@ -153,10 +153,11 @@ How the quota run counts: the local model's quota is a rolling window, a per-min
 to ${local.quota.windowS} s so that the run takes under two minutes. The first window's allowance is spent at once;
 after it, capacity comes back only as earlier calls leave the window. Goodput is therefore the
 results beyond that first allowance, divided by the time to the last result (tail included) and by
-the quota's rate: a perfect pipeline scores 100%. Throttled requests come back after 1 to 3 s, so
-that some are ready whenever capacity returns; the price is the throttled calls counted above, which
-cost Lambda invocations and SQS requests but no Bedrock tokens, and which the mapping's maximum
-concurrency bounds.
+the quota's rate: a perfect pipeline scores 100%. A throttled call is tried again after a pause of
+200-800 ms in the same invocation (for up to 10 s), then the request goes back to the queue for 1 to
+3 s, so that some requests are ready whenever capacity returns. The price is the throttled calls
+counted above: they cost Lambda time and SQS requests but no Bedrock tokens, and the mapping's
+maximum concurrency bounds them (re-queueing alone, with the same short delays, made 23 per result).
 `);
 sections.push(`## send --file (issue #5)
 
