@@ -91,6 +91,12 @@ class ModelError extends Error {
 
 const textOf = (blocks: { text?: string }[] = []) => blocks.map((b) => b.text ?? '').join('');
 
+/** The deterministic local model's answer: the prompt verbatim, after "echo: ". */
+function echoAnswer(prompt: string): Answer {
+  const text = `echo: ${prompt}`;
+  return { text, stopReason: 'end_turn', usage: { inputTokens: tokens(prompt), outputTokens: tokens(text), totalTokens: tokens(prompt) + tokens(text) } };
+}
+
 /** OpenAI's finish_reason as a Converse stopReason. */
 const STOP_REASONS: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', content_filter: 'content_filtered', tool_calls: 'tool_use' };
 
@@ -173,9 +179,9 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       return sendError(res, 400, 'ValidationException', 'Malformed request body.');
     }
     const prompt = (body.messages ?? []).map((m) => textOf(m.content)).join('');
-    const echo = forwardUrl ? undefined : `echo: ${prompt}`;
+    const echo = forwardUrl ? undefined : echoAnswer(prompt);
     // As Bedrock reserves a call's maxTokens before it knows the answer; the echo's answer is known.
-    const cost = tokens(prompt) + (echo === undefined ? body.inferenceConfig?.maxTokens ?? 0 : tokens(echo));
+    const cost = echo ? echo.usage.totalTokens : tokens(prompt) + (body.inferenceConfig?.maxTokens ?? 0);
     if (!window.admit(Date.now(), cost, options.requestsPerMinute, options.tokensPerMinute)) {
       stats.throttled++;
       return sendError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
@@ -189,9 +195,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       if (errorRate && Math.random() < errorRate) throw new ModelError(500, 'InternalServerException', 'The model server failed (local error rate).');
       const started = Date.now();
-      const answer: Answer = echo === undefined
-        ? await forward(forwardUrl!, options.forwardKey, modelId, body, gone.signal)
-        : { text: echo, stopReason: 'end_turn', usage: { inputTokens: tokens(prompt), outputTokens: tokens(echo), totalTokens: tokens(prompt) + tokens(echo) } };
+      const answer = echo ?? await forward(forwardUrl!, options.forwardKey, modelId, body, gone.signal);
       stats.answered++;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({

@@ -10,7 +10,8 @@ export interface Invocation {
   deadline: number;
 }
 
-export type InvocationReply = { id: number; response: Awaited<ReturnType<Handler>> } | { id: number; error: string };
+type Response = Awaited<ReturnType<Handler>>;
+export type InvocationReply = { id: number; response: Response } | { id: number; error: string };
 /** Posted once the bundle is imported, before any invocation. */
 export const READY = 'ready';
 
@@ -19,7 +20,6 @@ function hostScript(): URL {
   return existsSync(beside) ? beside : new URL('../../dist/function-host.mjs', import.meta.url);
 }
 
-type Response = Awaited<ReturnType<Handler>>;
 interface Thread {
   worker: Worker;
   ready: Promise<void>;

@@ -1,13 +1,6 @@
 import { Agent, request } from 'node:http';
 import { readBody } from './http.js';
 
-/** An error the SQS server answered, by its short name (QueueDoesNotExist, ...). */
-export class SqsError extends Error {
-  constructor(readonly code: string, message: string, readonly status: number) {
-    super(`${code}: ${message}`);
-  }
-}
-
 export type SqsCall = <T = Record<string, unknown>>(action: string, params: Record<string, unknown>) => Promise<T>;
 
 /**
@@ -28,7 +21,8 @@ export function sqsProtocol(endpoint: string): SqsCall {
         const text = raw!.toString('utf8');
         const parsed = (text ? JSON.parse(text) : {}) as { __type?: string; message?: string };
         const status = res.statusCode ?? 500;
-        if (status >= 300) reject(new SqsError((parsed.__type ?? `HTTP${status}`).split('#').pop()!, parsed.message ?? text, status));
+        // An SQS error, by its short name (QueueDoesNotExist, ...).
+        if (status >= 300) reject(new Error(`${(parsed.__type ?? `HTTP${status}`).split('#').pop()}: ${parsed.message ?? text}`));
         else resolve(parsed as T);
       }).catch(reject);
     });

@@ -82,7 +82,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return text ? JSON.parse(text) as Record<string, unknown> : {};
 }
 
-/** Starts the local stack; if a part fails to start (a port in use, say), closes those already started. */
+/** Starts the local stack; if a part fails to start (a port in use, say), closes those already started. `opened` lists what `stop` closes, last opened first. */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const opened: (() => Promise<unknown>)[] = [];
   try {
@@ -183,6 +183,7 @@ async function assembleLocalStack(options: LocalStackOptions, opened: (() => Pro
     requestsQueueUrl: requestsUrl,
     extra: controlRoutes,
   });
+  opened.push(() => api.close());
   invokeUrl = api.invokeUrl;
   mapping.start();
 
@@ -197,11 +198,8 @@ async function assembleLocalStack(options: LocalStackOptions, opened: (() => Pro
     stopRequested,
     stop: async () => {
       await mapping.stop();
-      await sandbox.close();
       const left = await queueCounts();
-      await api.close();
-      await modelServer?.close();
-      await sqsServer.close();
+      for (const close of opened.reverse()) await close();
       return left;
     },
   };

@@ -88,9 +88,9 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
   if ('problem' in parsed) return fail('InvalidRequest', parsed.problem);
   const { request } = parsed;
 
-  const budget = deps.deadline - Date.now();
-  if (budget < MIN_MODEL_MS) {
-    return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `only ${Math.max(0, budget)} ms left in this invocation`, latencyMs: 0 };
+  const timeLeft = deps.deadline - Date.now();
+  if (timeLeft < MIN_MODEL_MS) {
+    return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `only ${Math.max(0, timeLeft)} ms left in this invocation`, latencyMs: 0 };
   }
 
   const temperature = request.temperature ?? config.defaultTemperature;
@@ -128,17 +128,15 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
       const latencyMs = Date.now() - started;
       const name = (err as Error)?.name ?? 'Error';
       const message = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
+      // This call's attempt number; throttledCalls, read when returning, includes this call if it was throttled.
       const thisAttempt = attempt + throttledCalls;
+      const retry = (code: string, why: string): Outcome => ({ kind: 'retry', record, attempt: thisAttempt, code, message: why, latencyMs, throttledCalls });
       if (TERMINAL_ERRORS.has(name)) return fail(name, message, latencyMs, request);
-      if (name === 'AbortError' || name === 'TimeoutError') {
-        return { kind: 'retry', record, attempt: thisAttempt, code: 'TimeBudgetExceeded', message: `the model did not answer within the ${budget} ms left in this invocation`, latencyMs, throttledCalls };
-      }
-      if (!THROTTLING_ERRORS.has(name)) return { kind: 'retry', record, attempt: thisAttempt, code: name === 'Error' ? 'NetworkError' : name, message, latencyMs, throttledCalls };
+      if (name === 'AbortError' || name === 'TimeoutError') return retry('TimeBudgetExceeded', `the model did not answer within the ${budget} ms left in this invocation`);
+      if (!THROTTLING_ERRORS.has(name)) return retry(name === 'Error' ? 'NetworkError' : name, message);
       throttledCalls++;
       const pause = throttlePauseMs();
-      if (waited + pause > THROTTLED_WAIT_MS || deps.deadline - Date.now() - pause < MIN_MODEL_MS) {
-        return { kind: 'retry', record, attempt: thisAttempt, code: name, message, latencyMs, throttledCalls };
-      }
+      if (waited + pause > THROTTLED_WAIT_MS || deps.deadline - Date.now() - pause < MIN_MODEL_MS) return retry(name, message);
       await new Promise((resolve) => setTimeout(resolve, pause));
       waited += pause;
     }
