@@ -15,6 +15,11 @@ export function functionArn(ctx: Ctx) {
   return `arn:${partition}:lambda:${region}:${accountId}:function:${ctx.names.workerFunction}`;
 }
 
+export function mappingArn(ctx: Ctx, uuid: string) {
+  const { partition, region, accountId } = ctx.account;
+  return `arn:${partition}:lambda:${region}:${accountId}:event-source-mapping:${uuid}`;
+}
+
 export function logGroupArn(ctx: Ctx) {
   const { partition, region, accountId } = ctx.account;
   return `arn:${partition}:logs:${region}:${accountId}:log-group:${ctx.names.logGroup}`;

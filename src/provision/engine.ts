@@ -100,9 +100,11 @@ export interface Observed {
 /** Reads every resource of the stack at once, then settles the effective settings from what is live. */
 export async function observe(ctx: Ctx): Promise<Observed[]> {
   const lives = await Promise.all(RESOURCES.map((r) => r.read(ctx)));
+  const tagged = RESOURCES.map((_, i) => lives[i]?.tags[STACK_TAG] === ctx.stack);
+  const taggedByKey = new Map(RESOURCES.map((r, i) => [r.key, tagged[i]!]));
   const observed = RESOURCES.map((resource, i) => {
     const live = lives[i];
-    const owned = !!live && (resource.owned?.(ctx, live) ?? live.tags[STACK_TAG] === ctx.stack);
+    const owned = !!live && (tagged[i]! || (!!resource.ownedWith && resource.ownedWith.every((key) => taggedByKey.get(key))));
     return { resource, live, owned };
   });
   const liveSettings = Object.assign({}, ...observed.map((o) => (o.live && o.owned ? o.resource.liveSettings?.(o.live) ?? {} : {})));

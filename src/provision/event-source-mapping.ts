@@ -2,14 +2,17 @@ import {
   CreateEventSourceMappingCommand,
   DeleteEventSourceMappingCommand,
   GetEventSourceMappingCommand,
+  GetFunctionCommand,
   ListEventSourceMappingsCommand,
+  ListTagsCommand,
   UpdateEventSourceMappingCommand,
   type EventSourceMappingConfiguration,
 } from '@aws-sdk/client-lambda';
-import { BATCH_SIZE } from '../contract.js';
-import { functionArn, queueArn } from './arns.js';
-import { CliError } from '../errors.js';
-import { change, isNotFound } from './diff.js';
+import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
+import { BATCH_SIZE, STACK_TAG } from '../contract.js';
+import { functionArn, mappingArn, queueArn } from './arns.js';
+import { CliError, errorName, foreignError } from '../errors.js';
+import { change, isNotFound, orMissing } from './diff.js';
 import { RULES, pollUntil } from './retry.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
@@ -55,27 +58,61 @@ export async function findMapping(ctx: Ctx): Promise<EventSourceMappingConfigura
   return page.EventSourceMappings?.find((m) => m.FunctionArn === fn || m.FunctionArn?.startsWith(`${fn}:`));
 }
 
+/** The mapping's own tags: mappings do not inherit the function's (a mapping gone since the listing has none). */
+async function mappingTags(ctx: Ctx, config: EventSourceMappingConfiguration): Promise<Record<string, string> | undefined> {
+  const found = await orMissing(ctx.clients.lambda.send(new ListTagsCommand({ Resource: config.EventSourceMappingArn ?? mappingArn(ctx, config.UUID!) })));
+  return found && (found.Tags ?? {});
+}
+
+/**
+ * Ours when tagged for the stack, or (a mapping made before mappings could be tagged) when both
+ * of its ends are: the stack's requests queue and worker function, each read with its tags.
+ */
+async function bothEndsOurs(ctx: Ctx): Promise<boolean> {
+  const [queue, fn] = await Promise.all([
+    orMissing(ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName: ctx.names.requestsQueue }))),
+    orMissing(ctx.clients.lambda.send(new GetFunctionCommand({ FunctionName: ctx.names.workerFunction }))),
+  ]);
+  if (!queue?.QueueUrl || !fn) return false;
+  const { Tags } = await ctx.clients.sqs.send(new ListQueueTagsCommand({ QueueUrl: queue.QueueUrl }));
+  return Tags?.[STACK_TAG] === ctx.stack && fn.Tags?.[STACK_TAG] === ctx.stack;
+}
+
 export const eventSourceMapping: Resource<MappingLive> = {
   key: 'event-source-mapping',
   kind: 'Event source mapping',
   name: (ctx) => `${ctx.names.requestsQueue} -> ${ctx.names.workerFunction}`,
   async read(ctx) {
     const config = await findMapping(ctx);
-    return config ? { config, tags: {} } : undefined;
+    const tags = config && await mappingTags(ctx, config);
+    return config && tags ? { config, tags } : undefined;
   },
-  owned: () => true,
+  ownedWith: ['requests-queue', 'function'],
   liveSettings: (live) => (live.config.ScalingConfig?.MaximumConcurrency ? { concurrency: live.config.ScalingConfig.MaximumConcurrency } : {}),
   diff: (ctx, live) => changes(ctx, live.config),
   async create(ctx) {
-    const created = await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new CreateEventSourceMappingCommand({
-      EventSourceArn: queueArn(ctx, ctx.names.requestsQueue),
-      FunctionName: ctx.names.workerFunction,
-      Enabled: true,
-      ...desired(ctx),
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      Tags: ctx.tags,
-    })));
-    await waitForStableMapping(ctx, created.UUID!);
+    let UUID: string;
+    try {
+      UUID = (await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new CreateEventSourceMappingCommand({
+        EventSourceArn: queueArn(ctx, ctx.names.requestsQueue),
+        FunctionName: ctx.names.workerFunction,
+        Enabled: true,
+        ...desired(ctx),
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        Tags: ctx.tags,
+      })))).UUID!;
+    } catch (err) {
+      // Lambda allows one mapping per queue and function: a retried or interrupted create that
+      // went through answers ResourceConflictException. Adopt that mapping when it is ours.
+      if (errorName(err) !== 'ResourceConflictException') throw err;
+      const live = await eventSourceMapping.read(ctx);
+      if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: eventSourceMapping.kind, name: eventSourceMapping.name(ctx) }]);
+      UUID = live.config.UUID!;
+      await waitForStableMapping(ctx, UUID);
+      await eventSourceMapping.update(ctx, live);
+      return;
+    }
+    await waitForStableMapping(ctx, UUID);
   },
   async update(ctx, live) {
     if (!changes(ctx, live.config).length) return;
@@ -123,6 +160,8 @@ export async function changeMapping(ctx: Ctx, wanted: MappingChange): Promise<{ 
   if (!found?.UUID) {
     throw new CliError(`Stack ${ctx.stack} has no event source mapping from ${ctx.names.requestsQueue} to ${ctx.names.workerFunction} in ${ctx.account.region}: deploy it with "bedrock-queue up --name ${ctx.stack}".`);
   }
+  const tags = await mappingTags(ctx, found);
+  if (tags?.[STACK_TAG] !== ctx.stack && !(await bothEndsOurs(ctx))) throw foreignError([{ kind: eventSourceMapping.kind, name: eventSourceMapping.name(ctx) }]);
   const UUID = found.UUID;
   const before = STABLE_STATES.has(found.State ?? '') ? found : await waitForStableMapping(ctx, UUID);
   const unchanged = (wanted.concurrency === undefined || wanted.concurrency === before.ScalingConfig?.MaximumConcurrency) &&

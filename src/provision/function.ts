@@ -7,8 +7,10 @@ import {
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
   type FunctionConfiguration,
+  type GetFunctionCommandOutput,
 } from '@aws-sdk/client-lambda';
-import { LAMBDA_HANDLER, LAMBDA_RUNTIME, WORKER_ENV } from '../contract.js';
+import { LAMBDA_HANDLER, LAMBDA_RUNTIME, STACK_TAG, WORKER_ENV } from '../contract.js';
+import { CliError, errorName, foreignError } from '../errors.js';
 import { functionArn, roleArn } from './arns.js';
 import { change, missingTags, orMissing, tagChanges } from './diff.js';
 import { RULES, pollUntil } from './retry.js';
@@ -52,21 +54,44 @@ function configurationChanges(ctx: Ctx, config: FunctionConfiguration): Change[]
   ];
 }
 
+/**
+ * Waits for State Active and LastUpdateStatus Successful, the acceptors of the SDK's
+ * waitUntilFunctionActiveV2 / waitUntilFunctionUpdatedV2; a Failed function stops `up` with
+ * Lambda's reason code and reason instead of being taken for ready.
+ */
 async function waitUntilSettled(ctx: Ctx) {
-  await pollUntil(ctx, `function ${ctx.names.workerFunction} to be ready`,
-    () => ctx.clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: ctx.names.workerFunction })),
-    (c) => c.State !== 'Pending' && c.LastUpdateStatus !== 'InProgress');
+  const FunctionName = ctx.names.workerFunction;
+  const config = await pollUntil(ctx, `function ${FunctionName} to be Active`,
+    () => ctx.clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName })),
+    (c) => c.State === 'Failed' || c.LastUpdateStatus === 'Failed' || (c.State === 'Active' && (c.LastUpdateStatus ?? 'Successful') === 'Successful'));
+  if (config.State === 'Failed') {
+    throw new CliError(`Lambda function ${FunctionName} failed to become Active: ${config.StateReasonCode ?? 'no reason code'}: ${config.StateReason ?? 'no reason given'}`);
+  }
+  if (config.LastUpdateStatus === 'Failed') {
+    throw new CliError(`The update of Lambda function ${FunctionName} failed: ${config.LastUpdateStatusReasonCode ?? 'no reason code'}: ${config.LastUpdateStatusReason ?? 'no reason given'}`);
+  }
 }
 
-const lambdaRetry = [RULES.iamPropagation, RULES.functionBusy];
+/** Lambda returns Tags from GetFunction only to callers allowed lambda:ListTags; otherwise TagsError. */
+function tagsOf(found: GetFunctionCommandOutput, FunctionName: string): Record<string, string> {
+  if (found.TagsError) {
+    throw new CliError(`Cannot read the tags of Lambda function ${FunctionName} (${found.TagsError.ErrorCode ?? 'TagsError'}: ${found.TagsError.Message ?? ''}), `
+      + 'so bedrock-queue cannot tell whether it is this stack\'s: grant lambda:ListTags on it (see "bedrock-queue policy").');
+  }
+  return found.Tags ?? {};
+}
+
+const createRetry = [RULES.iamPropagation];
+const updateRetry = [RULES.iamPropagation, RULES.functionBusy];
 
 export const workerFunction: Resource<FunctionLive> = {
   key: 'function',
   kind: 'Lambda function',
   name: (ctx) => ctx.names.workerFunction,
   async read(ctx) {
-    const found = await orMissing(ctx.clients.lambda.send(new GetFunctionCommand({ FunctionName: ctx.names.workerFunction })));
-    return found?.Configuration ? { config: found.Configuration, tags: found.Tags ?? {} } : undefined;
+    const FunctionName = ctx.names.workerFunction;
+    const found = await orMissing(ctx.clients.lambda.send(new GetFunctionCommand({ FunctionName })));
+    return found?.Configuration ? { config: found.Configuration, tags: tagsOf(found, FunctionName) } : undefined;
   },
   liveSettings(live): Partial<Settings> {
     const env = live.config.Environment?.Variables ?? {};
@@ -88,25 +113,35 @@ export const workerFunction: Resource<FunctionLive> = {
   },
   async create(ctx) {
     const code = await ctx.code();
-    await ctx.retry(lambdaRetry, () => ctx.clients.lambda.send(new CreateFunctionCommand({
-      FunctionName: ctx.names.workerFunction,
-      ...desiredConfiguration(ctx),
-      Code: { ZipFile: code.zip },
-      Architectures: ['arm64'],
-      Description: `bedrock-queue worker for stack ${ctx.stack}`,
-      Tags: ctx.tags,
-    })));
+    try {
+      await ctx.retry(createRetry, () => ctx.clients.lambda.send(new CreateFunctionCommand({
+        FunctionName: ctx.names.workerFunction,
+        ...desiredConfiguration(ctx),
+        Code: { ZipFile: code.zip },
+        Architectures: ['arm64'],
+        Description: `bedrock-queue worker for stack ${ctx.stack}`,
+        Tags: ctx.tags,
+      })));
+    } catch (err) {
+      // A create that was interrupted or retried may have succeeded: adopt the function if it is ours.
+      if (errorName(err) !== 'ResourceConflictException') throw err;
+      const live = await workerFunction.read(ctx);
+      if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: workerFunction.kind, name: ctx.names.workerFunction }]);
+      await waitUntilSettled(ctx);
+      await workerFunction.update(ctx, live);
+      return;
+    }
     await waitUntilSettled(ctx);
   },
   async update(ctx, live) {
     const FunctionName = ctx.names.workerFunction;
     if (configurationChanges(ctx, live.config).length) {
-      await ctx.retry(lambdaRetry, () => ctx.clients.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName, ...desiredConfiguration(ctx) })));
+      await ctx.retry(updateRetry, () => ctx.clients.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName, ...desiredConfiguration(ctx) })));
       await waitUntilSettled(ctx);
     }
     const code = await ctx.code();
     if (code.sha256 !== live.config.CodeSha256) {
-      await ctx.retry(lambdaRetry, () => ctx.clients.lambda.send(new UpdateFunctionCodeCommand({ FunctionName, ZipFile: code.zip, Architectures: ['arm64'] })));
+      await ctx.retry(updateRetry, () => ctx.clients.lambda.send(new UpdateFunctionCodeCommand({ FunctionName, ZipFile: code.zip, Architectures: ['arm64'] })));
       await waitUntilSettled(ctx);
     }
     const tags = missingTags(ctx.tags, live.tags);

@@ -22,8 +22,8 @@ import {
 import { releaseMessages } from '../client/results.js';
 import { errorName, foreignError } from '../errors.js';
 import { queueArn } from './arns.js';
-import { change, missingTags, tagChanges } from './diff.js';
-import { RULES, pollUntil } from './retry.js';
+import { change, missingTags, orMissing, tagChanges } from './diff.js';
+import { RULES, pollUntil, waitUntilGone } from './retry.js';
 import type { Change, Ctx, Live, Resource, Settings } from './types.js';
 
 export interface QueueLive extends Live {
@@ -95,12 +95,35 @@ async function listStackQueues(ctx: Ctx): Promise<Map<string, string>> {
   });
 }
 
+/**
+ * After DeleteQueue, SQS may list a queue for up to 60 s and then answer QueueDoesNotExist to
+ * reads; a queue that vanishes between the listing and the read is missing, not an error.
+ */
+async function readListedQueue(ctx: Ctx, url: string): Promise<QueueLive | undefined> {
+  return orMissing(readQueue(ctx, url));
+}
+
 async function readQueue(ctx: Ctx, url: string): Promise<QueueLive> {
   const [attributes, tags] = await Promise.all([
     ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
     ctx.clients.sqs.send(new ListQueueTagsCommand({ QueueUrl: url })),
   ]);
   return { url, attributes: attributes.Attributes ?? {}, tags: tags.Tags ?? {} };
+}
+
+/**
+ * "The deletion process takes up to 60 seconds" (SQS DeleteQueue): `down` returns once GetQueueUrl
+ * has said QueueDoesNotExist several times in a row, so a following `up` finds the name free of
+ * stale listings (it still waits out QueueDeletedRecently).
+ */
+const QUEUE_GONE = { confirmations: 3, intervalMs: 2_000, timeoutMs: 3 * 60_000 };
+/** A new queue answers reliably about a second after CreateQueue (aws-facts.md). */
+const QUEUE_READY_TIMEOUT_MS = 30_000;
+
+async function waitUntilAnswering(ctx: Ctx, QueueName: string, QueueUrl: string) {
+  await pollUntil(ctx, `queue ${QueueName} to answer`,
+    () => orMissing(ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }))),
+    (answer) => answer !== undefined, QUEUE_READY_TIMEOUT_MS);
 }
 
 function queueResource(key: string, role: QueueRole, kind: string): Resource<QueueLive> {
@@ -111,9 +134,9 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
     name,
     async read(ctx) {
       const url = (await listStackQueues(ctx)).get(name(ctx));
-      if (!url) return undefined;
-      ctx.ids.queueUrls[name(ctx)] = url;
-      return readQueue(ctx, url);
+      const live = url ? await readListedQueue(ctx, url) : undefined;
+      if (live) ctx.ids.queueUrls[name(ctx)] = live.url;
+      return live;
     },
     liveSettings(live): Partial<Settings> {
       if (role !== 'requestsQueue' || !live.attributes.RedrivePolicy) return {};
@@ -126,10 +149,12 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
     async create(ctx) {
       const QueueName = name(ctx);
       try {
-        const created = await ctx.retry([RULES.queueDeletedRecently], () =>
+        const created = await ctx.retry([RULES.queueDeletedRecently, RULES.deadLetterTargetMissing], () =>
           ctx.clients.sqs.send(new CreateQueueCommand({ QueueName, Attributes: desiredAttributes(ctx, role), tags: ctx.tags })),
         );
-        ctx.ids.queueUrls[QueueName] = created.QueueUrl ?? (await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl!;
+        const url = created.QueueUrl ?? (await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl!;
+        await waitUntilAnswering(ctx, QueueName, url);
+        ctx.ids.queueUrls[QueueName] = url;
       } catch (err) {
         if (!/QueueNameExists|QueueAlreadyExists/.test(errorName(err))) throw err;
         // ListQueues is eventually consistent: a queue created moments ago may not be listed yet.
@@ -146,13 +171,14 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
       if (changed.length) {
         const desired = desiredAttributes(ctx, role);
         const Attributes = Object.fromEntries(changed.map((c) => [c.field, desired[c.field]!]));
-        await ctx.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: live.url, Attributes }));
+        await ctx.retry([RULES.deadLetterTargetMissing], () => ctx.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: live.url, Attributes })));
       }
       const tags = missingTags(ctx.tags, live.tags);
       if (Object.keys(tags).length) await ctx.clients.sqs.send(new TagQueueCommand({ QueueUrl: live.url, Tags: tags }));
     },
     async remove(ctx, live) {
       await ctx.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: live.url }));
+      await waitUntilGone(ctx, `${name(ctx)} is deleted`, async () => !(await orMissing(ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName: name(ctx) })))), QUEUE_GONE);
     },
   };
   return queue;

@@ -57,12 +57,23 @@ export const RULES = {
     firstDelayMs: 10_000,
     maxDelayMs: 15_000,
   },
+  // Lambda answers ResourceConflictException to any update while the function is Pending or an
+  // update is InProgress, with several wordings; on an update it never means anything else.
   functionBusy: {
-    matches: (err: unknown) => errorName(err) === 'ResourceConflictException' && /in progress|Pending|currently in the following state/i.test(errorMessage(err)),
+    matches: named('ResourceConflictException'),
     reason: 'the function is still being created or updated',
     maxWaitMs: 5 * 60_000,
     firstDelayMs: 1_000,
     maxDelayMs: 10_000,
+  },
+  // A queue answers about a second after CreateQueue: a RedrivePolicy naming a DLQ created a moment
+  // ago can fail "Dead letter target does not exist" (aws-facts.md, SQS).
+  deadLetterTargetMissing: {
+    matches: (err: unknown) => /Dead letter target does not exist/i.test(errorMessage(err)),
+    reason: 'SQS does not see the new dead-letter queue yet',
+    maxWaitMs: 60_000,
+    firstDelayMs: 1_000,
+    maxDelayMs: 5_000,
   },
   mappingBusy: {
     matches: named('ResourceInUseException'),
@@ -86,6 +97,22 @@ export const RULES = {
     maxDelayMs: 10_000,
   },
 } satisfies Record<string, RetryRule>;
+
+/**
+ * Asks `gone` until it has said yes `confirmations` times in a row: after a delete, AWS's reads
+ * are eventually consistent and a single not-found can be followed by the resource again
+ * (Terraform's SQS waiter asks for many consecutive not-found reads for the same reason).
+ */
+export async function waitUntilGone(env: RetryEnv, what: string, gone: () => Promise<boolean>, options: { confirmations: number; intervalMs: number; timeoutMs: number }): Promise<void> {
+  let streak = 0;
+  for (let elapsed = 0; ; elapsed += options.intervalMs) {
+    streak = (await gone()) ? streak + 1 : 0;
+    if (streak >= options.confirmations) return;
+    if (elapsed >= options.timeoutMs) throw new Error(`timed out after ${Math.round(elapsed / 1000)} s waiting for ${what}`);
+    if (streak) env.note(`waiting for AWS to confirm ${what} (${streak}/${options.confirmations})`);
+    await env.sleep(options.intervalMs);
+  }
+}
 
 /** Polls `read` until `done` holds, or fails with `what` after `timeoutMs`. */
 export async function pollUntil<T>(env: RetryEnv, what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10 * 60_000): Promise<T> {

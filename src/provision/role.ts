@@ -3,17 +3,16 @@ import {
   DeleteRoleCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
+  GetRoleCommand,
   GetRolePolicyCommand,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
-  ListRolesCommand,
-  ListRoleTagsCommand,
   PutRolePolicyCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
   type Role,
 } from '@aws-sdk/client-iam';
-import { IAM_PATH } from '../contract.js';
+import { IAM_PATH, STACK_TAG } from '../contract.js';
 import { CliError, errorName } from '../errors.js';
 import { logGroupArn, modelStatements, queueArn } from './arns.js';
 import { change, missingTags, orMissing, tagChanges } from './diff.js';
@@ -47,17 +46,22 @@ function document(statements: unknown[]) {
 /** IAM returns policy documents URL-encoded. */
 const decodePolicy = (text: string | undefined) => (text ? JSON.parse(decodeURIComponent(text)) : undefined);
 
-async function listStackPathRoles(ctx: Ctx): Promise<Map<string, Role>> {
-  return ctx.once('iam:ListRoles', async () => {
-    const roles = new Map<string, Role>();
-    let Marker: string | undefined;
-    do {
-      const page = await ctx.clients.iam.send(new ListRolesCommand({ PathPrefix: IAM_PATH, Marker, MaxItems: 1000 }));
-      for (const role of page.Roles ?? []) if (role.Path === IAM_PATH) roles.set(role.RoleName!, role);
-      Marker = page.IsTruncated ? page.Marker : undefined;
-    } while (Marker);
-    return roles;
-  });
+/**
+ * GetRole returns the path and the tags in one call, and reads its own writes better than a
+ * listing does. A role outside IAM_PATH is never this stack's, whatever its tags say.
+ */
+async function readRole(ctx: Ctx, RoleName: string): Promise<RoleLive | undefined> {
+  const found = await orMissing(ctx.clients.iam.send(new GetRoleCommand({ RoleName })));
+  if (!found?.Role) return undefined;
+  const role: Role = found.Role;
+  if (role.Path !== IAM_PATH) return { tags: {}, trust: undefined, policy: undefined };
+  // IAM reads lag writes: a policy listed a moment ago may answer NoSuchEntity.
+  const policy = await orMissing(ctx.clients.iam.send(new GetRolePolicyCommand({ RoleName, PolicyName: INLINE_POLICY_NAME })));
+  return {
+    tags: Object.fromEntries((role.Tags ?? []).map((t) => [t.Key!, t.Value ?? ''])),
+    trust: decodePolicy(role.AssumeRolePolicyDocument),
+    policy: decodePolicy(policy?.PolicyDocument),
+  };
 }
 
 function roleResource(spec: RoleSpec): Resource<RoleLive> {
@@ -65,24 +69,11 @@ function roleResource(spec: RoleSpec): Resource<RoleLive> {
     ...change('trust policy', live.trust, trustPolicy(spec.service)),
     ...change('permissions', live.policy, spec.policy(ctx)),
   ];
-  return {
+  const role: Resource<RoleLive> = {
     key: spec.key,
     kind: 'IAM role',
     name: spec.name,
-    async read(ctx) {
-      const RoleName = spec.name(ctx);
-      const role = (await listStackPathRoles(ctx)).get(RoleName);
-      if (!role) return undefined;
-      const [tags, policy] = await Promise.all([
-        ctx.clients.iam.send(new ListRoleTagsCommand({ RoleName })),
-        orMissing(ctx.clients.iam.send(new GetRolePolicyCommand({ RoleName, PolicyName: INLINE_POLICY_NAME }))),
-      ]);
-      return {
-        tags: Object.fromEntries((tags.Tags ?? []).map((t) => [t.Key!, t.Value ?? ''])),
-        trust: decodePolicy(role.AssumeRolePolicyDocument),
-        policy: decodePolicy(policy?.PolicyDocument),
-      };
-    },
+    read: (ctx) => readRole(ctx, spec.name(ctx)),
     diff: (ctx, live) => [...changes(ctx, live), ...tagChanges(ctx.tags, live.tags)],
     async create(ctx) {
       const RoleName = spec.name(ctx);
@@ -95,10 +86,14 @@ function roleResource(spec: RoleSpec): Resource<RoleLive> {
           Tags: Object.entries(ctx.tags).map(([Key, Value]) => ({ Key, Value })),
         }));
       } catch (err) {
-        if (errorName(err) === 'EntityAlreadyExistsException') {
-          throw new CliError(`IAM role ${RoleName} already exists outside the path ${IAM_PATH}, so it is not this stack's: choose another --name or remove that role.`);
+        if (errorName(err) !== 'EntityAlreadyExistsException') throw err;
+        // After an interrupted up the role is usually ours, created a moment ago: adopt it.
+        const live = await readRole(ctx, RoleName);
+        if (!live || live.tags[STACK_TAG] !== ctx.stack) {
+          throw new CliError(`IAM role ${RoleName} already exists and is not this stack's (not under the path ${IAM_PATH} with the tag ${STACK_TAG}=${ctx.stack}): choose another --name or remove that role.`);
         }
-        throw err;
+        await role.update(ctx, live);
+        return;
       }
       await putPolicy(ctx, RoleName, spec.policy(ctx));
     },
@@ -127,6 +122,7 @@ function roleResource(spec: RoleSpec): Resource<RoleLive> {
       await ctx.clients.iam.send(new DeleteRoleCommand({ RoleName }));
     },
   };
+  return role;
 }
 
 async function putPolicy(ctx: Ctx, RoleName: string, policy: unknown) {

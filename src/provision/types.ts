@@ -87,6 +87,6 @@ export interface Resource<L extends Live = Live> {
   create: (ctx: Ctx) => Promise<void>;
   update: (ctx: Ctx, live: L) => Promise<void>;
   remove: (ctx: Ctx, live: L) => Promise<void>;
-  /** Whether a live resource is ours; the default is the stack tag. */
-  owned?: (ctx: Ctx, live: L) => boolean;
+  /** Also ours, without the stack tag, when the resources with these keys are all ours. */
+  ownedWith?: string[];
 }

@@ -25,7 +25,7 @@ import {
   type Method,
 } from '@aws-sdk/client-api-gateway';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand, ListRolesCommand, ListRoleTagsCommand, ListAttachedRolePoliciesCommand, NoSuchEntityException } from '@aws-sdk/client-iam';
+import { GetRoleCommand, GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand, ListAttachedRolePoliciesCommand, NoSuchEntityException } from '@aws-sdk/client-iam';
 import {
   CreateEventSourceMappingCommand,
   CreateFunctionCommand,
@@ -34,11 +34,12 @@ import {
   GetFunctionConfigurationCommand,
   LambdaClient,
   ListEventSourceMappingsCommand,
+  ListTagsCommand,
   ResourceNotFoundException,
   type EventSourceMappingConfiguration,
   type FunctionConfiguration,
 } from '@aws-sdk/client-lambda';
-import { CreateQueueCommand, GetQueueAttributesCommand, ListQueuesCommand, ListQueueTagsCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, type CreateQueueCommandInput, DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand, ListQueueTagsCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { REQUEST_BODY_SCHEMA } from '../../src/contract.js';
@@ -67,6 +68,8 @@ export interface AccountState {
   logGroups: Record<string, { retentionInDays?: number; tags: Record<string, string> }>;
   functions: Record<string, { config: FunctionConfiguration; tags: Record<string, string> }>;
   mappings: EventSourceMappingConfiguration[];
+  /** Tags of each mapping by UUID (ListTags): mappings do not inherit the function's. */
+  mappingTags: Record<string, Record<string, string>>;
   restApis: { id: string; name: string; tags: Record<string, string>; rootResourceId: string; resources: { id: string; path: string; resourceMethods?: Record<string, Method> }[];
     models: { name: string; contentType: string; schema: string }[]; validators: { id: string; name: string; validateRequestBody: boolean; validateRequestParameters: boolean }[];
     gatewayResponses: { responseType: string; statusCode?: string; responseTemplates?: Record<string, string>; responseParameters?: Record<string, string>; defaultResponse: boolean }[];
@@ -76,7 +79,7 @@ export interface AccountState {
 }
 
 export function emptyAccount(): AccountState {
-  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], restApis: [], apiKeys: [], usagePlans: [] };
+  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [] };
 }
 
 const WORKER_POLICY = {
@@ -128,8 +131,9 @@ export function convergedAccount(): AccountState {
         },
       },
     },
+    mappingTags: { 'esm-1': { ...TAGS } },
     mappings: [{
-      UUID: 'esm-1', EventSourceArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests`, FunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demo-worker`,
+      UUID: 'esm-1', EventSourceMappingArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:event-source-mapping:esm-1`, EventSourceArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests`, FunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demo-worker`,
       BatchSize: 1, MaximumBatchingWindowInSeconds: 0, FunctionResponseTypes: ['ReportBatchItemFailures'], ScalingConfig: { MaximumConcurrency: 10 }, State: 'Enabled',
     }],
     restApis: [{
@@ -191,6 +195,15 @@ export type Mocks = {
 const nameOf = (url?: string) => url!.slice(url!.lastIndexOf('/') + 1);
 const notFound = (Err: new (o: { message: string; $metadata: object }) => Error, message: string) => new Err({ message, $metadata: {} });
 
+/** CreateQueue as SQS does it: the queue exists afterwards, with the attributes and tags given. */
+export function createQueueIn(state: AccountState) {
+  return (input: CreateQueueCommandInput) => {
+    const name = input.QueueName!;
+    state.queues[name] ??= { attributes: { ...input.Attributes, QueueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}` }, tags: { ...input.tags } };
+    return { QueueUrl: queueUrl(name) };
+  };
+}
+
 /** Wires every client's reads to `state`; mutating calls resolve with plausible ids. */
 export function mockAws(state: AccountState): Mocks {
   const m: Mocks = {
@@ -200,15 +213,23 @@ export function mockAws(state: AccountState): Mocks {
   m.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/dev` });
 
   m.sqs.on(ListQueuesCommand).callsFake((input) => ({ QueueUrls: Object.keys(state.queues).filter((n) => n.startsWith(input.QueueNamePrefix ?? '')).map(queueUrl) }));
-  m.sqs.on(GetQueueAttributesCommand).callsFake((input) => ({ Attributes: state.queues[nameOf(input.QueueUrl)]!.attributes }));
-  m.sqs.on(ListQueueTagsCommand).callsFake((input) => ({ Tags: state.queues[nameOf(input.QueueUrl)]!.tags }));
-  m.sqs.on(CreateQueueCommand).callsFake((input) => ({ QueueUrl: queueUrl(input.QueueName!) }));
+  const queue = (name: string) => {
+    const found = state.queues[name];
+    if (!found) throw notFound(QueueDoesNotExist, 'The specified queue does not exist.');
+    return found;
+  };
+  m.sqs.on(GetQueueUrlCommand).callsFake((input) => (queue(input.QueueName!), { QueueUrl: queueUrl(input.QueueName!) }));
+  m.sqs.on(GetQueueAttributesCommand).callsFake((input) => ({ Attributes: queue(nameOf(input.QueueUrl)).attributes }));
+  m.sqs.on(ListQueueTagsCommand).callsFake((input) => ({ Tags: queue(nameOf(input.QueueUrl)).tags }));
+  m.sqs.on(DeleteQueueCommand).callsFake((input) => void delete state.queues[nameOf(input.QueueUrl)]);
+  m.sqs.on(CreateQueueCommand).callsFake(createQueueIn(state));
 
-  m.iam.on(ListRolesCommand).callsFake(() => ({
-    Roles: Object.entries(state.roles).map(([RoleName, r]) => ({ RoleName, Path: r.path, Arn: `arn:aws:iam::${ACCOUNT}:role${r.path}${RoleName}`, AssumeRolePolicyDocument: encode(r.trust), RoleId: RoleName, CreateDate: new Date(0) })),
-    IsTruncated: false,
-  }));
-  m.iam.on(ListRoleTagsCommand).callsFake((input) => ({ Tags: Object.entries(state.roles[input.RoleName!]!.tags).map(([Key, Value]) => ({ Key, Value })) }));
+  m.iam.on(GetRoleCommand).callsFake((input) => {
+    const r = state.roles[input.RoleName!];
+    if (!r) throw notFound(NoSuchEntityException, `The role with name ${input.RoleName} cannot be found.`);
+    return { Role: { RoleName: input.RoleName, Path: r.path, Arn: `arn:aws:iam::${ACCOUNT}:role${r.path}${input.RoleName}`, AssumeRolePolicyDocument: encode(r.trust), RoleId: input.RoleName, CreateDate: new Date(0),
+      Tags: Object.entries(r.tags).map(([Key, Value]) => ({ Key, Value })) } };
+  });
   m.iam.on(GetRolePolicyCommand).callsFake((input) => {
     const policy = state.roles[input.RoleName!]?.policy;
     if (!policy) throw notFound(NoSuchEntityException, `The role policy with name ${input.PolicyName} cannot be found.`);
@@ -229,6 +250,14 @@ export function mockAws(state: AccountState): Mocks {
   };
   m.lambda.on(GetFunctionCommand).callsFake((input) => ({ Configuration: fn(input.FunctionName).config, Tags: fn(input.FunctionName).tags }));
   m.lambda.on(GetFunctionConfigurationCommand).resolves({ State: 'Active', LastUpdateStatus: 'Successful' });
+  m.lambda.on(ListTagsCommand).callsFake((input) => {
+    const uuid = /:event-source-mapping:(.+)$/.exec(input.Resource!)?.[1];
+    if (uuid) {
+      if (!state.mappings.some((e) => e.UUID === uuid)) throw notFound(ResourceNotFoundException, `Event source mapping not found: ${uuid}`);
+      return { Tags: state.mappingTags[uuid] ?? {} };
+    }
+    return { Tags: fn(input.Resource!.split(':function:')[1]).tags };
+  });
   m.lambda.on(ListEventSourceMappingsCommand).callsFake((input) => ({ EventSourceMappings: state.mappings.filter((e) => e.EventSourceArn === input.EventSourceArn) }));
   m.lambda.on(CreateEventSourceMappingCommand).resolves({ UUID: 'esm-new', State: 'Creating' });
   m.lambda.on(GetEventSourceMappingCommand).resolves({ UUID: 'esm-1', State: 'Enabled' });

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describeError } from '../../src/errors.js';
 import { apply, observe, plan } from '../../src/provision/engine.js';
 import type { StackOptions } from '../../src/provision/types.js';
-import { convergedAccount, emptyAccount, mockAws, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
+import { convergedAccount, createQueueIn, emptyAccount, mockAws, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
 
 let mocks: Mocks | undefined;
 afterEach(() => {
@@ -73,10 +73,11 @@ describe('waiting out real AWS behaviours', () => {
   });
 
   it('waits for SQS to release a queue name deleted less than 60 s ago', async () => {
-    const m = prepare(emptyAccount());
+    const state = emptyAccount();
+    const m = prepare(state);
     m.sqs.on(CreateQueueCommand, { QueueName: 'demo-requests-dlq' })
       .rejectsOnce(new QueueDeletedRecently({ message: 'You must wait 60 seconds after deleting a queue before you can create another with the same name.', ...meta }))
-      .resolves({ QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-requests-dlq' });
+      .callsFake(createQueueIn(state));
     const harness = await up();
     expect(m.sqs.commandCalls(CreateQueueCommand).filter((c) => c.args[0].input.QueueName === 'demo-requests-dlq')).toHaveLength(2);
     expect(harness.notes.some((n) => /60 s after DeleteQueue/.test(n))).toBe(true);
