@@ -8,6 +8,12 @@ export const DEFAULT_STACK_NAME = 'bedrock-queue';
 
 /** The tag that marks a resource as belonging to stack N. Nothing without it is ever changed. */
 export const STACK_TAG = 'bedrock-queue:stack';
+/**
+ * AWS's tag rules, the same for every service the stack uses (SQS, IAM, Lambda, CloudWatch Logs,
+ * API Gateway): at most 50 tags a resource; keys of 1-128 and values of 0-256 Unicode letters,
+ * digits, spaces and _ . : / = + - @; keys starting with aws: are reserved.
+ */
+export const TAG_RULES = { maxTags: 50, maxKey: 128, maxValue: 256, pattern: /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, reservedPrefix: /^aws:/i } as const;
 export const IAM_PATH = '/bedrock-queue/';
 export const STAGE_NAME = 'prod';
 export const RESOURCE_PATH = 'invokeModel';

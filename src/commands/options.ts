@@ -1,6 +1,6 @@
 import type { Options } from 'yargs';
 import { UsageError } from '../errors.js';
-import { DEFAULT_STACK_NAME, STACK_NAME_PATTERN } from '../contract.js';
+import { DEFAULT_STACK_NAME, STACK_NAME_PATTERN, STACK_TAG, TAG_RULES } from '../contract.js';
 import type { AwsTarget } from '../provision/aws.js';
 
 /** Options every command takes. */
@@ -59,7 +59,7 @@ export function duration(flag: string) {
 }
 
 /** Parses repeated key=value flags into an object, with limits on their count and lengths. */
-export function keyValues(flag: string, limits: { maxCount: number; maxKey: number; maxValue: number; reservedPrefix?: string }) {
+export function keyValues(flag: string, limits: { maxCount: number; maxKey: number; maxValue: number }, check?: (key: string, value: string) => string | undefined) {
   return (values?: string[]) => {
     if (values === undefined) return undefined;
     if (values.length > limits.maxCount) throw new UsageError(`--${flag} can be given at most ${limits.maxCount} times`);
@@ -67,11 +67,21 @@ export function keyValues(flag: string, limits: { maxCount: number; maxKey: numb
     for (const v of values) {
       const [key, ...rest] = String(v).split('=');
       const value = rest.join('=');
-      if (!key || !rest.length || (limits.reservedPrefix && key.startsWith(limits.reservedPrefix)) || key.length > limits.maxKey || value.length > limits.maxValue) {
-        throw new UsageError(`--${flag} "${v}" must be key=value (key at most ${limits.maxKey} characters${limits.reservedPrefix ? `, not starting with ${limits.reservedPrefix}` : ''}; value at most ${limits.maxValue})`);
+      if (!key || !rest.length || [...key].length > limits.maxKey || [...value].length > limits.maxValue) {
+        throw new UsageError(`--${flag} "${v}" must be key=value (key of 1 to ${limits.maxKey} characters; value at most ${limits.maxValue})`);
       }
+      const problem = check?.(key, value);
+      if (problem) throw new UsageError(`--${flag} "${v}": ${problem}`);
       pairs[key] = value;
     }
     return pairs;
   };
+}
+
+/** AWS's rules for a tag the user adds (TAG_RULES), checked before any call. */
+export function tagProblem(key: string, value: string): string | undefined {
+  if (TAG_RULES.reservedPrefix.test(key)) return 'keys starting with aws: are reserved by AWS';
+  if (key === STACK_TAG) return `${STACK_TAG} is set by bedrock-queue itself (use --name)`;
+  if (!TAG_RULES.pattern.test(key) || !TAG_RULES.pattern.test(value)) return 'AWS allows only letters, digits, spaces and _ . : / = + - @ in tag keys and values';
+  return undefined;
 }

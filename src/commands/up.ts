@@ -1,10 +1,10 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, invokeUrl as invokeUrlOf } from '../contract.js';
+import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
 import type { LocalState } from '../local/state.js';
 import type { StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
-import { duration, integerIn, keyValues, type GlobalArgs } from './options.js';
+import { duration, integerIn, keyValues, tagProblem, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
@@ -69,7 +69,7 @@ export function builder(yargs: Argv) {
     } })
     .option('tag', { type: 'string', array: true, describe: 'Extra tag key=value on every resource (repeatable)',
       // AWS allows 50 tags; one is the stack tag.
-      coerce: keyValues('tag', { maxCount: 49, maxKey: 128, maxValue: 256, reservedPrefix: 'aws:' }) })
+      coerce: keyValues('tag', { maxCount: TAG_RULES.maxTags - 1, maxKey: TAG_RULES.maxKey, maxValue: TAG_RULES.maxValue }, tagProblem) })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
     .option('port', { type: 'number', describe: 'With --local: the API\'s port on 127.0.0.1 [a free one]', coerce: integerIn('port', 1, 65535) })
     .option('detach', { type: 'boolean', default: false, describe: 'With --local: run in the background and return once it answers' })

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-api-gateway';
 import { STACK_TAG } from '../contract.js';
 import { change, missingTags, tagChanges } from './diff.js';
-import { apiCall, findByName } from './rest-api.js';
+import { apiCall, findByName } from './api-gateway.js';
 import type { Live, Resource } from './types.js';
 
 export interface ApiKeyLive extends Live {
@@ -20,12 +20,12 @@ export const apiKey: Resource<ApiKeyLive> = {
   kind: 'API key',
   name: (ctx) => ctx.names.apiKey,
   async read(ctx) {
-    const key = await findByName(ctx, ctx.names.apiKey, (position) =>
+    const { item: key, duplicates } = await findByName(ctx, ctx.names.apiKey, (position) =>
       ctx.clients.apigateway.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position })));
     if (!key) return undefined;
     const tags = key.tags ?? {};
     if (tags[STACK_TAG] === ctx.stack) ctx.ids.apiKeyId = key.id!;
-    return { id: key.id!, enabled: key.enabled ?? false, tags };
+    return { id: key.id!, enabled: key.enabled ?? false, tags, duplicates: duplicates.map((d) => d.id!) };
   },
   diff: (ctx, live) => [...change('enabled', live.enabled, true), ...tagChanges(ctx.tags, live.tags)],
   async create(ctx) {
@@ -48,6 +48,9 @@ export const apiKey: Resource<ApiKeyLive> = {
     }
   },
   async remove(ctx, live) {
-    await apiCall(ctx, () => ctx.clients.apigateway.send(new DeleteApiKeyCommand({ apiKey: live.id })));
+    await apiKey.removeDuplicate!(ctx, live.id);
+  },
+  async removeDuplicate(ctx, id) {
+    await apiCall(ctx, () => ctx.clients.apigateway.send(new DeleteApiKeyCommand({ apiKey: id })));
   },
 };

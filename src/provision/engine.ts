@@ -1,4 +1,4 @@
-import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, resourceNames } from '../contract.js';
+import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, TAG_RULES, resourceNames } from '../contract.js';
 import { CliError, foreignError } from '../errors.js';
 import { apiKey } from './api-key.js';
 import { CallLog, createClients, resolveAccount, type Account, type AwsTarget } from './aws.js';
@@ -122,12 +122,25 @@ export interface PlanItem {
   changes: Change[];
 }
 
+/** AWS counts the tags already on a resource towards its 50: refuse before any write what would pass that. */
+function checkTagRoom(ctx: Ctx, observed: Observed[]) {
+  const full = observed.flatMap(({ resource, live, owned }) => {
+    if (!live || !owned) return [];
+    const count = new Set([...Object.keys(live.tags), ...Object.keys(ctx.tags)]).size;
+    return count > TAG_RULES.maxTags ? [`${resource.kind} ${resource.name(ctx)} (${Object.keys(live.tags).length} live, ${count} with yours)`] : [];
+  });
+  if (full.length) {
+    throw new CliError(`AWS allows ${TAG_RULES.maxTags} tags on a resource, and these would carry more: ${full.join(', ')}. Give fewer --tag, or remove tags you no longer need from them.`);
+  }
+}
+
 export async function plan(ctx: Ctx, observed: Observed[]): Promise<PlanItem[]> {
+  checkTagRoom(ctx, observed);
   return Promise.all(observed.map(async ({ resource, live, owned }) => {
     const base = { key: resource.key, kind: resource.kind, name: resource.name(ctx) };
     if (!live) return { ...base, action: 'create' as const, changes: [] };
     if (!owned) return { ...base, action: 'foreign' as const, changes: [] };
-    const changes = await resource.diff(ctx, live);
+    const changes = [...await resource.diff(ctx, live), ...(live.duplicates?.length ? [{ field: 'duplicates', live: live.duplicates, desired: [] }] : [])];
     return { ...base, action: changes.length ? 'update' as const : 'unchanged' as const, changes };
   }));
 }
@@ -141,7 +154,12 @@ export async function apply(ctx: Ctx, observed: Observed[], items: PlanItem[], s
   for (const [i, item] of items.entries()) {
     const { resource, live } = observed[i]!;
     if (item.action === 'create') await step(item, () => resource.create(ctx));
-    if (item.action === 'update') await step(item, () => resource.update(ctx, live!));
+    if (item.action === 'update') {
+      await step(item, async () => {
+        for (const id of live!.duplicates ?? []) await resource.removeDuplicate!(ctx, id);
+        await resource.update(ctx, live!);
+      });
+    }
   }
 }
 
@@ -150,7 +168,10 @@ export async function destroy(ctx: Ctx, observed: Observed[], step: StepRunner):
   for (const { resource, live, owned } of [...observed].reverse()) {
     if (!live || !owned) continue;
     const item: PlanItem = { key: resource.key, kind: resource.kind, name: resource.name(ctx), action: 'update', changes: [] };
-    await step(item, () => resource.remove(ctx, live));
+    await step(item, async () => {
+      for (const id of live.duplicates ?? []) await resource.removeDuplicate!(ctx, id);
+      await resource.remove(ctx, live);
+    });
   }
 }
 

@@ -3,7 +3,7 @@ import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { STACK_TAG, invokeUrl, type ResourceNames } from '../contract.js';
 import { CliError } from '../errors.js';
 import { orMissing } from './diff.js';
-import { findByName } from './rest-api.js';
+import { findByName } from './api-gateway.js';
 import type { Ctx } from './types.js';
 
 type QueueRole = 'requestsQueue' | 'deadLetterQueue' | 'resultsQueue';
@@ -20,7 +20,7 @@ export class StackLocator {
   async api(): Promise<{ invokeUrl: string; apiKey?: string }> {
     const { ctx } = this;
     const gw = ctx.clients.apigateway;
-    const [api, key] = await Promise.all([
+    const [{ item: api }, { item: key }] = await Promise.all([
       findByName(ctx, ctx.names.restApi, (position) => gw.send(new GetRestApisCommand({ limit: 500, position }))),
       findByName(ctx, ctx.names.apiKey, (position) => gw.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position }))),
     ]);

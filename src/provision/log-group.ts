@@ -8,7 +8,7 @@ import {
   TagResourceCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { logGroupArn } from './arns.js';
-import { change, missingTags, tagChanges } from './diff.js';
+import { change, missingTags, orMissing, tagChanges } from './diff.js';
 import type { Ctx, Live, Resource } from './types.js';
 
 export interface LogGroupLive extends Live {
@@ -25,8 +25,8 @@ export const logGroup: Resource<LogGroupLive> = {
     const page = await ctx.clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: ctx.names.logGroup }));
     const group = page.logGroups?.find((g) => g.logGroupName === ctx.names.logGroup);
     if (!group) return undefined;
-    const tags = await ctx.clients.logs.send(new ListTagsForResourceCommand({ resourceArn: logGroupArn(ctx) }));
-    return { retentionDays: group.retentionInDays, tags: tags.tags ?? {} };
+    const tags = await orMissing(ctx.clients.logs.send(new ListTagsForResourceCommand({ resourceArn: logGroupArn(ctx) })));
+    return tags && { retentionDays: group.retentionInDays, tags: tags.tags ?? {} };
   },
   liveSettings: (live) => (live.retentionDays ? { logRetention: live.retentionDays } : {}),
   diff: (ctx, live) => [...retentionChange(ctx, live), ...tagChanges(ctx.tags, live.tags)],

@@ -73,6 +73,8 @@ export interface Change {
 
 export interface Live {
   tags: Record<string, string>;
+  /** Ids of further resources with the same name and the stack tag, left by a create that was retried. */
+  duplicates?: string[];
 }
 
 /** One resource kind: find it by name and tag, create it, converge what differs, delete it. */
@@ -87,6 +89,8 @@ export interface Resource<L extends Live = Live> {
   create: (ctx: Ctx) => Promise<void>;
   update: (ctx: Ctx, live: L) => Promise<void>;
   remove: (ctx: Ctx, live: L) => Promise<void>;
+  /** Deletes one of the live resource's duplicates (resources whose create is not idempotent). */
+  removeDuplicate?: (ctx: Ctx, id: string) => Promise<void>;
   /** Also ours, without the stack tag, when the resources with these keys are all ours. */
   ownedWith?: string[];
 }

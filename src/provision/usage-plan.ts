@@ -3,6 +3,7 @@ import {
   CreateUsagePlanKeyCommand,
   DeleteUsagePlanCommand,
   DeleteUsagePlanKeyCommand,
+  GetUsagePlanCommand,
   GetUsagePlanKeysCommand,
   GetUsagePlansCommand,
   TagResourceCommand,
@@ -10,8 +11,8 @@ import {
   type PatchOperation,
 } from '@aws-sdk/client-api-gateway';
 import { STACK_TAG, STAGE_NAME } from '../contract.js';
-import { change, missingTags, tagChanges } from './diff.js';
-import { apiCall, findByName } from './rest-api.js';
+import { change, missingTags, orMissing, tagChanges } from './diff.js';
+import { apiCall, findByName } from './api-gateway.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
 export interface UsagePlanLive extends Live {
@@ -38,15 +39,15 @@ export const usagePlan: Resource<UsagePlanLive> = {
   kind: 'Usage plan',
   name: (ctx) => ctx.names.usagePlan,
   async read(ctx) {
-    const plan = await findByName(ctx, ctx.names.usagePlan, (position) => ctx.clients.apigateway.send(new GetUsagePlansCommand({ limit: 500, position })));
+    const { item: plan, duplicates } = await findByName(ctx, ctx.names.usagePlan, (position) => ctx.clients.apigateway.send(new GetUsagePlansCommand({ limit: 500, position })));
     if (!plan) return undefined;
     const tags = plan.tags ?? {};
-    const keys = tags[STACK_TAG] === ctx.stack
-      ? await ctx.clients.apigateway.send(new GetUsagePlanKeysCommand({ usagePlanId: plan.id, limit: 500 }))
-      : undefined;
+    const keys = tags[STACK_TAG] === ctx.stack ? await orMissing(planKeys(ctx, plan.id!)) : { items: [] };
+    if (!keys) return undefined;
     return {
       id: plan.id!,
       tags,
+      duplicates: duplicates.map((d) => d.id!),
       stages: (plan.apiStages ?? []).map((s) => `${s.apiId}:${s.stage}`),
       rateLimit: plan.throttle?.rateLimit,
       burstLimit: plan.throttle?.burstLimit,
@@ -90,13 +91,26 @@ export const usagePlan: Resource<UsagePlanLive> = {
       await apiCall(ctx, () => gw.send(new TagResourceCommand({ resourceArn, tags })));
     }
   },
-  /** A usage plan with API stages cannot be deleted: detach its keys and stages first. */
-  async remove(ctx, live) {
-    const gw = ctx.clients.apigateway;
-    for (const keyId of live.keyIds) await apiCall(ctx, () => gw.send(new DeleteUsagePlanKeyCommand({ usagePlanId: live.id, keyId })));
-    if (live.stages.length) {
-      await apiCall(ctx, () => gw.send(new UpdateUsagePlanCommand({ usagePlanId: live.id, patchOperations: live.stages.map((value) => ({ op: 'remove', path: '/apiStages', value })) })));
-    }
-    await apiCall(ctx, () => gw.send(new DeleteUsagePlanCommand({ usagePlanId: live.id })));
+  remove: (ctx, live) => removePlan(ctx, live.id, live.stages, live.keyIds),
+  async removeDuplicate(ctx, usagePlanId) {
+    const [plan, keys] = await Promise.all([
+      ctx.clients.apigateway.send(new GetUsagePlanCommand({ usagePlanId })),
+      planKeys(ctx, usagePlanId),
+    ]);
+    await removePlan(ctx, usagePlanId, (plan.apiStages ?? []).map((s) => `${s.apiId}:${s.stage}`), (keys.items ?? []).map((k) => k.id!));
   },
 };
+
+function planKeys(ctx: Ctx, usagePlanId: string) {
+  return ctx.clients.apigateway.send(new GetUsagePlanKeysCommand({ usagePlanId, limit: 500 }));
+}
+
+/** A usage plan with API stages cannot be deleted: detach its keys and stages first. */
+async function removePlan(ctx: Ctx, usagePlanId: string, stages: string[], keyIds: string[]) {
+  const gw = ctx.clients.apigateway;
+  for (const keyId of keyIds) await apiCall(ctx, () => gw.send(new DeleteUsagePlanKeyCommand({ usagePlanId, keyId })));
+  if (stages.length) {
+    await apiCall(ctx, () => gw.send(new UpdateUsagePlanCommand({ usagePlanId, patchOperations: stages.map((value) => ({ op: 'remove', path: '/apiStages', value })) })));
+  }
+  await apiCall(ctx, () => gw.send(new DeleteUsagePlanCommand({ usagePlanId })));
+}

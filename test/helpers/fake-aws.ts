@@ -29,6 +29,7 @@ import { GetRoleCommand, GetRolePolicyCommand, IAMClient, ListRolePoliciesComman
 import {
   CreateEventSourceMappingCommand,
   CreateFunctionCommand,
+  DeleteEventSourceMappingCommand,
   GetEventSourceMappingCommand,
   GetFunctionCommand,
   GetFunctionConfigurationCommand,
@@ -260,7 +261,17 @@ export function mockAws(state: AccountState): Mocks {
   });
   m.lambda.on(ListEventSourceMappingsCommand).callsFake((input) => ({ EventSourceMappings: state.mappings.filter((e) => e.EventSourceArn === input.EventSourceArn) }));
   m.lambda.on(CreateEventSourceMappingCommand).resolves({ UUID: 'esm-new', State: 'Creating' });
-  m.lambda.on(GetEventSourceMappingCommand).resolves({ UUID: 'esm-1', State: 'Enabled' });
+  // A mapping is Enabled once created, and gone once deleted.
+  const deletedMappings = new Set<string>();
+  m.lambda.on(GetEventSourceMappingCommand).callsFake((input) => {
+    if (deletedMappings.has(input.UUID!)) throw notFound(ResourceNotFoundException, 'The resource you requested does not exist.');
+    return { State: 'Enabled', ...state.mappings.find((e) => e.UUID === input.UUID), UUID: input.UUID };
+  });
+  m.lambda.on(DeleteEventSourceMappingCommand).callsFake((input) => {
+    deletedMappings.add(input.UUID!);
+    state.mappings = state.mappings.filter((e) => e.UUID !== input.UUID);
+    return { UUID: input.UUID, State: 'Deleting' };
+  });
   m.lambda.on(CreateFunctionCommand).resolves({ FunctionName: 'demo-worker', State: 'Pending' });
 
   const api = (id?: string) => state.restApis.find((a) => a.id === id)!;
