@@ -65,13 +65,15 @@ export function resourceNames(stack: string) {
 }
 export type ResourceNames = ReturnType<typeof resourceNames>;
 
-/** Environment variables of the worker: `up` sets the first five; the last two are optional switches. */
+/** Environment variables of the worker: `up` sets the first six; the last two are optional switches. */
 export const WORKER_ENV = {
   stackName: 'BQ_STACK_NAME',
   resultsQueueUrl: 'BQ_RESULTS_QUEUE_URL',
   modelId: 'BQ_MODEL_ID',
   defaultMaxTokens: 'BQ_DEFAULT_MAX_TOKENS',
   defaultTemperature: 'BQ_DEFAULT_TEMPERATURE',
+  /** The requests queue's maxReceiveCount: a request failing on that receive gets a final error result before SQS moves it to the DLQ. */
+  maxReceiveCount: 'BQ_MAX_RECEIVE_COUNT',
   /** "true" adds prompt and output text to the per-request log line (off by default: privacy). */
   logText: 'BQ_LOG_TEXT',
   /** Records of one batch processed at once (default 4); model calls in flight <= mapping concurrency x min(batch size, this). */
@@ -101,6 +103,13 @@ export interface ResultRecord {
   queuedAt?: string;
   completedAt: string;
   error?: { code: string; message: string };
+  /**
+   * True on the error result of a request whose last attempt failed with an error worth retrying:
+   * SQS moves it to `deadLetterQueue`, from where `redrive` can return it (a later success then
+   * publishes a second result with the same id).
+   */
+  final?: true;
+  deadLetterQueue?: string;
 }
 
 /** The retention periods CloudWatch Logs accepts. */

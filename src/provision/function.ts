@@ -26,6 +26,7 @@ export function workerEnvironment(ctx: Ctx): Record<string, string> {
     [WORKER_ENV.resultsQueueUrl]: ctx.ids.queueUrls[ctx.names.resultsQueue] ?? '(results queue URL, once created)',
     [WORKER_ENV.modelId]: ctx.settings.model,
     [WORKER_ENV.defaultMaxTokens]: String(ctx.settings.maxTokens),
+    [WORKER_ENV.maxReceiveCount]: String(ctx.settings.maxReceiveCount),
   };
   if (ctx.settings.temperature !== undefined) env[WORKER_ENV.defaultTemperature] = String(ctx.settings.temperature);
   return env;

@@ -1,4 +1,4 @@
-import { WORKER_ENV } from '../contract.js';
+import { WORKER_ENV, resourceNames } from '../contract.js';
 
 export interface WorkerConfig {
   resultsQueueUrl: string;
@@ -7,6 +7,9 @@ export interface WorkerConfig {
   defaultTemperature?: number;
   logText: boolean;
   recordConcurrency: number;
+  /** The receive on which a failing request gets its final error result (absent: never). */
+  maxReceiveCount?: number;
+  deadLetterQueue?: string;
 }
 
 /** Reads the worker's configuration from the environment `up` sets; throws naming what is missing. */
@@ -24,5 +27,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     defaultTemperature: temperature ? Number(temperature) : undefined,
     logText: env[WORKER_ENV.logText] === 'true',
     recordConcurrency: Math.max(1, Number(env[WORKER_ENV.recordConcurrency] ?? 4) || 4),
+    ...(Number(env[WORKER_ENV.maxReceiveCount]) >= 1 ? { maxReceiveCount: Number(env[WORKER_ENV.maxReceiveCount]) } : {}),
+    ...(env[WORKER_ENV.stackName] ? { deadLetterQueue: resourceNames(env[WORKER_ENV.stackName]!).deadLetterQueue } : {}),
   };
 }

@@ -5,8 +5,8 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { readConfig, type WorkerConfig } from './config.js';
-import { backoffSeconds, delayRetries, publishResults, queueUrlOf, requeue } from './publish.js';
-import { processRecord, queuedAtOf, requestIdOf, throttlesOf, THROTTLING_ERRORS, type Outcome } from './record.js';
+import { backoffSeconds, delayRetries, publishResults, queueUrlOf, requeue, retryDelaySeconds } from './publish.js';
+import { finalError, processRecord, queuedAtOf, receiveCountOf, requestIdOf, throttlesOf, THROTTLING_ERRORS, type Outcome } from './record.js';
 
 /** Kept back from the model call for publishing results and shortening visibilities. */
 export const RESERVE_MS = 2_000;
@@ -86,11 +86,17 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
       kind: 'retry', record, attempt: 1, code: 'WorkerError', message: String(err), latencyMs: 0,
     })));
 
-  const results = outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : []));
-  const unpublished = results.length ? await publishResults(sqs, config.resultsQueueUrl, results) : new Set<string>();
-
   // A request whose last call was throttled goes back as a delayed copy; one that failed otherwise is retried.
   const throttled = outcomes.filter((o): o is Extract<Outcome, { kind: 'retry' }> => o.kind === 'retry' && THROTTLING_ERRORS.has(o.code) && !(Date.now() - queuedAtOf(o.record) >= MAX_THROTTLED_WAIT_MS));
+  // On its last receive a failing request gets an error result now: SQS moves it to the DLQ next, and nothing ends silently.
+  const lastTries = outcomes.filter((o): o is Extract<Outcome, { kind: 'retry' }> => o.kind === 'retry' && !throttled.includes(o) &&
+    config.maxReceiveCount !== undefined && receiveCountOf(o.record) >= config.maxReceiveCount);
+
+  const results = [
+    ...outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : [])),
+    ...lastTries.map((o) => finalError(o, config)),
+  ];
+  const unpublished = results.length ? await publishResults(sqs, config.resultsQueueUrl, results) : new Set<string>();
   const notRequeued = throttled.length ? await requeue(sqs, throttled.map((o) => ({
     queueUrl: queueUrlOf(o.record.eventSourceARN),
     body: o.record.body,
@@ -104,7 +110,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   await delayRetries(sqs, failed.map((o) => ({
     queueUrl: queueUrlOf(o.record.eventSourceARN),
     receiptHandle: o.record.receiptHandle,
-    seconds: backoffSeconds(o.kind === 'retry' ? o.attempt : o.result.attempt),
+    seconds: o.kind === 'retry' ? retryDelaySeconds(o.code, o.attempt) : backoffSeconds(o.result.attempt),
   })));
   for (const o of outcomes) logOutcome(o, config, !unpublished.has(requestIdOf(o.record)), requeued.has(o));
   return { batchItemFailures: failed.map((o) => ({ itemIdentifier: o.record.messageId })) };

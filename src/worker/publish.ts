@@ -51,6 +51,18 @@ export async function publishResults(sqs: SQSClient, queueUrl: string, results: 
   return unpublished;
 }
 
+/**
+ * Errors an operator fixes (model access, a policy just rewritten by `up --model`, a model not yet
+ * offered): AWS says AccessDenied can last minutes after the fix, so these attempts are spread over
+ * minutes (15 s doubling: about 4 minutes over the default 5 attempts) rather than seconds.
+ */
+export const OPERATOR_FIXABLE_ERRORS = new Set(['AccessDeniedException', 'ResourceNotFoundException']);
+
+export function retryDelaySeconds(code: string, attempt: number, random: () => number = Math.random): number {
+  if (!OPERATOR_FIXABLE_ERRORS.has(code)) return backoffSeconds(attempt, random);
+  return Math.min(300, 15 * 2 ** Math.max(0, attempt - 1));
+}
+
 /** Seconds before a failed request comes back: doubling from 2 s with the attempt, up to 5 minutes, half of it random. */
 export function backoffSeconds(attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(300, 2 * 2 ** Math.max(0, attempt - 1));

@@ -37,9 +37,27 @@ export function throttlesOf(record: SQSRecord): number {
   return Number(attribute(record, REQUEUE_ATTRIBUTES.throttles) ?? 0) || 0;
 }
 
+/** How many times SQS has delivered this message: what its RedrivePolicy's maxReceiveCount counts. */
+export function receiveCountOf(record: SQSRecord): number {
+  return Number(record.attributes?.ApproximateReceiveCount ?? 1) || 1;
+}
+
 /** Attempts so far: receives of this message, plus the throttled attempts of the copies before it. */
 export function attemptOf(record: SQSRecord): number {
-  return (Number(record.attributes?.ApproximateReceiveCount ?? 1) || 1) + throttlesOf(record);
+  return receiveCountOf(record) + throttlesOf(record);
+}
+
+/** The error result of a request whose last attempt failed: SQS moves it to the DLQ next. */
+export function finalError(outcome: Extract<Outcome, { kind: 'retry' }>, config: WorkerConfig): ResultRecord {
+  return {
+    ...resultBase(outcome.record, config, outcome.attempt),
+    status: 'error',
+    latencyMs: outcome.latencyMs,
+    completedAt: new Date().toISOString(),
+    error: { code: outcome.code, message: outcome.message },
+    final: true,
+    ...(config.deadLetterQueue ? { deadLetterQueue: config.deadLetterQueue } : {}),
+  };
 }
 
 /** The id the API answered with, which a re-queued copy carries in an attribute. */
@@ -50,6 +68,17 @@ export function requestIdOf(record: SQSRecord): string {
 /** When the API first queued the request (epoch ms). */
 export function queuedAtOf(record: SQSRecord): number {
   return Number(attribute(record, REQUEUE_ATTRIBUTES.queuedAt) ?? record.attributes?.SentTimestamp);
+}
+
+/** The fields every result of this record carries. */
+function resultBase(record: SQSRecord, config: WorkerConfig, attempt: number) {
+  const sent = queuedAtOf(record);
+  return {
+    id: requestIdOf(record),
+    model: config.modelId,
+    attempt,
+    ...(Number.isFinite(sent) ? { queuedAt: new Date(sent).toISOString() } : {}),
+  };
 }
 
 function parseRequest(body: string): { request: InvokeRequest } | { problem: string } {
@@ -70,13 +99,7 @@ function outputText(response: ConverseCommandOutput): string {
 export async function processRecord(record: SQSRecord, deps: RecordDeps): Promise<Outcome> {
   const { config } = deps;
   const attempt = attemptOf(record);
-  const sent = queuedAtOf(record);
-  const base = {
-    id: requestIdOf(record),
-    model: config.modelId,
-    attempt,
-    ...(Number.isFinite(sent) ? { queuedAt: new Date(sent).toISOString() } : {}),
-  };
+  const base = resultBase(record, config, attempt);
   const fail = (code: string, message: string, latencyMs = 0, request?: InvokeRequest): Outcome => ({
     kind: 'result',
     record,

@@ -128,7 +128,7 @@ export function convergedAccount(): AccountState {
         config: {
           FunctionName: 'demo-worker', FunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demo-worker`, Runtime: 'nodejs22.x', Handler: 'index.handler',
           Role: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-worker`, Timeout: 120, MemorySize: 512, CodeSha256: TEST_CODE.sha256, State: 'Active', LastUpdateStatus: 'Successful',
-          Environment: { Variables: { BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: queueUrl('demo-results'), BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024' } },
+          Environment: { Variables: { BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: queueUrl('demo-results'), BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024', BQ_MAX_RECEIVE_COUNT: '5' } },
         },
       },
     },

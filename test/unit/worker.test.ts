@@ -1,4 +1,4 @@
-import { BedrockRuntimeClient, ConverseCommand, InternalServerException, ThrottlingException, ValidationException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
+import { AccessDeniedException, BedrockRuntimeClient, ConverseCommand, InternalServerException, ThrottlingException, ValidationException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -205,6 +205,29 @@ describe('worker', () => {
     const response = await handler(event(record('t', { prompt: 'p' })), context(NO_TIME_TO_PAUSE));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 't' }]);
     expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(1);
+  });
+
+  it('publishes a final error result on the last receive before SQS moves the request to the DLQ, and still reports it failed', async () => {
+    process.env.BQ_MAX_RECEIVE_COUNT = '5';
+    try {
+      bedrock.on(ConverseCommand).rejects(new AccessDeniedException({ message: 'You don\'t have access to the model with the specified model ID.', $metadata: { httpStatusCode: 403 } }));
+      const response = await handler(event(record('early', { prompt: 'p' }, 4), record('last', { prompt: 'p', metadata: { user: 'u-1' } }, 5)), context());
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'early' }, { itemIdentifier: 'last' }]);
+      const results = published();
+      expect([...results.keys()]).toEqual(['last']);
+      expect(results.get('last')).toMatchObject({
+        id: 'last', status: 'error', attempt: 5, final: true, deadLetterQueue: 'demo-requests-dlq', model: 'global.anthropic.claude-sonnet-4-6',
+        error: { code: 'AccessDeniedException', message: 'You don\'t have access to the model with the specified model ID.' },
+      });
+    } finally {
+      delete process.env.BQ_MAX_RECEIVE_COUNT;
+    }
+  });
+
+  it('spreads the attempts of an error an operator fixes (AccessDenied) over minutes, not seconds', async () => {
+    bedrock.on(ConverseCommand).rejects(new AccessDeniedException({ message: 'You don\'t have access to the model with the specified model ID.', $metadata: { httpStatusCode: 403 } }));
+    await handler(event(record('a1', { prompt: 'p' }, 1), record('a3', { prompt: 'p' }, 3)), context());
+    expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)[0]!.args[0].input.Entries!.map((e) => e.VisibilityTimeout)).toEqual([15, 60]);
   });
 
   it('retries a request whose result could not be published: a result is never lost', async () => {
