@@ -2,6 +2,7 @@ import type { ApiTarget } from '../client/api.js';
 import type { Action, Observed, PlanItem, Session } from '../provision/engine.js';
 import type { MappingChange, MappingState } from '../provision/event-source-mapping.js';
 import type { Change, Ctx, StackOptions } from '../provision/types.js';
+import { CliError, describeError } from '../errors.js';
 import { table, type Output } from '../output.js';
 import { awsTarget, type GlobalArgs } from './options.js';
 
@@ -11,15 +12,27 @@ export interface OpenedStack {
   items: PlanItem[];
 }
 
-/** Loads the SDK (only commands that call AWS pay for it), reads the stack and diffs it against the settings. */
-export async function openStack(argv: GlobalArgs, out: Output, options: StackOptions = {}): Promise<OpenedStack> {
+/**
+ * Loads the SDK (only commands that call AWS pay for it), reads the stack, runs the model
+ * preflight when asked (`up`), and diffs the stack against the settings.
+ */
+export async function openStack(argv: GlobalArgs, out: Output, options: StackOptions = {}, checkModel = false): Promise<OpenedStack> {
   const engine = await import('../provision/engine.js');
-  return out.step(`Reading stack ${argv.name}`, async () => {
+  const { session, observed } = await out.step(`Reading stack ${argv.name}`, async () => {
     const session = await engine.openSession({ stack: argv.name, target: awsTarget(argv), options, note: (m) => out.note(m) });
-    const observed = await engine.observe(session.ctx);
-    const items = await engine.plan(session.ctx, observed);
-    return { session, observed, items };
+    return { session, observed: await engine.observe(session.ctx) };
   });
+  const { ctx } = session;
+  if (checkModel) {
+    const { checkModelAccess } = await import('../provision/model-access.js');
+    ctx.modelAccess = await out.step(`Checking access to model ${ctx.settings.model}`, () => checkModelAccess(ctx, ctx.settings.model).catch((err: unknown) => {
+      if (argv.endpointUrl && !(err instanceof CliError)) {
+        throw new CliError(`The model check could not reach the Bedrock control plane at ${argv.endpointUrl} (${describeError(err)}): pass --skip-model-check for an emulator without it.`);
+      }
+      throw err;
+    }));
+  }
+  return { session, observed, items: await engine.plan(ctx, observed) };
 }
 
 /** How many AWS calls the command made: reads and mutations, and the reads per service. */

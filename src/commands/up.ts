@@ -12,6 +12,7 @@ interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags
   apiKey?: boolean;
   tag?: Record<string, string>;
   dryRun: boolean;
+  skipModelCheck: boolean;
   port?: number;
   detach: boolean;
   modelLatency?: string;
@@ -71,6 +72,7 @@ export function builder(yargs: Argv) {
       // AWS allows 50 tags; one is the stack tag.
       coerce: keyValues('tag', { maxCount: TAG_RULES.maxTags - 1, maxKey: TAG_RULES.maxKey, maxValue: TAG_RULES.maxValue }, tagProblem) })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
+    .option('skip-model-check', { type: 'boolean', default: false, describe: 'Deploy without checking that the account can call the model here (for emulators without the Bedrock control plane)' })
     .option('port', { type: 'number', describe: 'With --local: the API\'s port on 127.0.0.1 [a free one]', coerce: integerIn('port', 1, 65535) })
     .option('detach', { type: 'boolean', default: false, describe: 'With --local: run in the background and return once it answers' })
     .option('model-latency', { type: 'string', describe: 'With --local: the local model\'s latency, e.g. 0, 200ms, 2s, 100-300ms [0]', coerce: (v?: string) => {
@@ -165,7 +167,7 @@ async function upLocal(argv: UpArgs, out: Output) {
 export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const out = new Output(argv);
   if (argv.local) return upLocal(argv, out);
-  const { session, observed, items } = await openStack(argv, out, stackOptions(argv));
+  const { session, observed, items } = await openStack(argv, out, stackOptions(argv), !argv.skipModelCheck);
   const { ctx } = session;
   const engine = await import('../provision/engine.js');
   const pending = items.filter((i) => i.action === 'create' || i.action === 'update');

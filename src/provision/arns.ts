@@ -1,5 +1,5 @@
 import { IAM_PATH } from '../contract.js';
-import type { Ctx } from './types.js';
+import type { Ctx, ModelAccess } from './types.js';
 
 export function queueArn(ctx: Ctx, queueName: string) {
   const { partition, region, accountId } = ctx.account;
@@ -47,23 +47,25 @@ export function parseModelId(modelId: string): ModelTarget {
 /**
  * The policy statements that let the worker call the configured model and nothing else.
  * A foundation model: its ARN in this Region. An inference profile: the profile's ARN, plus its
- * foundation model in the profile's destination Regions, usable only through that profile
- * (condition bedrock:InferenceProfileArn), so a Region AWS adds to the profile keeps working.
+ * foundation models, usable only through that profile (condition bedrock:InferenceProfileArn).
+ * With the preflight's answer (`access`) the models are the profile's own models[].modelArn, the
+ * Region-less global form included; without it (--skip-model-check) the model in any Region.
  */
-export function modelStatements(ctx: Ctx, modelId: string) {
+export function modelStatements(ctx: Ctx, modelId: string, access?: ModelAccess) {
   const { partition, region, accountId } = ctx.account;
   const target = parseModelId(modelId);
+  const one = (list: string[]) => (list.length === 1 ? list[0]! : list);
   if (!target.profileId) {
-    return [{ Sid: 'InvokeModel', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: `arn:${partition}:bedrock:${region}::foundation-model/${target.foundationModelId}` }];
+    return [{ Sid: 'InvokeModel', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: one(access?.modelArns ?? [`arn:${partition}:bedrock:${region}::foundation-model/${target.foundationModelId}`]) }];
   }
-  const profile = `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${target.profileId}`;
+  const profile = access?.profileArn ?? `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${target.profileId}`;
   return [
     { Sid: 'InvokeInferenceProfile', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: profile },
     {
       Sid: 'InvokeProfileModel',
       Effect: 'Allow',
       Action: 'bedrock:InvokeModel',
-      Resource: `arn:${partition}:bedrock:*::foundation-model/${target.foundationModelId}`,
+      Resource: one(access?.modelArns ?? [`arn:${partition}:bedrock:*::foundation-model/${target.foundationModelId}`]),
       Condition: { StringEquals: { 'bedrock:InferenceProfileArn': profile } },
     },
   ];

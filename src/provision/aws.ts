@@ -1,4 +1,5 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import type { BedrockClient } from '@aws-sdk/client-bedrock';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -34,6 +35,8 @@ export function isReadCall(call: string): boolean {
 }
 
 export interface Clients {
+  /** Loaded on first use: only `up`'s model preflight needs the Bedrock control plane. */
+  bedrock: () => Promise<BedrockClient>;
   sqs: SQSClient;
   iam: IAMClient;
   lambda: LambdaClient;
@@ -42,7 +45,7 @@ export interface Clients {
   sts: STSClient;
 }
 
-type AnyClient = Clients[keyof Clients];
+type AnyClient = Exclude<Clients[keyof Clients], Clients['bedrock']> | BedrockClient;
 
 /** Records every call in `log` and tags every error with the IAM-style action that failed. */
 function instrument(client: AnyClient, service: string, log: CallLog) {
@@ -69,7 +72,13 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     ...(target.endpointUrl ? { endpoint: target.endpointUrl } : {}),
     ...(target.credentials ? { credentials: target.credentials } : {}),
   };
+  let bedrock: Promise<BedrockClient> | undefined;
   const clients: Clients = {
+    bedrock: () => (bedrock ??= import('@aws-sdk/client-bedrock').then(({ BedrockClient }) => {
+      const client = new BedrockClient(config);
+      instrument(client, 'bedrock', log);
+      return client;
+    })),
     sqs: new SQSClient(config),
     iam: new IAMClient(config),
     lambda: new LambdaClient(config),
@@ -77,8 +86,8 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     apigateway: new APIGatewayClient(config),
     sts: new STSClient(config),
   };
-  const services: Record<keyof Clients, string> = { sqs: 'sqs', iam: 'iam', lambda: 'lambda', logs: 'logs', apigateway: 'apigateway', sts: 'sts' };
-  for (const key of Object.keys(clients) as (keyof Clients)[]) instrument(clients[key], services[key], log);
+  const services = { sqs: 'sqs', iam: 'iam', lambda: 'lambda', logs: 'logs', apigateway: 'apigateway', sts: 'sts' } as const;
+  for (const key of Object.keys(services) as (keyof typeof services)[]) instrument(clients[key], services[key], log);
   return clients;
 }
 

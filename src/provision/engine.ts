@@ -63,6 +63,7 @@ export async function openSession(input: SessionInput): Promise<Session> {
     settings: resolveSettings(options, {}),
     tags: { ...options.tags, [STACK_TAG]: input.stack },
     ids: { queueUrls: {} },
+    live: {},
     code: () => (code ??= (input.code ?? workerCode)()),
     once: <T>(key: string, call: () => Promise<T>) => {
       if (!memo.has(key)) memo.set(key, call());
@@ -108,6 +109,7 @@ export async function observe(ctx: Ctx): Promise<Observed[]> {
     return { resource, live, owned };
   });
   const liveSettings = Object.assign({}, ...observed.map((o) => (o.live && o.owned ? o.resource.liveSettings?.(o.live) ?? {} : {})));
+  ctx.live = liveSettings;
   ctx.settings = resolveSettings(ctx.options, liveSettings);
   return observed;
 }

@@ -14,8 +14,8 @@ import {
 } from '@aws-sdk/client-iam';
 import { IAM_PATH, STACK_TAG } from '../contract.js';
 import { CliError, errorName } from '../errors.js';
-import { logGroupArn, modelStatements, queueArn } from './arns.js';
-import { change, missingTags, orMissing, tagChanges } from './diff.js';
+import { logGroupArn, modelStatements, parseModelId, queueArn } from './arns.js';
+import { change, missingTags, orMissing, sameDocument, tagChanges } from './diff.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
 export const INLINE_POLICY_NAME = 'bedrock-queue';
@@ -29,7 +29,7 @@ interface RoleSpec {
   key: string;
   name: (ctx: Ctx) => string;
   service: string;
-  policy: (ctx: Ctx) => unknown;
+  policy: (ctx: Ctx, live?: RoleLive) => unknown;
 }
 
 function trustPolicy(service: string) {
@@ -67,7 +67,7 @@ async function readRole(ctx: Ctx, RoleName: string): Promise<RoleLive | undefine
 function roleResource(spec: RoleSpec): Resource<RoleLive> {
   const changes = (ctx: Ctx, live: RoleLive): Change[] => [
     ...change('trust policy', live.trust, trustPolicy(spec.service)),
-    ...change('permissions', live.policy, spec.policy(ctx)),
+    ...change('permissions', live.policy, spec.policy(ctx, live)),
   ];
   const role: Resource<RoleLive> = {
     key: spec.key,
@@ -133,7 +133,29 @@ export function apiRolePolicy(ctx: Ctx) {
   return document([{ Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(ctx, ctx.names.requestsQueue) }]);
 }
 
-export function workerRolePolicy(ctx: Ctx) {
+interface Statement { Sid?: string; Action?: string | string[]; Resource?: string | string[]; Condition?: unknown }
+
+/**
+ * The Bedrock statements: exact, from the model preflight when it ran; else the live ones while
+ * the model is unchanged and they have the preflight's shape for it (so a `status`, or an `up`
+ * with --skip-model-check, keeps what the preflight granted but never a widened statement);
+ * else derived from the model id alone.
+ */
+function bedrockStatements(ctx: Ctx, live?: RoleLive): unknown[] {
+  const derived = modelStatements(ctx, ctx.settings.model, ctx.modelAccess);
+  if (ctx.modelAccess || !live || ctx.live.model !== ctx.settings.model) return derived;
+  const kept = ((live.policy as { Statement?: Statement[] } | undefined)?.Statement ?? []).filter((s) => [s.Action].flat().includes('bedrock:InvokeModel'));
+  const { profileId, foundationModelId } = parseModelId(ctx.settings.model);
+  const ownArn = (arn: string) => /^arn:[\w-]+:bedrock:/.test(arn) &&
+    (arn.endsWith(`:foundation-model/${foundationModelId}`) || (!!profileId && arn.endsWith(`:inference-profile/${profileId}`)));
+  const sameShape = kept.length === derived.length && kept.every((s, i) => {
+    const want = derived[i] as Statement;
+    return s.Sid === want.Sid && sameDocument(s.Action, want.Action) && sameDocument(s.Condition, want.Condition) && [s.Resource ?? []].flat().every(ownArn);
+  });
+  return sameShape ? kept : derived;
+}
+
+export function workerRolePolicy(ctx: Ctx, live?: RoleLive) {
   return document([
     {
       Sid: 'ConsumeRequests',
@@ -143,7 +165,7 @@ export function workerRolePolicy(ctx: Ctx) {
       Resource: queueArn(ctx, ctx.names.requestsQueue),
     },
     { Sid: 'PublishResults', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(ctx, ctx.names.resultsQueue) },
-    ...modelStatements(ctx, ctx.settings.model),
+    ...bedrockStatements(ctx, live),
     { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroupArn(ctx)}:*` },
   ]);
 }

@@ -49,6 +49,14 @@ export interface Ids {
   apiKeyId?: string;
 }
 
+/** What the model preflight learned: the exact ARNs the worker's policy grants InvokeModel on. */
+export interface ModelAccess {
+  /** The inference profile's ARN, when the model is called through one. */
+  profileArn?: string;
+  /** The foundation models' ARNs (for a profile, every destination Region's, Region-less global ones included). */
+  modelArns: string[];
+}
+
 export interface Ctx extends RetryEnv {
   stack: string;
   names: ResourceNames;
@@ -59,6 +67,10 @@ export interface Ctx extends RetryEnv {
   /** The stack tag plus the extra tags given on the command line. */
   tags: Record<string, string>;
   ids: Ids;
+  /** Settings as they are live (before the command line's), known after observe. */
+  live: Partial<Settings>;
+  /** Set by the model preflight of `up`; absent when it was skipped or not run. */
+  modelAccess?: ModelAccess;
   code: () => Promise<WorkerCode>;
   /** Runs a call once per command, sharing its result between resources (e.g. one ListQueues for three queues). */
   once: <T>(key: string, call: () => Promise<T>) => Promise<T>;
