@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { downCommand } from './commands/down.js';
 import { checkGlobalArgs, globalOptions } from './commands/options.js';
 import { pauseCommand } from './commands/pause.js';
+import { policyCommand } from './commands/policy.js';
 import { redriveCommand } from './commands/redrive.js';
 import { resumeCommand } from './commands/resume.js';
 import { sendCommand } from './commands/send.js';
@@ -34,7 +35,8 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     .command(pauseCommand)
     .command(resumeCommand)
     .command(redriveCommand)
-    .demandCommand(1, 'Name a command: up, down, status, send, tail, set-concurrency, pause, resume or redrive.')
+    .command(policyCommand)
+    .demandCommand(1, 'Name a command: up, down, status, send, tail, set-concurrency, pause, resume, redrive or policy.')
     .strict()
     .recommendCommands()
     .help()

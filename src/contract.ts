@@ -17,7 +17,13 @@ export const TAG_RULES = { maxTags: 50, maxKey: 128, maxValue: 256, pattern: /^[
 export const IAM_PATH = '/bedrock-queue/';
 export const STAGE_NAME = 'prod';
 export const RESOURCE_PATH = 'invokeModel';
-export function invokeUrl(region: string, restApiId: string) {
+/**
+ * The URL that invokes the API. Under an emulator (--endpoint-url) it is the emulator's own path
+ * for it (moto's and LocalStack's `_user_request_`), so that nothing is ever sent to a real
+ * execute-api host while the control plane is emulated.
+ */
+export function invokeUrl(region: string, restApiId: string, emulatorEndpoint?: string) {
+  if (emulatorEndpoint) return `${emulatorEndpoint.replace(/\/+$/, '')}/restapis/${restApiId}/${STAGE_NAME}/_user_request_/${RESOURCE_PATH}`;
   return `https://${restApiId}.execute-api.${region}.amazonaws.com/${STAGE_NAME}/${RESOURCE_PATH}`;
 }
 

@@ -88,3 +88,26 @@ export async function postWithRetry(target: ApiTarget, request: InvokeRequest, a
     }
   }
 }
+
+export interface KeyWaitOptions {
+  sleep: (ms: number) => Promise<void>;
+  note: (message: string) => void;
+  timeoutMs: number;
+  intervalMs: number;
+}
+
+/**
+ * Waits until the API accepts its key. A new API, key or usage-plan association answers 403 (or
+ * does not resolve yet) for a few seconds. The probe is a POST of `{}`: with the key accepted the
+ * validator answers 400 (no prompt) and nothing is queued. Returns whether it was accepted in time.
+ */
+export async function waitUntilKeyAccepted(target: ApiTarget, options: KeyWaitOptions): Promise<boolean> {
+  const headers = { 'content-type': 'application/json', ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}) };
+  for (let waited = 0; ; waited += options.intervalMs) {
+    const status = await post(new URL(target.invokeUrl), headers, '{}').then((r) => r.status, () => 0);
+    if (status === 400) return true;
+    if (waited >= options.timeoutMs) return false;
+    options.note(`waiting for the API to accept its key (it answered ${status || 'nothing'}; new keys take a few seconds)`);
+    await options.sleep(options.intervalMs);
+  }
+}

@@ -58,7 +58,7 @@ export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
     batchSize: mappingLive.config.BatchSize,
   };
   const deployed = items.every((i) => i.action === 'unchanged' || i.action === 'update');
-  const invokeUrl = ctx.ids.restApiId ? invokeUrlOf(ctx.account.region, ctx.ids.restApiId) : undefined;
+  const invokeUrl = ctx.ids.restApiId ? invokeUrlOf(ctx.account.region, ctx.ids.restApiId, ctx.emulatorEndpoint) : undefined;
   const anyPresent = items.some((i) => i.action !== 'create');
 
   out.result(

@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
 import type { LocalState } from '../local/state.js';
-import type { StackOptions } from '../provision/types.js';
+import type { Ctx, StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
 import { duration, integerIn, keyValues, tagProblem, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
@@ -164,6 +164,22 @@ async function upLocal(argv: UpArgs, out: Output) {
     : 'Stopped. Nothing was left in the queues.\n');
 }
 
+/** The resources whose creation or change can leave the key refused for a few seconds. */
+const API_KEYS = ['rest-api', 'api-key', 'usage-plan'];
+const KEY_WAIT = { timeoutMs: 2 * 60_000, intervalMs: 2_000 };
+
+/** Returns once the invoke URL accepts the key, so that the first prompt the user sends works. */
+async function waitForApi(ctx: Ctx, out: Output, invokeUrl: string) {
+  if (ctx.emulatorEndpoint) {
+    out.note(`Not probing ${invokeUrl}: an emulator (--endpoint-url) does not enforce API keys, so there is nothing to wait for.`);
+    return;
+  }
+  const [{ StackLocator }, { waitUntilKeyAccepted }, { realSleep }] = await Promise.all([import('../provision/locate.js'), import('../client/api.js'), import('../provision/retry.js')]);
+  const apiKey = ctx.settings.apiKeyRequired && ctx.ids.apiKeyId ? await new StackLocator(ctx).apiKeyValue(ctx.ids.apiKeyId) : undefined;
+  const accepted = await out.step('Waiting for the API to accept its key', () => waitUntilKeyAccepted({ invokeUrl, apiKey }, { ...KEY_WAIT, sleep: realSleep, note: (m) => out.note(m) }));
+  if (!accepted) out.warn(`The API did not accept its key within ${KEY_WAIT.timeoutMs / 60_000} minutes; new keys usually work within a minute. If send answers 403, try again shortly.`);
+}
+
 export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const out = new Output(argv);
   if (argv.local) return upLocal(argv, out);
@@ -183,7 +199,8 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   }
 
   const restApiId = ctx.ids.restApiId;
-  const invokeUrl = restApiId ? invokeUrlOf(ctx.account.region, restApiId) : undefined;
+  const invokeUrl = restApiId ? invokeUrlOf(ctx.account.region, restApiId, ctx.emulatorEndpoint) : undefined;
+  if (!argv.dryRun && invokeUrl && pending.some((i) => API_KEYS.includes(i.key))) await waitForApi(ctx, out, invokeUrl);
   out.result(
     {
       stack: argv.name,

@@ -63,6 +63,7 @@ export async function openSession(input: SessionInput): Promise<Session> {
     settings: resolveSettings(options, {}),
     tags: { ...options.tags, [STACK_TAG]: input.stack },
     ids: { queueUrls: {} },
+    emulatorEndpoint: input.target.endpointUrl ?? process.env.AWS_ENDPOINT_URL_API_GATEWAY ?? process.env.AWS_ENDPOINT_URL,
     live: {},
     code: () => (code ??= (input.code ?? workerCode)()),
     once: <T>(key: string, call: () => Promise<T>) => {

@@ -25,10 +25,13 @@ export class StackLocator {
       findByName(ctx, ctx.names.apiKey, (position) => gw.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position }))),
     ]);
     if (!api || api.tags?.[STACK_TAG] !== ctx.stack) throw this.missing('REST API');
-    const apiKey = key && key.tags?.[STACK_TAG] === ctx.stack
-      ? (await gw.send(new GetApiKeyCommand({ apiKey: key.id, includeValue: true }))).value
-      : undefined;
-    return { invokeUrl: invokeUrl(ctx.account.region, api.id!), apiKey };
+    const apiKey = key && key.tags?.[STACK_TAG] === ctx.stack ? await this.apiKeyValue(key.id!) : undefined;
+    return { invokeUrl: invokeUrl(ctx.account.region, api.id!, ctx.emulatorEndpoint), apiKey };
+  }
+
+  /** The value of an API key (a secret: printed only where the user asked for it). */
+  async apiKeyValue(apiKey: string): Promise<string | undefined> {
+    return (await this.ctx.clients.apigateway.send(new GetApiKeyCommand({ apiKey, includeValue: true }))).value;
   }
 
   async queueUrl(role: QueueRole): Promise<string> {

@@ -67,6 +67,8 @@ export interface Ctx extends RetryEnv {
   /** The stack tag plus the extra tags given on the command line. */
   tags: Record<string, string>;
   ids: Ids;
+  /** The emulator's endpoint (--endpoint-url, AWS_ENDPOINT_URL[_API_GATEWAY]), when AWS is emulated. */
+  emulatorEndpoint?: string;
   /** Settings as they are live (before the command line's), known after observe. */
   live: Partial<Settings>;
   /** Set by the model preflight of `up`; absent when it was skipped or not run. */

@@ -10,6 +10,8 @@ export interface FakeApi {
   accepted: { id: string; body: string }[];
   /** Statuses to answer before accepting, one per request (e.g. [429, 503]). */
   failNext: number[];
+  /** Requests answered 403 even with the right key, as a new key is for a few seconds on AWS. */
+  keyNotYetActive: number;
   mostInFlight: number;
   close: () => Promise<void>;
 }
@@ -17,7 +19,7 @@ export interface FakeApi {
 /** An HTTP stand-in for POST /prod/invokeModel with the deployed API's answers (403, 400, 202). */
 export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
   let inFlight = 0;
-  const api: FakeApi = { invokeUrl: '', apiKey: 'test-key', accepted: [], failNext: [], mostInFlight: 0, close: async () => {} };
+  const api: FakeApi = { invokeUrl: '', apiKey: 'test-key', accepted: [], failNext: [], keyNotYetActive: 0, mostInFlight: 0, close: async () => {} };
   const server: Server = createServer((req, res) => {
     inFlight++;
     api.mostInFlight = Math.max(api.mostInFlight, inFlight);
@@ -31,6 +33,7 @@ export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
         res.end(JSON.stringify(payload));
       }, latencyMs);
       if (req.headers['x-api-key'] !== api.apiKey) return answer(403, { message: 'Forbidden' });
+      if (api.keyNotYetActive > 0 && api.keyNotYetActive--) return answer(403, { message: 'Forbidden' });
       const scripted = api.failNext.shift();
       if (scripted) return answer(scripted, { message: scripted === 429 ? 'Too Many Requests' : 'Internal server error' });
       let parsed: unknown;

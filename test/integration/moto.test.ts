@@ -31,9 +31,13 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
   beforeEach(async () => moto.reset());
 
   it('up, up again with no mutating call, status, down, down again', async () => {
-    const first = await json('up');
+    const run = await cli('up');
+    expect(run.code, run.stderr).toBe(0);
+    const first = JSON.parse(run.stdout);
     expect(first.changed).toBe(11);
-    expect(first.invokeUrl).toMatch(/^https:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/prod\/invokeModel$/);
+    // Under an emulator the invoke URL is the emulator's path, and up probes no execute-api host.
+    expect(first.invokeUrl).toBe(`${moto.endpoint}/restapis/${first.invokeUrl.split('/')[4]}/prod/_user_request_/invokeModel`);
+    expect(run.stderr).toMatch(/Not probing http:\/\/127\.0\.0\.1:\d+\/restapis\/\w+\/prod\/_user_request_\/invokeModel: an emulator/);
 
     const second = await json('up');
     expect(second.changed).toBe(0);

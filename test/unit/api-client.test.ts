@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ApiError, postRequest, postWithRetry } from '../../src/client/api.js';
+import { ApiError, postRequest, postWithRetry, waitUntilKeyAccepted } from '../../src/client/api.js';
 import { parseLine, sendFile } from '../../src/client/bulk.js';
 import { startFakeApi, type FakeApi } from '../helpers/fake-api.js';
 
@@ -13,6 +13,24 @@ beforeEach(async () => {
 afterEach(async () => api.close());
 
 const target = () => ({ invokeUrl: api.invokeUrl, apiKey: api.apiKey });
+
+describe('waiting for a new API key', () => {
+  it('probes with an empty body until the validator answers 400 instead of 403, and queues nothing', async () => {
+    api.keyNotYetActive = 3;
+    const notes: string[] = [];
+    const sleeps: number[] = [];
+    const accepted = await waitUntilKeyAccepted(target(), { sleep: async (ms) => void sleeps.push(ms), note: (m) => notes.push(m), timeoutMs: 60_000, intervalMs: 2_000 });
+    expect(accepted).toBe(true);
+    expect(sleeps).toEqual([2_000, 2_000, 2_000]);
+    expect(notes[0]).toMatch(/waiting for the API to accept its key \(it answered 403/);
+    expect(api.accepted).toEqual([]);
+  });
+
+  it('gives up after its timeout and says so by its answer', async () => {
+    api.keyNotYetActive = 1_000;
+    expect(await waitUntilKeyAccepted(target(), { sleep: async () => {}, note: () => {}, timeoutMs: 10_000, intervalMs: 2_000 })).toBe(false);
+  });
+});
 
 describe('posting to the API', () => {
   it('returns the request id and sends the body byte for byte', async () => {

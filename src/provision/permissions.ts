@@ -1,0 +1,177 @@
+import { IAM_PATH, STACK_TAG, resourceNames } from '../contract.js';
+
+/**
+ * Every AWS call the CLI makes (on AWS: up, status, down and the operator commands), with the IAM
+ * action it needs, the resources it acts on and the conditions that scope it to one stack. The
+ * operator policy (`bedrock-queue policy`, the README's policy) is generated from this table, and
+ * the tests prove it with an IAM policy simulator against the calls the CLI really makes.
+ */
+
+/** Where the policy applies: one stack, in one Region and account (or any, as `*`). */
+export interface PolicyScope {
+  stack: string;
+  region: string;
+  account: string;
+  partition: string;
+}
+
+function resources(scope: PolicyScope) {
+  const { partition: p, region: r, account: a } = scope;
+  const names = resourceNames(scope.stack);
+  const queue = (name: string) => `arn:${p}:sqs:${r}:${a}:${name}`;
+  const role = (name: string) => `arn:${p}:iam::${a}:role${IAM_PATH}${name}`;
+  const logGroup = `arn:${p}:logs:${r}:${a}:log-group:${names.logGroup}`;
+  const api = (path: string) => `arn:${p}:apigateway:${r}::${path}`;
+  return {
+    any: ['*'],
+    queues: [names.requestsQueue, names.deadLetterQueue, names.resultsQueue].map(queue),
+    /** Read by tail and send --wait (results), sampled by redrive --dry-run (DLQ). */
+    consumedQueues: [names.resultsQueue, names.deadLetterQueue].map(queue),
+    deadLetterQueue: [queue(names.deadLetterQueue)],
+    requestsQueue: [queue(names.requestsQueue)],
+    roles: [names.apiRole, names.workerRole].map(role),
+    workerRole: [role(names.workerRole)],
+    apiRole: [role(names.apiRole)],
+    function: [`arn:${p}:lambda:${r}:${a}:function:${names.workerFunction}`],
+    newMapping: ['*'],
+    mappings: [`arn:${p}:lambda:${r}:${a}:event-source-mapping:*`],
+    mappingTags: [`arn:${p}:lambda:${r}:${a}:event-source-mapping:*`],
+    // DeleteLogGroup and friends are evaluated on either form, depending on the action.
+    logGroup: [logGroup, `${logGroup}:*`],
+    apiCollections: ['/restapis', '/apikeys', '/usageplans'].map(api),
+    apiItems: ['/restapis/*', '/apikeys/*', '/usageplans/*'].map(api),
+    apiRead: ['/restapis', '/restapis/*', '/apikeys', '/apikeys/*', '/usageplans', '/usageplans/*'].map(api),
+    // Request validators do not inherit the REST API's tags (API Gateway's tag inheritance list).
+    apiValidators: ['/restapis/*/requestvalidators', '/restapis/*/requestvalidators/*'].map(api),
+    apiTags: [api('/tags/*')],
+    models: [`arn:${p}:bedrock:${r}::foundation-model/*`, `arn:${p}:bedrock:${r}:${a}:inference-profile/*`],
+  };
+}
+
+type On = keyof ReturnType<typeof resources>;
+
+function conditions(scope: PolicyScope) {
+  const fn = resources(scope).function[0]!;
+  return {
+    /** Mapping calls support lambda:FunctionArn: only mappings that invoke this stack's worker. */
+    ourFunction: { StringEquals: { 'lambda:FunctionArn': fn } },
+    /** API Gateway creates only what is tagged for this stack... */
+    taggedRequest: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: scope.stack } },
+    /** ...and changes only what carries the tag (children inherit their REST API's or usage plan's). */
+    taggedResource: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: scope.stack } },
+    passedToLambda: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
+    passedToApiGateway: { StringEquals: { 'iam:PassedToService': 'apigateway.amazonaws.com' } },
+  };
+}
+
+type When = keyof ReturnType<typeof conditions>;
+
+/** The condition that scopes each resource set to the stack, where its ARNs cannot. */
+const CONDITION_OF: Partial<Record<On, When>> = {
+  newMapping: 'ourFunction',
+  mappings: 'ourFunction',
+  apiCollections: 'taggedRequest',
+  apiItems: 'taggedResource',
+  workerRole: 'passedToLambda',
+  apiRole: 'passedToApiGateway',
+};
+
+export interface Permission {
+  /** The SDK calls, as service:Command. */
+  calls: string[];
+  action: string;
+  on: On;
+  /** Why a call needs an action that is not its own name (AWS's documented quirks). */
+  because?: string;
+}
+
+const sqs = (...commands: string[]) => commands.map((c) => `sqs:${c}`);
+const apigw = (...commands: string[]) => commands.map((c) => `apigateway:${c}`);
+
+export const PERMISSIONS: Permission[] = [
+  { calls: sqs('ListQueues'), action: 'sqs:ListQueues', on: 'any' },
+  ...['GetQueueUrl', 'GetQueueAttributes', 'ListQueueTags', 'CreateQueue', 'SetQueueAttributes', 'TagQueue', 'DeleteQueue']
+    .map((c): Permission => ({ calls: sqs(c), action: `sqs:${c}`, on: 'queues' })),
+  { calls: ['sqs:CreateQueue'], action: 'sqs:TagQueue', on: 'queues', because: 'CreateQueue with tags needs sqs:TagQueue' },
+  { calls: sqs('ReceiveMessage'), action: 'sqs:ReceiveMessage', on: 'consumedQueues' },
+  { calls: sqs('DeleteMessageBatch'), action: 'sqs:DeleteMessage', on: 'consumedQueues', because: 'batch calls are authorized as their single-message action' },
+  { calls: sqs('ChangeMessageVisibilityBatch'), action: 'sqs:ChangeMessageVisibility', on: 'consumedQueues', because: 'batch calls are authorized as their single-message action' },
+  { calls: sqs('StartMessageMoveTask', 'ListMessageMoveTasks'), action: 'sqs:StartMessageMoveTask', on: 'deadLetterQueue' },
+  { calls: sqs('ListMessageMoveTasks'), action: 'sqs:ListMessageMoveTasks', on: 'deadLetterQueue' },
+  { calls: sqs('StartMessageMoveTask'), action: 'sqs:SendMessage', on: 'requestsQueue', because: 'a message move task sends to its destination with the caller\'s permissions' },
+
+  ...['GetRole', 'GetRolePolicy', 'CreateRole', 'TagRole', 'PutRolePolicy', 'UpdateAssumeRolePolicy', 'ListRolePolicies', 'ListAttachedRolePolicies', 'DeleteRolePolicy', 'DetachRolePolicy', 'DeleteRole']
+    .map((c): Permission => ({ calls: [`iam:${c}`], action: `iam:${c}`, on: 'roles' })),
+  { calls: ['iam:CreateRole'], action: 'iam:TagRole', on: 'roles', because: 'CreateRole with tags needs iam:TagRole' },
+  { calls: ['lambda:CreateFunction', 'lambda:UpdateFunctionConfiguration'], action: 'iam:PassRole', on: 'workerRole', because: 'the function runs as the worker role' },
+  { calls: ['apigateway:PutIntegration'], action: 'iam:PassRole', on: 'apiRole', because: 'the integration sends to SQS as the API role' },
+
+  { calls: ['logs:DescribeLogGroups'], action: 'logs:DescribeLogGroups', on: 'any' },
+  ...['CreateLogGroup', 'PutRetentionPolicy', 'DeleteLogGroup', 'TagResource', 'ListTagsForResource', 'FilterLogEvents']
+    .map((c): Permission => ({ calls: [`logs:${c}`], action: `logs:${c}`, on: 'logGroup' })),
+  { calls: ['logs:CreateLogGroup'], action: 'logs:TagResource', on: 'logGroup', because: 'CreateLogGroup with tags needs logs:TagResource' },
+  { calls: ['logs:CreateLogGroup'], action: 'logs:TagLogGroup', on: 'logGroup', because: 'older Regions still check the retired logs:TagLogGroup for tags on create' },
+
+  ...['GetFunction', 'GetFunctionConfiguration', 'CreateFunction', 'UpdateFunctionCode', 'UpdateFunctionConfiguration', 'DeleteFunction', 'TagResource', 'ListTags']
+    .map((c): Permission => ({ calls: [`lambda:${c}`], action: `lambda:${c}`, on: 'function' })),
+  { calls: ['lambda:GetFunction'], action: 'lambda:ListTags', on: 'function', because: 'GetFunction returns Tags only to callers allowed lambda:ListTags (else TagsError)' },
+  { calls: ['lambda:CreateFunction'], action: 'lambda:TagResource', on: 'function', because: 'CreateFunction with tags needs lambda:TagResource' },
+  { calls: ['lambda:ListEventSourceMappings'], action: 'lambda:ListEventSourceMappings', on: 'any' },
+  { calls: ['lambda:CreateEventSourceMapping'], action: 'lambda:CreateEventSourceMapping', on: 'newMapping' },
+  ...['GetEventSourceMapping', 'UpdateEventSourceMapping', 'DeleteEventSourceMapping']
+    .map((c): Permission => ({ calls: [`lambda:${c}`], action: `lambda:${c}`, on: 'mappings' })),
+  { calls: ['lambda:ListTags'], action: 'lambda:ListTags', on: 'mappingTags', because: 'a mapping is ours by its own tags' },
+  { calls: ['lambda:CreateEventSourceMapping'], action: 'lambda:TagResource', on: 'mappingTags', because: 'tagging a mapping on create needs lambda:TagResource on event-source-mapping ARNs (Lambda guide, "Using tags on event source mappings")' },
+
+  { calls: apigw('GetRestApis', 'GetResources', 'GetModels', 'GetRequestValidators', 'GetGatewayResponses', 'GetStage', 'GetApiKeys', 'GetApiKey', 'GetUsagePlans', 'GetUsagePlan', 'GetUsagePlanKeys'), action: 'apigateway:GET', on: 'apiRead' },
+  { calls: apigw('CreateRestApi', 'CreateApiKey', 'CreateUsagePlan'), action: 'apigateway:POST', on: 'apiCollections' },
+  { calls: apigw('CreateResource', 'CreateModel', 'CreateDeployment', 'CreateUsagePlanKey'), action: 'apigateway:POST', on: 'apiItems' },
+  { calls: apigw('PutMethod', 'PutMethodResponse', 'PutIntegration', 'PutIntegrationResponse', 'PutGatewayResponse'), action: 'apigateway:PUT', on: 'apiItems' },
+  { calls: apigw('UpdateModel', 'UpdateStage', 'UpdateUsagePlan', 'UpdateApiKey'), action: 'apigateway:PATCH', on: 'apiItems' },
+  { calls: apigw('DeleteMethod', 'DeleteRestApi', 'DeleteApiKey', 'DeleteUsagePlan', 'DeleteUsagePlanKey'), action: 'apigateway:DELETE', on: 'apiItems' },
+  { calls: apigw('CreateRequestValidator'), action: 'apigateway:POST', on: 'apiValidators', because: 'request validators do not inherit the REST API\'s tags' },
+  { calls: apigw('UpdateRequestValidator'), action: 'apigateway:PATCH', on: 'apiValidators', because: 'request validators do not inherit the REST API\'s tags' },
+  { calls: apigw('TagResource'), action: 'apigateway:PUT', on: 'apiTags' },
+
+  { calls: ['bedrock:GetInferenceProfile'], action: 'bedrock:GetInferenceProfile', on: 'models' },
+  { calls: ['bedrock:GetFoundationModel'], action: 'bedrock:GetFoundationModel', on: 'models' },
+  { calls: ['bedrock:GetFoundationModelAvailability'], action: 'bedrock:GetFoundationModelAvailability', on: 'any' },
+];
+
+/** Calls AWS authorizes for every caller (AWS: "No permissions are required to perform this operation"). */
+export const UNAUTHORIZED_CALLS = ['sts:GetCallerIdentity'];
+
+const SIDS: Record<On, string> = {
+  any: 'ListAndCreateUnscoped', queues: 'Queues', consumedQueues: 'ReadResults', deadLetterQueue: 'Redrive', requestsQueue: 'RedriveDestination',
+  roles: 'Roles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
+  mappings: 'EventSourceMapping', mappingTags: 'EventSourceMappingTags', logGroup: 'Logs',
+  apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiValidators: 'ApiValidators', apiTags: 'ApiTags', models: 'ModelCheck',
+};
+
+export interface PolicyStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string>>;
+}
+
+/** The least-privilege policy for one stack: one statement per resource set and condition, actions sorted. */
+export function operatorPolicy(scope: PolicyScope): { Version: '2012-10-17'; Statement: PolicyStatement[] } {
+  const arns = resources(scope);
+  const when = conditions(scope);
+  const groups = new Map<On, Set<string>>();
+  for (const p of PERMISSIONS) groups.set(p.on, (groups.get(p.on) ?? new Set()).add(p.action));
+  const Statement = [...groups].map(([on, actions]): PolicyStatement => {
+    const list = arns[on];
+    const condition = CONDITION_OF[on];
+    return {
+      Sid: SIDS[on],
+      Effect: 'Allow',
+      Action: [...actions].sort(),
+      Resource: list.length === 1 ? list[0]! : list,
+      ...(condition ? { Condition: when[condition] } : {}),
+    };
+  });
+  return { Version: '2012-10-17', Statement };
+}
