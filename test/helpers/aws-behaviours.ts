@@ -1,0 +1,172 @@
+/**
+ * Real AWS behaviours for the proxy (aws-facts.md, "Learned from a review"), each on a compressed
+ * clock: what lasts seconds to a minute on AWS lasts `window` milliseconds here.
+ */
+import { awsError, json, type AwsAnswer, type AwsRequest, type Behaviour, type Recorded } from './aws-proxy.js';
+
+const queueName = (req: AwsRequest) => String(req.params.QueueName ?? String(req.params.QueueUrl ?? '').split('/').pop());
+const since = (history: Recorded[], match: (r: Recorded) => boolean) => {
+  const found = [...history].reverse().find((r) => match(r) && r.answer.status < 300);
+  return found ? Date.now() - found.at : Infinity;
+};
+const functionRoute = /^\/2015-03-31\/functions\/([^/]+)(\/configuration|\/code)?$/;
+
+/** After DeleteQueue: CreateQueue of the name fails QueueDeletedRecently, and ListQueues still lists it. */
+export function queueDeletedRecently(window: number): Behaviour {
+  const deletedAt = new Map<string, { at: number; url: string }>();
+  return {
+    name: 'QueueDeletedRecently',
+    respond(req) {
+      if (req.service !== 'sqs') return undefined;
+      if (req.operation === 'DeleteQueue') deletedAt.set(queueName(req), { at: Date.now(), url: String(req.params.QueueUrl) });
+      const deleted = deletedAt.get(queueName(req));
+      if (req.operation === 'CreateQueue' && deleted && Date.now() - deleted.at < window) {
+        return awsError.sqs('QueueDeletedRecently', 'You must wait 60 seconds after deleting a queue before you can create another with the same name.');
+      }
+      return undefined;
+    },
+    rewrite(req, answer) {
+      if (req.service !== 'sqs' || req.operation !== 'ListQueues' || answer.status !== 200) return undefined;
+      const stale = [...deletedAt.values()].filter((d) => Date.now() - d.at < window).map((d) => d.url);
+      const listed = (JSON.parse(answer.body || '{}') as { QueueUrls?: string[] }).QueueUrls ?? [];
+      const prefix = String(req.params.QueueNamePrefix ?? '');
+      const extra = stale.filter((u) => u.split('/').pop()!.startsWith(prefix) && !listed.includes(u));
+      return extra.length ? json({ QueueUrls: [...listed, ...extra] }) : undefined;
+    },
+  };
+}
+
+/**
+ * A queue answers about a second after CreateQueue: reads say QueueDoesNotExist for `window`, and
+ * a RedrivePolicy naming it fails "Dead letter target does not exist" for `redriveWindow`.
+ */
+export function newQueueNotReady(window: number, redriveWindow: number): Behaviour {
+  const createdAt = new Map<string, number>();
+  return {
+    name: 'NewQueueNotReady',
+    respond(req) {
+      if (req.service !== 'sqs') return undefined;
+      const young = (name: string, ms = window) => Date.now() - (createdAt.get(name) ?? 0) < ms;
+      if (req.operation === 'CreateQueue') {
+        const redrive = (req.params.Attributes as Record<string, string> | undefined)?.RedrivePolicy;
+        const dlq = redrive ? String((JSON.parse(redrive) as { deadLetterTargetArn: string }).deadLetterTargetArn).split(':').pop()! : undefined;
+        if (dlq && young(dlq, redriveWindow)) return awsError.sqs('InvalidAttributeValue', `Value ${redrive} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`);
+        return undefined;
+      }
+      if (['GetQueueAttributes', 'GetQueueUrl'].includes(req.operation) && young(queueName(req))) {
+        return awsError.sqs('QueueDoesNotExist', 'The specified queue does not exist.');
+      }
+      return undefined;
+    },
+    rewrite(req, answer) {
+      if (req.service === 'sqs' && req.operation === 'CreateQueue' && answer.status === 200 && !createdAt.has(queueName(req))) createdAt.set(queueName(req), Date.now());
+      return undefined;
+    },
+  };
+}
+
+/** IAM propagation: a role created or changed a moment ago cannot be used by Lambda yet. */
+export function iamPropagation(window: number, workerRole: string): Behaviour {
+  const roleChange = (r: Recorded) => r.service === 'iam' && ['CreateRole', 'PutRolePolicy'].includes(r.operation) && r.params.RoleName === workerRole;
+  return {
+    name: 'IamPropagation',
+    respond(req, history) {
+      if (req.service !== 'lambda' || req.method !== 'POST') return undefined;
+      if (since(history, roleChange) >= window) return undefined;
+      if (req.path === '/2015-03-31/functions') return awsError.rest('InvalidParameterValueException', 'The role defined for the function cannot be assumed by Lambda.', 400);
+      if (req.path === '/2015-03-31/event-source-mappings' || req.path === '/2015-03-31/event-source-mappings/') {
+        return awsError.rest('InvalidParameterValueException', 'The provided execution role does not have permissions to call ReceiveMessage on SQS', 400);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A new or updated function is Pending / InProgress for a while; updates meanwhile conflict. */
+export function functionSettling(window: number): Behaviour {
+  let changedAt = 0;
+  let created = false;
+  const busy = () => Date.now() - changedAt < window;
+  return {
+    name: 'FunctionSettling',
+    respond(req) {
+      if (req.service !== 'lambda' || req.method !== 'PUT' || !functionRoute.test(req.path) || !busy()) return undefined;
+      return awsError.rest('ResourceConflictException', `The operation cannot be performed at this time. An update is in progress for resource: ${req.path.split('/')[3]}`, 409);
+    },
+    rewrite(req, answer) {
+      if (req.service !== 'lambda' || answer.status >= 300) return undefined;
+      const route = functionRoute.exec(req.path);
+      if ((req.method === 'POST' && req.path === '/2015-03-31/functions') || (req.method === 'PUT' && route)) {
+        changedAt = Date.now();
+        created = req.method === 'POST';
+        return undefined;
+      }
+      if (req.method === 'GET' && route?.[2] === '/configuration' && busy()) {
+        const config = JSON.parse(answer.body) as Record<string, unknown>;
+        return json({ ...config, ...(created ? { State: 'Pending' } : {}), LastUpdateStatus: 'InProgress' });
+      }
+      return undefined;
+    },
+  };
+}
+
+/** API Gateway's control-plane rate limits: the first of each of these calls is refused with 429. */
+export function apiGatewayThrottling(): Behaviour {
+  const throttled = new Set<string>();
+  return {
+    name: 'TooManyRequests',
+    respond(req) {
+      if (req.service !== 'apigateway') return undefined;
+      const limited = (req.method === 'DELETE' && /^\/restapis\/[^/]+$/.test(req.path)) || (req.method === 'POST' && /\/deployments$/.test(req.path));
+      if (!limited || throttled.has(req.operation)) return undefined;
+      throttled.add(req.operation);
+      return awsError.rest('TooManyRequestsException', 'Too Many Requests', 429);
+    },
+  };
+}
+
+/** GetFunction for a caller without lambda:ListTags: no Tags, a TagsError instead. */
+export function getFunctionWithoutListTags(): Behaviour {
+  return {
+    name: 'TagsError',
+    rewrite(req, answer) {
+      if (req.service !== 'lambda' || req.method !== 'GET' || !/^\/2015-03-31\/functions\/[^/]+$/.test(req.path) || answer.status !== 200) return undefined;
+      const { Tags: _dropped, ...rest } = JSON.parse(answer.body) as Record<string, unknown>;
+      return json({ ...rest, TagsError: { ErrorCode: 'AccessDeniedException', Message: 'User is not authorized to perform: lambda:ListTags' } });
+    },
+  };
+}
+
+/** A function whose creation failed: GetFunctionConfiguration says Failed, with Lambda's reason. */
+export function functionFailed(reasonCode: string, reason: string): Behaviour {
+  return {
+    name: 'FunctionFailed',
+    rewrite(req, answer) {
+      if (req.service !== 'lambda' || req.method !== 'GET' || !/\/configuration$/.test(req.path) || answer.status !== 200) return undefined;
+      return json({ ...JSON.parse(answer.body) as object, State: 'Failed', StateReasonCode: reasonCode, StateReason: reason });
+    },
+  };
+}
+
+/** The Bedrock control plane, which moto lacks, answering the preflight as AWS does for a usable profile. */
+export function bedrockControlPlane(account: string, overrides: { availability?: Record<string, unknown> } = {}): Behaviour {
+  const answers: Record<string, (region: string, id: string) => AwsAnswer> = {
+    'inference-profiles': (region, id) => json({
+      inferenceProfileId: id, inferenceProfileName: id, status: 'ACTIVE', type: 'SYSTEM_DEFINED',
+      inferenceProfileArn: `arn:aws:bedrock:${region}:${account}:inference-profile/${id}`,
+      models: [`arn:aws:bedrock:${region}::foundation-model/${id.replace(/^[a-z]+\./, '')}`, `arn:aws:bedrock:::foundation-model/${id.replace(/^[a-z]+\./, '')}`].map((modelArn) => ({ modelArn })),
+    }),
+    'foundation-models': (region, id) => json({ modelDetails: { modelId: id, modelArn: `arn:aws:bedrock:${region}::foundation-model/${id}`, inferenceTypesSupported: ['INFERENCE_PROFILE'], modelLifecycle: { status: 'ACTIVE' } } }),
+    'foundation-model-availability': (_region, id) => json({
+      modelId: id, authorizationStatus: 'AUTHORIZED', entitlementAvailability: 'AVAILABLE', regionAvailability: 'AVAILABLE', agreementAvailability: { status: 'AVAILABLE' },
+      ...overrides.availability,
+    }),
+  };
+  return {
+    name: 'BedrockControlPlane',
+    respond(req) {
+      const [, kind, id] = /^\/([a-z-]+)\/(.+)$/.exec(req.path) ?? [];
+      return req.service === 'bedrock' && kind && answers[kind] ? answers[kind](req.region, decodeURIComponent(id!)) : undefined;
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The CLI against moto behind a proxy that behaves like real AWS where moto does not (on a
+ * compressed clock): eventual consistency, IAM propagation, functions that take time to become
+ * Active, API Gateway's rate limits, and the Bedrock control plane for the model preflight.
+ */
+import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import {
+  apiGatewayThrottling, bedrockControlPlane, functionFailed, functionSettling, getFunctionWithoutListTags, iamPropagation, newQueueNotReady, queueDeletedRecently,
+} from '../helpers/aws-behaviours.js';
+import { startAwsProxy, type AwsProxy, type Behaviour } from '../helpers/aws-proxy.js';
+import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
+
+const REGION = 'us-east-1';
+const ACCOUNT = '123456789012';
+const credentials = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
+const hasMoto = requireMoto();
+
+describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the AWS-behaviour proxy)', () => {
+  let moto: Moto;
+  let proxy: AwsProxy | undefined;
+  const withProxy = async (behaviours: Behaviour[]) => (proxy = await startAwsProxy(moto.endpoint, behaviours));
+  const cli = (...args: string[]) => runCli([...args, '--region', REGION, '--endpoint-url', proxy!.endpoint, '--name', 'itest', '--json'], credentials);
+  const ok = async (...args: string[]) => {
+    const run = await cli(...args);
+    expect(run.code, run.stderr).toBe(0);
+    return { ...JSON.parse(run.stdout), stderr: run.stderr };
+  };
+
+  beforeAll(async () => {
+    moto = await startMoto();
+  });
+  afterAll(async () => moto?.stop());
+  beforeEach(async () => moto.reset());
+  afterEach(async () => {
+    await proxy?.close();
+    proxy = undefined;
+  });
+
+  it('up, up with zero writes, down, up at once and down all converge', async () => {
+    const p = await withProxy([
+      queueDeletedRecently(15_000), newQueueNotReady(400, 1_500), iamPropagation(6_000, 'itest-worker'), functionSettling(1_500),
+      apiGatewayThrottling(), bedrockControlPlane(ACCOUNT),
+    ]);
+    const first = await ok('up');
+    expect(first.changed).toBe(11);
+    expect(first.stderr).toMatch(/the new IAM role is not usable by Lambda yet \(IAM propagation\); retrying/);
+    // A 429 from API Gateway is retried by the SDK's own throttling retries before our rule sees it.
+    // The preflight ran against the Bedrock control plane: the worker may call exactly the profile's models.
+    expect(p.fired.BedrockControlPlane).toBe(3);
+
+    const second = await ok('up');
+    expect(second.calls.mutations).toBe(0);
+
+    expect((await ok('down', '--yes')).removed).toHaveLength(11);
+    const again = await ok('up');
+    expect(again.changed).toBe(11);
+    expect(again.stderr).toMatch(/SQS keeps a deleted queue's name for 60 s after DeleteQueue; retrying/);
+    expect((await ok('down', '--yes')).removed).toHaveLength(11);
+
+    expect(Object.keys(p.fired).sort()).toEqual(['BedrockControlPlane', 'FunctionSettling', 'IamPropagation', 'NewQueueNotReady', 'QueueDeletedRecently', 'TooManyRequests']);
+    expect((await ok('status')).deployed).toBe(false);
+  }, 240_000);
+
+  it('without lambda:ListTags, up and down stop and name the permission, and delete nothing', async () => {
+    await withProxy([bedrockControlPlane(ACCOUNT)]);
+    await ok('up');
+    proxy!.behaviours.push(getFunctionWithoutListTags());
+    const up = await cli('up');
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/Cannot read the tags of Lambda function itest-worker .*grant lambda:ListTags/);
+    const down = await cli('down', '--yes');
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/grant lambda:ListTags/);
+    const iam = new IAMClient({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    expect((await iam.send(new GetRoleCommand({ RoleName: 'itest-worker' }))).Role?.Path).toBe('/bedrock-queue/');
+  }, 120_000);
+
+  it('stops on a Failed function with Lambda\'s reason, before the mapping', async () => {
+    const p = await withProxy([bedrockControlPlane(ACCOUNT), functionFailed('InvalidZipFileException', 'Lambda was unable to unzip the file.')]);
+    const up = await cli('up');
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/Lambda function itest-worker failed to become Active: InvalidZipFileException: Lambda was unable to unzip the file\./);
+    expect(p.recorded.some((r) => r.service === 'lambda' && /event-source-mappings/.test(r.path) && r.method === 'POST')).toBe(false);
+  }, 120_000);
+
+  it('refuses a model whose agreement is pending before changing anything', async () => {
+    const p = await withProxy([bedrockControlPlane(ACCOUNT, { availability: { agreementAvailability: { status: 'PENDING' } } })]);
+    const up = await cli('up', '--dry-run');
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/the agreement for anthropic\.claude-sonnet-4-6 is still being processed \(PENDING\)/);
+    expect(p.recorded.filter((r) => !/^(GET|Get|List|Describe)/.test(r.operation) && r.service !== 'sts')).toEqual([]);
+  }, 60_000);
+});
