@@ -30,6 +30,8 @@ function resources(scope: PolicyScope) {
     deadLetterQueue: [queue(names.deadLetterQueue)],
     requestsQueue: [queue(names.requestsQueue)],
     roles: [names.apiRole, names.workerRole].map(role),
+    // IAM authorizes GetRole of a role that does not exist yet by its name alone, without a path.
+    roleLookups: [names.apiRole, names.workerRole].flatMap((n) => [role(n), `arn:${p}:iam::${a}:role/${n}`]),
     workerRole: [role(names.workerRole)],
     apiRole: [role(names.apiRole)],
     function: [`arn:${p}:lambda:${r}:${a}:function:${names.workerFunction}`],
@@ -100,7 +102,8 @@ export const PERMISSIONS: Permission[] = [
   { calls: sqs('ListMessageMoveTasks'), action: 'sqs:ListMessageMoveTasks', on: 'deadLetterQueue' },
   { calls: sqs('StartMessageMoveTask'), action: 'sqs:SendMessage', on: 'requestsQueue', because: 'a message move task sends to its destination with the caller\'s permissions' },
 
-  ...['GetRole', 'GetRolePolicy', 'CreateRole', 'TagRole', 'PutRolePolicy', 'UpdateAssumeRolePolicy', 'ListRolePolicies', 'ListAttachedRolePolicies', 'DeleteRolePolicy', 'DetachRolePolicy', 'DeleteRole']
+  { calls: ['iam:GetRole'], action: 'iam:GetRole', on: 'roleLookups' },
+  ...['GetRolePolicy', 'CreateRole', 'TagRole', 'PutRolePolicy', 'UpdateAssumeRolePolicy', 'ListRolePolicies', 'ListAttachedRolePolicies', 'DeleteRolePolicy', 'DetachRolePolicy', 'DeleteRole']
     .map((c): Permission => ({ calls: [`iam:${c}`], action: `iam:${c}`, on: 'roles' })),
   { calls: ['iam:CreateRole'], action: 'iam:TagRole', on: 'roles', because: 'CreateRole with tags needs iam:TagRole' },
   { calls: ['lambda:CreateFunction', 'lambda:UpdateFunctionConfiguration'], action: 'iam:PassRole', on: 'workerRole', because: 'the function runs as the worker role' },
@@ -143,7 +146,7 @@ export const UNAUTHORIZED_CALLS = ['sts:GetCallerIdentity'];
 
 const SIDS: Record<On, string> = {
   any: 'ListAndCreateUnscoped', queues: 'Queues', consumedQueues: 'ReadResults', deadLetterQueue: 'Redrive', requestsQueue: 'RedriveDestination',
-  roles: 'Roles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
+  roles: 'Roles', roleLookups: 'FindRoles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
   mappings: 'EventSourceMapping', mappingTags: 'EventSourceMappingTags', logGroup: 'Logs',
   apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiValidators: 'ApiValidators', apiTags: 'ApiTags', models: 'ModelCheck',
 };

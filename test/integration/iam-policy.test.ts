@@ -1,0 +1,190 @@
+/**
+ * The published policies, proved with an IAM policy simulator (@cloud-copilot/iam-simulate)
+ * rather than by reading them: every AWS request the CLI makes in a full life cycle against moto
+ * (recorded by the AWS-behaviour proxy, turned into IAM's action, ARN and context keys by
+ * iam-requests.ts) is Allowed by `bedrock-queue policy`, and the same requests are denied by
+ * another stack's policy. The worker's and the API's calls are checked against their roles.
+ */
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resourceNames } from '../../src/contract.js';
+import { apiRolePolicy, workerRolePolicy } from '../../src/provision/role.js';
+import { PERMISSIONS, UNAUTHORIZED_CALLS, operatorPolicy } from '../../src/provision/permissions.js';
+import type { Ctx } from '../../src/provision/types.js';
+import { bedrockControlPlane } from '../helpers/aws-behaviours.js';
+import { startAwsProxy, type AwsProxy } from '../helpers/aws-proxy.js';
+import { runCli } from '../helpers/cli.js';
+import { iamRequests, type IamRequest } from '../helpers/iam-requests.js';
+import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
+
+const REGION = 'us-east-1';
+const ACCOUNT = '123456789012';
+const credentials = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
+const hasMoto = requireMoto();
+
+type Policy = { Version: string; Statement: unknown[] };
+
+/**
+ * Requests whose resource the simulator's data cannot type, evaluated without its input
+ * validation (the policy logic is the same): the Region-less ARN of a global profile's model
+ * (arn:aws:bedrock:::foundation-model/X, which AWS documents for global profiles), and API Gateway
+ * paths of resource types that AWS gives two ARN forms (/apis/... and /restapis/...): models,
+ * deployments, and CreateResource's /resources/{parentId}. Any other untyped request fails.
+ */
+const UNTYPED_IN_SIMULATOR = [
+  /^arn:aws:bedrock:::foundation-model\/[^/]+$/,
+  /^arn:aws:apigateway:[^:]+::\/restapis\/\w+\/(models|deployments|resources\/\w+)$/,
+];
+
+async function decide(policy: Policy, request: IamRequest): Promise<string> {
+  const simulation = {
+    request: { principal: `arn:aws:iam::${ACCOUNT}:user/operator`, action: request.action, resource: { resource: request.resource, accountId: ACCOUNT }, contextVariables: request.context },
+    identityPolicies: [{ name: 'policy', policy }],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    resourcePolicy: undefined,
+  };
+  const result = await runSimulation(simulation, {});
+  if (result.resultType !== 'error') return result.overallResult;
+  const untyped = JSON.stringify(result.errors).includes('no.resource.types') && UNTYPED_IN_SIMULATOR.some((pattern) => pattern.test(request.resource));
+  if (!untyped) throw new Error(`simulator refused ${request.action} on ${request.resource}: ${JSON.stringify(result.errors)}`);
+  return runUnsafeSimulation(simulation, {});
+}
+
+async function decisions(policy: Policy, requests: IamRequest[]) {
+  return Promise.all(requests.map(async (r) => ({ ...r, decision: await decide(policy, r) })));
+}
+
+const describeRequest = (r: IamRequest & { decision: string }) => `${r.decision}: ${r.call} needs ${r.action} on ${r.resource} ${JSON.stringify(r.context)}`;
+
+describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator against every request of a life cycle', () => {
+  let moto: Moto;
+  let proxy: AwsProxy;
+  let requests: IamRequest[];
+  let published: Policy;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    proxy = await startAwsProxy(moto.endpoint, [bedrockControlPlane(ACCOUNT)]);
+    const cli = async (...args: string[]) => {
+      const run = await runCli([...args, '--region', REGION, '--endpoint-url', proxy.endpoint, '--name', 'itest', '--json'], credentials);
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
+      return run;
+    };
+    await cli('up');
+    await cli('up');
+    // moto has no API Gateway TagResource for REST APIs, so no --tag here: tags on create are recorded.
+    await cli('up', '--concurrency', '12');
+    await cli('status');
+    await cli('set-concurrency', '20');
+    await cli('pause');
+    await cli('resume');
+    // A result and a dead letter to read, put there directly (not through the proxy: not the CLI's calls).
+    const sqs = new SQSClient({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const names = resourceNames('itest');
+    const results = (await sqs.send(new GetQueueUrlCommand({ QueueName: names.resultsQueue }))).QueueUrl;
+    await sqs.send(new SendMessageCommand({ QueueUrl: results, MessageBody: JSON.stringify({ id: 'r1', status: 'ok', output: 'a', model: 'm', latencyMs: 1, attempt: 1, completedAt: new Date().toISOString() }) }));
+    const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }))).QueueUrl;
+    await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: '{"prompt":"stuck"}' }));
+    await cli('tail', '--count', '1');
+    await cli('redrive', '--dry-run');
+    await cli('down', '--yes', '--force');
+    requests = iamRequests(proxy.recorded, ACCOUNT);
+    const printed = await runCli(['policy', '--name', 'itest', '--region', REGION, '--account', ACCOUNT], {});
+    expect(printed.code, printed.stderr).toBe(0);
+    published = JSON.parse(printed.stdout) as Policy;
+  }, 240_000);
+  afterAll(async () => {
+    await proxy?.close();
+    await moto?.stop();
+  });
+
+  it('recorded a whole life cycle, the implied permissions included', () => {
+    const actions = new Set(requests.map((r) => r.action));
+    for (const action of ['iam:CreateRole', 'iam:TagRole', 'iam:PassRole', 'sqs:CreateQueue', 'sqs:TagQueue', 'lambda:CreateFunction', 'lambda:ListTags', 'lambda:CreateEventSourceMapping',
+      'lambda:TagResource', 'lambda:UpdateEventSourceMapping', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE', 'sqs:ReceiveMessage', 'sqs:DeleteMessage',
+      'sqs:ChangeMessageVisibility', 'bedrock:GetInferenceProfile', 'bedrock:GetFoundationModelAvailability', 'sqs:DeleteQueue', 'iam:DeleteRole']) {
+      expect(actions, action).toContain(action);
+    }
+    expect(requests.length).toBeGreaterThan(150);
+  });
+
+  it('allows every request the CLI made', async () => {
+    const denied = (await decisions(published, requests)).filter((r) => r.decision !== 'Allowed');
+    expect(denied.map(describeRequest)).toEqual([]);
+  });
+
+  it('allows the two quirks the simulator cannot know of: TagResource on a new mapping (item 1) and ListTags behind GetFunction (item 2)', async () => {
+    const quirks = requests.filter((r) => (r.call.endsWith('/2015-03-31/event-source-mappings') && r.action === 'lambda:TagResource') || (r.action === 'lambda:ListTags' && r.resource.includes(':function:')));
+    expect(quirks.map((r) => r.action).sort()).toEqual(expect.arrayContaining(['lambda:ListTags', 'lambda:TagResource']));
+    expect((await decisions(published, quirks)).every((r) => r.decision === 'Allowed')).toBe(true);
+  });
+
+  it('denies the same requests on this stack\'s resources to another stack\'s policy', async () => {
+    const other = operatorPolicy({ stack: 'other', region: REGION, account: ACCOUNT, partition: 'aws' });
+    // The same for every stack: listings, API Gateway and Bedrock reads, and what AWS lets no
+    // policy scope to a stack: tags of event source mappings (no lambda:FunctionArn on ListTags
+    // and TagResource) and request validators (they do not inherit the REST API's tags).
+    const unscopable = (r: IamRequest) => r.resource === '*' || r.action === 'apigateway:GET' || r.action.startsWith('bedrock:') ||
+      (/^lambda:(ListTags|TagResource)$/.test(r.action) && r.resource.includes(':event-source-mapping:')) || /\/requestvalidators(\/|$)/.test(r.resource);
+    const scoped = requests.filter((r) => !unscopable(r));
+    const allowed = (await decisions(other, scoped)).filter((r) => r.decision === 'Allowed');
+    expect(allowed.map(describeRequest)).toEqual([]);
+    expect(scoped.length).toBeGreaterThan(100);
+  });
+
+  it('is the table: every SDK call the CLI sent is in it, and it fits IAM\'s 6,144-character managed policy limit', () => {
+    const sent = new Set(proxy.recorded.filter((r) => r.service === 'sqs' || r.service === 'iam' || r.service === 'logs').map((r) => `${r.service}:${r.operation}`));
+    const tabled = new Set([...PERMISSIONS.flatMap((p) => p.calls), ...UNAUTHORIZED_CALLS]);
+    expect([...sent].filter((c) => !tabled.has(c))).toEqual([]);
+    expect(JSON.stringify(published).replace(/\s/g, '').length).toBeLessThanOrEqual(6_144);
+  });
+});
+
+describe('the roles\' policies, proved with the IAM simulator', () => {
+  const names = resourceNames('itest');
+  const ctx = {
+    stack: 'itest', names, account: { region: REGION, accountId: ACCOUNT, partition: 'aws' },
+    settings: { model: 'global.anthropic.claude-sonnet-4-6' }, live: {},
+    modelAccess: {
+      profileArn: `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6`,
+      modelArns: ['arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-6', `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-sonnet-4-6`],
+    },
+  } as unknown as Ctx;
+  const queue = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
+  const profile = ctx.modelAccess!.profileArn!;
+  const req = (call: string, action: string, resource: string, context: Record<string, string> = {}): IamRequest => ({ call, action, resource, context });
+
+  // What the worker does (src/worker): the mapping polls as the function's role, the handler
+  // publishes results, re-queues throttled requests, shortens visibilities and calls Converse
+  // through the profile, and Lambda writes its logs.
+  const worker = [
+    ...['ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes'].map((a) => req('mapping poller', `sqs:${a}`, queue(names.requestsQueue))),
+    req('SendMessageBatch (results)', 'sqs:SendMessage', queue(names.resultsQueue)),
+    req('SendMessageBatch (re-queue)', 'sqs:SendMessage', queue(names.requestsQueue)),
+    req('Converse', 'bedrock:InvokeModel', profile),
+    ...ctx.modelAccess!.modelArns.map((arn) => req('Converse, routed', 'bedrock:InvokeModel', arn, { 'bedrock:InferenceProfileArn': profile })),
+    ...['CreateLogStream', 'PutLogEvents'].map((a) => req('Lambda runtime', `logs:${a}`, `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${names.logGroup}:log-stream:2026/11/25/[$LATEST]abc`)),
+  ];
+
+  it('allows every call of the worker, and nothing beside its model and queues', async () => {
+    const policy = workerRolePolicy(ctx) as Policy;
+    expect((await decisions(policy, worker)).filter((r) => r.decision !== 'Allowed').map(describeRequest)).toEqual([]);
+    const beside = [
+      req('Converse, another model', 'bedrock:InvokeModel', `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-opus-4-1`),
+      req('Converse, the model without the profile', 'bedrock:InvokeModel', `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-sonnet-4-6`),
+      req('another stack\'s queue', 'sqs:SendMessage', queue('other-results')),
+      req('purge', 'sqs:PurgeQueue', queue(names.requestsQueue)),
+      req('another log group', 'logs:PutLogEvents', `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/other-worker:log-stream:x`),
+    ];
+    expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
+  });
+
+  it('lets the API role send to the requests queue and nowhere else', async () => {
+    const policy = apiRolePolicy(ctx) as Policy;
+    expect(await decide(policy, req('SendMessage', 'sqs:SendMessage', queue(names.requestsQueue)))).toBe('Allowed');
+    expect(await decide(policy, req('SendMessage', 'sqs:SendMessage', queue(names.resultsQueue)))).not.toBe('Allowed');
+    expect(await decide(policy, req('ReceiveMessage', 'sqs:ReceiveMessage', queue(names.requestsQueue)))).not.toBe('Allowed');
+  });
+});
