@@ -52,7 +52,7 @@ export function describeError(err: unknown): string {
     const performed = /perform: (\S+)/.exec(message)?.[1] ?? action ?? 'an AWS action';
     const resource = /on resource: (\S+)/.exec(message)?.[1];
     return `Access denied: your credentials are missing the permission ${performed}${resource ? ` on ${resource}` : ''}. ` +
-      'Grant it (README, "Permissions to run up/down") and run the command again.';
+      'Grant it ("bedrock-queue policy" prints every permission bedrock-queue needs) and run the command again.';
   }
   if (isCredentialError(err)) return credentialsMessage(message);
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(`${name} ${message} ${(err as { code?: string }).code ?? ''}`)) {

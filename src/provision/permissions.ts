@@ -98,7 +98,8 @@ export const PERMISSIONS: Permission[] = [
   { calls: sqs('ReceiveMessage'), action: 'sqs:ReceiveMessage', on: 'consumedQueues' },
   { calls: sqs('DeleteMessageBatch'), action: 'sqs:DeleteMessage', on: 'consumedQueues', because: 'batch calls are authorized as their single-message action' },
   { calls: sqs('ChangeMessageVisibilityBatch'), action: 'sqs:ChangeMessageVisibility', on: 'consumedQueues', because: 'batch calls are authorized as their single-message action' },
-  { calls: sqs('StartMessageMoveTask', 'ListMessageMoveTasks'), action: 'sqs:StartMessageMoveTask', on: 'deadLetterQueue' },
+  { calls: sqs('StartMessageMoveTask'), action: 'sqs:StartMessageMoveTask', on: 'deadLetterQueue' },
+  ...['ReceiveMessage', 'DeleteMessage'].map((a): Permission => ({ calls: sqs('StartMessageMoveTask'), action: `sqs:${a}`, on: 'consumedQueues', because: 'a message move task reads and deletes from its source with the caller\'s permissions' })),
   { calls: sqs('ListMessageMoveTasks'), action: 'sqs:ListMessageMoveTasks', on: 'deadLetterQueue' },
   { calls: sqs('StartMessageMoveTask'), action: 'sqs:SendMessage', on: 'requestsQueue', because: 'a message move task sends to its destination with the caller\'s permissions' },
 

@@ -144,7 +144,7 @@ describe('waiting out real AWS behaviours', () => {
     const denied = Object.assign(new Error('User: arn:aws:iam::123456789012:user/dev is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::123456789012:role/bedrock-queue/demo-api because no identity-based policy allows the iam:CreateRole action'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
     m.iam.on(CreateRoleCommand).rejects(denied);
     const err = await up().catch((e: unknown) => e);
-    expect(describeError(err)).toBe('Access denied: your credentials are missing the permission iam:CreateRole on arn:aws:iam::123456789012:role/bedrock-queue/demo-api. Grant it (README, "Permissions to run up/down") and run the command again.');
+    expect(describeError(err)).toBe('Access denied: your credentials are missing the permission iam:CreateRole on arn:aws:iam::123456789012:role/bedrock-queue/demo-api. Grant it ("bedrock-queue policy" prints every permission bedrock-queue needs) and run the command again.');
     expect(m.iam.commandCalls(CreateRoleCommand)).toHaveLength(1);
   });
 });
