@@ -44,7 +44,8 @@ import { CreateQueueCommand, type CreateQueueCommandInput, DeleteQueueCommand, G
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { REQUEST_BODY_SCHEMA } from '../../src/contract.js';
-import { openSession } from '../../src/provision/engine.js';
+import { afterEach } from 'vitest';
+import { apply, destroy, observe, openSession, plan } from '../../src/provision/engine.js';
 import type { StackOptions, WorkerCode } from '../../src/provision/types.js';
 import { codeSha256, deterministicZip } from '../../src/provision/zip.js';
 
@@ -315,6 +316,32 @@ export function sentCommands(m: Mocks): string[] {
 
 export function mutatingCommands(m: Mocks): string[] {
   return sentCommands(m).filter((c) => !/:(Get|List|Describe)/.test(c));
+}
+
+/** Mocks for one test at a time: `prepare(state)` wires them; they are restored after each test. */
+export function mocksPerTest(): (state: AccountState) => Mocks {
+  let current: Mocks | undefined;
+  afterEach(() => {
+    if (current) resetMocks(current);
+    current = undefined;
+  });
+  return (state) => (current = mockAws(state));
+}
+
+/** `up` through the engine against the mocks: observe, plan, apply; returns the plan, sleeps and notes. */
+export async function runUp(options: StackOptions = {}) {
+  const s = await session(options);
+  const observed = await observe(s.ctx);
+  const items = await plan(s.ctx, observed);
+  await apply(s.ctx, observed, items, (_item, run) => run());
+  return { ...s.harness, items };
+}
+
+/** `down` through the engine against the mocks. */
+export async function runDown() {
+  const s = await session();
+  await destroy(s.ctx, await observe(s.ctx), (_item, run) => run());
+  return s.harness;
 }
 
 export interface Harness {

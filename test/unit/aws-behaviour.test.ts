@@ -16,38 +16,15 @@ import {
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, InvalidAttributeValue, ListQueuesCommand, QueueDoesNotExist } from '@aws-sdk/client-sqs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tagProblem } from '../../src/commands/options.js';
-import { apply, destroy, observe, plan } from '../../src/provision/engine.js';
+import { observe } from '../../src/provision/engine.js';
 import { changeMapping } from '../../src/provision/event-source-mapping.js';
-import type { StackOptions } from '../../src/provision/types.js';
-import { ACCOUNT, REGION, TAGS, convergedAccount, createQueueIn, emptyAccount, mockAws, mutatingCommands, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
+import { ACCOUNT, REGION, TAGS, convergedAccount, createQueueIn, emptyAccount, mocksPerTest, mutatingCommands, runDown, runUp, session } from '../helpers/fake-aws.js';
 
-let mocks: Mocks | undefined;
-afterEach(() => {
-  if (mocks) resetMocks(mocks);
-  mocks = undefined;
-});
-
-function prepare(state: AccountState) {
-  mocks = mockAws(state);
-  return mocks;
-}
-
-async function up(options: StackOptions = {}) {
-  const s = await session(options);
-  const observed = await observe(s.ctx);
-  const items = await plan(s.ctx, observed);
-  await apply(s.ctx, observed, items, (_item, run) => run());
-  return { ...s.harness, items };
-}
-
-async function down() {
-  const s = await session();
-  const observed = await observe(s.ctx);
-  await destroy(s.ctx, observed, (_item, run) => run());
-  return s.harness;
-}
+const prepare = mocksPerTest();
+const up = runUp;
+const down = runDown;
 
 const meta = { $metadata: { httpStatusCode: 400 } };
 const fnArn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demo-worker`;

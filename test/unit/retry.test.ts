@@ -10,29 +10,13 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, GetQueueUrlCommand, QueueDeletedRecently, QueueNameExists, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeError } from '../../src/errors.js';
 import { apply, observe, plan } from '../../src/provision/engine.js';
-import type { StackOptions } from '../../src/provision/types.js';
-import { convergedAccount, createQueueIn, emptyAccount, mockAws, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
+import { convergedAccount, createQueueIn, emptyAccount, mocksPerTest, runUp, session } from '../helpers/fake-aws.js';
 
-let mocks: Mocks | undefined;
-afterEach(() => {
-  if (mocks) resetMocks(mocks);
-  mocks = undefined;
-});
-
-function prepare(state: AccountState) {
-  mocks = mockAws(state);
-  return mocks;
-}
-
-async function up(options: StackOptions = {}) {
-  const s = await session(options);
-  const observed = await observe(s.ctx);
-  await apply(s.ctx, observed, await plan(s.ctx, observed), (_item, run) => run());
-  return s.harness;
-}
+const prepare = mocksPerTest();
+const up = runUp;
 
 const meta = { $metadata: { httpStatusCode: 400 } };
 const notAssumable = () => new InvalidParameterValueException({ message: 'The role defined for the function cannot be assumed by Lambda.', ...meta });
