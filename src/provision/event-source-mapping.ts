@@ -5,6 +5,7 @@ import {
   GetFunctionCommand,
   ListEventSourceMappingsCommand,
   ListTagsCommand,
+  TagResourceCommand,
   UpdateEventSourceMappingCommand,
   type EventSourceMappingConfiguration,
 } from '@aws-sdk/client-lambda';
@@ -12,7 +13,7 @@ import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { BATCH_SIZE, STACK_TAG } from '../contract.js';
 import { functionArn, mappingArn, queueArn } from './arns.js';
 import { CliError, errorName, foreignError } from '../errors.js';
-import { change, isNotFound, orMissing } from './diff.js';
+import { change, isNotFound, missingTags, orMissing, tagChanges } from './diff.js';
 import { RULES, pollUntil } from './retry.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
@@ -89,7 +90,7 @@ export const eventSourceMapping: Resource<MappingLive> = {
   },
   ownedWith: ['requests-queue', 'function'],
   liveSettings: (live) => (live.config.ScalingConfig?.MaximumConcurrency ? { concurrency: live.config.ScalingConfig.MaximumConcurrency } : {}),
-  diff: (ctx, live) => changes(ctx, live.config),
+  diff: (ctx, live) => [...changes(ctx, live.config), ...tagChanges(ctx.tags, live.tags)],
   async create(ctx) {
     let UUID: string;
     try {
@@ -115,14 +116,18 @@ export const eventSourceMapping: Resource<MappingLive> = {
     await waitForStableMapping(ctx, UUID);
   },
   async update(ctx, live) {
-    if (!changes(ctx, live.config).length) return;
     const UUID = live.config.UUID!;
-    await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new UpdateEventSourceMappingCommand({
-      UUID,
-      ...desired(ctx),
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-    })));
-    await waitForStableMapping(ctx, UUID);
+    if (changes(ctx, live.config).length) {
+      await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new UpdateEventSourceMappingCommand({
+        UUID,
+        ...desired(ctx),
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      })));
+      await waitForStableMapping(ctx, UUID);
+    }
+    // An untagged mapping owned through both of its ends gets the stack's tags, so later reads find it by them.
+    const tags = missingTags(ctx.tags, live.tags);
+    if (Object.keys(tags).length) await ctx.clients.lambda.send(new TagResourceCommand({ Resource: live.config.EventSourceMappingArn ?? mappingArn(ctx, UUID), Tags: tags }));
   },
   async remove(ctx, live) {
     const UUID = live.config.UUID!;

@@ -12,6 +12,7 @@ import {
   GetFunctionConfigurationCommand,
   ListTagsCommand,
   ResourceConflictException,
+  TagResourceCommand,
   UpdateEventSourceMappingCommand,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
@@ -145,14 +146,17 @@ describe('item 7: the event source mapping is ours by its tags or both of its en
     expect(m.lambda.commandCalls(UpdateEventSourceMappingCommand)).toHaveLength(0);
   });
 
-  it('owns an untagged mapping whose queue and function are both ours', async () => {
+  it('owns an untagged mapping whose queue and function are both ours, and up tags it', async () => {
     const state = convergedAccount();
     state.mappingTags = {};
-    prepare(state);
+    const m = prepare(state);
     const s = await session();
     const observed = await observe(s.ctx);
     expect(observed.find((o) => o.resource.key === 'event-source-mapping')!.owned).toBe(true);
     expect((await changeMapping(s.ctx, { concurrency: 10 })).after.concurrency).toBe(10);
+    await up();
+    expect(mutatingCommands(m)).toEqual(['lambda:TagResource']);
+    expect(m.lambda.commandCalls(TagResourceCommand)[0]!.args[0].input).toEqual({ Resource: `arn:aws:lambda:${REGION}:${ACCOUNT}:event-source-mapping:esm-1`, Tags: TAGS });
   });
 
   it('owns a tagged mapping, read with ListTags on its ARN', async () => {

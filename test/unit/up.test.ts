@@ -244,10 +244,10 @@ describe('drift repair', () => {
   }
 });
 
-it('adds a --tag that is missing, without touching the rest', async () => {
+it('adds a --tag that is missing, the mapping included, without touching the rest', async () => {
   const { m } = await up(convergedAccount(), { tags: { team: 'ml' } });
   const mutations = mutatingCommands(m);
-  expect(mutations).toEqual(['iam:TagRole', 'iam:TagRole', 'sqs:TagQueue', 'sqs:TagQueue', 'sqs:TagQueue', 'logs:TagResource', 'lambda:TagResource', 'apigateway:TagResource', 'apigateway:TagResource', 'apigateway:TagResource']);
+  expect(mutations).toEqual(['iam:TagRole', 'iam:TagRole', 'sqs:TagQueue', 'sqs:TagQueue', 'sqs:TagQueue', 'logs:TagResource', 'lambda:TagResource', 'lambda:TagResource', 'apigateway:TagResource', 'apigateway:TagResource', 'apigateway:TagResource']);
 });
 
 describe('ownership', () => {
