@@ -104,10 +104,14 @@ const why = moto ? `
 The reads of a converged \`up\`, by service: ${Object.entries(moto.converged.readsByService).map(([s, n]) => `${s} ${n}`).join(', ')}.
 Each one checks something that can drift or be taken over: every queue's attributes and tags, each
 role's trust policy, inline policy and tags, the log group's retention and tags, the function's
-configuration and code hash, the mapping, and each part of the API (resources and methods, model,
-validator, gateway responses, stage, key, usage plan and its keys). Fewer reads would mean checking
-less, so the 15-read target is not met by design; they run in parallel, and the whole command
-stays well under the 1.5 s target.
+configuration and code hash, the mapping and its own tags, and each part of the API (resources and
+methods, model, validator, gateway responses, stage, key, usage plan and its keys). Fewer reads
+would mean checking less, so the 15-read target is not met by design; they run in parallel, and
+the whole command stays well under the 1.5 s target. Against AWS, `up` adds the model check (two or
+three Bedrock reads; skipped here, as moto has no Bedrock control plane).
+`down` spends most of its time on purpose: it returns only once `GetQueueUrl` has said
+`QueueDoesNotExist` three times in a row for each queue, 2 s apart (SQS takes up to 60 s to delete
+a queue), so that an `up` right after it finds the names free of stale listings.
 ` : '';
 const sections = [`## Provisioning (issue #2)\n\nMeasured ${date} on ${machine} by \`npm run bench\`.\n\n${rows.join('\n')}\n${why}`];
 

@@ -65,16 +65,19 @@ export function newQueueNotReady(window: number, redriveWindow: number): Behavio
   };
 }
 
-/** IAM propagation: a role created or changed a moment ago cannot be used by Lambda yet. */
-export function iamPropagation(window: number, workerRole: string): Behaviour {
+/**
+ * IAM propagation: for `window` ms after the worker role is created or changed Lambda cannot
+ * assume it, and for `mappingWindow` ms a mapping cannot read the queue with it.
+ */
+export function iamPropagation(window: number, mappingWindow: number, workerRole: string): Behaviour {
   const roleChange = (r: Recorded) => r.service === 'iam' && ['CreateRole', 'PutRolePolicy'].includes(r.operation) && r.params.RoleName === workerRole;
   return {
     name: 'IamPropagation',
     respond(req, history) {
       if (req.service !== 'lambda' || req.method !== 'POST') return undefined;
-      if (since(history, roleChange) >= window) return undefined;
-      if (req.path === '/2015-03-31/functions') return awsError.rest('InvalidParameterValueException', 'The role defined for the function cannot be assumed by Lambda.', 400);
-      if (req.path === '/2015-03-31/event-source-mappings' || req.path === '/2015-03-31/event-source-mappings/') {
+      const age = since(history, roleChange);
+      if (req.path === '/2015-03-31/functions' && age < window) return awsError.rest('InvalidParameterValueException', 'The role defined for the function cannot be assumed by Lambda.', 400);
+      if (/^\/2015-03-31\/event-source-mappings\/?$/.test(req.path) && age < mappingWindow) {
         return awsError.rest('InvalidParameterValueException', 'The provided execution role does not have permissions to call ReceiveMessage on SQS', 400);
       }
       return undefined;

@@ -40,12 +40,18 @@ describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the
 
   it('up, up with zero writes, down, up at once and down all converge', async () => {
     const p = await withProxy([
-      queueDeletedRecently(15_000), newQueueNotReady(400, 1_500), iamPropagation(6_000, 'itest-worker'), functionSettling(1_500),
+      queueDeletedRecently(15_000), newQueueNotReady(400, 1_500), iamPropagation(6_000, 10_000, 'itest-worker'), functionSettling(1_500),
       apiGatewayThrottling(), bedrockControlPlane(ACCOUNT),
     ]);
     const first = await ok('up');
     expect(first.changed).toBe(11);
     expect(first.stderr).toMatch(/the new IAM role is not usable by Lambda yet \(IAM propagation\); retrying/);
+    const refused = (path: RegExp) => p.recorded.filter((r) => r.service === 'lambda' && r.method === 'POST' && path.test(r.path)).map((r) => r.answer.status);
+    for (const path of [/^\/2015-03-31\/functions$/, /^\/2015-03-31\/event-source-mappings\/?$/]) {
+      const statuses = refused(path);
+      expect(statuses[0], String(path)).toBe(400);
+      expect(statuses.at(-1), String(path)).toBeLessThan(300);
+    }
     // A 429 from API Gateway is retried by the SDK's own throttling retries before our rule sees it.
     // The preflight ran against the Bedrock control plane: the worker may call exactly the profile's models.
     expect(p.fired.BedrockControlPlane).toBe(3);
