@@ -67,17 +67,19 @@ export function newQueueNotReady(window: number, redriveWindow: number): Behavio
 
 /**
  * IAM propagation: for `window` ms after the worker role is created or changed Lambda cannot
- * assume it, and for `mappingWindow` ms a mapping cannot read the queue with it.
+ * assume it; and a mapping cannot yet read the queue with it until `mappingWindow` ms after the
+ * function that runs as the role could first be created.
  */
 export function iamPropagation(window: number, mappingWindow: number, workerRole: string): Behaviour {
   const roleChange = (r: Recorded) => r.service === 'iam' && ['CreateRole', 'PutRolePolicy'].includes(r.operation) && r.params.RoleName === workerRole;
+  const functionCreated = (r: Recorded) => r.service === 'lambda' && r.method === 'POST' && r.path === '/2015-03-31/functions';
   return {
     name: 'IamPropagation',
     respond(req, history) {
       if (req.service !== 'lambda' || req.method !== 'POST') return undefined;
       const age = since(history, roleChange);
       if (req.path === '/2015-03-31/functions' && age < window) return awsError.rest('InvalidParameterValueException', 'The role defined for the function cannot be assumed by Lambda.', 400);
-      if (/^\/2015-03-31\/event-source-mappings\/?$/.test(req.path) && age < mappingWindow) {
+      if (/^\/2015-03-31\/event-source-mappings\/?$/.test(req.path) && Math.min(age, since(history, functionCreated)) < mappingWindow) {
         return awsError.rest('InvalidParameterValueException', 'The provided execution role does not have permissions to call ReceiveMessage on SQS', 400);
       }
       return undefined;

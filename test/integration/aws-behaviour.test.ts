@@ -40,7 +40,7 @@ describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the
 
   it('up, up with zero writes, down, up at once and down all converge', async () => {
     const p = await withProxy([
-      queueDeletedRecently(15_000), newQueueNotReady(400, 1_500), iamPropagation(6_000, 10_000, 'itest-worker'), functionSettling(1_500),
+      queueDeletedRecently(15_000), newQueueNotReady(400, 1_500), iamPropagation(6_000, 5_000, 'itest-worker'), functionSettling(1_500),
       apiGatewayThrottling(), bedrockControlPlane(ACCOUNT),
     ]);
     const first = await ok('up');
