@@ -43,8 +43,12 @@ function resources(scope: PolicyScope) {
     apiCollections: ['/restapis', '/apikeys', '/usageplans'].map(api),
     apiItems: ['/restapis/*', '/apikeys/*', '/usageplans/*'].map(api),
     apiRead: ['/restapis', '/restapis/*', '/apikeys', '/apikeys/*', '/usageplans', '/usageplans/*'].map(api),
-    // Request validators do not inherit the REST API's tags (API Gateway's tag inheritance list).
-    apiValidators: ['/restapis/*/requestvalidators', '/restapis/*/requestvalidators/*'].map(api),
+    // What API Gateway's tag inheritance list does not name (request validators, method and
+    // integration responses) may not carry the REST API's tags for ABAC: not conditioned on them.
+    apiUntagged: [
+      '/restapis/*/requestvalidators', '/restapis/*/requestvalidators/*',
+      '/restapis/*/resources/*/methods/*/responses/*', '/restapis/*/resources/*/methods/*/integration/responses/*',
+    ].map(api),
     apiTags: [api('/tags/*')],
     models: [`arn:${p}:bedrock:${r}::foundation-model/*`, `arn:${p}:bedrock:${r}:${a}:inference-profile/*`],
   };
@@ -130,11 +134,12 @@ export const PERMISSIONS: Permission[] = [
   { calls: apigw('GetRestApis', 'GetResources', 'GetModels', 'GetRequestValidators', 'GetGatewayResponses', 'GetStage', 'GetApiKeys', 'GetApiKey', 'GetUsagePlans', 'GetUsagePlan', 'GetUsagePlanKeys'), action: 'apigateway:GET', on: 'apiRead' },
   { calls: apigw('CreateRestApi', 'CreateApiKey', 'CreateUsagePlan'), action: 'apigateway:POST', on: 'apiCollections' },
   { calls: apigw('CreateResource', 'CreateModel', 'CreateDeployment', 'CreateUsagePlanKey'), action: 'apigateway:POST', on: 'apiItems' },
-  { calls: apigw('PutMethod', 'PutMethodResponse', 'PutIntegration', 'PutIntegrationResponse', 'PutGatewayResponse'), action: 'apigateway:PUT', on: 'apiItems' },
+  { calls: apigw('PutMethod', 'PutIntegration', 'PutGatewayResponse'), action: 'apigateway:PUT', on: 'apiItems' },
+  { calls: apigw('PutMethodResponse', 'PutIntegrationResponse'), action: 'apigateway:PUT', on: 'apiUntagged', because: 'method and integration responses are not in API Gateway\'s tag inheritance list' },
   { calls: apigw('UpdateModel', 'UpdateStage', 'UpdateUsagePlan', 'UpdateApiKey'), action: 'apigateway:PATCH', on: 'apiItems' },
   { calls: apigw('DeleteMethod', 'DeleteRestApi', 'DeleteApiKey', 'DeleteUsagePlan', 'DeleteUsagePlanKey'), action: 'apigateway:DELETE', on: 'apiItems' },
-  { calls: apigw('CreateRequestValidator'), action: 'apigateway:POST', on: 'apiValidators', because: 'request validators do not inherit the REST API\'s tags' },
-  { calls: apigw('UpdateRequestValidator'), action: 'apigateway:PATCH', on: 'apiValidators', because: 'request validators do not inherit the REST API\'s tags' },
+  { calls: apigw('CreateRequestValidator'), action: 'apigateway:POST', on: 'apiUntagged', because: 'request validators are not in API Gateway\'s tag inheritance list' },
+  { calls: apigw('UpdateRequestValidator'), action: 'apigateway:PATCH', on: 'apiUntagged', because: 'request validators are not in API Gateway\'s tag inheritance list' },
   { calls: apigw('TagResource'), action: 'apigateway:PUT', on: 'apiTags' },
 
   { calls: ['bedrock:GetInferenceProfile'], action: 'bedrock:GetInferenceProfile', on: 'models' },
@@ -149,7 +154,7 @@ const SIDS: Record<On, string> = {
   any: 'ListAndCreateUnscoped', queues: 'Queues', consumedQueues: 'ReadResults', deadLetterQueue: 'Redrive', requestsQueue: 'RedriveDestination',
   roles: 'Roles', roleLookups: 'FindRoles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
   mappings: 'EventSourceMapping', mappingTags: 'EventSourceMappingTags', logGroup: 'Logs',
-  apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiValidators: 'ApiValidators', apiTags: 'ApiTags', models: 'ModelCheck',
+  apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiUntagged: 'ApiUntaggedParts', apiTags: 'ApiTags', models: 'ModelCheck',
 };
 
 export interface PolicyStatement {

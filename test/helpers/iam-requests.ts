@@ -156,9 +156,10 @@ function apiGatewayRequests(r: Recorded, region: string, answer: Record<string, 
   if (collection) context = requestTags(r.params.tags as Record<string, string>);
   else if (r.path.startsWith('/tags/')) context = requestTags(r.params.tags as Record<string, string>);
   else {
-    // Children inherit the tags of their REST API or usage plan for ABAC; request validators do not.
+    // Children inherit the tags of their REST API or usage plan for ABAC (API Gateway's list);
+    // request validators and method or integration responses are not in that list.
     const root = /^\/(restapis|apikeys|usageplans)\/[^/]+/.exec(r.path)?.[0] ?? '';
-    const inherits = !/\/requestvalidators(\/|$)/.test(r.path);
+    const inherits = !/\/requestvalidators(\/|$)|\/responses\/[^/]+$/.test(r.path);
     context = inherits ? Object.fromEntries(Object.entries(apiTags.get(root) ?? {}).map(([k, v]) => [`aws:ResourceTag/${k}`, v])) : {};
   }
   push(`apigateway:${r.method}`, resource, context);

@@ -125,9 +125,9 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     const other = operatorPolicy({ stack: 'other', region: REGION, account: ACCOUNT, partition: 'aws' });
     // The same for every stack: listings, API Gateway and Bedrock reads, and what AWS lets no
     // policy scope to a stack: tags of event source mappings (no lambda:FunctionArn on ListTags
-    // and TagResource) and request validators (they do not inherit the REST API's tags).
+    // and TagResource), and the parts of a REST API outside API Gateway's tag inheritance list.
     const unscopable = (r: IamRequest) => r.resource === '*' || r.action === 'apigateway:GET' || r.action.startsWith('bedrock:') ||
-      (/^lambda:(ListTags|TagResource)$/.test(r.action) && r.resource.includes(':event-source-mapping:')) || /\/requestvalidators(\/|$)/.test(r.resource);
+      (/^lambda:(ListTags|TagResource)$/.test(r.action) && r.resource.includes(':event-source-mapping:')) || /\/requestvalidators(\/|$)|\/responses\/[^/]+$/.test(r.resource);
     const scoped = requests.filter((r) => !unscopable(r));
     const allowed = (await decisions(other, scoped)).filter((r) => r.decision === 'Allowed');
     expect(allowed.map(describeRequest)).toEqual([]);
