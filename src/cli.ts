@@ -1,6 +1,6 @@
 import yargs from 'yargs';
 import { downCommand } from './commands/down.js';
-import { checkGlobalArgs, globalOptions } from './commands/options.js';
+import { STDIN_ARGUMENT, checkGlobalArgs, globalOptions } from './commands/options.js';
 import { pauseCommand } from './commands/pause.js';
 import { policyCommand } from './commands/policy.js';
 import { redriveCommand } from './commands/redrive.js';
@@ -21,7 +21,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 usage error. */
 export async function main(args: string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const cli = yargs(args)
+  const cli = yargs(args[0] === 'send' ? args.map((a) => (a === '-' ? STDIN_ARGUMENT : a)) : args)
     .scriptName('bedrock-queue')
     .usage('$0 <command> [options]\n\nDeploy and operate an asynchronous Amazon Bedrock pipeline: API Gateway -> SQS -> Lambda -> Bedrock.')
     .options(globalOptions)
@@ -47,7 +47,8 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     .fail((message, err) => {
       // yargs wraps errors from option coercion in a YError; those are usage errors too.
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError((err?.message ?? message ?? 'invalid arguments').replace(/^YError: /, ''));
+      const text = (err?.message ?? message ?? 'invalid arguments').replace(/^YError: /, '');
+      throw new UsageError(text.replace(/^Not enough arguments following: (\S+)$/, '--$1 needs a value'));
     })
     .exitProcess(false);
   try {

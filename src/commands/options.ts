@@ -3,12 +3,18 @@ import { UsageError } from '../errors.js';
 import { DEFAULT_STACK_NAME, STACK_NAME_PATTERN, STACK_TAG, TAG_RULES } from '../contract.js';
 import type { AwsTarget } from '../provision/aws.js';
 
+/**
+ * What a lone `-` argument of `send` becomes before parsing: yargs would turn it into an empty
+ * string, and `send -` means "the prompt comes from stdin".
+ */
+export const STDIN_ARGUMENT = '\u0000stdin';
+
 /** Options every command takes. */
 export const globalOptions = {
-  name: { type: 'string', default: DEFAULT_STACK_NAME, describe: 'Stack name: prefixes every resource (lowercase letters, digits, hyphens; at most 31)', global: true },
-  region: { type: 'string', describe: 'AWS Region (else AWS_REGION or your profile\'s region)', global: true },
-  profile: { type: 'string', describe: 'Named profile from ~/.aws/config (else AWS_PROFILE)', global: true },
-  'endpoint-url': { type: 'string', describe: 'One endpoint for every AWS client, for emulators such as moto', global: true },
+  name: { type: 'string', requiresArg: true, default: DEFAULT_STACK_NAME, describe: 'Stack name: prefixes every resource (lowercase letters, digits, hyphens; at most 31)', global: true },
+  region: { type: 'string', requiresArg: true, describe: 'AWS Region (else AWS_REGION or your profile\'s region)', global: true },
+  profile: { type: 'string', requiresArg: true, describe: 'Named profile from ~/.aws/config (else AWS_PROFILE)', global: true },
+  'endpoint-url': { type: 'string', requiresArg: true, describe: 'One endpoint for every AWS client, for emulators such as moto', global: true },
   json: { type: 'boolean', default: false, describe: 'Print only JSON on stdout', global: true },
   yes: { type: 'boolean', default: false, describe: 'Answer yes to confirmations (required without a terminal)', global: true },
   local: { type: 'boolean', default: false, describe: 'Use the local target (bedrock-queue up --local): no AWS account', global: true },

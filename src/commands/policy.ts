@@ -16,7 +16,7 @@ export function partitionOf(region: string): string {
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('account', { type: 'string', describe: 'AWS account id (12 digits) the policy is for [any: *]', coerce: (v?: string) => {
+    .option('account', { type: 'string', requiresArg: true, describe: 'AWS account id (12 digits) the policy is for [any: *]', coerce: (v?: string) => {
       if (v !== undefined && !/^\d{12}$/.test(v)) throw new UsageError(`--account must be a 12-digit AWS account id (got ${v})`);
       return v;
     } })

@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { CliError, UsageError } from '../errors.js';
 import { Output } from '../output.js';
-import { duration, integerIn, keyValues, type GlobalArgs } from './options.js';
+import { STDIN_ARGUMENT, duration, integerIn, keyValues, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 
 interface SendArgs extends GlobalArgs {
@@ -20,23 +20,23 @@ interface SendArgs extends GlobalArgs {
 export function builder(yargs: Argv) {
   return yargs
     .positional('prompt', { type: 'string', describe: 'The prompt; - (or a pipe) reads it from stdin' })
-    .option('system', { type: 'string', describe: 'System prompt' })
-    .option('max-tokens', { type: 'number', describe: 'Most tokens in the answer (else the stack default)', coerce: integerIn('max-tokens', 1, 200000) })
-    .option('temperature', { type: 'number', describe: 'Sampling temperature, 0-1', coerce: (v: unknown) => {
+    .option('system', { type: 'string', requiresArg: true, describe: 'System prompt' })
+    .option('max-tokens', { type: 'number', requiresArg: true, describe: 'Most tokens in the answer (else the stack default)', coerce: integerIn('max-tokens', 1, 200000) })
+    .option('temperature', { type: 'number', requiresArg: true, describe: 'Sampling temperature, 0-1', coerce: (v: unknown) => {
       if (v === undefined) return undefined;
       const n = Number(v);
       if (!(n >= 0 && n <= 1)) throw new UsageError(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
       return n;
     } })
-    .option('metadata', { type: 'string', array: true, describe: 'key=value echoed back in the result (repeatable)', coerce: keyValues('metadata', { maxCount: 20, maxKey: 128, maxValue: 1024 }) })
+    .option('metadata', { type: 'string', requiresArg: true, array: true, describe: 'key=value echoed back in the result (repeatable)', coerce: keyValues('metadata', { maxCount: 20, maxKey: 128, maxValue: 1024 }) })
     // No default: yargs counts a default as given when checking conflicts with --file.
     .option('wait', { type: 'boolean', describe: 'Wait for the result and print the answer' })
-    .option('timeout', { type: 'string', default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: duration('timeout') })
-    .option('file', { type: 'string', describe: 'Send every line of a file: a JSON request object, or a prompt' })
-    .option('parallel', { type: 'number', default: 16, describe: 'Requests in flight with --file', coerce: integerIn('parallel', 1, 256) })
+    .option('timeout', { type: 'string', requiresArg: true, default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: duration('timeout') })
+    .option('file', { type: 'string', requiresArg: true, describe: 'Send every line of a file: a JSON request object, or a prompt' })
+    .option('parallel', { type: 'number', requiresArg: true, default: 16, describe: 'Requests in flight with --file', coerce: integerIn('parallel', 1, 256) })
     .conflicts('file', ['wait', 'prompt', 'system', 'max-tokens', 'temperature', 'metadata'])
     .example('$0 send "Why is the sky blue?"', 'Queue a prompt; prints its id')
-    .example('$0 send "Summarise this" --wait < notes.txt', 'The prompt from stdin; wait and print the answer')
+    .example('$0 send - --wait < question.txt', 'The prompt from stdin (a pipe with no prompt argument does the same); wait and print the answer')
     .example('$0 send --file prompts.jsonl --parallel 32 > ids.jsonl', 'Bulk: one request a line; ids on stdout, progress on stderr');
 }
 
@@ -47,7 +47,8 @@ async function readStdin(): Promise<string> {
 }
 
 async function buildRequest(argv: SendArgs): Promise<InvokeRequest> {
-  const fromStdin = argv.prompt === '-' || (argv.prompt === undefined && !process.stdin.isTTY);
+  if (argv.system === STDIN_ARGUMENT) throw new UsageError('- (stdin) stands for the prompt only: give --system its text.');
+  const fromStdin = argv.prompt === STDIN_ARGUMENT || (argv.prompt === undefined && !process.stdin.isTTY);
   const prompt = fromStdin ? await readStdin() : argv.prompt;
   if (prompt === undefined) throw new UsageError('Give a prompt, - to read it from stdin, or --file.');
   const request: InvokeRequest = {

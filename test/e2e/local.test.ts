@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/local/api-server.js';
 import { startOpenAiServer } from '../helpers/openai-server.js';
-import { STATE_DIR, cli, cliJson, collectResults, queueUrl, rawPost, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
+import { STATE_DIR, cli, cliJson, cliPiped, collectResults, queueUrl, rawPost, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 
 const started: LocalHandle[] = [];
 async function local(name: string, ...args: string[]) {
@@ -135,6 +135,13 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     const wait = await cli('send', '--local', '--name', stack.name, '--wait', 'ping & pong');
     expect(wait.code, wait.stderr).toBe(0);
     expect(wait.stdout).toBe('echo: ping & pong\n');
+    // The prompt from stdin, through a real pipe: with -, and with no prompt argument at all.
+    const question = 'line one & more\nline two 🚀\n';
+    for (const args of [['send', '-'], ['send']]) {
+      const piped = await cliPiped(question, ...args, '--local', '--name', stack.name, '--wait');
+      expect(piped.code, piped.stderr).toBe(0);
+      expect(piped.stdout).toBe(`echo: ${question}\n`);
+    }
     await cliJson('send', '--local', '--name', stack.name, 'one');
     await cliJson('send', '--local', '--name', stack.name, 'two');
     const tail = await cli('tail', '--local', '--name', stack.name, '--count', '2', '--json');

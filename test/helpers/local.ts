@@ -10,6 +10,8 @@ export const STATE_DIR = mkdtempSync(join(tmpdir(), 'bq-local-'));
 const env = { BEDROCK_QUEUE_STATE_DIR: STATE_DIR };
 
 export const cli = (...args: string[]): Promise<CliRun> => runCli(args, env);
+/** The CLI with `input` on its standard input, through a real pipe. */
+export const cliPiped = (input: string, ...args: string[]): Promise<CliRun> => runCli(args, env, input);
 
 export async function cliJson<T = Record<string, unknown>>(...args: string[]): Promise<T> {
   const run = await cli(...args, '--json');
