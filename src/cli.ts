@@ -19,9 +19,29 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 // The SDK warns on Node 20 about its releases after January 2027; ours are pinned, so the warning is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/**
+ * Two spellings yargs would misread: `--timeout -5s` (a value starting with a dash is taken for
+ * short flags: "Unknown arguments: 5, s") becomes `--timeout=-5s`, so the option's own check names
+ * the value; and `send -` keeps its meaning, the prompt from stdin.
+ */
+function normalizeArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (/^--[a-z][a-z-]*$/.test(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(args[0] === 'send' && arg === '-' ? STDIN_ARGUMENT : arg);
+    }
+  }
+  return out;
+}
+
 /** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 usage error. */
 export async function main(args: string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const cli = yargs(args[0] === 'send' ? args.map((a) => (a === '-' ? STDIN_ARGUMENT : a)) : args)
+  const cli = yargs(normalizeArgs(args))
     .scriptName('bedrock-queue')
     .usage('$0 <command> [options]\n\nDeploy and operate an asynchronous Amazon Bedrock pipeline: API Gateway -> SQS -> Lambda -> Bedrock.')
     .options(globalOptions)

@@ -30,9 +30,14 @@ export interface GlobalArgs {
   local: boolean;
 }
 
-export function checkGlobalArgs(argv: { name?: unknown; endpointUrl?: unknown }): true {
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+export function checkGlobalArgs(argv: { name?: unknown; region?: unknown; endpointUrl?: unknown }): true {
   if (typeof argv.name !== 'string' || !STACK_NAME_PATTERN.test(argv.name)) {
     throw new UsageError(`Invalid --name "${String(argv.name)}": use a lowercase letter first, then lowercase letters, digits or hyphens, 31 characters at most (${STACK_NAME_PATTERN}).`);
+  }
+  if (argv.region !== undefined && !REGION_PATTERN.test(String(argv.region))) {
+    throw new UsageError(`Invalid --region "${String(argv.region)}": give an AWS Region name such as us-east-1.`);
   }
   if (argv.endpointUrl !== undefined && !/^https?:\/\/\S+$/.test(String(argv.endpointUrl))) {
     throw new UsageError(`Invalid --endpoint-url "${String(argv.endpointUrl)}": give an http:// or https:// URL.`);
@@ -44,11 +49,18 @@ export function awsTarget(argv: GlobalArgs): AwsTarget {
   return { region: argv.region, profile: argv.profile, endpointUrl: argv.endpointUrl };
 }
 
-export function integerIn(flag: string, min: number, max: number) {
+/** A number written in decimal (1, 0.5, -2): not 0x10, 1e3, '' or NaN, which Number() would take. */
+export function decimal(value: unknown): number {
+  const text = String(value).trim();
+  return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+}
+
+/** A whole number from min to max; `name` is how the error names it (an option, or a positional). */
+export function integerIn(flag: string, min: number, max: number, name = `--${flag}`) {
   return (value: unknown) => {
     if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max} (got ${String(value)})`);
+    const n = /^-?\d+$/.test(String(value).trim()) ? Number(value) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got ${String(value)})`);
     return n;
   };
 }

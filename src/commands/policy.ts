@@ -26,7 +26,6 @@ export function builder(yargs: Argv) {
 }
 
 export async function handler(argv: ArgumentsCamelCase<PolicyArgs>) {
-  if (argv.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(argv.region)) throw new UsageError(`--region "${argv.region}" is not an AWS Region name such as us-east-1`);
   const region = argv.region ?? '*';
   const policy = operatorPolicy({ stack: argv.name, region, account: argv.account ?? '*', partition: partitionOf(region) });
   process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);

@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { CliError, UsageError } from '../errors.js';
 import { Output } from '../output.js';
-import { STDIN_ARGUMENT, duration, integerIn, keyValues, type GlobalArgs } from './options.js';
+import { STDIN_ARGUMENT, decimal, duration, integerIn, keyValues, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 
 interface SendArgs extends GlobalArgs {
@@ -21,19 +21,23 @@ export function builder(yargs: Argv) {
   return yargs
     .positional('prompt', { type: 'string', describe: 'The prompt; - (or a pipe) reads it from stdin' })
     .option('system', { type: 'string', requiresArg: true, describe: 'System prompt' })
-    .option('max-tokens', { type: 'number', requiresArg: true, describe: 'Most tokens in the answer (else the stack default)', coerce: integerIn('max-tokens', 1, 200000) })
-    .option('temperature', { type: 'number', requiresArg: true, describe: 'Sampling temperature, 0-1', coerce: (v: unknown) => {
+    .option('max-tokens', { type: 'string', requiresArg: true, describe: 'Most tokens in the answer (else the stack default)', coerce: integerIn('max-tokens', 1, 200000) })
+    .option('temperature', { type: 'string', requiresArg: true, describe: 'Sampling temperature, 0-1', coerce: (v: unknown) => {
       if (v === undefined) return undefined;
-      const n = Number(v);
+      const n = decimal(v);
       if (!(n >= 0 && n <= 1)) throw new UsageError(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
       return n;
     } })
     .option('metadata', { type: 'string', requiresArg: true, array: true, describe: 'key=value echoed back in the result (repeatable)', coerce: keyValues('metadata', { maxCount: 20, maxKey: 128, maxValue: 1024 }) })
     // No default: yargs counts a default as given when checking conflicts with --file.
     .option('wait', { type: 'boolean', describe: 'Wait for the result and print the answer' })
-    .option('timeout', { type: 'string', requiresArg: true, default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: duration('timeout') })
+    .option('timeout', { type: 'string', requiresArg: true, default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: (v: unknown) => {
+      const ms = duration('timeout')(v);
+      if (ms === 0) throw new UsageError('--timeout must be longer than 0 (for example 30s or 5m)');
+      return ms;
+    } })
     .option('file', { type: 'string', requiresArg: true, describe: 'Send every line of a file: a JSON request object, or a prompt' })
-    .option('parallel', { type: 'number', requiresArg: true, default: 16, describe: 'Requests in flight with --file', coerce: integerIn('parallel', 1, 256) })
+    .option('parallel', { type: 'string', requiresArg: true, default: 16, describe: 'Requests in flight with --file', coerce: integerIn('parallel', 1, 256) })
     .conflicts('file', ['wait', 'prompt', 'system', 'max-tokens', 'temperature', 'metadata'])
     .example('$0 send "Why is the sky blue?"', 'Queue a prompt; prints its id')
     .example('$0 send - --wait < question.txt', 'The prompt from stdin (a pipe with no prompt argument does the same); wait and print the answer')
@@ -67,7 +71,23 @@ function formatSeconds(ms: number) {
   return ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** A --file that cannot be read is a mistake in the command line, said in one line. */
+async function checkReadable(path: string) {
+  const { open } = await import('node:fs/promises');
+  try {
+    const handle = await open(path, 'r');
+    const info = await handle.stat();
+    await handle.close();
+    if (info.isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new UsageError(`--file ${path} cannot be read: ${why}`);
+  }
+}
+
 async function sendFileCommand(argv: SendArgs, out: Output) {
+  await checkReadable(argv.file!);
   const target = await openTarget(argv);
   const api = await target.api();
   const { sendFile } = await import('../client/bulk.js');

@@ -9,7 +9,7 @@ interface SetConcurrencyArgs extends GlobalArgs {
 
 export function builder(yargs: Argv) {
   return yargs
-    .positional('concurrency', { type: 'string', describe: 'Most model calls in flight, 2 to 1000', coerce: integerIn('concurrency', 2, 1000) })
+    .positional('concurrency', { type: 'string', describe: 'Most model calls in flight, 2 to 1000', coerce: integerIn('concurrency', 2, 1000, 'The concurrency') })
     .example('$0 set-concurrency 25', 'Allow 25 model calls at once, without a redeploy')
     .example('$0 set-concurrency 2 --name demo', 'Slow stack "demo" down to the minimum AWS allows');
 }

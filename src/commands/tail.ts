@@ -16,7 +16,7 @@ export function builder(yargs: Argv) {
   return yargs
     // No defaults on these booleans: yargs counts a default as given when checking conflicts.
     .option('keep', { type: 'boolean', describe: 'Read without deleting: results return to other consumers' })
-    .option('count', { type: 'number', requiresArg: true, describe: 'Stop after this many results', coerce: integerIn('count', 1, 1_000_000) })
+    .option('count', { type: 'string', requiresArg: true, describe: 'Stop after this many results', coerce: integerIn('count', 1, 1_000_000) })
     .option('idle', { type: 'string', requiresArg: true, describe: 'Stop after this long without a result (30s, 5m)', coerce: duration('idle') })
     .option('logs', { type: 'boolean', describe: 'Follow the worker\'s log lines instead of the results queue' })
     .conflicts('logs', 'keep')

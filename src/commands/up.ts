@@ -4,7 +4,7 @@ import { formatValue, Output, table } from '../output.js';
 import type { LocalState } from '../local/state.js';
 import type { Ctx, StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
-import { duration, integerIn, keyValues, tagProblem, type GlobalArgs } from './options.js';
+import { decimal, duration, integerIn, keyValues, tagProblem, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
@@ -41,30 +41,30 @@ function checkModel(argv: { model?: string; modelEndpoint?: string; local?: bool
 export function builder(yargs: Argv) {
   return yargs
     .option('model', { type: 'string', requiresArg: true, describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}; with --local: local.echo, aws:<id> for real Bedrock, or the --model-endpoint's model]` })
-    .option('concurrency', { type: 'number', requiresArg: true, describe: `Most model calls in flight (2-1000) [on creation: ${DEFAULTS.concurrency}]`, coerce: integerIn('concurrency', 2, 1000) })
-    .option('timeout', { type: 'number', requiresArg: true, describe: `Worker timeout in seconds (1-900) [on creation: ${DEFAULTS.timeoutSeconds}]`, coerce: integerIn('timeout', 1, 900) })
-    .option('memory', { type: 'number', requiresArg: true, describe: `Worker memory in MB (128-10240) [on creation: ${DEFAULTS.memoryMb}]`, coerce: integerIn('memory', 128, 10240) })
-    .option('max-receive-count', { type: 'number', requiresArg: true, describe: `Attempts before a request moves to the DLQ (1-1000) [on creation: ${DEFAULTS.maxReceiveCount}]`, coerce: integerIn('max-receive-count', 1, 1000) })
-    .option('log-retention', { type: 'number', requiresArg: true, describe: `Days the worker's logs are kept [on creation: ${DEFAULTS.logRetentionDays}]`, coerce: (v: unknown) => {
+    .option('concurrency', { type: 'string', requiresArg: true, describe: `Most model calls in flight (2-1000) [on creation: ${DEFAULTS.concurrency}]`, coerce: integerIn('concurrency', 2, 1000) })
+    .option('timeout', { type: 'string', requiresArg: true, describe: `Worker timeout in seconds (1-900) [on creation: ${DEFAULTS.timeoutSeconds}]`, coerce: integerIn('timeout', 1, 900) })
+    .option('memory', { type: 'string', requiresArg: true, describe: `Worker memory in MB (128-10240) [on creation: ${DEFAULTS.memoryMb}]`, coerce: integerIn('memory', 128, 10240) })
+    .option('max-receive-count', { type: 'string', requiresArg: true, describe: `Attempts before a request moves to the DLQ (1-1000) [on creation: ${DEFAULTS.maxReceiveCount}]`, coerce: integerIn('max-receive-count', 1, 1000) })
+    .option('log-retention', { type: 'string', requiresArg: true, describe: `Days the worker's logs are kept [on creation: ${DEFAULTS.logRetentionDays}]`, coerce: (v: unknown) => {
       if (v === undefined) return undefined;
-      if (!LOG_RETENTION_DAYS.includes(Number(v))) throw new UsageError(`--log-retention must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${String(v)})`);
-      return Number(v);
+      if (!LOG_RETENTION_DAYS.includes(decimal(v))) throw new UsageError(`--log-retention must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${String(v)})`);
+      return decimal(v);
     } })
-    .option('rate-limit', { type: 'number', requiresArg: true, describe: `API requests per second, steady [on creation: ${DEFAULTS.rateLimit}]`, coerce: (v: unknown) => {
+    .option('rate-limit', { type: 'string', requiresArg: true, describe: `API requests per second, steady [on creation: ${DEFAULTS.rateLimit}]`, coerce: (v: unknown) => {
       if (v === undefined) return undefined;
-      if (!(Number(v) > 0)) throw new UsageError(`--rate-limit must be a number above 0 (got ${String(v)})`);
-      return Number(v);
+      if (!(decimal(v) > 0)) throw new UsageError(`--rate-limit must be a number above 0 (got ${String(v)})`);
+      return decimal(v);
     } })
-    .option('burst-limit', { type: 'number', requiresArg: true, describe: `API requests in a burst [on creation: ${DEFAULTS.burstLimit}]`, coerce: integerIn('burst-limit', 1, 100000) })
+    .option('burst-limit', { type: 'string', requiresArg: true, describe: `API requests in a burst [on creation: ${DEFAULTS.burstLimit}]`, coerce: integerIn('burst-limit', 1, 100000) })
     .option('cors-origin', { type: 'string', requiresArg: true, describe: `Access-Control-Allow-Origin of the API [on creation: ${DEFAULTS.corsOrigin}]`, coerce: (v?: string) => {
       if (v !== undefined && (!v || /[\s']/.test(v))) throw new UsageError('--cors-origin must be * or an origin such as https://example.com');
       return v;
     } })
     .option('api-key', { type: 'boolean', describe: 'Require an API key (--no-api-key opens the API to anyone with the URL) [on creation: required]' })
-    .option('max-tokens', { type: 'number', requiresArg: true, describe: `Default maxTokens for requests that give none [on creation: ${DEFAULTS.maxTokens}]`, coerce: integerIn('max-tokens', 1, 200000) })
-    .option('temperature', { type: 'number', requiresArg: true, describe: 'Default temperature for requests that give none (0-1) [on creation: the model\'s]', coerce: (v: unknown) => {
+    .option('max-tokens', { type: 'string', requiresArg: true, describe: `Default maxTokens for requests that give none [on creation: ${DEFAULTS.maxTokens}]`, coerce: integerIn('max-tokens', 1, 200000) })
+    .option('temperature', { type: 'string', requiresArg: true, describe: 'Default temperature for requests that give none (0-1) [on creation: the model\'s]', coerce: (v: unknown) => {
       if (v === undefined) return undefined;
-      const n = Number(v);
+      const n = decimal(v);
       if (!(n >= 0 && n <= 1)) throw new UsageError(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
       return n;
     } })
@@ -73,24 +73,24 @@ export function builder(yargs: Argv) {
       coerce: keyValues('tag', { maxCount: TAG_RULES.maxTags - 1, maxKey: TAG_RULES.maxKey, maxValue: TAG_RULES.maxValue }, tagProblem) })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
     .option('skip-model-check', { type: 'boolean', default: false, describe: 'Deploy without checking that the account can call the model here (for emulators without the Bedrock control plane)' })
-    .option('port', { type: 'number', requiresArg: true, describe: 'With --local: the API\'s port on 127.0.0.1 [a free one]', coerce: integerIn('port', 1, 65535) })
+    .option('port', { type: 'string', requiresArg: true, describe: 'With --local: the API\'s port on 127.0.0.1 [a free one]', coerce: integerIn('port', 1, 65535) })
     .option('detach', { type: 'boolean', default: false, describe: 'With --local: run in the background and return once it answers' })
     .option('model-latency', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s latency, e.g. 0, 200ms, 2s, 100-300ms [0]', coerce: (v?: string) => {
       if (v !== undefined && !/^\d+(\.\d+)?(-\d+(\.\d+)?)?(ms|s)?$/.test(v)) throw new UsageError(`--model-latency must be like 0, 200ms, 2s or 100-300ms (got ${v})`);
       return v;
     } })
-    .option('model-rpm', { type: 'number', requiresArg: true, describe: 'With --local: the local model\'s quota in requests per minute (ThrottlingException above it)', coerce: integerIn('model-rpm', 1, 10_000_000) })
-    .option('model-tpm', { type: 'number', requiresArg: true, describe: 'With --local: the local model\'s quota in tokens per minute', coerce: integerIn('model-tpm', 1, 1_000_000_000) })
-    .option('model-error-rate', { type: 'number', requiresArg: true, describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: (v: unknown) => {
+    .option('model-rpm', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s quota in requests per minute (ThrottlingException above it)', coerce: integerIn('model-rpm', 1, 10_000_000) })
+    .option('model-tpm', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s quota in tokens per minute', coerce: integerIn('model-tpm', 1, 1_000_000_000) })
+    .option('model-error-rate', { type: 'string', requiresArg: true, describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: (v: unknown) => {
       if (v === undefined) return undefined;
-      const n = Number(v);
+      const n = decimal(v);
       if (!(n >= 0 && n <= 1)) throw new UsageError(`--model-error-rate must be a number from 0 to 1 (got ${String(v)})`);
       return n;
     } })
     .option('model-endpoint', { type: 'string', requiresArg: true, describe: 'With --local: answer from this OpenAI-compatible server instead, e.g. Ollama\'s http://127.0.0.1:11434/v1 (with --model naming its model; a bearer token from BEDROCK_QUEUE_MODEL_ENDPOINT_KEY)' })
     .check(checkModel)
     .option('model-quota-window', { type: 'string', requiresArg: true, hidden: true, describe: 'With --local: the quota window, a minute as on Bedrock; tests shorten it', coerce: duration('model-quota-window') })
-    .option('batch-size', { type: 'number', requiresArg: true, hidden: true, describe: 'With --local: records per invocation (the reference pattern used 10)', coerce: integerIn('batch-size', 1, 10) })
+    .option('batch-size', { type: 'string', requiresArg: true, hidden: true, describe: 'With --local: records per invocation (the reference pattern used 10)', coerce: integerIn('batch-size', 1, 10) })
     .epilog(`Settings not given are ${keep}; defaults apply on creation only.`)
     .example('$0 up', 'Create or repair the stack "bedrock-queue" in your default Region')
     .example('$0 up --name demo --region us-east-1 --concurrency 4', 'A second stack, at most 4 model calls in flight')
