@@ -46,6 +46,11 @@ export const DEFAULTS = {
   apiKeyRequired: true,
 } as const;
 
+/** What the worker keeps back from each invocation for publishing results and shortening visibilities. */
+export const WORKER_RESERVE_MS = 2_000;
+/** The shortest worker timeout that leaves a model call a second after the reserve (Lambda allows 1 s). */
+export const MIN_TIMEOUT_SECONDS = Math.ceil((WORKER_RESERVE_MS + 1_000) / 1_000);
+
 /** One record per model call: the event source mapping hands the worker one message at a time. */
 export const BATCH_SIZE = 1;
 export const VISIBILITY_TIMEOUT_FACTOR = 6;

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
+import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MIN_TIMEOUT_SECONDS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
 import type { LocalState } from '../local/state.js';
 import type { Ctx, StackOptions } from '../provision/types.js';
@@ -42,7 +42,8 @@ export function builder(yargs: Argv) {
   return yargs
     .option('model', { type: 'string', requiresArg: true, describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}; with --local: local.echo, aws:<id> for real Bedrock, or the --model-endpoint's model]` })
     .option('concurrency', { type: 'string', requiresArg: true, describe: `Most model calls in flight (2-1000) [on creation: ${DEFAULTS.concurrency}]`, coerce: integerIn('concurrency', 2, 1000) })
-    .option('timeout', { type: 'string', requiresArg: true, describe: `Worker timeout in seconds (1-900) [on creation: ${DEFAULTS.timeoutSeconds}]`, coerce: integerIn('timeout', 1, 900) })
+    // Below MIN_TIMEOUT_SECONDS the worker's reserve leaves no time for a model call: every request would fail.
+    .option('timeout', { type: 'string', requiresArg: true, describe: `Worker timeout in seconds (${MIN_TIMEOUT_SECONDS}-900) [on creation: ${DEFAULTS.timeoutSeconds}]`, coerce: integerIn('timeout', MIN_TIMEOUT_SECONDS, 900) })
     .option('memory', { type: 'string', requiresArg: true, describe: `Worker memory in MB (128-10240) [on creation: ${DEFAULTS.memoryMb}]`, coerce: integerIn('memory', 128, 10240) })
     .option('max-receive-count', { type: 'string', requiresArg: true, describe: `Attempts before a request moves to the DLQ (1-1000) [on creation: ${DEFAULTS.maxReceiveCount}]`, coerce: integerIn('max-receive-count', 1, 1000) })
     .option('log-retention', { type: 'string', requiresArg: true, describe: `Days the worker's logs are kept [on creation: ${DEFAULTS.logRetentionDays}]`, coerce: (v: unknown) => {

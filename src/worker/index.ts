@@ -4,12 +4,11 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { WORKER_RESERVE_MS } from '../contract.js';
 import { readConfig, type WorkerConfig } from './config.js';
 import { backoffSeconds, delayRetries, publishResults, queueUrlOf, requeue, retryDelaySeconds } from './publish.js';
 import { finalError, processRecord, queuedAtOf, receiveCountOf, requestIdOf, throttlesOf, THROTTLING_ERRORS, type Outcome } from './record.js';
 
-/** Kept back from the model call for publishing results and shortening visibilities. */
-export const RESERVE_MS = 2_000;
 /** A request still throttled this long after it was queued takes the normal retry path, towards the DLQ. */
 export const MAX_THROTTLED_WAIT_MS = 24 * 3600 * 1000;
 
@@ -79,7 +78,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
     return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.messageId })) };
   }
   const { bedrock, sqs } = getClients();
-  const deadline = Date.now() + context.getRemainingTimeInMillis() - RESERVE_MS;
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - WORKER_RESERVE_MS;
 
   const outcomes = await mapWithLimit(records, config.recordConcurrency, (record) =>
     processRecord(record, { bedrock, config, deadline }).catch((err: unknown): Outcome => ({

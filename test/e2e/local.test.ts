@@ -130,6 +130,16 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     expect(Object.keys(results)).toHaveLength(1);
   }, 60_000);
 
+  it('answers through a worker with the shortest timeout up accepts, and up refuses a shorter one', async () => {
+    const refused = await cli('up', '--local', '--name', 'e2e-short', '--timeout', '2');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--timeout must be a whole number from 3 to 900 \(got 2\)/);
+    const stack = await local('e2e-min-timeout', '--timeout', '3', '--model-latency', '500ms');
+    const wait = await cli('send', '--local', '--name', stack.name, '--wait', '--json', 'in time');
+    expect(wait.code, wait.stderr).toBe(0);
+    expect(JSON.parse(wait.stdout)).toMatchObject({ status: 'ok', output: 'echo: in time', attempt: 1 });
+  });
+
   it('send --wait prints the answer; tail --count follows results', async () => {
     const stack = await local('e2e-ops');
     const wait = await cli('send', '--local', '--name', stack.name, '--wait', 'ping & pong');

@@ -35,7 +35,8 @@ describe('the CLI contract', () => {
     [['up', '--concurrency', '1'], /--concurrency must be a whole number from 2 to 1000 \(got 1\)/],
     [['up', '--concurrency', '2.5'], /--concurrency must be a whole number/],
     [['up', '--concurrency', '1001'], /--concurrency must be a whole number/],
-    [['up', '--timeout', '901'], /--timeout must be a whole number from 1 to 900/],
+    [['up', '--timeout', '901'], /--timeout must be a whole number from 3 to 900/],
+    [['up', '--timeout', '2'], /--timeout must be a whole number from 3 to 900 \(got 2\)/],
     [['up', '--log-retention', '2'], /--log-retention must be one of 1, 3, 5/],
     [['up', '--temperature', '1.5'], /--temperature must be a number from 0 to 1/],
     [['up', '--model', 'not a model'], /--model "not a model" is not a Bedrock model id/],
@@ -60,7 +61,7 @@ describe('the CLI contract', () => {
     [['send', '-', '--system', '-'], /- \(stdin\) stands for the prompt only/],
     // Values as given, never NaN; strict numbers; negative values reach the option's own check.
     [['send', 'p', '--max-tokens', 'abc'], /^Error: --max-tokens must be a whole number from 1 to 200000 \(got abc\)$/m],
-    [['up', '--timeout', 'garbage'], /^Error: --timeout must be a whole number from 1 to 900 \(got garbage\)$/m],
+    [['up', '--timeout', 'garbage'], /^Error: --timeout must be a whole number from 3 to 900 \(got garbage\)$/m],
     [['up', '--concurrency', '0x10'], /--concurrency must be a whole number from 2 to 1000 \(got 0x10\)/],
     [['up', '--memory', '1e3'], /--memory must be a whole number from 128 to 10240 \(got 1e3\)/],
     [['up', '--temperature', '0x1'], /--temperature must be a number from 0 to 1 \(got 0x1\)/],
