@@ -62,8 +62,8 @@ export function describeError(err: unknown): string {
 }
 
 /** The refusal to touch resources that carry one of the stack's names but not its tag. */
-export function foreignError(items: { kind: string; name: string }[]): CliError {
+export function foreignError(items: { kind: string; name: string }[], stack: string): CliError {
   const list = items.map((i) => `${i.kind} ${i.name}`).join(', ');
   const [verb, pronoun] = items.length > 1 ? ['exist', 'them'] : ['exists', 'it'];
-  return new CliError(`Not this stack's: ${list} ${verb} without the tag ${STACK_TAG}=<stack>, so bedrock-queue will not touch ${pronoun}. Choose another --name, or tag or remove ${pronoun} yourself.`);
+  return new CliError(`Not this stack's: ${list} ${verb} without the tag ${STACK_TAG}=${stack}, so bedrock-queue will not touch ${pronoun}. Choose another --name, or tag or remove ${pronoun} yourself.`);
 }

@@ -10,6 +10,8 @@ export class Output {
   readonly interactive: boolean;
   readonly color: boolean;
   private spinner: Ora | undefined;
+  /** Off a terminal: the step whose line is still open, to be ended by its outcome. */
+  private openLine = false;
 
   constructor(flags: OutputFlags, private readonly stdout = process.stdout, private readonly stderr = process.stderr) {
     this.json = !!flags.json;
@@ -24,27 +26,38 @@ export class Output {
       const { default: ora } = await import('ora');
       this.spinner = ora({ text: title, stream: this.stderr, color: this.color ? 'cyan' : false, isEnabled: true }).start();
     } else {
-      this.stderr.write(`${title} ...\n`);
+      this.stderr.write(`${title} ... `);
+      this.openLine = true;
     }
     try {
       const result = await run();
       const took = `${((Date.now() - started) / 1000).toFixed(1)} s`;
       if (this.spinner) this.spinner.succeed(`${title} ${this.dim(`(${took})`)}`);
-      else this.stderr.write(`${title}: done (${took})\n`);
+      else this.endLine(title, `done (${took})`);
       return result;
     } catch (err) {
       if (this.spinner) this.spinner.fail(title);
-      else this.stderr.write(`${title}: failed\n`);
+      else this.endLine(title, 'failed');
       throw err;
     } finally {
       this.spinner = undefined;
     }
   }
 
+  /** One line a step: its outcome ends the step's line, or a line of its own when notes came between. */
+  private endLine(title: string, outcome: string) {
+    this.stderr.write(this.openLine ? `${outcome}\n` : `${title}: ${outcome}\n`);
+    this.openLine = false;
+  }
+
   /** Progress worth seeing (a retry, a wait): beside the spinner, or as a line on stderr. */
   note(message: string) {
-    if (this.spinner) this.spinner.text = `${this.spinner.text.split(' — ')[0]} — ${message}`;
-    else this.stderr.write(`  ${message}\n`);
+    if (this.spinner) {
+      this.spinner.text = `${this.spinner.text.split(' — ')[0]} — ${message}`;
+      return;
+    }
+    this.stderr.write(`${this.openLine ? '\n' : ''}  ${message}\n`);
+    this.openLine = false;
   }
 
   warn(message: string) {

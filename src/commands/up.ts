@@ -191,7 +191,7 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const foreign = items.filter((i) => i.action === 'foreign');
 
   if (!out.json) process.stderr.write(`\nPlan for stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${resourceTable(out, items, PLAN_LABELS, (c) => `${c.field}: ${formatValue(c.live)} -> ${formatValue(c.desired)}`)}\n\n`);
-  if (foreign.length) throw foreignError(foreign);
+  if (foreign.length) throw foreignError(foreign, ctx.stack);
   if (!ctx.settings.apiKeyRequired) out.warn('--no-api-key: anyone with the URL can queue prompts, and you pay for every model call. Only the stage throttle limits them.');
 
   if (!argv.dryRun) {

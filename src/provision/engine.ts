@@ -153,7 +153,7 @@ export type StepRunner = (item: PlanItem, run: () => Promise<void>) => Promise<v
 /** Applies a plan in dependency order; a failure stops here, and a re-run picks up where it stopped. */
 export async function apply(ctx: Ctx, observed: Observed[], items: PlanItem[], step: StepRunner): Promise<void> {
   const foreign = items.filter((i) => i.action === 'foreign');
-  if (foreign.length) throw foreignError(foreign);
+  if (foreign.length) throw foreignError(foreign, ctx.stack);
   for (const [i, item] of items.entries()) {
     const { resource, live } = observed[i]!;
     if (item.action === 'create') await step(item, () => resource.create(ctx));

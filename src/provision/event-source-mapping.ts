@@ -107,7 +107,7 @@ export const eventSourceMapping: Resource<MappingLive> = {
       // went through answers ResourceConflictException. Adopt that mapping when it is ours.
       if (errorName(err) !== 'ResourceConflictException') throw err;
       const live = await eventSourceMapping.read(ctx);
-      if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: eventSourceMapping.kind, name: eventSourceMapping.name(ctx) }]);
+      if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: eventSourceMapping.kind, name: eventSourceMapping.name(ctx) }], ctx.stack);
       UUID = live.config.UUID!;
       await waitForStableMapping(ctx, UUID);
       await eventSourceMapping.update(ctx, live);
@@ -166,7 +166,7 @@ export async function changeMapping(ctx: Ctx, wanted: MappingChange): Promise<{ 
     throw new CliError(`Stack ${ctx.stack} has no event source mapping from ${ctx.names.requestsQueue} to ${ctx.names.workerFunction} in ${ctx.account.region}: deploy it with "bedrock-queue up --name ${ctx.stack}".`);
   }
   const tags = await mappingTags(ctx, found);
-  if (tags?.[STACK_TAG] !== ctx.stack && !(await bothEndsOurs(ctx))) throw foreignError([{ kind: eventSourceMapping.kind, name: eventSourceMapping.name(ctx) }]);
+  if (tags?.[STACK_TAG] !== ctx.stack && !(await bothEndsOurs(ctx))) throw foreignError([{ kind: eventSourceMapping.kind, name: eventSourceMapping.name(ctx) }], ctx.stack);
   const UUID = found.UUID;
   const before = STABLE_STATES.has(found.State ?? '') ? found : await waitForStableMapping(ctx, UUID);
   const unchanged = (wanted.concurrency === undefined || wanted.concurrency === before.ScalingConfig?.MaximumConcurrency) &&

@@ -20,10 +20,14 @@ export interface FunctionLive extends Live {
   config: FunctionConfiguration;
 }
 
-export function workerEnvironment(ctx: Ctx): Record<string, string> {
+/**
+ * The worker's environment. The results queue's URL is known once the queue is read or created; a
+ * queue deleted by hand is created again under the same name, so until then the live value holds.
+ */
+export function workerEnvironment(ctx: Ctx, live?: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {
     [WORKER_ENV.stackName]: ctx.stack,
-    [WORKER_ENV.resultsQueueUrl]: ctx.ids.queueUrls[ctx.names.resultsQueue] ?? '(results queue URL, once created)',
+    [WORKER_ENV.resultsQueueUrl]: ctx.ids.queueUrls[ctx.names.resultsQueue] ?? live?.[WORKER_ENV.resultsQueueUrl] ?? '(results queue URL, once created)',
     [WORKER_ENV.modelId]: ctx.settings.model,
     [WORKER_ENV.defaultMaxTokens]: String(ctx.settings.maxTokens),
     [WORKER_ENV.maxReceiveCount]: String(ctx.settings.maxReceiveCount),
@@ -32,19 +36,19 @@ export function workerEnvironment(ctx: Ctx): Record<string, string> {
   return env;
 }
 
-function desiredConfiguration(ctx: Ctx) {
+function desiredConfiguration(ctx: Ctx, live?: FunctionConfiguration) {
   return {
     Runtime: LAMBDA_RUNTIME,
     Handler: LAMBDA_HANDLER,
     Role: roleArn(ctx, ctx.names.workerRole),
     Timeout: ctx.settings.timeout,
     MemorySize: ctx.settings.memory,
-    Environment: { Variables: workerEnvironment(ctx) },
+    Environment: { Variables: workerEnvironment(ctx, live?.Environment?.Variables) },
   };
 }
 
 function configurationChanges(ctx: Ctx, config: FunctionConfiguration): Change[] {
-  const desired = desiredConfiguration(ctx);
+  const desired = desiredConfiguration(ctx, config);
   return [
     ...change('Runtime', config.Runtime, desired.Runtime),
     ...change('Handler', config.Handler, desired.Handler),
@@ -127,7 +131,7 @@ export const workerFunction: Resource<FunctionLive> = {
       // A create that was interrupted or retried may have succeeded: adopt the function if it is ours.
       if (errorName(err) !== 'ResourceConflictException') throw err;
       const live = await workerFunction.read(ctx);
-      if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: workerFunction.kind, name: ctx.names.workerFunction }]);
+      if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: workerFunction.kind, name: ctx.names.workerFunction }], ctx.stack);
       await waitUntilSettled(ctx);
       await workerFunction.update(ctx, live);
       return;
@@ -137,7 +141,7 @@ export const workerFunction: Resource<FunctionLive> = {
   async update(ctx, live) {
     const FunctionName = ctx.names.workerFunction;
     if (configurationChanges(ctx, live.config).length) {
-      await ctx.retry(updateRetry, () => ctx.clients.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName, ...desiredConfiguration(ctx) })));
+      await ctx.retry(updateRetry, () => ctx.clients.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName, ...desiredConfiguration(ctx, live.config) })));
       await waitUntilSettled(ctx);
     }
     const code = await ctx.code();

@@ -161,7 +161,7 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
         // It exists with other attributes; adopt it if it is ours, then converge it.
         const { QueueUrl } = await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }));
         const live = await readQueue(ctx, QueueUrl!);
-        if (live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind, name: QueueName }]);
+        if (live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind, name: QueueName }], ctx.stack);
         ctx.ids.queueUrls[QueueName] = QueueUrl!;
         await queue.update(ctx, live);
       }

@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocalState } from '../../src/local/state.js';
 import { runCli, type CliRun } from './cli.js';
+import { tempDir } from './temp.js';
 
 /** One state directory for a test file, so its local stacks are its own. */
-export const STATE_DIR = mkdtempSync(join(tmpdir(), 'bq-local-'));
+export const STATE_DIR = tempDir('bq-local-');
 const env = { BEDROCK_QUEUE_STATE_DIR: STATE_DIR };
 
 export const cli = (...args: string[]): Promise<CliRun> => runCli(args, env);

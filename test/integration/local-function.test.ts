@@ -1,6 +1,5 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -8,9 +7,10 @@ import { MappingEmulator } from '../../src/local/mapping.js';
 import { FunctionSandbox } from '../../src/local/sandbox.js';
 import { sqsProtocol } from '../../src/local/sqs-protocol.js';
 import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
+import { tempDir } from '../helpers/temp.js';
 
 // Functions that misbehave as a real one can: they run in the local sandbox exactly as the worker does.
-const functions = mkdtempSync(join(tmpdir(), 'bq-functions-'));
+const functions = tempDir('bq-functions-');
 const write = (name: string, code: string) => {
   writeFileSync(join(functions, name), code);
   return pathToFileURL(join(functions, name));

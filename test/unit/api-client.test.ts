@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError, postRequest, postWithRetry, waitUntilKeyAccepted } from '../../src/client/api.js';
 import { parseLine, sendFile } from '../../src/client/bulk.js';
 import { startFakeApi, type FakeApi } from '../helpers/fake-api.js';
+import { tempDir } from '../helpers/temp.js';
 
 let api: FakeApi;
 beforeEach(async () => {
@@ -77,7 +77,7 @@ describe('sending a file', () => {
     await api.close();
     api = await startFakeApi(5);
     api.failNext.push(429, 429, 503);
-    const dir = mkdtempSync(join(tmpdir(), 'bq-send-'));
+    const dir = tempDir('bq-send-');
     const file = join(dir, 'prompts.jsonl');
     const bad = new Set([17, 503, 999]);
     const lines = Array.from({ length: 1000 }, (_, i) => (bad.has(i + 1) ? '{"prompt": ' : i % 2 ? JSON.stringify({ prompt: `p${i + 1}`, metadata: { n: String(i + 1) } }) : `plain prompt ${i + 1}`));

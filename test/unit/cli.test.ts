@@ -1,12 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** An environment with no AWS configuration at all: no region, no credentials, no profile files. */
 const bare = () => {
-  const home = mkdtempSync(join(tmpdir(), 'bq-home-'));
+  const home = tempDir('bq-home-');
   return { HOME: home, AWS_CONFIG_FILE: join(home, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'), AWS_EC2_METADATA_DISABLED: 'true' };
 };
 

@@ -242,6 +242,12 @@ describe('drift repair', () => {
       c.check?.(m);
     });
   }
+  it('plans only the queue deleted by hand: the function, whose results URL comes back with it, is not called drifted', async () => {
+    const state = convergedAccount();
+    delete state.queues['demo-results'];
+    const { items } = await up(state);
+    expect(items.filter((i) => i.action !== 'unchanged').map((i) => [i.action, i.name])).toEqual([['create', 'demo-results']]);
+  });
 });
 
 it('adds a --tag that is missing, the mapping included, without touching the rest', async () => {
@@ -256,7 +262,7 @@ describe('ownership', () => {
     state.queues['demo-requests']!.tags = { owner: 'someone-else' };
     state.functions['demo-worker']!.config.Timeout = 30;
     await expect(up(state)).rejects.toThrow(CliError);
-    await expect(up(state)).rejects.toThrow(/SQS queue demo-requests exists without the tag bedrock-queue:stack/);
+    await expect(up(state)).rejects.toThrow(/SQS queue demo-requests exists without the tag bedrock-queue:stack=demo, so bedrock-queue will not touch it/);
     expect(mutatingCommands(mocks!)).toEqual([]);
   });
 

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { codeSha256, deterministicZip, workerCode } from '../../src/provision/zip.js';
+import { tempDir } from '../helpers/temp.js';
 
 const entries = [
   { name: 'index.mjs', data: Buffer.from('export const handler = async () => ({ batchItemFailures: [] });\n') },
@@ -21,7 +21,7 @@ describe('the Lambda zip', () => {
   });
 
   it('is a valid archive for an independent reader (Python zipfile), with the contents intact', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bq-zip-'));
+    const dir = tempDir('bq-zip-');
     const file = join(dir, 'code.zip');
     writeFileSync(file, deterministicZip(entries));
     const check = spawnSync('python3', ['-c', [
