@@ -10,11 +10,11 @@ import { setConcurrencyCommand } from './commands/set-concurrency.js';
 import { statusCommand } from './commands/status.js';
 import { tailCommand } from './commands/tail.js';
 import { upCommand } from './commands/up.js';
-import { CliError, UsageError, describeError } from './errors.js';
+import { CliError, InterruptedError, UsageError, describeError } from './errors.js';
 
 declare const __VERSION__: string;
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 // The SDK warns on Node 20 about its releases after January 2027; ours are pinned, so the warning is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -78,6 +78,10 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     if (err instanceof UsageError) {
       stderr.write(`Error: ${err.message}\nRun "bedrock-queue --help" for usage.\n`);
       return EXIT.usage;
+    }
+    if (err instanceof InterruptedError) {
+      stderr.write(`${err.message}\n`);
+      return EXIT.interrupted;
     }
     stderr.write(`Error: ${describeError(err)}\n`);
     if (process.env.BEDROCK_QUEUE_DEBUG && !(err instanceof CliError)) stderr.write(`${(err as Error)?.stack ?? ''}\n`);

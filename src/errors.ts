@@ -10,6 +10,11 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
+/** Ctrl-C (SIGINT) ended the command: said in one line, exit code 130 as shells expect. */
+export class InterruptedError extends CliError {
+  override name = 'InterruptedError';
+}
+
 interface AwsErrorShape {
   name?: string;
   message?: string;

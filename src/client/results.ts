@@ -8,6 +8,12 @@ export interface ResultsSource {
 }
 
 const LONG_POLL_SECONDS = 20;
+/**
+ * How long a waiter's poll hides what it receives. A waiter keeps only its own result and hands the
+ * rest back at once; but when it is interrupted mid-poll, what SQS gave that poll stays hidden this
+ * long from every other waiter and consumer, so it is short.
+ */
+const WAITER_VISIBILITY_SECONDS = 5;
 
 function parse(message: Message): ResultRecord | undefined {
   try {
@@ -56,7 +62,7 @@ export async function waitForResult(source: ResultsSource, id: string, timeoutMs
   while (!signal?.aborted) {
     const left = deadline - Date.now();
     if (left <= 0) return undefined;
-    const messages = await receive(source, Math.min(LONG_POLL_SECONDS, Math.ceil(left / 1000)), 30, signal);
+    const messages = await receive(source, Math.min(LONG_POLL_SECONDS, Math.ceil(left / 1000)), WAITER_VISIBILITY_SECONDS, signal);
     const mine = messages.filter((m) => parse(m)?.id === id);
     const others = messages.filter((m) => !mine.includes(m));
     await releaseMessages(source.sqs, source.queueUrl, others);

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
-import { CliError, UsageError } from '../errors.js';
+import { CliError, InterruptedError, UsageError } from '../errors.js';
 import { Output } from '../output.js';
 import { STDIN_ARGUMENT, decimal, duration, integerIn, keyValues, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
@@ -137,8 +137,11 @@ export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
   }
   process.stderr.write(`Queued ${id}; waiting for its result...\n`);
   const { waitForResult } = await import('../client/results.js');
-  const result = await waitForResult({ sqs: target.ctx.clients.sqs, queueUrl: resultsUrl! }, id, argv.timeout, interruptSignal());
-  if (!result) throw new CliError(`No result for ${id} after ${formatSeconds(argv.timeout)}: the request is still queued. Follow it with "bedrock-queue tail --name ${argv.name}${argv.local ? ' --local' : ''}".`);
+  const interrupted = interruptSignal();
+  const result = await waitForResult({ sqs: target.ctx.clients.sqs, queueUrl: resultsUrl! }, id, argv.timeout, interrupted);
+  const follow = `"bedrock-queue tail --name ${argv.name}${argv.local ? ' --local' : ''}"`;
+  if (interrupted.aborted) throw new InterruptedError(`Interrupted: stopped waiting; the request ${id} is still queued and its result will be on the results queue (${follow}).`);
+  if (!result) throw new CliError(`No result for ${id} after ${formatSeconds(argv.timeout)}: the request is still queued. Follow it with ${follow}.`);
   printResult(out, result);
 }
 

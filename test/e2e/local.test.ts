@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/local/api-server.js';
 import { startOpenAiServer } from '../helpers/openai-server.js';
-import { STATE_DIR, cli, cliJson, cliPiped, collectResults, queueUrl, rawPost, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
+import { STATE_DIR, cli, cliJson, cliPiped, spawnCli, collectResults, queueUrl, rawPost, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 
 const started: LocalHandle[] = [];
 async function local(name: string, ...args: string[]) {
@@ -138,6 +138,25 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     const wait = await cli('send', '--local', '--name', stack.name, '--wait', '--json', 'in time');
     expect(wait.code, wait.stderr).toBe(0);
     expect(JSON.parse(wait.stdout)).toMatchObject({ status: 'ok', output: 'echo: in time', attempt: 1 });
+  });
+
+  it('Ctrl-C of send --wait says so, exits 130, and leaves no result hidden from the next waiter', async () => {
+    const stack = await local('e2e-interrupt');
+    await cliJson('pause', '--local', '--name', stack.name);
+    const child = spawnCli('send', '--local', '--name', stack.name, '--wait', 'abandoned');
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitUntil('the waiter to poll', async () => /waiting for its result/.test(stderr), 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toMatch(/^Interrupted: stopped waiting; the request \S+ is still queued and its result will be on the results queue/m);
+    expect(stderr).not.toMatch(/No result/);
+    await cliJson('resume', '--local', '--name', stack.name);
+    const next = await cli('send', '--local', '--name', stack.name, '--wait', '--timeout', '20s', 'next');
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toBe('echo: next\n');
   });
 
   it('send --wait prints the answer; tail --count follows results', async () => {

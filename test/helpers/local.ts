@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { LocalState } from '../../src/local/state.js';
-import { runCli, type CliRun } from './cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, runCli, type CliRun } from './cli.js';
 import { tempDir } from './temp.js';
 
 /** One state directory for a test file, so its local stacks are its own. */
@@ -10,6 +11,8 @@ export const STATE_DIR = tempDir('bq-local-');
 const env = { BEDROCK_QUEUE_STATE_DIR: STATE_DIR };
 
 export const cli = (...args: string[]): Promise<CliRun> => runCli(args, env);
+/** The CLI as a child process to signal (Ctrl-C is SIGINT), with the test file's state directory. */
+export const spawnCli = (...args: string[]) => spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 /** The CLI with `input` on its standard input, through a real pipe. */
 export const cliPiped = (input: string, ...args: string[]): Promise<CliRun> => runCli(args, env, input);
 

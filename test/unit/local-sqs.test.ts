@@ -33,6 +33,26 @@ describe('the local SQS server', () => {
     expect(polled.ms).toBeGreaterThan(4_500);
   });
 
+  for (const MaxNumberOfMessages of [10, 1]) {
+    it(`hands back at once what a long poll for ${MaxNumberOfMessages} received after its client hung up (Ctrl-C)`, async () => {
+      const sqs = client(server.endpoint);
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `hangup-${MaxNumberOfMessages}` }));
+      const controller = new AbortController();
+      const dead = sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages, WaitTimeSeconds: 5, VisibilityTimeout: 30 }), { abortSignal: controller.signal }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      controller.abort();
+      await dead;
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'for the next waiter' }));
+      // The abandoned poll takes the message; without the hand-back it would stay hidden for 30 s.
+      let bodies: (string | undefined)[] = [];
+      for (let tries = 0; tries < 15 && !bodies.length; tries++) {
+        await new Promise((r) => setTimeout(r, 200));
+        bodies = ((await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }))).Messages ?? []).map((m) => m.Body);
+      }
+      expect(bodies).toEqual(['for the next waiter']);
+    });
+  }
+
   it('still hands out a full batch when messages are waiting', async () => {
     const sqs = client(server.endpoint);
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'batch' }));
