@@ -1,4 +1,5 @@
-// Builds the CLI (dist/cli.mjs, code-split so the AWS SDK loads only in commands that call AWS)
+// Builds the CLI (dist/cli.mjs, with the AWS SDK bundled and code-split, so that it loads only in
+// the commands that call AWS)
 // and the worker bundle that `up` zips for Lambda (dist/worker/index.mjs, SDK included).
 import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -17,9 +18,12 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // yargs is bundled: one file parses faster than its dozens, which keeps --help near plain node.
-  // The AWS SDK (and local-aws-sqs, CommonJS) stay external and load only in the commands that use them.
-  external: ['@aws-sdk/*', '@smithy/*', 'ora', 'local-aws-sqs'],
+  // yargs and the AWS SDK are bundled: a few chunks load faster than hundreds of files from
+  // node_modules, which keeps --help near plain node; the SDK's chunks load only in the commands
+  // that call AWS. ora and local-aws-sqs stay external (loaded only where used).
+  external: ['ora', 'local-aws-sqs'],
+  // Some SDK dependencies are CommonJS and call require(); give the ES module one.
+  banner: { js: "import { createRequire as __bqRequire } from 'node:module'; const require = __bqRequire(import.meta.url);" },
   plugins: [{
     name: 'lazy-string-width',
     setup(b) {

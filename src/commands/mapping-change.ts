@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { MappingChange, MappingState } from '../provision/event-source-mapping.js';
+import { resourceNames } from '../contract.js';
 import { Output } from '../output.js';
 import type { GlobalArgs } from './options.js';
 import { openTarget } from './session.js';
@@ -7,10 +8,10 @@ import { openTarget } from './session.js';
 /** Applies a change to the live mapping (set-concurrency, pause, resume) and prints old -> new. */
 export async function changeLiveMapping(argv: GlobalArgs, out: Output, change: MappingChange, title: string) {
   const target = await openTarget(argv);
-  const { ctx } = target;
+  const names = resourceNames(argv.name);
   const { before, after } = await out.step(title, () => target.changeMapping(change));
   const describe = (s: MappingState) => `${s.concurrency ?? '?'} at most, ${s.state === 'Disabled' ? 'paused' : s.state}`;
-  out.result({ stack: argv.name, before, after }, () => `${ctx.names.requestsQueue} -> ${ctx.names.workerFunction}: ${describe(before)} -> ${describe(after)}`);
+  out.result({ stack: argv.name, before, after }, () => `${names.requestsQueue} -> ${names.workerFunction}: ${describe(before)} -> ${describe(after)}`);
 }
 
 /** pause and resume: the same command, disabling or enabling the mapping. */

@@ -17,7 +17,7 @@ export function builder(yargs: Argv) {
 export async function handler(argv: ArgumentsCamelCase<RedriveArgs>) {
   const out = new Output(argv);
   const target = await openTarget(argv);
-  const { ctx } = target;
+  const ctx = await target.context();
   const [dlqUrl] = await Promise.all([target.queueUrl('deadLetterQueue'), target.queueUrl('requestsQueue')]);
   const { redrive, sampleQueue } = await import('../provision/queue.js');
   const sample = await sampleQueue(ctx, dlqUrl);

@@ -138,7 +138,7 @@ export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
   process.stderr.write(`Queued ${id}; waiting for its result...\n`);
   const { waitForResult } = await import('../client/results.js');
   const interrupted = interruptSignal();
-  const result = await waitForResult({ sqs: target.ctx.clients.sqs, queueUrl: resultsUrl! }, id, argv.timeout, interrupted);
+  const result = await waitForResult({ sqs: (await target.context()).clients.sqs, queueUrl: resultsUrl! }, id, argv.timeout, interrupted);
   const follow = `"bedrock-queue tail --name ${argv.name}${argv.local ? ' --local' : ''}"`;
   if (interrupted.aborted) throw new InterruptedError(`Interrupted: stopped waiting; the request ${id} is still queued and its result will be on the results queue (${follow}).`);
   if (!result) throw new CliError(`No result for ${id} after ${formatSeconds(argv.timeout)}: the request is still queued. Follow it with ${follow}.`);

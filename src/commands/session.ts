@@ -48,32 +48,37 @@ export function callStats(session: Session) {
 /** What the operator commands act on: a deployed stack or the local target, found by name. */
 export interface OperatorTarget {
   kind: 'aws' | 'local';
-  ctx: Ctx;
+  /** The stack's clients and names; loads the SDK on first use (`send --local` without --wait never does). */
+  context: () => Promise<Ctx>;
   api: () => Promise<ApiTarget>;
   queueUrl: (role: 'requestsQueue' | 'deadLetterQueue' | 'resultsQueue') => Promise<string>;
   changeMapping: (change: MappingChange) => Promise<{ before: MappingState; after: MappingState }>;
 }
 
-/** Loads the SDK and finds the stack's parts, on AWS or (with --local) in the running local target. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}
+
+/** Finds the stack's parts, on AWS or (with --local) in the running local target, loading only what is used. */
 export async function openTarget(argv: GlobalArgs): Promise<OperatorTarget> {
-  const { StackLocator } = await import('../provision/locate.js');
   if (argv.local) {
-    const [{ requireRunning, control }, { localContext }] = await Promise.all([import('../local/state.js'), import('../local/stack.js')]);
+    const { requireRunning, control } = await import('../local/state.js');
     const state = await requireRunning(argv.name);
-    const ctx = await localContext(argv.name, state.sqsEndpoint);
-    const locator = new StackLocator(ctx);
+    const context = once(async () => (await import('../local/stack.js')).localContext(argv.name, state.sqsEndpoint));
+    const locator = once(async () => new (await import('../provision/locate.js')).StackLocator(await context()));
     return {
       kind: 'local',
-      ctx,
+      context,
       api: async () => ({ invokeUrl: state.invokeUrl, apiKey: state.apiKey }),
-      queueUrl: (role) => locator.queueUrl(role),
+      queueUrl: async (role) => (await locator()).queueUrl(role),
       changeMapping: (change) => control(state, 'POST', 'mapping', change),
     };
   }
-  const [engine, { changeMapping }] = await Promise.all([import('../provision/engine.js'), import('../provision/event-source-mapping.js')]);
+  const [engine, { changeMapping }, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../provision/event-source-mapping.js'), import('../provision/locate.js')]);
   const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv) });
   const locator = new StackLocator(ctx);
-  return { kind: 'aws', ctx, api: () => locator.api(), queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
+  return { kind: 'aws', context: async () => ctx, api: () => locator.api(), queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
 }
 
 /** An AbortSignal that Ctrl-C (SIGINT) fires, so long-running commands stop cleanly. */

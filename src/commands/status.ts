@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
+import type { LocalStatus } from '../local/stack.js';
 import type { GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
@@ -19,7 +20,8 @@ export function builder(yargs: Argv) {
 }
 
 async function statusLocal(argv: GlobalArgs, out: Output) {
-  const [{ readState, removeState }, { localStatus }] = await Promise.all([import('../local/state.js'), import('../local/run.js')]);
+  // The running stack answers over its control endpoint: no SDK to load.
+  const { readState, removeState, control } = await import('../local/state.js');
   const found = await readState(argv.name);
   if (!found || !found.alive) {
     if (found) await removeState(argv.name);
@@ -27,7 +29,7 @@ async function statusLocal(argv: GlobalArgs, out: Output) {
     out.result({ stack: argv.name, local: true, deployed: false, stale: !!found }, () => `The local stack ${argv.name} is not running: ${why}. Start it with: bedrock-queue up --local --name ${argv.name}`);
     return;
   }
-  const status = await localStatus(argv.name);
+  const status = await control<LocalStatus>(found.state, 'GET', 'status');
   out.result({ ...status, local: true, deployed: true }, () => [
     `Local stack ${argv.name}: running (pid ${status.pid})`,
     '',

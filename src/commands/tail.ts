@@ -38,7 +38,7 @@ export async function handler(argv: ArgumentsCamelCase<TailArgs>) {
   const out = new Output(argv);
   if (argv.logs && argv.local) throw new UsageError('--logs follows the worker\'s CloudWatch log group, on AWS only: the local worker logs to the output of "up --local".');
   const target = await openTarget(argv);
-  const { ctx } = target;
+  const ctx = await target.context();
   const signal = interruptSignal();
   let shown: number;
   if (argv.logs) {

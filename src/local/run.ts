@@ -7,7 +7,7 @@ import type { Output } from '../output.js';
 import { LOCAL_MODEL_ID } from './model-server.js';
 import { refuseBusyQueues, type QueueReport } from '../provision/engine.js';
 import { startLocalStack, type LocalStackOptions, type LocalStatus } from './stack.js';
-import { control, isAlive, readState, removeState, requireRunning, stateDir, writeState, type LocalState } from './state.js';
+import { control, isAlive, readState, removeState, stateDir, writeState, type LocalState } from './state.js';
 
 async function refuseIfRunning(stack: string, out: Output) {
   const found = await readState(stack);
@@ -81,10 +81,6 @@ export async function startLocalDetached(stack: string, args: string[], out: Out
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new CliError(`The local stack ${stack} did not answer within 15 s; see ${logFile}.`);
-}
-
-export async function localStatus(stack: string): Promise<LocalStatus> {
-  return control<LocalStatus>(await requireRunning(stack), 'GET', 'status');
 }
 
 /** Stops a local stack; refuses while its queues hold messages unless forced. */

@@ -2,6 +2,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from '../errors.js';
+import { httpRequest } from './http.js';
 
 /** What `up --local` leaves for the other commands: where it listens, its key, and its process. */
 export interface LocalState {
@@ -73,17 +74,15 @@ export async function requireRunning(stack: string): Promise<LocalState> {
 
 /** Calls a control route of the local stack's process. */
 export async function control<T>(state: LocalState, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
-  let response: Response;
+  let response: { status: number; text: string };
   try {
-    response = await fetch(`${state.apiUrl}/_local/${route}`, {
-      method,
-      headers: { 'x-bedrock-queue-control': state.controlToken, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await httpRequest(`${state.apiUrl}/_local/${route}`, method,
+      { 'x-bedrock-queue-control': state.controlToken, 'content-type': 'application/json' },
+      body === undefined ? undefined : JSON.stringify(body));
   } catch (err) {
     throw new CliError(`The local stack ${state.stack} (pid ${state.pid}) does not answer at ${state.apiUrl}: ${(err as Error).message}`);
   }
-  const payload = await response.json() as T & { message?: string };
-  if (!response.ok) throw new CliError(`The local stack ${state.stack}: ${payload.message ?? `HTTP ${response.status}`}`);
+  const payload = JSON.parse(response.text) as T & { message?: string };
+  if (response.status < 200 || response.status >= 300) throw new CliError(`The local stack ${state.stack}: ${payload.message ?? `HTTP ${response.status}`}`);
   return payload;
 }

@@ -6,6 +6,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { CliError, credentialsMessage, errorMessage, isCredentialError } from '../errors.js';
+import { CallLog, instrument } from './call-log.js';
 
 export interface AwsTarget {
   region?: string;
@@ -14,24 +15,6 @@ export interface AwsTarget {
   endpointUrl?: string;
   /** Fixed credentials (the local target); else the default credential chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
-}
-
-/** Counts the API calls a command makes, split into reads and mutations (for `--json` stats and benchmarks). */
-export class CallLog {
-  readonly calls: string[] = [];
-  record(service: string, command: string) {
-    this.calls.push(`${service}:${command.replace(/Command$/, '')}`);
-  }
-  get reads() {
-    return this.calls.filter(isReadCall);
-  }
-  get mutations() {
-    return this.calls.filter((c) => !isReadCall(c));
-  }
-}
-
-export function isReadCall(call: string): boolean {
-  return /:(Get|List|Describe)/.test(call);
 }
 
 export interface Clients {
@@ -45,26 +28,6 @@ export interface Clients {
   sts: STSClient;
 }
 
-type AnyClient = Exclude<Clients[keyof Clients], Clients['bedrock']> | BedrockClient;
-
-/** Records every call in `log` and tags every error with the IAM-style action that failed. */
-function instrument(client: AnyClient, service: string, log: CallLog) {
-  // The SDK's middleware stack types differ per client; the handler shape is the same.
-  (client.middlewareStack as unknown as { add: (mw: unknown, opts: unknown) => void }).add(
-    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
-      const command = context.commandName ?? 'Unknown';
-      log.record(service, command);
-      try {
-        return await next(args);
-      } catch (err) {
-        if (err && typeof err === 'object') (err as { $action?: string }).$action = `${service}:${command.replace(/Command$/, '')}`;
-        throw err;
-      }
-    },
-    { step: 'initialize', name: 'bedrockQueueCallLog' },
-  );
-}
-
 export function createClients(target: AwsTarget, log: CallLog): Clients {
   const config = {
     ...(target.region ? { region: target.region } : {}),
@@ -74,11 +37,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
   };
   let bedrock: Promise<BedrockClient> | undefined;
   const clients: Clients = {
-    bedrock: () => (bedrock ??= import('@aws-sdk/client-bedrock').then(({ BedrockClient }) => {
-      const client = new BedrockClient(config);
-      instrument(client, 'bedrock', log);
-      return client;
-    })),
+    bedrock: () => (bedrock ??= import('./bedrock-client.js').then((m) => m.createBedrockClient(config, log))),
     sqs: new SQSClient(config),
     iam: new IAMClient(config),
     lambda: new LambdaClient(config),

@@ -1,7 +1,8 @@
 import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, TAG_RULES, resourceNames } from '../contract.js';
 import { CliError, foreignError } from '../errors.js';
 import { apiKey } from './api-key.js';
-import { CallLog, createClients, resolveAccount, type Account, type AwsTarget } from './aws.js';
+import { createClients, resolveAccount, type Account, type AwsTarget } from './aws.js';
+import { CallLog } from './call-log.js';
 import { eventSourceMapping } from './event-source-mapping.js';
 import { workerFunction } from './function.js';
 import { logGroup } from './log-group.js';

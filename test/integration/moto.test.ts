@@ -2,7 +2,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, List
 import { DeleteMethodCommand, APIGatewayClient, GetRestApisCommand, GetResourcesCommand } from '@aws-sdk/client-api-gateway';
 import { LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isReadCall } from '../../src/provision/aws.js';
+import { isReadCall } from '../../src/provision/call-log.js';
 import { apply, observe, openSession, plan } from '../../src/provision/engine.js';
 import { runCli } from '../helpers/cli.js';
 import { TEST_CODE } from '../helpers/fake-aws.js';
