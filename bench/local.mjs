@@ -87,8 +87,33 @@ async function backlogRun(stack, count) {
   };
 }
 
+/**
+ * How fast the commands people call in loops start and answer: each run of `send --local "x"` and
+ * `status --local` is paired with a run of `node -e ''` just before it, and the median of the
+ * ratios is reported (this machine is shared: a ratio within a pair is steadier than a time).
+ */
+function commandRatios(runs = 21) {
+  const stack = start('bench-commands');
+  const ratios = { send: [], status: [] };
+  const time = (args) => {
+    const started = performance.now();
+    const run = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`${args.join(' ')}: ${run.stderr}`);
+    return performance.now() - started;
+  };
+  for (let i = 0; i < runs; i++) {
+    for (const [key, args] of [['send', [bin, 'send', '--local', '--name', stack.name, 'x']], ['status', [bin, 'status', '--local', '--name', stack.name, '--json']]]) {
+      const base = time(['-e', '']);
+      ratios[key].push(time(args) / base);
+    }
+  }
+  stack.stop();
+  return { send: percentile(ratios.send, 50), status: percentile(ratios.status, 50), runs };
+}
+
 export async function measureLocal() {
   const figures = {};
+  figures.commands = commandRatios();
 
   const startups = [];
   for (let i = 0; i < 3; i++) {
