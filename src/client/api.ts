@@ -1,7 +1,6 @@
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CliError } from '../errors.js';
 import type { InvokeRequest } from '../contract.js';
+import { httpCall } from './http.js';
 
 /** Where to POST requests: the invoke URL, and the API key when the API needs one. */
 export interface ApiTarget {
@@ -33,29 +32,11 @@ function explain(status: number, detail: string): string {
   }
 }
 
-const keepAlive = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-
-/** One HTTP POST over a keep-alive connection (node:http: lighter than fetch for thousands of requests). */
-function post(url: URL, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<{ status: number; text: string }> {
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: url.protocol === 'https:' ? keepAlive.https : keepAlive.http, signal }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** Posts one request; resolves with the request id, or throws an ApiError that says what went wrong. */
 export async function postRequest(target: ApiTarget, request: InvokeRequest, signal?: AbortSignal): Promise<{ id: string }> {
   let response: { status: number; text: string };
   try {
-    response = await post(new URL(target.invokeUrl), { 'content-type': 'application/json', ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}) }, JSON.stringify(request), signal);
+    response = await httpCall(target.invokeUrl, 'POST', { 'content-type': 'application/json', ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}) }, JSON.stringify(request), signal);
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -104,7 +85,7 @@ export interface KeyWaitOptions {
 export async function waitUntilKeyAccepted(target: ApiTarget, options: KeyWaitOptions): Promise<boolean> {
   const headers = { 'content-type': 'application/json', ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}) };
   for (let waited = 0; ; waited += options.intervalMs) {
-    const status = await post(new URL(target.invokeUrl), headers, '{}').then((r) => r.status, () => 0);
+    const status = await httpCall(target.invokeUrl, 'POST', headers, '{}').then((r) => r.status, () => 0);
     if (status === 400) return true;
     if (waited >= options.timeoutMs) return false;
     options.note(`waiting for the API to accept its key (it answered ${status || 'nothing'}; new keys take a few seconds)`);

@@ -1,4 +1,4 @@
-import { request, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 
 /** Reads a request or response body; undefined when it is larger than `limit` bytes (the rest is drained, not kept). */
 export async function readBody(message: IncomingMessage, limit = Infinity): Promise<Buffer | undefined> {
@@ -9,24 +9,6 @@ export async function readBody(message: IncomingMessage, limit = Infinity): Prom
     if (size <= limit) chunks.push(chunk as Buffer);
   }
   return size > limit ? undefined : Buffer.concat(chunks);
-}
-
-/**
- * One HTTP request with node:http, for the CLI's calls to a local stack: fetch would first load
- * undici, which costs a short command (status, send) more than the call itself.
- */
-export function httpRequest(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, async (res) => {
-      try {
-        resolve({ status: res.statusCode ?? 0, text: (await readBody(res))!.toString('utf8') });
-      } catch (err) {
-        reject(err);
-      }
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /** Listens on 127.0.0.1 only; resolves with the port (a free one when `port` is 0). */

@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from '../errors.js';
-import { httpRequest } from './http.js';
+import { httpCall } from '../client/http.js';
 
 /** What `up --local` leaves for the other commands: where it listens, its key, and its process. */
 export interface LocalState {
@@ -76,7 +76,7 @@ export async function requireRunning(stack: string): Promise<LocalState> {
 export async function control<T>(state: LocalState, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
   let response: { status: number; text: string };
   try {
-    response = await httpRequest(`${state.apiUrl}/_local/${route}`, method,
+    response = await httpCall(`${state.apiUrl}/_local/${route}`, method,
       { 'x-bedrock-queue-control': state.controlToken, 'content-type': 'application/json' },
       body === undefined ? undefined : JSON.stringify(body));
   } catch (err) {
