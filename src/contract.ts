@@ -123,6 +123,29 @@ export interface ResultRecord {
   deadLetterQueue?: string;
 }
 
+/**
+ * What `status --json` prints, the same on AWS and on the local target (README, "status --json").
+ * Queues come in the order requests, DLQ, results; a field a target cannot know is absent.
+ */
+export interface StatusReport {
+  stack: string;
+  target: 'aws' | 'local';
+  /** The AWS Region, or "local". */
+  region: string;
+  deployed: boolean;
+  model?: string;
+  invokeUrl?: string;
+  resources: { kind: string; name: string; state: 'present' | 'missing' | 'drifted' | 'not ours'; changes: { field: string; live: unknown; desired: unknown }[] }[];
+  queues: { name: string; visible: number; inFlight: number; delayed: number }[];
+  mapping?: { state?: string; paused: boolean; maximumConcurrency?: number; batchSize?: number; invocationsInFlight?: number };
+  /** Local only: the process serving the stack. */
+  pid?: number;
+  /** Local only: a state file was found whose process is gone (and was removed). */
+  stale?: boolean;
+  /** AWS only: the API calls the command made. */
+  calls?: { reads: number; mutations: number; readsByService: Record<string, number> };
+}
+
 /** The retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { invokeUrl as invokeUrlOf } from '../contract.js';
+import { invokeUrl as invokeUrlOf, resourceNames, type StatusReport } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
 import type { LocalStatus } from '../local/stack.js';
 import type { GlobalArgs } from './options.js';
@@ -19,27 +19,67 @@ export function builder(yargs: Argv) {
     .example('$0 status --local', 'The local target: queues, concurrency, whether it is paused');
 }
 
+/** Queues in the order of the README: requests, DLQ, results. */
+function ordered(stack: string, queues: StatusReport['queues']): StatusReport['queues'] {
+  const names = resourceNames(stack);
+  const rank = [names.requestsQueue, names.deadLetterQueue, names.resultsQueue];
+  return [...queues].sort((a, b) => rank.indexOf(a.name) - rank.indexOf(b.name));
+}
+
+function humanQueues(report: StatusReport): string[] {
+  if (!report.queues.length) return [];
+  return [table([['Queue', 'waiting', 'in flight', 'delayed'], ...report.queues.map((q) => [q.name, String(q.visible), String(q.inFlight), String(q.delayed)])]), ''];
+}
+
+function concurrencyLine(mapping: StatusReport['mapping']): string {
+  if (!mapping) return 'no mapping';
+  const inFlight = mapping.invocationsInFlight !== undefined ? `; ${mapping.invocationsInFlight} invocations in flight` : '';
+  return `${mapping.maximumConcurrency ?? '?'} at most (mapping ${mapping.state}${mapping.paused ? ', paused' : ''}${inFlight})`;
+}
+
+/** The local target's own parts, each present while its process runs. */
+const LOCAL_PARTS = (stack: string) => {
+  const names = resourceNames(stack);
+  return [
+    ['SQS queue (embedded)', names.requestsQueue], ['SQS queue (DLQ, embedded)', names.deadLetterQueue], ['SQS queue (embedded)', names.resultsQueue],
+    ['Worker (local sandbox)', names.workerFunction], ['Event source mapping (emulated)', `${names.requestsQueue} -> ${names.workerFunction}`], ['Local API', stack],
+  ] as const;
+};
+
 async function statusLocal(argv: GlobalArgs, out: Output) {
   // The running stack answers over its control endpoint: no SDK to load.
   const { readState, removeState, control } = await import('../local/state.js');
   const found = await readState(argv.name);
+  const base = { stack: argv.name, target: 'local' as const, region: 'local' };
   if (!found || !found.alive) {
     if (found) await removeState(argv.name);
     const why = found ? `its process ${found.state.pid} is gone (stale state file removed)` : 'it was never started or has been stopped';
-    out.result({ stack: argv.name, local: true, deployed: false, stale: !!found }, () => `The local stack ${argv.name} is not running: ${why}. Start it with: bedrock-queue up --local --name ${argv.name}`);
+    const report: StatusReport = { ...base, deployed: false, resources: [], queues: [], stale: !!found };
+    out.result(report, () => `The local stack ${argv.name} is not running: ${why}. Start it with: bedrock-queue up --local --name ${argv.name}`);
     return;
   }
   const status = await control<LocalStatus>(found.state, 'GET', 'status');
-  out.result({ ...status, local: true, deployed: true }, () => [
+  const report: StatusReport = {
+    ...base,
+    deployed: true,
+    model: status.model,
+    invokeUrl: status.invokeUrl,
+    resources: LOCAL_PARTS(argv.name).map(([kind, name]) => ({ kind, name, state: 'present', changes: [] })),
+    queues: ordered(argv.name, status.queues),
+    mapping: {
+      state: status.mapping.state,
+      paused: status.mapping.state === 'Disabled',
+      maximumConcurrency: status.mapping.concurrency,
+      batchSize: status.mapping.batchSize,
+      invocationsInFlight: status.mapping.inFlight,
+    },
+    pid: status.pid,
+  };
+  out.result(report, () => [
     `Local stack ${argv.name}: running (pid ${status.pid})`,
     '',
-    table([['Queue', 'waiting', 'in flight', 'delayed'], ...status.queues.map((q) => [q.name, String(q.visible), String(q.inFlight), String(q.delayed)])]),
-    '',
-    table([
-      ['Model', status.model],
-      ['Concurrency', `${status.mapping.concurrency} at most (mapping ${status.mapping.state}${status.mapping.state === 'Disabled' ? ', paused' : ''}; ${status.mapping.inFlight} invocations in flight)`],
-      ['Invoke URL', status.invokeUrl],
-    ], ''),
+    ...humanQueues(report),
+    table([['Model', status.model], ['Concurrency', concurrencyLine(report.mapping)], ['Invoke URL', status.invokeUrl]], ''),
   ].join('\n'));
 }
 
@@ -49,36 +89,37 @@ export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
   const { session, observed, items } = await openStack(argv, out);
   const { ctx } = session;
   const engine = await import('../provision/engine.js');
-  const resources = items.map((i) => ({ kind: i.kind, name: i.name, state: STATE_LABELS[i.action].text, changes: i.changes }));
-  const queues = engine.queueReports(ctx, observed);
   const mappingLive = observed.find((o) => o.resource.key === 'event-source-mapping' && o.live)?.live as
     { config: { State?: string; ScalingConfig?: { MaximumConcurrency?: number }; BatchSize?: number } } | undefined;
-  const mapping = mappingLive && {
-    state: mappingLive.config.State,
-    paused: mappingLive.config.State === 'Disabled' || mappingLive.config.State === 'Disabling',
-    maximumConcurrency: mappingLive.config.ScalingConfig?.MaximumConcurrency,
-    batchSize: mappingLive.config.BatchSize,
-  };
-  const deployed = items.every((i) => i.action === 'unchanged' || i.action === 'update');
-  const invokeUrl = ctx.ids.restApiId ? invokeUrlOf(ctx.account.region, ctx.ids.restApiId, ctx.emulatorEndpoint) : undefined;
   const anyPresent = items.some((i) => i.action !== 'create');
+  const restApiId = ctx.ids.restApiId;
+  const report: StatusReport = {
+    stack: argv.name,
+    target: 'aws',
+    region: ctx.account.region,
+    deployed: items.every((i) => i.action === 'unchanged' || i.action === 'update'),
+    ...(anyPresent ? { model: ctx.settings.model } : {}),
+    ...(restApiId ? { invokeUrl: invokeUrlOf(ctx.account.region, restApiId, ctx.emulatorEndpoint) } : {}),
+    resources: items.map((i) => ({ kind: i.kind, name: i.name, state: STATE_LABELS[i.action].text, changes: i.changes })),
+    queues: ordered(argv.name, engine.queueReports(ctx, observed)),
+    ...(mappingLive ? { mapping: {
+      state: mappingLive.config.State,
+      paused: mappingLive.config.State === 'Disabled' || mappingLive.config.State === 'Disabling',
+      maximumConcurrency: mappingLive.config.ScalingConfig?.MaximumConcurrency,
+      batchSize: mappingLive.config.BatchSize,
+    } } : {}),
+    calls: callStats(session),
+  };
 
-  out.result(
-    { stack: argv.name, region: ctx.account.region, deployed, model: anyPresent ? ctx.settings.model : undefined, invokeUrl, resources, queues, mapping, calls: callStats(session) },
-    () => {
-      if (!anyPresent) return `Stack ${argv.name} is not deployed in ${ctx.account.region}. Create it with: bedrock-queue up --name ${argv.name}`;
-      const lines = [`Stack ${argv.name} in ${ctx.account.region}: ${deployed ? 'deployed' : 'incomplete (run bedrock-queue up to repair)'}`, '', resourceTable(out, items, STATE_LABELS, (c) => `${c.field}: ${formatValue(c.live)} (expected ${formatValue(c.desired)})`), ''];
-      if (queues.length) {
-        lines.push(table([['Queue', 'waiting', 'in flight', 'delayed'], ...queues.map((q) => [q.name, String(q.visible), String(q.inFlight), String(q.delayed)])]), '');
-      }
-      lines.push(table([
-        ['Model', ctx.settings.model],
-        ['Concurrency', mapping ? `${mapping.maximumConcurrency ?? '?'} at most (mapping ${mapping.state}${mapping.paused ? ', paused' : ''})` : 'no mapping'],
-        ['Invoke URL', invokeUrl ?? '(no API)'],
-      ], ''));
-      return lines.join('\n');
-    },
-  );
+  out.result(report, () => {
+    if (!anyPresent) return `Stack ${argv.name} is not deployed in ${ctx.account.region}. Create it with: bedrock-queue up --name ${argv.name}`;
+    return [
+      `Stack ${argv.name} in ${ctx.account.region}: ${report.deployed ? 'deployed' : 'incomplete (run bedrock-queue up to repair)'}`, '',
+      resourceTable(out, items, STATE_LABELS, (c) => `${c.field}: ${formatValue(c.live)} (expected ${formatValue(c.desired)})`), '',
+      ...humanQueues(report),
+      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report.mapping)], ['Invoke URL', report.invokeUrl ?? '(no API)']], ''),
+    ].join('\n');
+  });
 }
 
 export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {

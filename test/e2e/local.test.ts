@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/local/api-server.js';
 import { startOpenAiServer } from '../helpers/openai-server.js';
+import type { StatusReport } from '../../src/contract.js';
+import { expectStatusReport } from '../helpers/status-schema.js';
 import { STATE_DIR, cli, cliJson, cliPiped, spawnCli, collectResults, queueUrl, rawPost, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 
 const started: LocalHandle[] = [];
@@ -195,7 +197,11 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
   it('pause stops consumption, resume restarts it', async () => {
     const stack = await local('e2e-pause');
     await cliJson('pause', '--local', '--name', stack.name);
-    expect((await cliJson<{ mapping: { state: string } }>('status', '--local', '--name', stack.name)).mapping.state).toBe('Disabled');
+    const paused = await cliJson<StatusReport>('status', '--local', '--name', stack.name);
+    // One schema for both targets: the same checks as the AWS status in the moto test.
+    expectStatusReport(paused, 'local');
+    expect(paused).toMatchObject({ deployed: true, region: 'local', mapping: { state: 'Disabled', paused: true, maximumConcurrency: 10, batchSize: 1, invocationsInFlight: 0 } });
+    expect(paused.queues.map((q) => q.name)).toEqual(['e2e-pause-requests', 'e2e-pause-requests-dlq', 'e2e-pause-results']);
     await cliJson('send', '--local', '--name', stack.name, 'held');
     await new Promise((r) => setTimeout(r, 2500));
     expect(await depth(stack)).toMatchObject({ requests: 1, results: 0 });
@@ -225,7 +231,9 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     const taken = await cli('up', '--local', '--detach', '--name', 'e2e-port-2', '--port', port);
     expect(taken.code).toBe(1);
     expect(taken.stderr).toContain(`The local stack e2e-port-2 did not start (exit 1): Port ${port} on 127.0.0.1 is in use: choose another --port`);
-    expect((await cliJson('status', '--local', '--name', 'e2e-port-2'))).toMatchObject({ deployed: false, stale: false });
+    const stopped = await cliJson<StatusReport>('status', '--local', '--name', 'e2e-port-2');
+    expectStatusReport(stopped, 'local');
+    expect(stopped).toMatchObject({ deployed: false, stale: false, resources: [], queues: [] });
   });
 
   it('detects a stale state file and never trusts it', async () => {

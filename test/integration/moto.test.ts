@@ -7,6 +7,7 @@ import { apply, observe, openSession, plan } from '../../src/provision/engine.js
 import { runCli } from '../helpers/cli.js';
 import { TEST_CODE } from '../helpers/fake-aws.js';
 import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
+import { expectStatusReport } from '../helpers/status-schema.js';
 
 const REGION = 'us-east-1';
 const credentials = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
@@ -45,10 +46,11 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     expect(second.plan.map((i: { action: string }) => i.action)).toEqual(Array(11).fill('unchanged'));
 
     const status = await json('status');
+    expectStatusReport(status, 'aws');
     expect(status.deployed).toBe(true);
     expect(status.resources.map((r: { state: string }) => r.state)).toEqual(Array(11).fill('present'));
     expect(status.mapping).toMatchObject({ maximumConcurrency: 10, batchSize: 1 });
-    expect(status.queues.map((q: { name: string }) => q.name).sort()).toEqual(['itest-requests', 'itest-requests-dlq', 'itest-results']);
+    expect(status.queues.map((q: { name: string }) => q.name)).toEqual(['itest-requests', 'itest-requests-dlq', 'itest-results']);
     expect(status.invokeUrl).toBe(first.invokeUrl);
 
     const removed = await json('down', '--yes');

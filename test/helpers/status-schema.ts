@@ -1,0 +1,27 @@
+import { expect } from 'vitest';
+import type { StatusReport } from '../../src/contract.js';
+
+const REQUIRED = ['stack', 'target', 'region', 'deployed', 'resources', 'queues'];
+const OPTIONAL = ['model', 'invokeUrl', 'mapping', 'pid', 'stale', 'calls'];
+const MAPPING = ['state', 'paused', 'maximumConcurrency', 'batchSize', 'invocationsInFlight'];
+
+/** Checks a `status --json` output against the one schema both targets share (StatusReport, README). */
+export function expectStatusReport(report: StatusReport, target: 'aws' | 'local') {
+  expect(report.target).toBe(target);
+  for (const key of REQUIRED) expect(report, key).toHaveProperty(key);
+  expect(Object.keys(report).filter((k) => !REQUIRED.includes(k) && !OPTIONAL.includes(k))).toEqual([]);
+  expect(typeof report.deployed).toBe('boolean');
+  for (const r of report.resources) {
+    expect(Object.keys(r).sort()).toEqual(['changes', 'kind', 'name', 'state']);
+    expect(['present', 'missing', 'drifted', 'not ours']).toContain(r.state);
+  }
+  for (const q of report.queues) expect(Object.keys(q).sort()).toEqual(['delayed', 'inFlight', 'name', 'visible']);
+  if (report.queues.length === 3) {
+    expect(report.queues.map((q) => q.name)).toEqual([`${report.stack}-requests`, `${report.stack}-requests-dlq`, `${report.stack}-results`]);
+  }
+  if (report.mapping) {
+    expect(Object.keys(report.mapping).filter((k) => !MAPPING.includes(k))).toEqual([]);
+    expect(typeof report.mapping.paused).toBe('boolean');
+    expect(typeof report.mapping.maximumConcurrency).toBe('number');
+  }
+}
