@@ -1,6 +1,6 @@
 import { CliError } from '../errors.js';
 import type { InvokeRequest } from '../contract.js';
-import { httpCall } from './http.js';
+import { httpCall, type HttpAnswer } from './http.js';
 
 /** Where to POST requests: the invoke URL, and the API key when the API needs one. */
 export interface ApiTarget {
@@ -10,7 +10,7 @@ export interface ApiTarget {
 
 export class ApiError extends CliError {
   override name = 'ApiError';
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly retryAfterMs?: number) {
     super(message);
   }
 
@@ -34,7 +34,7 @@ function explain(status: number, detail: string): string {
 
 /** Posts one request; resolves with the request id, or throws an ApiError that says what went wrong. */
 export async function postRequest(target: ApiTarget, request: InvokeRequest, signal?: AbortSignal): Promise<{ id: string }> {
-  let response: { status: number; text: string };
+  let response: HttpAnswer;
   try {
     response = await httpCall(target.invokeUrl, 'POST', { 'content-type': 'application/json', ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}) }, JSON.stringify(request), signal);
   } catch (err) {
@@ -54,20 +54,109 @@ export async function postRequest(target: ApiTarget, request: InvokeRequest, sig
   } catch {
     // not JSON: keep the text
   }
-  throw new ApiError(status, explain(status, detail));
+  throw new ApiError(status, explain(status, detail), retryAfterMs(response.retryAfter));
 }
 
-/** Posts one request, retrying throttling, server and network errors with exponential backoff and jitter. */
-export async function postWithRetry(target: ApiTarget, request: InvokeRequest, attempts = 6, signal?: AbortSignal): Promise<{ id: string }> {
+/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | undefined, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header) * 1000;
+  const at = Date.parse(header);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}
+
+export interface RetryOptions {
+  /** Keep trying throttled, failed (5xx) and unreachable calls until this long after the first. */
+  retryForMs: number;
+  signal?: AbortSignal;
+  /** Told of every answer, to adapt the sending rate (bulk sends). */
+  rate?: AdaptiveRate;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Posts one request. Throttling is not failure: 429, 5xx and network errors are tried again, with
+ * exponential backoff and jitter (or the API's Retry-After), until `retryForMs` has passed.
+ */
+export async function postWithRetry(target: ApiTarget, request: InvokeRequest, options: RetryOptions): Promise<{ id: string }> {
+  const sleep = options.sleep ?? realSleep;
+  const deadline = Date.now() + options.retryForMs;
   for (let attempt = 1; ; attempt++) {
+    await options.rate?.acquire();
     try {
-      return await postRequest(target, request, signal);
+      const answer = await postRequest(target, request, options.signal);
+      options.rate?.onSuccess();
+      return answer;
     } catch (err) {
-      if (!(err instanceof ApiError) || !(err.retryable || err.status === 0) || attempt >= attempts) throw err;
-      const ceiling = Math.min(5_000, 100 * 2 ** attempt);
-      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
+      if (!(err instanceof ApiError) || !(err.retryable || err.status === 0)) throw err;
+      if (err.status === 429) options.rate?.onThrottle();
+      const ceiling = Math.min(20_000, 100 * 2 ** Math.min(attempt, 16));
+      const delay = err.retryAfterMs ?? ceiling / 2 + Math.random() * (ceiling / 2);
+      if (Date.now() + delay > deadline || options.signal?.aborted) throw err;
+      await sleep(delay);
     }
   }
+}
+
+/**
+ * The sending rate of a bulk send, adapted to the API's limit the way TCP adapts to a link: no limit
+ * until the first 429; then a 429 (at most one cut a half-second) cuts the rate to 70% of what got
+ * through in the last second, and successes raise it again: by a quarter a second while 429s are
+ * recent, doubling each second once a second has passed without one.
+ */
+export class AdaptiveRate {
+  private rate = Infinity;
+  private nextSlot = 0;
+  private lastCut = -Infinity;
+  /** When the requests of the last second were started, and when the successes came. */
+  private readonly started: number[] = [];
+  private readonly succeeded: number[] = [];
+
+  constructor(private readonly now: () => number = Date.now, private readonly sleep = realSleep) {}
+
+  /** Requests a second now allowed (Infinity before the first 429). */
+  get perSecond() {
+    return this.rate;
+  }
+
+  async acquire(): Promise<void> {
+    const now = this.now();
+    record(this.started, now);
+    if (this.rate === Infinity) return;
+    const slot = Math.max(now, this.nextSlot);
+    this.nextSlot = slot + 1_000 / this.rate;
+    if (slot > now) await this.sleep(slot - now);
+  }
+
+  onThrottle() {
+    const now = this.now();
+    if (now - this.lastCut < 500) return;
+    this.lastCut = now;
+    // What got through is the API's capacity; before any success, what was sent is the best guess.
+    const through = this.succeeded.length >= 5 ? perSecondOf(this.succeeded, now) : perSecondOf(this.started, now);
+    this.rate = Math.max(1, Math.min(this.rate, through) * 0.7);
+  }
+
+  onSuccess() {
+    const now = this.now();
+    record(this.succeeded, now);
+    if (this.rate === Infinity) return;
+    const growth = now - this.lastCut > 1_000 ? 2 : 1.25;
+    this.rate *= growth ** (1 / this.rate);
+  }
+}
+
+function record(times: number[], now: number) {
+  times.push(now);
+  while (times.length && times[0]! < now - 1_000) times.shift();
+}
+
+/** Events a second among `times` (the last second's), over the last second or since the first if sooner. */
+function perSecondOf(times: number[], now: number): number {
+  const windowMs = Math.max(50, Math.min(1_000, now - (times[0] ?? now)));
+  return (times.length * 1_000) / windowMs;
 }
 
 export interface KeyWaitOptions {

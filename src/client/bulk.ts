@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { validateInvokeRequest, type InvokeRequest } from '../contract.js';
-import { postWithRetry, type ApiTarget } from './api.js';
+import { setMaxListeners } from 'node:events';
+import { AdaptiveRate, postWithRetry, type ApiTarget } from './api.js';
 
 export interface BulkProgress {
   sent: number;
@@ -40,11 +41,24 @@ export function parseLine(text: string): { request: InvokeRequest } | { problem:
   return problems.length ? { problem: problems.join('; ') } : { request: { prompt: line } };
 }
 
+export interface BulkOptions {
+  /** Most requests in flight. */
+  parallel: number;
+  /** How long one line is retried while the API throttles or fails. */
+  retryForMs: number;
+  signal?: AbortSignal;
+}
+
 /**
  * Streams a file of requests to the API with at most `parallel` requests in flight: memory stays
- * flat whatever the file's size. Bad lines are reported and skipped; the rest still go.
+ * flat whatever the file's size. Bad lines are reported and skipped; the rest still go, retried
+ * while throttled, at a rate that adapts to the API's limit.
  */
-export async function sendFile(target: ApiTarget, path: string, parallel: number, on: BulkEvents, signal?: AbortSignal): Promise<BulkProgress> {
+export async function sendFile(target: ApiTarget, path: string, options: BulkOptions, on: BulkEvents): Promise<BulkProgress> {
+  const { parallel, signal } = options;
+  // Every request in flight listens on the one interrupt signal.
+  if (signal) setMaxListeners(0, signal);
+  const rate = new AdaptiveRate();
   const size = (await stat(path)).size || 1;
   const stream = createReadStream(path);
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
@@ -66,7 +80,7 @@ export async function sendFile(target: ApiTarget, path: string, parallel: number
         continue;
       }
       const line = lineNumber;
-      const task = postWithRetry(target, parsed.request, 6, signal)
+      const task = postWithRetry(target, parsed.request, { retryForMs: options.retryForMs, signal, rate })
         .then(({ id }) => {
           counts.sent++;
           on.sent(line, id);

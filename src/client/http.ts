@@ -7,7 +7,14 @@ const keepAlive = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAg
  * One HTTP call over a keep-alive connection, with node:http: lighter than fetch for thousands of
  * requests, and a short command (status, send) does not pay for loading undici.
  */
-export function httpCall(url: string, method: string, headers: Record<string, string>, body?: string, signal?: AbortSignal): Promise<{ status: number; text: string }> {
+export interface HttpAnswer {
+  status: number;
+  text: string;
+  /** The Retry-After header, as sent. */
+  retryAfter?: string;
+}
+
+export function httpCall(url: string, method: string, headers: Record<string, string>, body?: string, signal?: AbortSignal): Promise<HttpAnswer> {
   const target = new URL(url);
   const tls = target.protocol === 'https:';
   const send = tls ? httpsRequest : httpRequest;
@@ -17,7 +24,8 @@ export function httpCall(url: string, method: string, headers: Record<string, st
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      const retryAfter = res.headers['retry-after'];
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, ...(retryAfter ? { retryAfter: String(retryAfter) } : {}) }));
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -15,6 +15,7 @@ interface SendArgs extends GlobalArgs {
   timeout: number;
   file?: string;
   parallel: number;
+  retryFor: number;
 }
 
 export function builder(yargs: Argv) {
@@ -38,6 +39,7 @@ export function builder(yargs: Argv) {
     } })
     .option('file', { type: 'string', requiresArg: true, describe: 'Send every line of a file: a JSON request object, or a prompt' })
     .option('parallel', { type: 'string', requiresArg: true, default: 16, describe: 'Requests in flight with --file', coerce: integerIn('parallel', 1, 256) })
+    .option('retry-for', { type: 'string', requiresArg: true, default: '1h', describe: 'With --file: how long a line is retried while the API throttles (429) or fails (5xx)', coerce: duration('retry-for') })
     .conflicts('file', ['wait', 'prompt', 'system', 'max-tokens', 'temperature', 'metadata'])
     .example('$0 send "Why is the sky blue?"', 'Queue a prompt; prints its id')
     .example('$0 send - --wait < question.txt', 'The prompt from stdin (a pipe with no prompt argument does the same); wait and print the answer')
@@ -92,7 +94,7 @@ async function sendFileCommand(argv: SendArgs, out: Output) {
   const api = await target.api();
   const { sendFile } = await import('../client/bulk.js');
   const problems: string[] = [];
-  const done = await sendFile(api, argv.file!, argv.parallel, {
+  const done = await sendFile(api, argv.file!, { parallel: argv.parallel, retryForMs: argv.retryFor, signal: interruptSignal() }, {
     sent: (line, id) => process.stdout.write(`${JSON.stringify({ line, id })}\n`),
     skipped: (line, reason) => {
       problems.push(`line ${line}: ${reason}`);
@@ -108,7 +110,7 @@ async function sendFileCommand(argv: SendArgs, out: Output) {
       const eta = p.fraction > 0 && p.fraction < 1 ? `, about ${formatSeconds((p.elapsedMs / p.fraction) * (1 - p.fraction))} left` : '';
       process.stderr.write(`\r${p.sent} sent (${rate.toFixed(0)}/s), ${p.failed} failed, ${p.skipped} skipped${eta}   `);
     },
-  }, interruptSignal());
+  });
   if (out.interactive) process.stderr.write('\n');
   const rate = done.sent / Math.max(0.001, done.elapsedMs / 1000);
   process.stderr.write(`Sent ${done.sent} requests in ${(done.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)}/s); ${done.skipped} bad lines skipped; ${done.failed} failed.\n`);

@@ -10,6 +10,12 @@ export interface FakeApi {
   accepted: { id: string; body: string }[];
   /** Statuses to answer before accepting, one per request (e.g. [429, 503]). */
   failNext: number[];
+  /** Sent as Retry-After with the scripted failures, when set. */
+  retryAfter?: string;
+  /** A usage plan's throttle: a token bucket refilled at `perSecond`, holding `burst`; 429 when empty. */
+  limit?: { perSecond: number; burst: number };
+  /** Requests answered 429 by `limit`. */
+  throttled: number;
   /** Requests answered 403 even with the right key, as a new key is for a few seconds on AWS. */
   keyNotYetActive: number;
   mostInFlight: number;
@@ -19,7 +25,18 @@ export interface FakeApi {
 /** An HTTP stand-in for POST /prod/invokeModel with the deployed API's answers (403, 400, 202). */
 export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
   let inFlight = 0;
-  const api: FakeApi = { invokeUrl: '', apiKey: 'test-key', accepted: [], failNext: [], keyNotYetActive: 0, mostInFlight: 0, close: async () => {} };
+  let tokens = Infinity;
+  let refilled = Date.now();
+  const takeToken = () => {
+    if (!api.limit) return true;
+    const now = Date.now();
+    tokens = Math.min(api.limit.burst, (tokens === Infinity ? api.limit.burst : tokens) + ((now - refilled) / 1000) * api.limit.perSecond);
+    refilled = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+  const api: FakeApi = { invokeUrl: '', apiKey: 'test-key', accepted: [], failNext: [], throttled: 0, keyNotYetActive: 0, mostInFlight: 0, close: async () => {} };
   const server: Server = createServer((req, res) => {
     inFlight++;
     api.mostInFlight = Math.max(api.mostInFlight, inFlight);
@@ -27,15 +44,19 @@ export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
     req.setEncoding('utf8');
     req.on('data', (d) => (body += d));
     req.on('end', () => {
-      const answer = (status: number, payload: unknown) => setTimeout(() => {
+      const answer = (status: number, payload: unknown, headers: Record<string, string> = {}) => setTimeout(() => {
         inFlight--;
-        res.writeHead(status, { 'content-type': 'application/json' });
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify(payload));
       }, latencyMs);
       if (req.headers['x-api-key'] !== api.apiKey) return answer(403, { message: 'Forbidden' });
       if (api.keyNotYetActive > 0 && api.keyNotYetActive--) return answer(403, { message: 'Forbidden' });
       const scripted = api.failNext.shift();
-      if (scripted) return answer(scripted, { message: scripted === 429 ? 'Too Many Requests' : 'Internal server error' });
+      if (scripted) return answer(scripted, { message: scripted === 429 ? 'Too Many Requests' : 'Internal server error' }, api.retryAfter ? { 'retry-after': api.retryAfter } : {});
+      if (!takeToken()) {
+        api.throttled++;
+        return answer(429, { message: 'Too Many Requests' });
+      }
       let parsed: unknown;
       try {
         parsed = JSON.parse(body);

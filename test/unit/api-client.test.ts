@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ApiError, postRequest, postWithRetry, waitUntilKeyAccepted } from '../../src/client/api.js';
+import { AdaptiveRate, ApiError, postRequest, postWithRetry, retryAfterMs, waitUntilKeyAccepted } from '../../src/client/api.js';
 import { parseLine, sendFile } from '../../src/client/bulk.js';
 import { startFakeApi, type FakeApi } from '../helpers/fake-api.js';
 import { tempDir } from '../helpers/temp.js';
@@ -59,13 +59,88 @@ describe('posting to the API', () => {
 
   it('retries throttling and server errors, not client errors', async () => {
     api.failNext.push(429, 503);
-    await postWithRetry(target(), { prompt: 'p' });
+    await postWithRetry(target(), { prompt: 'p' }, { retryForMs: 60_000 });
     expect(api.accepted).toHaveLength(1);
-    await expect(postWithRetry({ invokeUrl: api.invokeUrl, apiKey: 'wrong' }, { prompt: 'p' })).rejects.toThrow(/403/);
+    await expect(postWithRetry({ invokeUrl: api.invokeUrl, apiKey: 'wrong' }, { prompt: 'p' }, { retryForMs: 60_000 })).rejects.toThrow(/403/);
+  });
+
+  it('keeps retrying a throttled request until its deadline, not a fixed number of times', async () => {
+    api.failNext.push(...Array(20).fill(429));
+    const sleeps: number[] = [];
+    await postWithRetry(target(), { prompt: 'p' }, { retryForMs: 60 * 60_000, sleep: async (ms) => void sleeps.push(ms) });
+    expect(api.accepted).toHaveLength(1);
+    expect(sleeps).toHaveLength(20);
+    expect(Math.max(...sleeps)).toBeLessThanOrEqual(20_000);
+    api.failNext.push(...Array(5).fill(503));
+    await expect(postWithRetry(target(), { prompt: 'p' }, { retryForMs: 1_000, sleep: async () => {} })).rejects.toThrow(/The API failed \(503\)/);
+  });
+
+  it('waits as long as Retry-After says, in seconds or as a date', async () => {
+    api.failNext.push(429, 503);
+    api.retryAfter = '7';
+    const sleeps: number[] = [];
+    await postWithRetry(target(), { prompt: 'p' }, { retryForMs: 60_000, sleep: async (ms) => void sleeps.push(ms) });
+    expect(sleeps).toEqual([7_000, 7_000]);
+    expect(retryAfterMs('Wed, 25 Nov 2026 10:00:30 GMT', Date.parse('Wed, 25 Nov 2026 10:00:00 GMT'))).toBe(30_000);
+    expect(retryAfterMs('soon')).toBeUndefined();
   });
 });
 
 describe('sending a file', () => {
+  const writeLines = (count: number) => {
+    const file = join(tempDir('bq-send-'), 'prompts.txt');
+    writeFileSync(file, Array.from({ length: count }, (_, i) => `prompt ${i + 1}`).join('\n'));
+    return file;
+  };
+  const quiet = { sent: () => {}, skipped: () => {}, progress: () => {}, failed: (line: number, reason: string) => { throw new Error(`line ${line} failed: ${reason}`); } };
+
+  it('drops no line under the API\'s throttle, and adapts its rate so that few calls are throttled', async () => {
+    api.limit = { perSecond: 400, burst: 40 };
+    const done = await sendFile(target(), writeLines(1_200), { parallel: 64, retryForMs: 60_000 }, quiet);
+    expect(done).toMatchObject({ sent: 1_200, failed: 0 });
+    expect(api.accepted).toHaveLength(1_200);
+    // Without adapting, 64 lanes against 40 tokens are throttled on most calls; with it, a few percent.
+    expect(api.throttled / 1_200).toBeLessThan(0.25);
+  });
+
+  it('cuts its rate to 70% of what gets through on 429, at most every half-second, and raises it on success', () => {
+    let now = 0;
+    const rate = new AdaptiveRate(() => now, async () => {});
+    for (let i = 0; i < 100; i++, now += 10) {
+      void rate.acquire();
+      rate.onSuccess();
+    }
+    expect(rate.perSecond).toBe(Infinity);
+    rate.onThrottle();
+    expect(rate.perSecond).toBeCloseTo(70, 0);
+    now += 100;
+    rate.onThrottle();
+    expect(rate.perSecond).toBeCloseTo(70, 0);
+    // A second of successes while 429s are recent raises it by about a quarter.
+    const cut = rate.perSecond;
+    for (let i = 0; i < 70; i++, now += 5) rate.onSuccess();
+    expect(rate.perSecond / cut).toBeGreaterThan(1.2);
+    expect(rate.perSecond / cut).toBeLessThan(1.26);
+    // Once a second passes without a 429, it doubles in about a second.
+    now += 1_000;
+    const calm = rate.perSecond;
+    for (let i = 0; i < Math.round(calm); i++) rate.onSuccess();
+    expect(rate.perSecond / calm).toBeGreaterThan(1.6);
+  });
+
+  it('warns of nothing at any --parallel (one listener per request on the interrupt signal)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      await sendFile(target(), writeLines(600), { parallel: 256, retryForMs: 60_000, signal: new AbortController().signal }, quiet);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it('reads JSON request lines and plain prompt lines, and names what is wrong with a bad line', () => {
     expect(parseLine('{"prompt": "hi", "maxTokens": 5}')).toEqual({ request: { prompt: 'hi', maxTokens: 5 } });
     expect(parseLine('just a prompt with "quotes"\r')).toEqual({ request: { prompt: 'just a prompt with "quotes"' } });
@@ -84,7 +159,7 @@ describe('sending a file', () => {
     writeFileSync(file, `${lines.join('\n')}\n\n`);
     const sent: { line: number; id: string }[] = [];
     const skipped: number[] = [];
-    const done = await sendFile(target(), file, 8, {
+    const done = await sendFile(target(), file, { parallel: 8, retryForMs: 60_000 }, {
       sent: (line, id) => sent.push({ line, id }),
       skipped: (line) => skipped.push(line),
       failed: (line, reason) => {

@@ -74,6 +74,7 @@ describe('the CLI contract', () => {
     [['status', '--region', 'us east'], /^Error: Invalid --region "us east": give an AWS Region name such as us-east-1\.$/m],
     [['send', '--file', '/nonexistent/prompts.jsonl'], /^Error: --file \/nonexistent\/prompts\.jsonl cannot be read: no such file$/m],
     [['send', '--file', '/tmp'], /^Error: --file \/tmp cannot be read: it is a directory$/m],
+    [['send', '--file', 'f.jsonl', '--retry-for', 'forever'], /--retry-for must be a duration such as 30s, 5m or 1h \(got forever\)/],
     [['down'], /down deletes resources: pass --yes/],
     [['set-concurrency', '1'], /must be a whole number from 2 to 1000 \(got 1\)/],
     [['set-concurrency', '0'], /must be a whole number from 2 to 1000 \(got 0\)/],
