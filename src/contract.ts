@@ -16,6 +16,13 @@ export const STACK_TAG = 'bedrock-queue:stack';
 export const TAG_RULES = { maxTags: 50, maxKey: 128, maxValue: 256, pattern: /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, reservedPrefix: /^aws:/i } as const;
 export const IAM_PATH = '/bedrock-queue/';
 export const STAGE_NAME = 'prod';
+
+/** The partition a Region belongs to: aws-cn and aws-us-gov have their own ARNs. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
 export const RESOURCE_PATH = 'invokeModel';
 /**
  * The URL that invokes the API. Under an emulator (--endpoint-url) it is the emulator's own path

@@ -1,17 +1,11 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
+import { partitionOf } from '../contract.js';
 import { operatorPolicy } from '../provision/permissions.js';
 import type { GlobalArgs } from './options.js';
 
 interface PolicyArgs extends GlobalArgs {
   account?: string;
-}
-
-/** The partition a Region belongs to: aws-cn and aws-us-gov have their own ARNs. */
-export function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
 }
 
 export function builder(yargs: Argv) {

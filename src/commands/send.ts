@@ -90,7 +90,7 @@ async function checkReadable(path: string) {
 
 async function sendFileCommand(argv: SendArgs, out: Output) {
   await checkReadable(argv.file!);
-  const target = await openTarget(argv);
+  const target = await openTarget(argv, true);
   const api = await target.api();
   const { sendFile } = await import('../client/bulk.js');
   const problems: string[] = [];
@@ -129,7 +129,7 @@ export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
   const out = new Output(argv);
   if (argv.file) return sendFileCommand(argv, out);
   const request = await buildRequest(argv);
-  const target = await openTarget(argv);
+  const target = await openTarget(argv, true);
   const [api, resultsUrl] = await Promise.all([target.api(), argv.wait ? target.queueUrl('resultsQueue') : undefined]);
   const { postRequest } = await import('../client/api.js');
   const { id } = await postRequest(api, request);

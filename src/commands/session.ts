@@ -60,8 +60,11 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
   return () => (made ??= make());
 }
 
-/** Finds the stack's parts, on AWS or (with --local) in the running local target, loading only what is used. */
-export async function openTarget(argv: GlobalArgs): Promise<OperatorTarget> {
+/**
+ * Finds the stack's parts, on AWS or (with --local) in the running local target, loading only what
+ * is used. `byNameOnly` (send) skips the account lookup: its calls find everything by name.
+ */
+export async function openTarget(argv: GlobalArgs, byNameOnly = false): Promise<OperatorTarget> {
   if (argv.local) {
     const { requireRunning, control } = await import('../local/state.js');
     const state = await requireRunning(argv.name);
@@ -76,7 +79,7 @@ export async function openTarget(argv: GlobalArgs): Promise<OperatorTarget> {
     };
   }
   const [engine, { changeMapping }, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../provision/event-source-mapping.js'), import('../provision/locate.js')]);
-  const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv) });
+  const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv), identify: !byNameOnly });
   const locator = new StackLocator(ctx);
   return { kind: 'aws', context: async () => ctx, api: () => locator.api(), queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
 }

@@ -5,6 +5,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { partitionOf } from '../contract.js';
 import { CliError, credentialsMessage, errorMessage, isCredentialError } from '../errors.js';
 import { CallLog, instrument } from './call-log.js';
 
@@ -56,8 +57,8 @@ export interface Account {
   partition: string;
 }
 
-/** Resolves the region and the caller's account, failing with one line when either is missing. */
-export async function resolveAccount(clients: Clients, target: AwsTarget): Promise<Account> {
+/** The Region from --region, the environment or the profile, failing with one line when there is none. */
+export async function resolveRegion(clients: Clients): Promise<string> {
   let region: string;
   try {
     region = await clients.sts.config.region();
@@ -67,6 +68,18 @@ export async function resolveAccount(clients: Clients, target: AwsTarget): Promi
   if (!region) {
     throw new CliError('No AWS region is set: pass --region, set AWS_REGION, or add "region = ..." to your profile in ~/.aws/config.');
   }
+  return region;
+}
+
+/** The Region alone, for commands that find everything by name: the account id is unknown (empty). */
+export async function regionOnly(clients: Clients): Promise<Account> {
+  const region = await resolveRegion(clients);
+  return { region, accountId: '', partition: partitionOf(region) };
+}
+
+/** Resolves the region and the caller's account, failing with one line when either is missing. */
+export async function resolveAccount(clients: Clients, target: AwsTarget): Promise<Account> {
+  const region = await resolveRegion(clients);
   let identity;
   try {
     identity = await clients.sts.send(new GetCallerIdentityCommand({}));

@@ -1,7 +1,7 @@
 import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, TAG_RULES, resourceNames } from '../contract.js';
 import { CliError, foreignError } from '../errors.js';
 import { apiKey } from './api-key.js';
-import { createClients, resolveAccount, type Account, type AwsTarget } from './aws.js';
+import { createClients, regionOnly, resolveAccount, type Account, type AwsTarget } from './aws.js';
 import { CallLog } from './call-log.js';
 import { eventSourceMapping } from './event-source-mapping.js';
 import { workerFunction } from './function.js';
@@ -35,6 +35,11 @@ export interface SessionInput {
   target: AwsTarget;
   /** Known up front (the local target), so no STS call is made. */
   account?: Account;
+  /**
+   * False for commands that find everything by name (send): the Region is enough, and the STS call
+   * is saved; the account id is then unknown (empty), so no ARN may be built from it.
+   */
+  identify?: boolean;
   options?: StackOptions;
   sleep?: Sleep;
   note?: (message: string) => void;
@@ -49,7 +54,7 @@ export interface Session {
 export async function openSession(input: SessionInput): Promise<Session> {
   const calls = new CallLog();
   const clients = createClients(input.target, calls);
-  const account = input.account ?? await resolveAccount(clients, input.target);
+  const account = input.account ?? (input.identify === false ? await regionOnly(clients) : await resolveAccount(clients, input.target));
   const memo = new Map<string, Promise<unknown>>();
   let code: Promise<WorkerCode> | undefined;
   const options = input.options ?? {};

@@ -16,16 +16,16 @@ export class StackLocator {
     return new CliError(`Stack ${this.ctx.stack} has no ${what} in ${this.ctx.account.region}: deploy it with "bedrock-queue up --name ${this.ctx.stack}".`);
   }
 
-  /** The invoke URL, and the API key's value when the API requires one. */
+  /** The invoke URL, and the API key's value when the API requires one: two calls, in parallel. */
   async api(): Promise<{ invokeUrl: string; apiKey?: string }> {
     const { ctx } = this;
     const gw = ctx.clients.apigateway;
     const [{ item: api }, { item: key }] = await Promise.all([
       findByName(ctx, ctx.names.restApi, (position) => gw.send(new GetRestApisCommand({ limit: 500, position }))),
-      findByName(ctx, ctx.names.apiKey, (position) => gw.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position }))),
+      findByName(ctx, ctx.names.apiKey, (position) => gw.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: true, limit: 500, position }))),
     ]);
     if (!api || api.tags?.[STACK_TAG] !== ctx.stack) throw this.missing('REST API');
-    const apiKey = key && key.tags?.[STACK_TAG] === ctx.stack ? await this.apiKeyValue(key.id!) : undefined;
+    const apiKey = key && key.tags?.[STACK_TAG] === ctx.stack ? key.value : undefined;
     return { invokeUrl: invokeUrl(ctx.account.region, api.id!, ctx.emulatorEndpoint), apiKey };
   }
 

@@ -286,7 +286,8 @@ export function mockAws(state: AccountState): Mocks {
     if (!stage) throw notFound(NotFoundException, 'Invalid Stage identifier specified');
     return stage;
   });
-  m.apigateway.on(GetApiKeysCommand).callsFake(() => ({ items: state.apiKeys }));
+  // With includeValues, GetApiKeys returns each key's value (here a stand-in derived from its id).
+  m.apigateway.on(GetApiKeysCommand).callsFake((input) => ({ items: state.apiKeys.map((k) => (input.includeValues ? { ...k, value: `value-of-${k.id}` } : k)) }));
   m.apigateway.on(GetUsagePlansCommand).callsFake(() => ({ items: state.usagePlans }));
   m.apigateway.on(GetUsagePlanKeysCommand).callsFake((input) => ({ items: state.usagePlans.find((p) => p.id === input.usagePlanId)!.keyIds.map((id) => ({ id, type: 'API_KEY' })) }));
   m.apigateway.on(CreateRestApiCommand).resolves({ id: 'newapi', rootResourceId: 'newroot' });

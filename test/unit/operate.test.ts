@@ -1,11 +1,11 @@
-import { GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { GetEventSourceMappingCommand, ResourceInUseException, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, ListMessageMoveTasksCommand, ReceiveMessageCommand, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { changeMapping } from '../../src/provision/event-source-mapping.js';
 import { StackLocator } from '../../src/provision/locate.js';
 import { redrive, sampleQueue } from '../../src/provision/queue.js';
-import { ACCOUNT, REGION, convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
+import { openTarget } from '../../src/commands/session.js';
+import { ACCOUNT, REGION, convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, sentCommands, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
 
 let mocks: Mocks | undefined;
 afterEach(() => {
@@ -109,9 +109,15 @@ describe('redrive', () => {
 
 describe('finding a deployed stack', () => {
   it('finds the invoke URL and the API key value', async () => {
-    const { m, ctx } = await open();
-    m.apigateway.on(GetApiKeyCommand, { apiKey: 'key1', includeValue: true }).resolves({ id: 'key1', value: 'secret-value' });
-    expect(await new StackLocator(ctx).api()).toEqual({ invokeUrl: `https://api123.execute-api.${REGION}.amazonaws.com/prod/invokeModel`, apiKey: 'secret-value' });
+    const { ctx } = await open();
+    expect(await new StackLocator(ctx).api()).toEqual({ invokeUrl: `https://api123.execute-api.${REGION}.amazonaws.com/prod/invokeModel`, apiKey: 'value-of-key1' });
+  });
+
+  it('send makes two AWS calls before its POST: GetRestApis and GetApiKeys (no STS, no GetApiKey)', async () => {
+    mocks = mockAws(convergedAccount());
+    const target = await openTarget({ name: 'demo', region: REGION, json: true, yes: false, local: false }, true);
+    expect(await target.api()).toMatchObject({ apiKey: 'value-of-key1' });
+    expect(sentCommands(mocks).sort()).toEqual(['apigateway:GetApiKeys', 'apigateway:GetRestApis']);
   });
 
   it('refuses a REST API that is not tagged for the stack', async () => {
