@@ -37,18 +37,27 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     ...(target.credentials ? { credentials: target.credentials } : {}),
   };
   let bedrock: Promise<BedrockClient> | undefined;
-  const clients: Clients = {
-    bedrock: () => (bedrock ??= import('./bedrock-client.js').then((m) => m.createBedrockClient(config, log))),
-    sqs: new SQSClient(config),
-    iam: new IAMClient(config),
-    lambda: new LambdaClient(config),
-    logs: new CloudWatchLogsClient(config),
-    apigateway: new APIGatewayClient(config),
-    sts: new STSClient(config),
-  };
-  const services = { sqs: 'sqs', iam: 'iam', lambda: 'lambda', logs: 'logs', apigateway: 'apigateway', sts: 'sts' } as const;
-  for (const key of Object.keys(services) as (keyof typeof services)[]) instrument(clients[key], services[key], log);
-  return clients;
+  const made = new Map<string, unknown>();
+  /** Each client is made, and instrumented, when a command first uses it: send makes two of six. */
+  const lazy = <T extends { middlewareStack: unknown }>(service: string, make: () => T) => ({
+    enumerable: true,
+    get: () => {
+      if (!made.has(service)) {
+        const client = make();
+        instrument(client, service, log);
+        made.set(service, client);
+      }
+      return made.get(service) as T;
+    },
+  });
+  return Object.defineProperties({ bedrock: () => (bedrock ??= import('./bedrock-client.js').then((m) => m.createBedrockClient(config, log))) }, {
+    sqs: lazy('sqs', () => new SQSClient(config)),
+    iam: lazy('iam', () => new IAMClient(config)),
+    lambda: lazy('lambda', () => new LambdaClient(config)),
+    logs: lazy('logs', () => new CloudWatchLogsClient(config)),
+    apigateway: lazy('apigateway', () => new APIGatewayClient(config)),
+    sts: lazy('sts', () => new STSClient(config)),
+  }) as Clients;
 }
 
 export interface Account {
