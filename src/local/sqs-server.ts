@@ -64,7 +64,7 @@ export async function startSqsServer(): Promise<SqsServer> {
         return res.end(first.body);
       }
       const answer = await forward(innerPort, req.method!, req.url!, req.headers, body);
-      if (parsed && answer.status === 200) await releaseIfHungUp(parsed.QueueUrl, JSON.parse(answer.body.toString('utf8') || '{}') as Received);
+      if (parsed && hungUp && answer.status === 200) await releaseIfHungUp(parsed.QueueUrl, JSON.parse(answer.body.toString('utf8') || '{}') as Received);
       const headers = { ...answer.headers };
       delete headers['transfer-encoding'];
       res.writeHead(answer.status, { ...headers, 'content-length': String(answer.body.length) });
