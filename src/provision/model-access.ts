@@ -12,6 +12,16 @@ import type { Ctx, ModelAccess } from './types.js';
 
 const FIRST_DEPLOYMENT = 'README, "First deployment on AWS"';
 
+/** Bedrock answers an id it does not know with ResourceNotFound or ValidationException: undefined. */
+async function absent<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (err) {
+    if (isNotFound(err) || errorName(err) === 'ValidationException') return undefined;
+    throw err;
+  }
+}
+
 /** Lifecycle and availability of one foundation model, as problems to report (empty: usable). */
 function modelProblems(modelId: string, region: string, model: GetFoundationModelCommandOutput | undefined, availability: GetFoundationModelAvailabilityCommandOutput | undefined, now: Date): string[] {
   const problems: string[] = [];
@@ -55,41 +65,27 @@ export async function checkModelAccess(ctx: Ctx, modelId: string, now = new Date
     `Model ${modelId} cannot be used from ${region} yet:\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
     `Fix it and run up again (${FIRST_DEPLOYMENT}), or pass --skip-model-check to deploy without this check.`);
 
-  let access: ModelAccess;
+  let profileArn: string | undefined;
+  let modelArns: string[] = [];
   let foundationModelId = target.foundationModelId;
   if (target.profileId) {
-    let profile;
-    try {
-      profile = await bedrock.send(new GetInferenceProfileCommand({ inferenceProfileIdentifier: target.profileId }));
-    } catch (err) {
-      if (isNotFound(err) || errorName(err) === 'ValidationException') {
-        throw refuse([`there is no inference profile ${target.profileId} in ${region}: profiles exist per source Region (aws bedrock list-inference-profiles --region ${region}), or use a foundation model id.`]);
-      }
-      throw err;
+    const profile = await absent(bedrock.send(new GetInferenceProfileCommand({ inferenceProfileIdentifier: target.profileId })));
+    if (!profile) {
+      throw refuse([`there is no inference profile ${target.profileId} in ${region}: profiles exist per source Region (aws bedrock list-inference-profiles --region ${region}), or use a foundation model id.`]);
     }
-    const modelArns = (profile.models ?? []).map((m) => m.modelArn!).filter(Boolean);
+    modelArns = [...new Set((profile.models ?? []).map((m) => m.modelArn!).filter(Boolean))].sort();
     if (profile.status !== 'ACTIVE' || !modelArns.length) throw refuse([`inference profile ${target.profileId} is ${profile.status ?? 'not active'} with ${modelArns.length} models.`]);
-    access = { profileArn: profile.inferenceProfileArn!, modelArns: [...new Set(modelArns)].sort() };
+    profileArn = profile.inferenceProfileArn!;
     foundationModelId = modelArns[0]!.slice(modelArns[0]!.indexOf('foundation-model/') + 'foundation-model/'.length);
-  } else {
-    access = { modelArns: [] };
   }
 
-  const notFound = async <T>(call: Promise<T>): Promise<T | undefined> => {
-    try {
-      return await call;
-    } catch (err) {
-      if (isNotFound(err) || errorName(err) === 'ValidationException') return undefined;
-      throw err;
-    }
-  };
   const [model, availability] = await Promise.all([
-    notFound(bedrock.send(new GetFoundationModelCommand({ modelIdentifier: foundationModelId }))),
-    notFound(bedrock.send(new GetFoundationModelAvailabilityCommand({ modelId: foundationModelId }))),
+    absent(bedrock.send(new GetFoundationModelCommand({ modelIdentifier: foundationModelId }))),
+    absent(bedrock.send(new GetFoundationModelAvailabilityCommand({ modelId: foundationModelId }))),
   ]);
   if (!target.profileId) {
     if (!model?.modelDetails?.modelArn) throw refuse([`there is no foundation model ${foundationModelId} in ${region}: check the id (aws bedrock list-foundation-models --region ${region}) or use an inference profile id.`]);
-    access.modelArns = [model.modelDetails.modelArn];
+    modelArns = [model.modelDetails.modelArn];
   }
   const problems = modelProblems(foundationModelId, region, model, availability, now);
   const types = model?.modelDetails?.inferenceTypesSupported;
@@ -97,5 +93,5 @@ export async function checkModelAccess(ctx: Ctx, modelId: string, now = new Date
     problems.push(`${foundationModelId} cannot be called on demand in ${region}, only through an inference profile: use its profile id, e.g. us.${foundationModelId} or global.${foundationModelId}.`);
   }
   if (problems.length) throw refuse(problems);
-  return access;
+  return { ...(profileArn ? { profileArn } : {}), modelArns };
 }

@@ -95,14 +95,6 @@ async function listStackQueues(ctx: Ctx): Promise<Map<string, string>> {
   });
 }
 
-/**
- * After DeleteQueue, SQS may list a queue for up to 60 s and then answer QueueDoesNotExist to
- * reads; a queue that vanishes between the listing and the read is missing, not an error.
- */
-async function readListedQueue(ctx: Ctx, url: string): Promise<QueueLive | undefined> {
-  return orMissing(readQueue(ctx, url));
-}
-
 async function readQueue(ctx: Ctx, url: string): Promise<QueueLive> {
   const [attributes, tags] = await Promise.all([
     ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
@@ -134,7 +126,9 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
     name,
     async read(ctx) {
       const url = (await listStackQueues(ctx)).get(name(ctx));
-      const live = url ? await readListedQueue(ctx, url) : undefined;
+      // After DeleteQueue, SQS may list a queue for up to 60 s and answer QueueDoesNotExist to reads:
+      // a queue that vanished between the listing and the read is missing, not an error.
+      const live = url ? await orMissing(readQueue(ctx, url)) : undefined;
       if (live) ctx.ids.queueUrls[name(ctx)] = live.url;
       return live;
     },
