@@ -55,6 +55,16 @@ export function decimal(value: unknown): number {
   return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
 }
 
+/** A decimal number from min to max (say 0 to 1 for a temperature). */
+export function numberIn(flag: string, min: number, max: number) {
+  return (value: unknown) => {
+    if (value === undefined) return undefined;
+    const n = decimal(value);
+    if (!(n >= min && n <= max)) throw new UsageError(`--${flag} must be a number from ${min} to ${max} (got ${String(value)})`);
+    return n;
+  };
+}
+
 /** A whole number from min to max; `name` is how the error names it (an option, or a positional). */
 export function integerIn(flag: string, min: number, max: number, name = `--${flag}`) {
   return (value: unknown) => {

@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { CliError, InterruptedError, UsageError } from '../errors.js';
 import { Output } from '../output.js';
-import { STDIN_ARGUMENT, decimal, duration, integerIn, keyValues, type GlobalArgs } from './options.js';
+import { STDIN_ARGUMENT, duration, integerIn, keyValues, numberIn, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 
 interface SendArgs extends GlobalArgs {
@@ -23,12 +23,7 @@ export function builder(yargs: Argv) {
     .positional('prompt', { type: 'string', describe: 'The prompt; - (or a pipe) reads it from stdin' })
     .option('system', { type: 'string', requiresArg: true, describe: 'System prompt' })
     .option('max-tokens', { type: 'string', requiresArg: true, describe: 'Most tokens in the answer (else the stack default)', coerce: integerIn('max-tokens', 1, 200000) })
-    .option('temperature', { type: 'string', requiresArg: true, describe: 'Sampling temperature, 0-1', coerce: (v: unknown) => {
-      if (v === undefined) return undefined;
-      const n = decimal(v);
-      if (!(n >= 0 && n <= 1)) throw new UsageError(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
-      return n;
-    } })
+    .option('temperature', { type: 'string', requiresArg: true, describe: 'Sampling temperature, 0-1', coerce: numberIn('temperature', 0, 1) })
     .option('metadata', { type: 'string', requiresArg: true, array: true, describe: 'key=value echoed back in the result (repeatable)', coerce: keyValues('metadata', { maxCount: 20, maxKey: 128, maxValue: 1024 }) })
     // No default: yargs counts a default as given when checking conflicts with --file.
     .option('wait', { type: 'boolean', describe: 'Wait for the result and print the answer' })

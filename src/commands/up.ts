@@ -4,7 +4,7 @@ import { formatValue, Output, table } from '../output.js';
 import type { LocalState } from '../local/state.js';
 import type { Ctx, StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
-import { decimal, duration, integerIn, keyValues, tagProblem, type GlobalArgs } from './options.js';
+import { decimal, duration, integerIn, keyValues, numberIn, tagProblem, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
@@ -63,12 +63,7 @@ export function builder(yargs: Argv) {
     } })
     .option('api-key', { type: 'boolean', describe: 'Require an API key (--no-api-key opens the API to anyone with the URL) [on creation: required]' })
     .option('max-tokens', { type: 'string', requiresArg: true, describe: `Default maxTokens for requests that give none [on creation: ${DEFAULTS.maxTokens}]`, coerce: integerIn('max-tokens', 1, 200000) })
-    .option('temperature', { type: 'string', requiresArg: true, describe: 'Default temperature for requests that give none (0-1) [on creation: the model\'s]', coerce: (v: unknown) => {
-      if (v === undefined) return undefined;
-      const n = decimal(v);
-      if (!(n >= 0 && n <= 1)) throw new UsageError(`--temperature must be a number from 0 to 1 (got ${String(v)})`);
-      return n;
-    } })
+    .option('temperature', { type: 'string', requiresArg: true, describe: 'Default temperature for requests that give none (0-1) [on creation: the model\'s]', coerce: numberIn('temperature', 0, 1) })
     .option('tag', { type: 'string', requiresArg: true, array: true, describe: 'Extra tag key=value on every resource (repeatable)',
       // AWS allows 50 tags; one is the stack tag.
       coerce: keyValues('tag', { maxCount: TAG_RULES.maxTags - 1, maxKey: TAG_RULES.maxKey, maxValue: TAG_RULES.maxValue }, tagProblem) })
@@ -82,12 +77,7 @@ export function builder(yargs: Argv) {
     } })
     .option('model-rpm', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s quota in requests per minute (ThrottlingException above it)', coerce: integerIn('model-rpm', 1, 10_000_000) })
     .option('model-tpm', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s quota in tokens per minute', coerce: integerIn('model-tpm', 1, 1_000_000_000) })
-    .option('model-error-rate', { type: 'string', requiresArg: true, describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: (v: unknown) => {
-      if (v === undefined) return undefined;
-      const n = decimal(v);
-      if (!(n >= 0 && n <= 1)) throw new UsageError(`--model-error-rate must be a number from 0 to 1 (got ${String(v)})`);
-      return n;
-    } })
+    .option('model-error-rate', { type: 'string', requiresArg: true, describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: numberIn('model-error-rate', 0, 1) })
     .option('model-endpoint', { type: 'string', requiresArg: true, describe: 'With --local: answer from this OpenAI-compatible server instead, e.g. Ollama\'s http://127.0.0.1:11434/v1 (with --model naming its model; a bearer token from BEDROCK_QUEUE_MODEL_ENDPOINT_KEY)' })
     .check(checkModel)
     .option('model-quota-window', { type: 'string', requiresArg: true, hidden: true, describe: 'With --local: the quota window, a minute as on Bedrock; tests shorten it', coerce: duration('model-quota-window') })
