@@ -111,8 +111,8 @@ export class AdaptiveRate {
   private nextSlot = 0;
   private lastCut = -Infinity;
   /** When the requests of the last second were started, and when the successes came. */
-  private readonly started: number[] = [];
-  private readonly succeeded: number[] = [];
+  private readonly started = new LastSecond();
+  private readonly succeeded = new LastSecond();
 
   constructor(private readonly now: () => number = Date.now, private readonly sleep = realSleep) {}
 
@@ -123,7 +123,7 @@ export class AdaptiveRate {
 
   async acquire(): Promise<void> {
     const now = this.now();
-    record(this.started, now);
+    this.started.record(now);
     if (this.rate === Infinity) return;
     const slot = Math.max(now, this.nextSlot);
     this.nextSlot = slot + 1_000 / this.rate;
@@ -135,28 +135,45 @@ export class AdaptiveRate {
     if (now - this.lastCut < 500) return;
     this.lastCut = now;
     // What got through is the API's capacity; before any success, what was sent is the best guess.
-    const through = this.succeeded.length >= 5 ? perSecondOf(this.succeeded, now) : perSecondOf(this.started, now);
+    const through = this.succeeded.count >= 5 ? this.succeeded.perSecond(now) : this.started.perSecond(now);
     this.rate = Math.max(1, Math.min(this.rate, through) * 0.7);
   }
 
   onSuccess() {
     const now = this.now();
-    record(this.succeeded, now);
+    this.succeeded.record(now);
     if (this.rate === Infinity) return;
     const growth = now - this.lastCut > 1_000 ? 2 : 1.25;
     this.rate *= growth ** (1 / this.rate);
   }
 }
 
-function record(times: number[], now: number) {
-  times.push(now);
-  while (times.length && times[0]! < now - 1_000) times.shift();
-}
+/**
+ * The times of the events of the last second. Old ones leave by moving a start index (shift() on
+ * every request cost a copy of the whole second at thousands of requests a second).
+ */
+class LastSecond {
+  private times: number[] = [];
+  private start = 0;
 
-/** Events a second among `times` (the last second's), over the last second or since the first if sooner. */
-function perSecondOf(times: number[], now: number): number {
-  const windowMs = Math.max(50, Math.min(1_000, now - (times[0] ?? now)));
-  return (times.length * 1_000) / windowMs;
+  record(now: number) {
+    this.times.push(now);
+    while (this.start < this.times.length && this.times[this.start]! < now - 1_000) this.start++;
+    if (this.start > 1_024 && this.start * 2 > this.times.length) {
+      this.times = this.times.slice(this.start);
+      this.start = 0;
+    }
+  }
+
+  get count() {
+    return this.times.length - this.start;
+  }
+
+  /** Events a second, over the last second or since the first of them if sooner. */
+  perSecond(now: number): number {
+    const windowMs = Math.max(50, Math.min(1_000, now - (this.times[this.start] ?? now)));
+    return (this.count * 1_000) / windowMs;
+  }
 }
 
 export interface KeyWaitOptions {
