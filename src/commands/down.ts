@@ -7,11 +7,13 @@ import { callStats, openStack } from './session.js';
 
 interface DownArgs extends GlobalArgs {
   force: boolean;
+  keepLogs: boolean;
 }
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('force', { type: 'boolean', default: false, describe: 'Delete the queues even if they still hold messages' })
+    .option('force', { type: 'boolean', default: false, describe: 'Delete the queues even if they still hold messages (with --local: discard the journal)' })
+    .option('keep-logs', { type: 'boolean', default: false, describe: 'With --local: keep the detached stack\'s log file' })
     .example('$0 down', 'Remove the stack "bedrock-queue" (asks first)')
     .example('$0 down --name demo --yes', 'Remove stack "demo" from a script')
     .example('$0 down --yes --force', 'Remove it even though messages are still queued')
@@ -29,11 +31,13 @@ async function confirm(question: string): Promise<boolean> {
 
 async function downLocal(argv: DownArgs, out: Output) {
   const { stopLocal } = await import('../local/run.js');
-  const result = await stopLocal(argv.name, argv.force);
+  const result = await stopLocal(argv.name, { force: argv.force, keepLogs: argv.keepLogs, progress: (title, run) => out.step(title, run) });
   out.result({ stack: argv.name, local: true, ...result }, () => {
+    const discarded = result.discarded ? ` ${result.discarded} messages of its journal were discarded.` : '';
     if (result.stopped) return `Local stack ${argv.name} stopped (pid ${result.pid}).`;
-    if (result.stale) return `The local stack ${argv.name} was not running: its process ${result.pid} is gone (stale state file removed).`;
-    return `No local stack ${argv.name} is running: nothing to stop.`;
+    if (result.corrupt) return `The local stack ${argv.name} was not running; its unreadable state file was removed.${discarded}`;
+    if (result.stale) return `The local stack ${argv.name} was not running (process ${result.pid} is gone); its state was removed.${discarded}`;
+    return `No local stack ${argv.name} is running: nothing to stop.${discarded}`;
   });
 }
 

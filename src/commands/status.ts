@@ -48,14 +48,14 @@ const LOCAL_PARTS = (stack: string) => {
 
 async function statusLocal(argv: GlobalArgs, out: Output) {
   // The running stack answers over its control endpoint: no SDK to load.
-  const { readState, removeState, control } = await import('../local/state.js');
+  const { readState, control } = await import('../local/state.js');
   const found = await readState(argv.name);
   const base = { stack: argv.name, target: 'local' as const, region: 'local' };
-  if (!found || !found.alive) {
-    if (found) await removeState(argv.name);
-    const why = found ? `its process ${found.state.pid} is gone (stale state file removed)` : 'it was never started or has been stopped';
+  if (!found?.alive) {
+    const { whyNotRunning } = await import('../local/run.js');
+    const why = await whyNotRunning(argv.name, found);
     const report: StatusReport = { ...base, deployed: false, resources: [], queues: [], stale: !!found };
-    out.result(report, () => `The local stack ${argv.name} is not running: ${why}. Start it with: bedrock-queue up --local --name ${argv.name}`);
+    out.result(report, () => `The local stack ${argv.name} is not running: ${why} Start it with: bedrock-queue up --local --name ${argv.name}`);
     return;
   }
   const status = await control<LocalStatus>(found.state, 'GET', 'status');

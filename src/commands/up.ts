@@ -1,14 +1,13 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MIN_TIMEOUT_SECONDS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
-import type { LocalState } from '../local/state.js';
 import type { Ctx, StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
 import { decimal, duration, integerIn, keyValues, numberIn, tagProblem, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
-interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags'> {
+export interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags'> {
   apiKey?: boolean;
   tag?: Record<string, string>;
   dryRun: boolean;
@@ -21,6 +20,7 @@ interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags
   modelErrorRate?: number;
   modelQuotaWindow?: number;
   modelEndpoint?: string;
+  ifModelUnreachable: 'refuse' | 'warn';
   batchSize?: number;
 }
 
@@ -67,7 +67,7 @@ export function builder(yargs: Argv) {
     .option('tag', { type: 'string', requiresArg: true, array: true, describe: 'Extra tag key=value on every resource (repeatable)',
       // AWS allows 50 tags; one is the stack tag.
       coerce: keyValues('tag', { maxCount: TAG_RULES.maxTags - 1, maxKey: TAG_RULES.maxKey, maxValue: TAG_RULES.maxValue }, tagProblem) })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing (with --local: what would start; nothing starts)' })
     .option('skip-model-check', { type: 'boolean', default: false, describe: 'Deploy without checking that the account can call the model here (for emulators without the Bedrock control plane)' })
     .option('port', { type: 'string', requiresArg: true, describe: 'With --local: the API\'s port on 127.0.0.1 [a free one]', coerce: integerIn('port', 1, 65535) })
     .option('detach', { type: 'boolean', default: false, describe: 'With --local: run in the background and return once it answers' })
@@ -79,6 +79,7 @@ export function builder(yargs: Argv) {
     .option('model-tpm', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s quota in tokens per minute', coerce: integerIn('model-tpm', 1, 1_000_000_000) })
     .option('model-error-rate', { type: 'string', requiresArg: true, describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: numberIn('model-error-rate', 0, 1) })
     .option('model-endpoint', { type: 'string', requiresArg: true, describe: 'With --local: answer from this OpenAI-compatible server instead, e.g. Ollama\'s http://127.0.0.1:11434/v1 (with --model naming its model; a bearer token from BEDROCK_QUEUE_MODEL_ENDPOINT_KEY)' })
+    .option('if-model-unreachable', { choices: ['refuse', 'warn'] as const, default: 'refuse' as const, describe: 'With --model-endpoint: what to do when the endpoint does not answer at start' })
     .check(checkModel)
     .option('model-quota-window', { type: 'string', requiresArg: true, hidden: true, describe: 'With --local: the quota window, a minute as on Bedrock; tests shorten it', coerce: duration('model-quota-window') })
     .option('batch-size', { type: 'string', requiresArg: true, hidden: true, describe: 'With --local: records per invocation (the reference pattern used 10)', coerce: integerIn('batch-size', 1, 10) })
@@ -117,44 +118,6 @@ const PLAN_LABELS = {
   foreign: { text: 'not ours', colour: '31' },
 };
 
-async function upLocal(argv: UpArgs, out: Output) {
-  const [{ resolveSettings }, local] = await Promise.all([import('../provision/engine.js'), import('../local/run.js')]);
-  const settings = resolveSettings({ ...stackOptions(argv), model: argv.model ?? local.LOCAL_MODEL_ID }, {});
-  const show = (state: LocalState) => out.result(
-    { stack: argv.name, local: true, pid: state.pid, invokeUrl: state.invokeUrl, apiKey: state.apiKey, model: state.model, settings },
-    () => [
-      `Local stack ${argv.name} is up (pid ${state.pid})${argv.detach ? ', in the background' : '; Ctrl-C stops it'}.`,
-      '',
-      table([
-        ['Invoke URL', state.invokeUrl],
-        ['API key', state.apiKey ? `${state.apiKey} (header x-api-key)` : 'not required'],
-        ['Model', `${state.model}${argv.modelEndpoint ? ` at ${argv.modelEndpoint}` : ''}${argv.modelLatency ? ` (latency ${argv.modelLatency})` : ''}`],
-        ['Concurrency', `${settings.concurrency} model calls in flight at most`],
-      ], ''),
-      '',
-      'Send a first prompt:',
-      `  bedrock-queue send --local --name ${argv.name} --wait "Why is the sky blue?"`,
-      `  curl -sS -X POST ${state.invokeUrl} -H 'Content-Type: application/json'${state.apiKey ? ` -H 'x-api-key: ${state.apiKey}'` : ''} -d '{"prompt": "Why is the sky blue?"}'`,
-    ].join('\n'),
-  );
-  if (argv.detach) {
-    show(await local.startLocalDetached(argv.name, process.argv.slice(2), out));
-    return;
-  }
-  const left = await local.runLocalForeground({
-    stack: argv.name,
-    port: argv.port,
-    settings,
-    model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow,
-      forwardTo: argv.modelEndpoint, forwardKey: process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY },
-    batchSize: argv.batchSize,
-  }, out, show);
-  const queued = left.filter((q) => q.visible + q.inFlight + q.delayed > 0);
-  process.stderr.write(queued.length
-    ? `Stopped. Still queued, now gone with the process: ${queued.map((q) => `${q.name} ${q.visible + q.inFlight + q.delayed}`).join(', ')}.\n`
-    : 'Stopped. Nothing was left in the queues.\n');
-}
-
 /** The resources whose creation or change can leave the key refused for a few seconds. */
 const API_KEYS = ['rest-api', 'api-key', 'usage-plan'];
 const KEY_WAIT = { timeoutMs: 2 * 60_000, intervalMs: 2_000 };
@@ -173,7 +136,7 @@ async function waitForApi(ctx: Ctx, out: Output, invokeUrl: string) {
 
 export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const out = new Output(argv);
-  if (argv.local) return upLocal(argv, out);
+  if (argv.local) return (await import('./up-local.js')).upLocal(argv, stackOptions(argv), out);
   const { session, observed, items } = await openStack(argv, out, stackOptions(argv), !argv.skipModelCheck);
   const { ctx } = session;
   const engine = await import('../provision/engine.js');

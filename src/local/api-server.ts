@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { RESOURCE_PATH, STAGE_NAME, validateInvokeRequest } from '../contract.js';
 import { CliError } from '../errors.js';
 import { closeServer, listen, readBody } from './http.js';
-import type { SqsCall } from './sqs-protocol.js';
+import type { SqsCall } from './sqs-server.js';
 
 /** Above this the body could not be one SQS message (1 MiB): API Gateway would pass it and SQS refuse it. */
 export const MAX_BODY_BYTES = 1024 * 1024;

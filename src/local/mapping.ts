@@ -1,6 +1,6 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { SqsCall } from './sqs-protocol.js';
+import type { SqsCall } from './sqs-server.js';
 
 export type Handler = (event: SQSEvent, context: { getRemainingTimeInMillis: () => number }) => Promise<SQSBatchResponse>;
 
@@ -111,8 +111,7 @@ export class MappingEmulator {
         QueueUrl: this.options.queueUrl,
         MaxNumberOfMessages: this.options.batchSize,
         WaitTimeSeconds: this.options.waitSeconds ?? 2,
-        // The legacy AttributeNames: the local SQS server ignores MessageSystemAttributeNames.
-        AttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       });
       return received.Messages ?? [];

@@ -225,3 +225,17 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     close: () => closeServer(server),
   };
 }
+
+/** Whether an OpenAI-compatible endpoint answers at all (any HTTP status will do); the reason when it does not. */
+export async function probeModelEndpoint(base: string, key: string | undefined, timeoutMs = 3_000): Promise<string | undefined> {
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/models`;
+  try {
+    const response = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    await response.body?.cancel();
+    return undefined;
+  } catch (err) {
+    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+    return (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : cause?.code ?? cause?.message ?? (err as Error).message;
+  }
+}

@@ -1,75 +1,125 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmodSync, openSync } from 'node:fs';
+import { readFile, rm, stat, truncate } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { resourceNames } from '../contract.js';
 import { CliError } from '../errors.js';
 import type { Output } from '../output.js';
 import { LOCAL_MODEL_ID } from './model-server.js';
 import { refuseBusyQueues, type QueueReport } from '../provision/engine.js';
+import { journalContents, type Recovered } from './durable-sqs.js';
+import { lockStack } from './lock.js';
 import { startLocalStack, type LocalStackOptions, type LocalStatus } from './stack.js';
-import { control, isAlive, readState, removeState, stateDir, writeState, type LocalState } from './state.js';
+import { control, ensureStateDir, isAlive, journalPath, logPath, readState, removeState, writeState, type FoundState, type LocalState } from './state.js';
 
-async function refuseIfRunning(stack: string, out: Output) {
-  const found = await readState(stack);
-  if (!found) return;
-  if (found.alive) {
+/** The detached stack's log stays below this: past it, it starts again from empty. */
+const LOG_LIMIT_BYTES = 5 * 1024 * 1024;
+const DETACHED_START_MS = 15_000;
+const STOP_MS = 60_000;
+
+function refuseIfRunning(stack: string, found: FoundState | undefined) {
+  if (found?.alive) {
     throw new CliError(`The local stack ${stack} already runs (pid ${found.state.pid}, ${found.state.invokeUrl}). Stop it with "bedrock-queue down --local --name ${stack}", or choose another --name.`);
   }
-  out.warn(`a stale state file for ${stack} was left by process ${found.state.pid}, which is gone: removed.`);
-  await removeState(stack);
+}
+
+export function describeRecovered(r: Recovered): string {
+  return `Resumed from the journal: ${r.requests} requests queued again, ${r.results} results to collect, ${r.deadLetters} in the DLQ`
+    + `${r.alreadyAnswered ? ` (${r.alreadyAnswered} requests already answered, not sent again)` : ''}`
+    + `${r.unreadable ? `; ${r.unreadable} unreadable journal lines skipped` : ''}.`;
+}
+
+/** What an earlier run of this stack left: its port and key are reused when free, so clients keep working. */
+async function previousRun(stack: string, out: Output): Promise<LocalState | undefined> {
+  const found = await readState(stack);
+  refuseIfRunning(stack, found);
+  if (found?.corrupt) out.warn(`${found.corrupt}: replaced by this run's state.`);
+  return found?.state;
 }
 
 /** Runs the local stack in this process until Ctrl-C or `down --local`; returns what was still queued. */
-export async function runLocalForeground(options: LocalStackOptions, out: Output, ready: (state: LocalState) => void): Promise<QueueReport[]> {
-  await refuseIfRunning(options.stack, out);
-  const local = await startLocalStack(options);
-  const state: LocalState = {
-    stack: options.stack,
-    pid: process.pid,
-    apiUrl: local.apiUrl,
-    invokeUrl: local.invokeUrl,
-    ...(local.apiKey ? { apiKey: local.apiKey } : {}),
-    sqsEndpoint: local.sqsEndpoint,
-    ...(local.modelEndpoint ? { modelEndpoint: local.modelEndpoint } : {}),
-    model: options.settings.model,
-    controlToken: local.controlToken,
-    startedAt: new Date().toISOString(),
-    ...(process.env.BEDROCK_QUEUE_LOG_FILE ? { logFile: process.env.BEDROCK_QUEUE_LOG_FILE } : {}),
-  };
-  await writeState(state);
-  ready(state);
-  const signalled = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await Promise.race([signalled, local.stopRequested]);
-  process.stderr.write('Stopping: no more polling; letting the calls in flight finish...\n');
+export async function runLocalForeground(options: LocalStackOptions, out: Output, ready: (state: LocalState) => void): Promise<{ left: QueueReport[]; kept: boolean }> {
+  const controlToken = randomBytes(24).toString('base64url');
+  const lock = await lockStack(options.stack, controlToken);
   try {
-    return await local.stop();
+    const previous = await previousRun(options.stack, out);
+    const previousPort = previous ? Number(new URL(previous.apiUrl).port) : undefined;
+    const local = await startLocalStack({
+      ...options,
+      controlToken,
+      port: options.port ?? previousPort,
+      portIsPreference: options.port === undefined,
+      ...(previous?.apiKey ? { apiKey: previous.apiKey } : {}),
+    });
+    if (options.port === undefined && previousPort && local.apiUrl !== previous!.apiUrl) out.warn(`port ${previousPort} of the previous run is taken: the API now listens on ${local.apiUrl}.`);
+    if (local.recovered) out.note(describeRecovered(local.recovered));
+    const state: LocalState = {
+      stack: options.stack,
+      pid: process.pid,
+      apiUrl: local.apiUrl,
+      invokeUrl: local.invokeUrl,
+      ...(local.apiKey ? { apiKey: local.apiKey } : {}),
+      sqsEndpoint: local.sqsEndpoint,
+      ...(local.modelEndpoint ? { modelEndpoint: local.modelEndpoint } : {}),
+      model: options.settings.model,
+      controlToken,
+      startedAt: new Date().toISOString(),
+      ...(process.env.BEDROCK_QUEUE_LOG_FILE ? { logFile: process.env.BEDROCK_QUEUE_LOG_FILE } : {}),
+      ...(local.recovered ? { recovered: local.recovered } : {}),
+    };
+    await writeState(state);
+    ready(state);
+    const boundLog = process.env.BEDROCK_QUEUE_LOG_FILE ? keepLogBounded(process.env.BEDROCK_QUEUE_LOG_FILE) : undefined;
+    const signalled = new Promise<{ discard: boolean }>((resolve) => {
+      process.once('SIGINT', () => resolve({ discard: false }));
+      process.once('SIGTERM', () => resolve({ discard: false }));
+    });
+    const how = await Promise.race([signalled, local.stopRequested]);
+    clearInterval(boundLog);
+    process.stderr.write('Stopping: no more polling; letting the calls in flight finish...\n');
+    const left = await local.stop(how);
+    const kept = !how.discard && left.some((q) => q.visible + q.inFlight + q.delayed > 0);
+    // With work kept in the journal, the state stays (marked stopped) so the next `up` comes back on the same port and key.
+    if (kept) await writeState({ ...state, stoppedAt: new Date().toISOString() });
+    else await removeState(options.stack);
+    return { left, kept };
   } finally {
-    await removeState(options.stack);
+    await lock.release();
   }
 }
 
+/** Past the limit the log starts again from empty (it is opened for appending, so writes go on at its new end). */
+function keepLogBounded(path: string): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    void stat(path).then(async (s) => {
+      if (s.size > LOG_LIMIT_BYTES) await truncate(path, 0);
+    }, () => undefined);
+  }, 5_000);
+  timer.unref();
+  return timer;
+}
+
 /** Starts `up --local` again as a background process and returns once it answers. */
-export async function startLocalDetached(stack: string, args: string[], out: Output): Promise<LocalState> {
-  await refuseIfRunning(stack, out);
-  const logFile = join(stateDir(), `${stack}.log`);
-  mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
-  const log = openSync(logFile, 'a');
+export async function startLocalDetached(stack: string, args: string[]): Promise<LocalState> {
+  refuseIfRunning(stack, await readState(stack));
+  await ensureStateDir();
+  const logFile = logPath(stack);
+  // A new log for each start; the key never goes there, as the child's stdout (its --json result) is discarded.
+  const log = openSync(logFile, 'w', 0o600);
+  chmodSync(logFile, 0o600);
   const child = spawn(process.execPath, [process.argv[1]!, ...args.filter((a) => a !== '--detach' && a !== '--detach=true'), '--json'], {
     detached: true,
-    stdio: ['ignore', log, log],
+    stdio: ['ignore', 'ignore', log],
     env: { ...process.env, BEDROCK_QUEUE_LOG_FILE: logFile },
   });
   child.unref();
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + DETACHED_START_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
       const said = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((line) => line.startsWith('Error: ')).pop();
       throw new CliError(`The local stack ${stack} did not start (exit ${child.exitCode})${said ? `: ${said.slice('Error: '.length)}` : ''} See ${logFile}.`);
     }
-    const found = await readState(stack);
+    const found = await readState(stack, true);
     if (found?.alive && found.state.pid === child.pid) {
       try {
         await control(found.state, 'GET', 'status');
@@ -80,24 +130,67 @@ export async function startLocalDetached(stack: string, args: string[], out: Out
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new CliError(`The local stack ${stack} did not answer within 15 s; see ${logFile}.`);
+  throw new CliError(`The local stack ${stack} did not answer within ${DETACHED_START_MS / 1000} s; see ${logFile}.`);
 }
 
-/** Stops a local stack; refuses while its queues hold messages unless forced. */
-export async function stopLocal(stack: string, force: boolean): Promise<{ stopped: boolean; stale?: boolean; pid?: number }> {
-  const found = await readState(stack);
-  if (!found) return { stopped: false };
-  if (!found.alive) {
-    await removeState(stack);
-    return { stopped: false, stale: true, pid: found.state.pid };
+export interface StopOutcome {
+  stopped: boolean;
+  pid?: number;
+  /** The state file was left by a process that is gone, or could not be read: removed. */
+  stale?: boolean;
+  corrupt?: boolean;
+  /** Messages of a stopped stack's journal discarded by --force. */
+  discarded?: number;
+}
+
+async function removeLeftovers(stack: string, keepLogs: boolean) {
+  await rm(journalPath(stack), { force: true });
+  if (!keepLogs) await rm(logPath(stack), { force: true });
+}
+
+/** Why a stack is not running, and what its journal still holds. */
+export async function whyNotRunning(stack: string, found: FoundState | undefined): Promise<string> {
+  const held = await journalContents(journalPath(stack), resourceNames(stack));
+  const pending = held && held.requests + held.results + held.deadLetters
+    ? ` Its journal holds ${held.requests} requests, ${held.results} results and ${held.deadLetters} dead letters, which the next start resumes.` : '';
+  if (!found) return `it was never started or has been stopped.${pending}`;
+  if (!found.state) return `${found.corrupt} (the next start replaces it).${pending}`;
+  if (found.state.stoppedAt) return `it was stopped at ${found.state.stoppedAt}.${pending}`;
+  return `its process ${found.state.pid} is gone or no longer answers.${pending}`;
+}
+
+/** Refuses to discard the journal of a stack that is not running while it holds work, unless forced. */
+async function refusePendingJournal(stack: string, force: boolean): Promise<number> {
+  const held = await journalContents(journalPath(stack), resourceNames(stack));
+  const pending = held ? held.requests + held.results + held.deadLetters : 0;
+  if (pending && !force) {
+    throw new CliError(`The local stack ${stack} is not running, but its journal holds ${held!.requests} requests, ${held!.results} results and ${held!.deadLetters} dead letters. `
+      + `"bedrock-queue up --local --name ${stack}" resumes them; "bedrock-queue down --local --force --name ${stack}" discards them.`);
   }
-  const status = await control<LocalStatus>(found.state, 'GET', 'status');
-  if (!force) refuseBusyQueues(status.queues, 'lose them (local queues live in memory)');
-  await control(found.state, 'POST', 'shutdown');
-  const deadline = Date.now() + 60_000;
-  while (isAlive(found.state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (isAlive(found.state.pid)) throw new CliError(`The local stack ${stack} (pid ${found.state.pid}) did not stop within 60 s.`);
-  return { stopped: true, pid: found.state.pid };
+  return pending;
+}
+
+/** Stops a local stack (or cleans up after one that is gone); refuses while work is pending unless forced. */
+export async function stopLocal(stack: string, options: { force: boolean; keepLogs: boolean; progress: (title: string, run: () => Promise<void>) => Promise<void> }): Promise<StopOutcome> {
+  const found = await readState(stack);
+  if (!found?.alive) {
+    if (found?.corrupt && !options.force) throw new CliError(`${found.corrupt}. "bedrock-queue down --local --force --name ${stack}" removes it (and any journal).`);
+    const discarded = await refusePendingJournal(stack, options.force);
+    await removeState(stack);
+    await removeLeftovers(stack, options.keepLogs);
+    return { stopped: false, ...(found ? { stale: true } : {}), ...(found?.corrupt ? { corrupt: true } : {}), ...(found?.state ? { pid: found.state.pid } : {}), ...(discarded ? { discarded } : {}) };
+  }
+  const { state } = found;
+  const status = await control<LocalStatus>(state, 'GET', 'status');
+  if (!options.force) refuseBusyQueues(status.queues, 'discard them');
+  await control(state, 'POST', 'shutdown', { discard: true });
+  await options.progress(`Stopping the local stack ${stack} (pid ${state.pid})`, async () => {
+    const deadline = Date.now() + STOP_MS;
+    while (isAlive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (isAlive(state.pid)) throw new CliError(`The local stack ${stack} (pid ${state.pid}) did not stop within ${STOP_MS / 1000} s.`);
+  });
+  await removeLeftovers(stack, options.keepLogs);
+  return { stopped: true, pid: state.pid };
 }
 
 export { LOCAL_MODEL_ID };

@@ -1,86 +1,98 @@
-import { createServer, request, type IncomingMessage } from 'node:http';
-import { createSqsServer } from 'local-aws-sqs';
+import { createServer } from 'node:http';
 import { closeServer, listen, readBody } from './http.js';
+import { sqsActions, type SqsAction } from './sqs-actions.js';
+import { moveTaskActions } from './sqs-move-tasks.js';
+import { SqsError } from './sqs-queue.js';
+import { SqsService, type JournalSink } from './sqs-service.js';
+
+export type SqsCall = <T = Record<string, unknown>>(action: string, params: Record<string, unknown>) => Promise<T>;
 
 export interface SqsServer {
-  /** For any client: multi-message long polls answer as soon as a message is there. */
   endpoint: string;
-  /** The embedded server itself, one hop shorter, for the pipeline's own calls (none of which is such a poll). */
-  innerEndpoint: string;
+  service: SqsService;
+  /** The same actions in-process, for the parts of the local stack that are AWS's own services in the cloud. */
+  call: SqsCall;
   close: () => Promise<void>;
 }
 
-/** Sends one request to the embedded server and returns its status, headers and body. */
-function forward(port: number, method: string, path: string, headers: IncomingMessage['headers'], body: Buffer) {
-  return new Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }>((resolve, reject) => {
-    const out = request({ host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': String(body.length) } }, async (res) => {
-      resolve({ status: res.statusCode ?? 500, headers: res.headers, body: (await readBody(res))! });
-    });
-    out.on('error', reject);
-    out.end(body);
-  });
+export interface SqsServerOptions {
+  region?: string;
+  accountId?: string;
+  journal?: JournalSink;
+  /** Runs before the server answers anything: replaying a journal into the service, say. */
+  prepare?: (service: SqsService) => Promise<void> | void;
 }
 
-type Received = { Messages?: { ReceiptHandle?: string }[] };
+const JSON_TYPE = 'application/x-amz-json-1.0';
+
+function errorBody(err: SqsError) {
+  return { __type: `com.amazonaws.sqs#${err.code}`, message: err.message };
+}
 
 /**
- * The embedded SQS server (local-aws-sqs, bound to 127.0.0.1), behind a thin front that fixes one
- * gap: asked for several messages with long polling, it waits until the batch is full or the wait
- * ends, where SQS answers as soon as any message is there. The front asks for the first message with
- * the wait, then for the rest without one. And when a client hangs up during its long poll (Ctrl-C
- * of `send --wait`), what the poll received is handed back at once instead of staying hidden for its
- * visibility timeout from every other consumer. Everything else passes through unchanged.
+ * The local target's SQS endpoint: our own implementation of the standard-queue semantics the
+ * pipeline relies on (checked against moto by a differential test), with the AWS JSON protocol
+ * that the AWS SDKs, boto3 and the AWS CLI speak. Listens on 127.0.0.1 only.
  */
-export async function startSqsServer(): Promise<SqsServer> {
-  const inner = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
-  const innerPort = (inner.address() as { port: number }).port;
-  const front = createServer(async (req, res) => {
+export async function startSqsServer(options: SqsServerOptions = {}): Promise<SqsServer> {
+  let endpoint = '';
+  const service = new SqsService({ region: options.region ?? 'us-east-1', accountId: options.accountId ?? '123456789012', endpoint: () => endpoint, journal: options.journal });
+  const actions: Record<string, SqsAction> = { ...sqsActions(service), ...moveTaskActions(service) };
+  await options.prepare?.(service);
+
+  const run = async (name: string, params: Record<string, unknown>, hungUp?: () => boolean) => {
+    const action = actions[name];
+    if (!action) throw new SqsError('UnsupportedOperation', `The local SQS server does not support ${name}.`, 'AWS.SimpleQueueService.UnsupportedOperation');
+    return action(params, hungUp ? { hungUp } : undefined);
+  };
+
+  const server = createServer(async (req, res) => {
     let hungUp = false;
     res.on('close', () => (hungUp = !res.writableEnded));
-    /** What a poll received for a client that has hung up goes back to the queue. */
-    const releaseIfHungUp = async (queueUrl: string | undefined, received: Received) => {
-      const handles = (received.Messages ?? []).map((m) => m.ReceiptHandle).filter((h): h is string => !!h);
-      if (!hungUp || !handles.length) return;
-      const entries = handles.map((ReceiptHandle, i) => ({ Id: String(i), ReceiptHandle, VisibilityTimeout: 0 }));
-      await forward(innerPort, 'POST', '/', { ...req.headers, 'x-amz-target': 'AmazonSQS.ChangeMessageVisibilityBatch' }, Buffer.from(JSON.stringify({ QueueUrl: queueUrl, Entries: entries })));
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(text)), 'x-amzn-requestid': crypto.randomUUID(), ...headers });
+      res.end(text);
     };
     try {
-      const body = (await readBody(req))!;
-      const target = req.headers['x-amz-target'];
-      const parsed = target === 'AmazonSQS.ReceiveMessage' ? JSON.parse(body.toString('utf8')) as { QueueUrl?: string; MaxNumberOfMessages?: number; WaitTimeSeconds?: number } : undefined;
-      if (parsed && (parsed.MaxNumberOfMessages ?? 1) > 1 && (parsed.WaitTimeSeconds ?? 0) > 0) {
-        const first = await forward(innerPort, req.method!, req.url!, req.headers, Buffer.from(JSON.stringify({ ...parsed, MaxNumberOfMessages: 1 })));
-        const firstBody = JSON.parse(first.body.toString('utf8') || '{}') as { Messages?: unknown[] };
-        if (first.status === 200 && firstBody.Messages?.length) {
-          const rest = await forward(innerPort, req.method!, req.url!, req.headers, Buffer.from(JSON.stringify({ ...parsed, MaxNumberOfMessages: parsed.MaxNumberOfMessages! - 1, WaitTimeSeconds: 0 })));
-          const restBody = JSON.parse(rest.body.toString('utf8') || '{}') as { Messages?: unknown[] };
-          const all = { ...firstBody, Messages: [...firstBody.Messages, ...(restBody.Messages ?? [])] };
-          await releaseIfHungUp(parsed.QueueUrl, all as Received);
-          const merged = Buffer.from(JSON.stringify(all));
-          res.writeHead(200, { 'content-type': first.headers['content-type'] ?? 'application/x-amz-json-1.0', 'content-length': String(merged.length) });
-          return res.end(merged);
-        }
-        res.writeHead(first.status, { 'content-type': first.headers['content-type'] ?? 'application/x-amz-json-1.0' });
-        return res.end(first.body);
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const body = (await readBody(req))!.toString('utf8');
+      if (!target.startsWith('AmazonSQS.')) {
+        return answer(400, errorBody(new SqsError('InvalidAction', 'The local SQS server speaks the AWS JSON protocol (x-amz-target: AmazonSQS.<Action>), as current AWS SDKs, boto3 and the AWS CLI do; the older query protocol is not supported.')));
       }
-      const answer = await forward(innerPort, req.method!, req.url!, req.headers, body);
-      if (parsed && hungUp && answer.status === 200) await releaseIfHungUp(parsed.QueueUrl, JSON.parse(answer.body.toString('utf8') || '{}') as Received);
-      const headers = { ...answer.headers };
-      delete headers['transfer-encoding'];
-      res.writeHead(answer.status, { ...headers, 'content-length': String(answer.body.length) });
-      res.end(answer.body);
+      let params: Record<string, unknown>;
+      try {
+        params = body ? JSON.parse(body) as Record<string, unknown> : {};
+      } catch {
+        return answer(400, errorBody(new SqsError('SerializationException', 'The request body is not JSON.')));
+      }
+      answer(200, await run(target.slice('AmazonSQS.'.length), params, () => hungUp));
     } catch (err) {
-      res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
-      res.end(JSON.stringify({ __type: 'InternalFailure', message: (err as Error).message }));
+      if (err instanceof SqsError) return answer(err.status, errorBody(err), { 'x-amzn-query-error': `${err.queryCode};Sender` });
+      answer(500, { __type: 'com.amazonaws.sqs#InternalError', message: (err as Error).message }, { 'x-amzn-query-error': 'InternalError;Receiver' });
     }
   });
-  front.keepAliveTimeout = 65_000;
-  const port = await listen(front);
+  server.keepAliveTimeout = 65_000;
+  const port = await listen(server);
+  endpoint = `http://127.0.0.1:${port}`;
+
+  const call: SqsCall = async <T>(action: string, params: Record<string, unknown>) => {
+    try {
+      return await run(action, params) as T;
+    } catch (err) {
+      // The same form as the protocol client's errors: the short name first.
+      if (err instanceof SqsError) throw new Error(`${err.code}: ${err.message}`);
+      throw err;
+    }
+  };
+
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    innerEndpoint: `http://127.0.0.1:${innerPort}`,
+    endpoint,
+    service,
+    call,
     close: async () => {
-      await Promise.all([closeServer(front), closeServer(inner)]);
+      service.close();
+      await closeServer(server);
     },
   };
 }

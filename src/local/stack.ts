@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { BATCH_SIZE } from '../contract.js';
+import { BATCH_SIZE, resourceNames } from '../contract.js';
 import { queueArn } from '../provision/arns.js';
 import type { Account } from '../provision/aws.js';
 import { openSession, type QueueReport } from '../provision/engine.js';
@@ -11,10 +11,11 @@ import type { Ctx, Settings } from '../provision/types.js';
 import { workerBundle } from '../provision/zip.js';
 import { startApiServer } from './api-server.js';
 import { readBody } from './http.js';
+import { CliError } from '../errors.js';
 import { MappingEmulator, type MappingStatus } from './mapping.js';
 import { FunctionSandbox } from './sandbox.js';
-import { sqsProtocol } from './sqs-protocol.js';
-import { startSqsServer } from './sqs-server.js';
+import { startDurableSqs, type Recovered } from './durable-sqs.js';
+import { journalPath } from './state.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
 
 /** The local target's account and credentials: cosmetic, as the embedded SQS server checks none. */
@@ -42,6 +43,14 @@ export interface LocalStackOptions {
   batchSize?: number;
 }
 
+/** What the runner decides before the stack starts: its control token, and an earlier run's key and port to keep. */
+export interface StartOptions extends LocalStackOptions {
+  controlToken: string;
+  apiKey?: string;
+  /** The port is the earlier run's: another free one will do when it is taken. */
+  portIsPreference?: boolean;
+}
+
 export interface LocalStatus {
   stack: string;
   pid: number;
@@ -60,10 +69,12 @@ export interface LocalStack {
   modelEndpoint?: string;
   controlToken: string;
   status: () => Promise<LocalStatus>;
-  /** Stops polling, lets calls in flight finish, and says what is still queued. */
-  stop: () => Promise<QueueReport[]>;
-  /** Resolves when a control call asks the process to stop. */
-  stopRequested: Promise<void>;
+  /** What a journal left by an earlier run brought back. */
+  recovered?: Recovered;
+  /** Stops polling, lets calls in flight finish, and says what is still queued (kept in the journal unless discarded). */
+  stop: (options: { discard: boolean }) => Promise<QueueReport[]>;
+  /** Resolves when a control call asks the process to stop (`down --force` discards what is queued). */
+  stopRequested: Promise<{ discard: boolean }>;
 }
 
 /** The function's environment, as `up` would configure it, pointed at the local endpoints. */
@@ -83,7 +94,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 /** Starts the local stack; if a part fails to start (a port in use, say), closes those already started. `opened` lists what `stop` closes, last opened first. */
-export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+export async function startLocalStack(options: StartOptions): Promise<LocalStack> {
   const opened: (() => Promise<unknown>)[] = [];
   try {
     return await assembleLocalStack(options, opened);
@@ -93,30 +104,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 }
 
-async function assembleLocalStack(options: LocalStackOptions, opened: (() => Promise<unknown>)[]): Promise<LocalStack> {
-  const sqsServer = await startSqsServer();
-  opened.push(() => sqsServer.close());
+async function assembleLocalStack(options: StartOptions, opened: (() => Promise<unknown>)[]): Promise<LocalStack> {
+  const durable = await startDurableSqs(journalPath(options.stack), resourceNames(options.stack));
+  const { sqs: sqsServer, journal } = durable;
+  opened.push(() => sqsServer.close().then(() => journal.close()));
   const sqsEndpoint = sqsServer.endpoint;
-  // The mapping (batch size 1), the worker and the API make no multi-message long poll: they skip the front.
-  const pipelineEndpoint = options.batchSize && options.batchSize > 1 ? sqsEndpoint : sqsServer.innerEndpoint;
   const awsModel = options.settings.model.startsWith(AWS_MODEL_PREFIX);
   // The worker names the model it calls: a Bedrock id, the forwarding endpoint's model, or the local echo.
   const model = awsModel ? options.settings.model.slice(AWS_MODEL_PREFIX.length) : options.model.forwardTo ? options.settings.model : LOCAL_MODEL_ID;
   const settings = { ...options.settings, model };
-  const ctx = await localContext(options.stack, pipelineEndpoint, settings);
+  const ctx = await localContext(options.stack, sqsEndpoint, settings);
   ctx.settings = settings;
   for (const queue of [deadLetterQueue, resultsQueue, requestsQueue]) await queue.create(ctx);
   const requestsUrl = ctx.ids.queueUrls[ctx.names.requestsQueue]!;
 
   const modelServer = awsModel ? undefined : await startModelServer(options.model);
   if (modelServer) opened.push(() => modelServer.close());
-  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, pipelineEndpoint, modelServer?.endpoint));
+  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint));
   opened.push(() => sandbox.close());
   await sandbox.start();
 
-  const sqsProtocolClient = sqsProtocol(pipelineEndpoint);
   const mapping = new MappingEmulator({
-    sqs: sqsProtocolClient,
+    sqs: sqsServer.call,
     queueUrl: requestsUrl,
     queueArn: queueArn(ctx, ctx.names.requestsQueue),
     region: LOCAL_ACCOUNT.region,
@@ -131,10 +140,10 @@ async function assembleLocalStack(options: LocalStackOptions, opened: (() => Pro
     return { name, ...queueDepth(Attributes) };
   }));
 
-  const controlToken = randomBytes(24).toString('base64url');
-  const apiKey = settings.apiKeyRequired ? randomBytes(20).toString('base64url') : undefined;
-  let requestStop!: () => void;
-  const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+  const { controlToken } = options;
+  const apiKey = settings.apiKeyRequired ? options.apiKey ?? randomBytes(20).toString('base64url') : undefined;
+  let requestStop!: (how: { discard: boolean }) => void;
+  const stopRequested = new Promise<{ discard: boolean }>((resolve) => (requestStop = resolve));
   let invokeUrl = '';
   const status = async (): Promise<LocalStatus> => ({
     stack: options.stack, pid: process.pid, model: settings.model, invokeUrl, mapping: mapping.status(), queues: await queueCounts(), ...(modelServer ? { modelStats: modelServer.stats() } : {}),
@@ -167,21 +176,26 @@ async function assembleLocalStack(options: LocalStackOptions, opened: (() => Pro
       });
       reply(200, { modelStats: modelServer.stats() });
     } else if (route === 'POST shutdown') {
+      const body = await readJson(req);
       reply(202, { message: 'stopping' });
-      requestStop();
+      requestStop({ discard: body.discard === true });
     } else reply(404, { message: `no control route ${route}` });
     return true;
   };
 
-  const api = await startApiServer({
-    port: options.port,
+  const startApi = (port: number | undefined) => startApiServer({
+    port,
     apiKey,
     rateLimit: settings.rateLimit,
     burstLimit: settings.burstLimit,
     corsOrigin: settings.corsOrigin,
-    sqs: sqsProtocolClient,
+    sqs: sqsServer.call,
     requestsQueueUrl: requestsUrl,
     extra: controlRoutes,
+  });
+  const api = await startApi(options.port).catch((err: unknown) => {
+    if (options.portIsPreference && err instanceof CliError) return startApi(undefined);
+    throw err;
   });
   opened.push(() => api.close());
   invokeUrl = api.invokeUrl;
@@ -196,10 +210,15 @@ async function assembleLocalStack(options: LocalStackOptions, opened: (() => Pro
     controlToken,
     status,
     stopRequested,
-    stop: async () => {
-      await mapping.stop();
+    ...(durable.recovered ? { recovered: durable.recovered } : {}),
+    stop: async ({ discard }) => {
+      const stopped = mapping.stop();
+      // Long polls waiting for messages end now, not when their wait runs out.
+      sqsServer.service.close();
+      await stopped;
       const left = await queueCounts();
       for (const close of opened.reverse()) await close();
+      if (discard || left.every((q) => q.visible + q.inFlight + q.delayed === 0)) await journal.remove();
       return left;
     },
   };

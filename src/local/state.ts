@@ -1,8 +1,10 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from '../errors.js';
 import { httpCall } from '../client/http.js';
+import type { Recovered } from './durable-sqs.js';
 
 /** What `up --local` leaves for the other commands: where it listens, its key, and its process. */
 export interface LocalState {
@@ -18,7 +20,15 @@ export interface LocalState {
   controlToken: string;
   startedAt: string;
   logFile?: string;
+  /** What the start resumed from the journal of an earlier run. */
+  recovered?: Recovered;
+  /** Set when the stack stopped with work left in its journal: the next `up` resumes it on the same port and key. */
+  stoppedAt?: string;
 }
+
+export type FoundState =
+  | { state: LocalState; alive: boolean; corrupt?: undefined }
+  | { corrupt: string; state?: undefined; alive: false };
 
 export function stateDir(): string {
   return process.env.BEDROCK_QUEUE_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'bedrock-queue');
@@ -28,12 +38,25 @@ export function statePath(stack: string): string {
   return join(stateDir(), `${stack}.json`);
 }
 
-/** Written atomically and readable only by its owner: it holds the API key and the control token. */
-export async function writeState(state: LocalState): Promise<void> {
+export function journalPath(stack: string): string {
+  return join(stateDir(), `${stack}.journal`);
+}
+
+export function logPath(stack: string): string {
+  return join(stateDir(), `${stack}.log`);
+}
+
+export async function ensureStateDir(): Promise<void> {
   await mkdir(stateDir(), { recursive: true, mode: 0o700 });
+}
+
+/** Written atomically (through a temporary file of its own) and readable only by its owner: it holds the API key and the control token. */
+export async function writeState(state: LocalState): Promise<void> {
+  await ensureStateDir();
   const path = statePath(state.stack);
-  await writeFile(`${path}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, JSON.stringify(state, null, 2), { mode: 0o600 });
+  await rename(temporary, path);
 }
 
 export function isAlive(pid: number): boolean {
@@ -45,30 +68,62 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** The state of a local stack, and whether its process still runs; undefined when there is none. */
-export async function readState(stack: string): Promise<{ state: LocalState; alive: boolean } | undefined> {
+/** A live stack answers its control route in milliseconds; a port taken by another program may never answer. */
+const ANSWER_TIMEOUT_MS = 3_000;
+
+/** Whether the process that wrote `state` still serves it: a live pid alone may be another program's after a reboot. */
+export async function answers(state: LocalState): Promise<boolean> {
+  if (state.stoppedAt || !isAlive(state.pid)) return false;
+  try {
+    const response = await httpCall(`${state.apiUrl}/_local/status`, 'GET', { 'x-bedrock-queue-control': state.controlToken }, undefined, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function parseState(text: string): LocalState | undefined {
+  try {
+    const state = JSON.parse(text) as Partial<LocalState>;
+    const complete = typeof state.pid === 'number' && typeof state.apiUrl === 'string' && typeof state.controlToken === 'string' && typeof state.invokeUrl === 'string' && typeof state.sqsEndpoint === 'string';
+    return complete ? state as LocalState : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The state of a local stack and whether its process still answers; undefined when there is none.
+ * `quick` trusts a live pid (for `send`, which finds out anyway when it posts).
+ */
+export async function readState(stack: string, quick = false): Promise<FoundState | undefined> {
   let text: string;
   try {
     text = await readFile(statePath(stack), 'utf8');
   } catch {
     return undefined;
   }
-  const state = JSON.parse(text) as LocalState;
-  return { state, alive: isAlive(state.pid) };
+  const state = parseState(text);
+  if (!state) return { corrupt: `${statePath(stack)} is not a state file bedrock-queue can read`, alive: false };
+  return { state, alive: quick ? !state.stoppedAt && isAlive(state.pid) : await answers(state) };
 }
 
 export async function removeState(stack: string): Promise<void> {
   await rm(statePath(stack), { force: true });
 }
 
-/** The running local stack, or a clear error: none, or a stale state file (which is removed). */
-export async function requireRunning(stack: string): Promise<LocalState> {
-  const found = await readState(stack);
-  if (!found) throw new CliError(`No local stack ${stack} is running: start it with "bedrock-queue up --local --name ${stack}".`);
-  if (!found.alive) {
-    await removeState(stack);
-    throw new CliError(`The local stack ${stack} is not running: its process ${found.state.pid} is gone (stale state file removed). Start it with "bedrock-queue up --local --name ${stack}".`);
-  }
+function notRunning(stack: string, found: FoundState | undefined): CliError {
+  const start = `Start it with "bedrock-queue up --local --name ${stack}".`;
+  if (!found) return new CliError(`No local stack ${stack} is running: ${start}`);
+  if (!found.state) return new CliError(`The local stack ${stack} is not running: ${found.corrupt}. "bedrock-queue up --local --name ${stack}" repairs it; "bedrock-queue down --local --force --name ${stack}" removes it.`);
+  if (found.state.stoppedAt) return new CliError(`The local stack ${stack} is stopped (since ${found.state.stoppedAt}), with work kept in its journal. ${start}`);
+  return new CliError(`The local stack ${stack} is not running: its process ${found.state.pid} is gone or no longer answers. ${start}`);
+}
+
+/** The running local stack, or a clear error: none, stopped, gone, or an unreadable state file. */
+export async function requireRunning(stack: string, quick = false): Promise<LocalState> {
+  const found = await readState(stack, quick);
+  if (!found?.alive) throw notRunning(stack, found);
   return found.state;
 }
 

@@ -5,7 +5,6 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MappingEmulator } from '../../src/local/mapping.js';
 import { FunctionSandbox } from '../../src/local/sandbox.js';
-import { sqsProtocol } from '../../src/local/sqs-protocol.js';
 import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -35,7 +34,7 @@ let sqs: SQSClient;
 const stoppers: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   server = await startSqsServer();
-  sqs = new SQSClient({ region: 'us-east-1', endpoint: server.innerEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  sqs = new SQSClient({ region: 'us-east-1', endpoint: server.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 });
 afterEach(async () => {
   for (const stop of stoppers.splice(0)) await stop();
@@ -58,7 +57,7 @@ async function untilDeadLettered(name: string, bundle: URL, timeoutMs: number) {
   const { queueUrl, dlqUrl } = await queueWithDlq(name);
   const sandbox = new FunctionSandbox(bundle, {});
   await sandbox.start();
-  const mapping = new MappingEmulator({ sqs: sqsProtocol(server.innerEndpoint), queueUrl, queueArn: `arn:aws:sqs:us-east-1:123456789012:${name}`, region: 'us-east-1', batchSize: 1, concurrency: 2, timeoutMs, waitSeconds: 1, handler: sandbox.handler });
+  const mapping = new MappingEmulator({ sqs: server.call, queueUrl, queueArn: `arn:aws:sqs:us-east-1:123456789012:${name}`, region: 'us-east-1', batchSize: 1, concurrency: 2, timeoutMs, waitSeconds: 1, handler: sandbox.handler });
   stoppers.push(async () => {
     await mapping.stop();
     await sandbox.close();

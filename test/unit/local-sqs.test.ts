@@ -1,6 +1,14 @@
-import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ListQueuesCommand,
+  ReceiveMessageCommand, SendMessageCommand, SQSClient,
+} from '@aws-sdk/client-sqs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDurableSqs } from '../../src/local/durable-sqs.js';
 import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
+import { resourceNames } from '../../src/contract.js';
+import { tempDir } from '../helpers/temp.js';
 
 let server: SqsServer;
 beforeAll(async () => {
@@ -10,33 +18,32 @@ afterAll(async () => server.close());
 
 const client = (endpoint: string) => new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 
-/** Sends one message after 300 ms and times a 10-message, 5-second long poll. */
-async function timeLongPoll(endpoint: string, queue: string) {
-  const sqs = client(endpoint);
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: queue }));
-  setTimeout(() => void sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'hello' })), 300);
-  const started = Date.now();
-  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }));
-  return { ms: Date.now() - started, bodies: Messages.map((m) => m.Body) };
+async function queue(sqs: SQSClient, QueueName: string, Attributes?: Record<string, string>) {
+  return (await sqs.send(new CreateQueueCommand({ QueueName, Attributes }))).QueueUrl!;
 }
+
+async function counts(sqs: SQSClient, QueueUrl: string) {
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }));
+  return [Attributes.ApproximateNumberOfMessages, Attributes.ApproximateNumberOfMessagesNotVisible, Attributes.ApproximateNumberOfMessagesDelayed].map(Number);
+}
+
+const receiveCountOf = (m: { Attributes?: Record<string, string> }) => Number(m.Attributes?.ApproximateReceiveCount);
 
 describe('the local SQS server', () => {
   it('answers a long poll for several messages as soon as one arrives, as SQS does', async () => {
-    const polled = await timeLongPoll(server.endpoint, 'front');
-    expect(polled.bodies).toEqual(['hello']);
-    expect(polled.ms).toBeLessThan(2_000);
-  });
-
-  it('fixes a real gap: the embedded server alone holds such a poll to its end', async () => {
-    const polled = await timeLongPoll(server.innerEndpoint, 'inner');
-    expect(polled.bodies).toEqual(['hello']);
-    expect(polled.ms).toBeGreaterThan(4_500);
+    const sqs = client(server.endpoint);
+    const QueueUrl = await queue(sqs, 'front');
+    setTimeout(() => void sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'hello' })), 300);
+    const started = Date.now();
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }));
+    expect(Messages.map((m) => m.Body)).toEqual(['hello']);
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   for (const MaxNumberOfMessages of [10, 1]) {
     it(`hands back at once what a long poll for ${MaxNumberOfMessages} received after its client hung up (Ctrl-C)`, async () => {
       const sqs = client(server.endpoint);
-      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `hangup-${MaxNumberOfMessages}` }));
+      const QueueUrl = await queue(sqs, `hangup-${MaxNumberOfMessages}`);
       const controller = new AbortController();
       const dead = sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages, WaitTimeSeconds: 5, VisibilityTimeout: 30 }), { abortSignal: controller.signal }).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 300));
@@ -53,11 +60,111 @@ describe('the local SQS server', () => {
     });
   }
 
-  it('still hands out a full batch when messages are waiting', async () => {
+  it('counts receives only: visibility changes leave ApproximateReceiveCount alone, as on AWS', async () => {
     const sqs = client(server.endpoint);
-    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'batch' }));
-    for (let i = 0; i < 5; i++) await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: `m${i}` }));
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }));
-    expect(Messages.map((m) => m.Body).sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    const QueueUrl = await queue(sqs, 'counts-receives');
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'm' }));
+    const seen: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [message] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }))).Messages!;
+      seen.push(receiveCountOf(message!));
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: message!.ReceiptHandle, VisibilityTimeout: 30 }));
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: message!.ReceiptHandle, VisibilityTimeout: 0 }));
+    }
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('moves a message to the DLQ on the receive after its maxReceiveCount-th, with its id', async () => {
+    const sqs = client(server.endpoint);
+    const dlq = await queue(sqs, 'redrive-dlq');
+    const source = await queue(sqs, 'redrive', { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: 'arn:aws:sqs:us-east-1:123456789012:redrive-dlq', maxReceiveCount: 3 }) });
+    const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'poison' }));
+    const received: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: source, VisibilityTimeout: 0, AttributeNames: ['All'] }));
+      received.push(...Messages.map(receiveCountOf));
+    }
+    expect(received).toEqual([1, 2, 3]);
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq }));
+    expect(Messages.map((m) => [m.MessageId, m.Body])).toEqual([[MessageId, 'poison']]);
+  });
+
+  it('counts waiting, in-flight and delayed messages apart', async () => {
+    const sqs = client(server.endpoint);
+    const QueueUrl = await queue(sqs, 'counters');
+    for (const DelaySeconds of [0, 0, 0, 60]) await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'm', DelaySeconds }));
+    await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: 60 }));
+    expect(await counts(sqs, QueueUrl)).toEqual([2, 1, 1]);
+  });
+
+  it('names queues by URLs on its own endpoint, so outside clients that follow them reach it', async () => {
+    const sqs = client(server.endpoint);
+    await queue(sqs, 'listed');
+    const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'listed' }));
+    expect(QueueUrls).toEqual([`${server.endpoint}/123456789012/listed`]);
+  });
+
+  it('refuses the query protocol with a message that says which one it speaks', async () => {
+    const answer = await fetch(server.endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=ListQueues' });
+    expect(answer.status).toBe(400);
+    expect((await answer.json() as { message: string }).message).toMatch(/JSON protocol/);
+  });
+});
+
+describe('the journal of the local queues', () => {
+  const names = resourceNames('journaled');
+
+  it('brings back messages with their ids, bodies, attributes and receive counts, without the deleted ones', async () => {
+    const path = join(tempDir('bq-journal-'), 'journaled.journal');
+    const first = await startDurableSqs(path, names);
+    expect(first.recovered).toBeUndefined();
+    const sqs = client(first.sqs.endpoint);
+    const QueueUrl = await queue(sqs, names.requestsQueue);
+    const sent = [];
+    for (const body of ['kept', 'received once', 'deleted']) {
+      sent.push((await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageAttributes: { n: { DataType: 'String', StringValue: body } } }))).MessageId);
+    }
+    // Oldest first: one receive takes 'kept' then, with the next, 'received once'.
+    const taken = (await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 3, VisibilityTimeout: 60 }))).Messages!;
+    for (const m of taken) {
+      if (m.Body === 'deleted') await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
+      if (m.Body === 'kept') await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+    }
+    // A crash: the process goes without closing anything; a new one reads the same file.
+    await new Promise((r) => setTimeout(r, 50));
+    first.sqs.service.close();
+    const second = await startDurableSqs(path, names);
+    expect(second.recovered).toMatchObject({ requests: 2, results: 0, deadLetters: 0, alreadyAnswered: 0 });
+    const again = client(second.sqs.endpoint);
+    const { Messages = [] } = await again.send(new ReceiveMessageCommand({ QueueUrl: second.sqs.service.url(names.requestsQueue), MaxNumberOfMessages: 10, AttributeNames: ['All'], MessageAttributeNames: ['All'] }));
+    expect(Messages.map((m) => [m.MessageId, m.Body, m.MessageAttributes?.n?.StringValue, receiveCountOf(m)]).sort()).toEqual([
+      [sent[0], 'kept', 'kept', 2],
+      [sent[1], 'received once', 'received once', 2],
+    ].sort());
+    await second.sqs.close();
+    await second.journal.close();
+    await first.sqs.close();
+  });
+
+  it('does not queue again a request whose result it journaled (at-least-once, never twice)', async () => {
+    const path = join(tempDir('bq-journal-'), 'answered.journal');
+    const first = await startDurableSqs(path, names);
+    const sqs = client(first.sqs.endpoint);
+    const requests = await queue(sqs, names.requestsQueue);
+    const results = await queue(sqs, names.resultsQueue);
+    const answered = (await sqs.send(new SendMessageCommand({ QueueUrl: requests, MessageBody: '{"prompt":"a"}' }))).MessageId!;
+    const open = (await sqs.send(new SendMessageCommand({ QueueUrl: requests, MessageBody: '{"prompt":"b"}' }))).MessageId!;
+    // The worker published the result, and the crash came before the mapping deleted the request.
+    await sqs.send(new SendMessageCommand({ QueueUrl: results, MessageBody: JSON.stringify({ id: answered, status: 'ok' }) }));
+    first.sqs.service.close();
+    const second = await startDurableSqs(path, names);
+    expect(second.recovered).toMatchObject({ requests: 1, results: 1, alreadyAnswered: 1 });
+    expect(second.sqs.service.queues.get(names.requestsQueue)!.stored().map((m) => m.id)).toEqual([open]);
+    // The compacted journal a third start reads holds the same.
+    const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { op: string });
+    expect(lines.filter((l) => l.op === 'send')).toHaveLength(2);
+    await second.sqs.close();
+    await second.journal.close();
+    await first.sqs.close();
   });
 });

@@ -1,0 +1,92 @@
+import { CliError } from '../errors.js';
+import { table, type Output } from '../output.js';
+import type { LocalState } from '../local/state.js';
+import type { StackOptions } from '../provision/types.js';
+import type { UpArgs } from './up.js';
+
+/** `up --local`: the same pipeline on 127.0.0.1, in the foreground or detached; with --dry-run, what would start. */
+export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) {
+  const [{ resolveSettings }, local] = await Promise.all([import('../provision/engine.js'), import('../local/run.js')]);
+  const settings = resolveSettings({ ...options, model: argv.model ?? local.LOCAL_MODEL_ID }, {});
+  if (argv.dryRun) return dryRun(argv, settings, out);
+  if (argv.modelEndpoint) await checkModelEndpoint(argv, out);
+  const show = (state: LocalState) => {
+    if (argv.detach && state.recovered) out.note(local.describeRecovered(state.recovered));
+    out.result(
+      { stack: argv.name, local: true, pid: state.pid, invokeUrl: state.invokeUrl, apiKey: state.apiKey, model: state.model, settings, ...(state.recovered ? { recovered: state.recovered } : {}) },
+      () => [
+        `Local stack ${argv.name} is up (pid ${state.pid})${argv.detach ? ', in the background' : '; Ctrl-C stops it'}.`,
+        '',
+        table([
+          ['Invoke URL', state.invokeUrl],
+          ['API key', state.apiKey ? `${state.apiKey} (header x-api-key)` : 'not required'],
+          ['Model', `${state.model}${argv.modelEndpoint ? ` at ${argv.modelEndpoint}` : ''}${argv.modelLatency ? ` (latency ${argv.modelLatency})` : ''}`],
+          ['Concurrency', `${settings.concurrency} model calls in flight at most`],
+        ], ''),
+        '',
+        'Send a first prompt:',
+        `  bedrock-queue send --local --name ${argv.name} --wait "Why is the sky blue?"`,
+        `  curl -sS -X POST ${state.invokeUrl} -H 'Content-Type: application/json'${state.apiKey ? ` -H 'x-api-key: ${state.apiKey}'` : ''} -d '{"prompt": "Why is the sky blue?"}'`,
+      ].join('\n'),
+    );
+  };
+  if (argv.detach) {
+    show(await local.startLocalDetached(argv.name, process.argv.slice(2)));
+    return;
+  }
+  const { left, kept } = await local.runLocalForeground({
+    stack: argv.name,
+    port: argv.port,
+    settings,
+    model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow,
+      forwardTo: argv.modelEndpoint, forwardKey: process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY },
+    batchSize: argv.batchSize,
+  }, out, show);
+  const queued = left.filter((q) => q.visible + q.inFlight + q.delayed > 0).map((q) => `${q.name} ${q.visible + q.inFlight + q.delayed}`).join(', ');
+  if (!queued) process.stderr.write('Stopped. Nothing was left in the queues.\n');
+  else if (kept) process.stderr.write(`Stopped. Still queued, kept in the journal: ${queued}. "bedrock-queue up --local --name ${argv.name}" resumes them.\n`);
+  else process.stderr.write(`Stopped. Discarded as asked (down --force): ${queued}.\n`);
+}
+
+async function checkModelEndpoint(argv: UpArgs, out: Output) {
+  const { probeModelEndpoint } = await import('../local/model-server.js');
+  const problem = await probeModelEndpoint(argv.modelEndpoint!, process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY);
+  if (!problem) return;
+  const said = `The model endpoint ${argv.modelEndpoint} does not answer (${problem})`;
+  if (argv.ifModelUnreachable === 'refuse') throw new CliError(`${said}: nothing was started. Start the model server first, or pass --if-model-unreachable warn to start anyway (requests then retry until the DLQ).`);
+  out.warn(`${said}: starting anyway, as --if-model-unreachable warn asks; requests retry until it answers, then go to the DLQ.`);
+}
+
+/** What `up --local` would start, from the flags and what an earlier run left; starts nothing. */
+async function dryRun(argv: UpArgs, settings: { model: string; concurrency: number; apiKeyRequired: boolean }, out: Output) {
+  const [{ readState, journalPath }, { journalContents }, { resourceNames }] = await Promise.all([import('../local/state.js'), import('../local/durable-sqs.js'), import('../contract.js')]);
+  const found = await readState(argv.name);
+  const previous = found?.state;
+  const held = await journalContents(journalPath(argv.name), resourceNames(argv.name));
+  const port = argv.port ? String(argv.port) : previous ? `${new URL(previous.apiUrl).port} (the previous run's, or a free one if taken)` : 'a free one';
+  const plan = {
+    stack: argv.name,
+    local: true,
+    dryRun: true,
+    running: !!found?.alive,
+    wouldStart: !found?.alive,
+    port: argv.port ?? (previous ? Number(new URL(previous.apiUrl).port) : undefined),
+    apiKey: settings.apiKeyRequired ? (previous?.apiKey ? 'kept from the previous run' : 'new') : 'not required',
+    model: settings.model,
+    concurrency: settings.concurrency,
+    ...(held ? { resumes: held } : {}),
+  };
+  out.result(plan, () => found?.alive
+    ? `Dry run: the local stack ${argv.name} already runs (pid ${found.state.pid}, ${found.state.invokeUrl}); up would refuse. Nothing was started.`
+    : [
+      `Dry run: up --local would start the local stack ${argv.name}; nothing was started.`,
+      '',
+      table([
+        ['API port', `127.0.0.1:${port}`],
+        ['API key', plan.apiKey],
+        ['Model', settings.model],
+        ['Concurrency', String(settings.concurrency)],
+        ['Journal', held ? `resumes ${held.requests} requests, ${held.results} results, ${held.deadLetters} dead letters` : 'none: empty queues'],
+      ], ''),
+    ].join('\n'));
+}

@@ -1,0 +1,112 @@
+import { REQUEUE_ATTRIBUTES, type ResourceNames } from '../contract.js';
+import { Journal, readJournal } from './journal.js';
+import type { StoredMessage } from './sqs-queue.js';
+import { startSqsServer, type SqsServer } from './sqs-server.js';
+import { SqsService, type JournalRecord } from './sqs-service.js';
+
+export interface Recovered {
+  requests: number;
+  results: number;
+  deadLetters: number;
+  /** Requests whose result the journal already held: not answered a second time. */
+  alreadyAnswered: number;
+  /** Journal lines that could not be read (a write torn by the crash). */
+  unreadable: number;
+}
+
+export interface DurableSqs {
+  sqs: SqsServer;
+  journal: Journal;
+  /** Undefined when there was no journal to resume. */
+  recovered?: Recovered;
+}
+
+type QueueNames = Pick<ResourceNames, 'requestsQueue' | 'resultsQueue' | 'deadLetterQueue'>;
+
+/** The request a requests-queue message stands for: re-queued copies carry the original id. */
+function requestIdOf(message: StoredMessage): string {
+  return message.attributes?.[REQUEUE_ATTRIBUTES.requestId]?.StringValue ?? message.id;
+}
+
+function resultIdOf(body: string): string | undefined {
+  try {
+    const id = (JSON.parse(body) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const ANSWERED = 'answered';
+
+/**
+ * The local SQS endpoint with every queue journaled: a restart after a crash, `kill -9` or Ctrl-C
+ * finds the same messages with the same ids and receive counts. A request whose result was
+ * journaled is dropped rather than answered twice; results sent since the last compaction are
+ * remembered in the journal for as long as their request is still queued.
+ */
+export async function startDurableSqs(journalPath: string, names: QueueNames): Promise<DurableSqs> {
+  let journal: Journal | undefined;
+  let answeredSinceCompaction = new Set<string>();
+  const sink = {
+    write(record: JournalRecord, durable: boolean) {
+      if (record.op === 'send' && record.q === names.resultsQueue) {
+        const id = resultIdOf(record.m.body);
+        if (id) answeredSinceCompaction.add(id);
+      }
+      return journal?.write(record, durable);
+    },
+  };
+  let recovered: Recovered | undefined;
+  const sqs = await startSqsServer({
+    journal: sink,
+    prepare: async (service) => {
+      recovered = await recover(service, journalPath, names);
+    },
+  });
+  const snapshot = (): JournalRecord[] => {
+    const stillQueued = new Set(sqs.service.queues.get(names.requestsQueue)?.stored().map(requestIdOf));
+    const answered = [...answeredSinceCompaction].filter((id) => stillQueued.has(id));
+    answeredSinceCompaction = new Set();
+    return [...sqs.service.snapshot(), ...(answered.length ? [{ op: 'note' as const, kind: ANSWERED, data: answered }] : [])];
+  };
+  try {
+    journal = await Journal.start(journalPath, snapshot);
+  } catch (err) {
+    await sqs.close();
+    throw err;
+  }
+  return { sqs, journal, ...(recovered ? { recovered } : {}) };
+}
+
+function dropAnswered(service: SqsService, names: QueueNames, answered: Set<string>): Omit<Recovered, 'unreadable'> {
+  const requests = service.queues.get(names.requestsQueue);
+  let alreadyAnswered = 0;
+  for (const message of requests?.stored() ?? []) {
+    if (!answered.has(requestIdOf(message))) continue;
+    requests!.remove(message.id);
+    alreadyAnswered++;
+  }
+  const count = (name: string) => service.queues.get(name)?.stored().length ?? 0;
+  return { requests: count(names.requestsQueue), results: count(names.resultsQueue), deadLetters: count(names.deadLetterQueue), alreadyAnswered };
+}
+
+/** What a stopped stack's journal still holds, read without starting anything; undefined without a journal. */
+export function journalContents(journalPath: string, names: QueueNames): Promise<Recovered | undefined> {
+  return recover(new SqsService({ region: 'us-east-1', accountId: '123456789012', endpoint: () => '' }), journalPath, names);
+}
+
+/** Replays a journal into `service` and drops the requests it shows answered; undefined when there was none. */
+async function recover(service: SqsService, journalPath: string, names: QueueNames): Promise<Recovered | undefined> {
+  const answered = new Set<string>();
+  const replayed = await readJournal(journalPath, (record) => {
+    service.apply(record);
+    if (record.op === 'send' && record.q === names.resultsQueue) {
+      const id = resultIdOf(record.m.body);
+      if (id) answered.add(id);
+    }
+    if (record.op === 'note' && record.kind === ANSWERED) for (const id of record.data as string[]) answered.add(id);
+  });
+  if (replayed.records + replayed.unreadable === 0) return undefined;
+  return { ...dropAnswered(service, names, answered), unreadable: replayed.unreadable };
+}
