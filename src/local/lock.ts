@@ -50,9 +50,11 @@ async function readHolder(path: string): Promise<{ text: string; holder?: Holder
 /** Whether the lock's holder still starts or runs the stack: its pid lives and it is young, or its state answers with its token. */
 async function holderLives(stack: string, holder: Holder | undefined): Promise<boolean> {
   if (!holder || !isAlive(holder.pid)) return false;
-  if (Date.now() - holder.at < STARTING_MS) return true;
   const found = await readState(stack, true);
-  return !!found?.state && found.state.controlToken === holder.token && (await answers(found.state));
+  const published = found?.state?.controlToken === holder.token;
+  // Before it writes its state, a young holder is still starting; after, it must answer with its token.
+  if (!published) return Date.now() - holder.at < STARTING_MS;
+  return answers(found!.state!);
 }
 
 /**

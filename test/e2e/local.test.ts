@@ -189,6 +189,7 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
       expect(wait.stdout).toBe('gpt-oss says: Why & how?\n');
       expect(ollama.calls.map((c) => c.body)).toEqual([{ model: 'gpt-oss', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Why & how?' }], max_tokens: 1024 }]);
       expect((await stack.status()).modelStats).toMatchObject({ answered: 1 });
+      expect(ollama.probes()).toBeGreaterThan(0);
     } finally {
       await ollama.close();
     }
@@ -240,7 +241,7 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     writeFileSync(join(STATE_DIR, 'e2e-stale.json'), JSON.stringify({ stack: 'e2e-stale', pid: 2 ** 22 + 12345, apiUrl: 'http://127.0.0.1:1', invokeUrl: 'http://127.0.0.1:1/prod/invokeModel', sqsEndpoint: 'http://127.0.0.1:1', model: 'local.echo', controlToken: 'x', startedAt: '' }));
     const send = await cli('send', '--local', '--name', 'e2e-stale', 'hello');
     expect(send.code).toBe(1);
-    expect(send.stderr).toMatch(/The local stack e2e-stale is not running: its process \d+ is gone \(stale state file removed\)/);
+    expect(send.stderr).toMatch(/The local stack e2e-stale is not running: its process \d+ is gone or no longer answers/);
     expect((await cliJson('status', '--local', '--name', 'e2e-stale')).deployed).toBe(false);
   });
 });

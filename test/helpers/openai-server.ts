@@ -16,6 +16,8 @@ export interface OpenAiServer {
   calls: { path: string; authorization?: string; body: ChatRequest }[];
   /** Answers the next calls with this status and body instead of a completion. */
   failWith: (status: number, body: string) => void;
+  /** GET /v1/models calls, as `up --local` makes to check the endpoint answers. */
+  probes: () => number;
   close: () => Promise<void>;
 }
 
@@ -23,7 +25,13 @@ export interface OpenAiServer {
 export async function startOpenAiServer(): Promise<OpenAiServer> {
   const calls: OpenAiServer['calls'] = [];
   let failure: { status: number; body: string } | undefined;
+  let probes = 0;
   const server: Server = createServer(async (req, res) => {
+    if (req.method === 'GET' && req.url === '/v1/models') {
+      probes++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ object: 'list', data: [{ id: 'gpt-oss', object: 'model' }] }));
+    }
     const body = JSON.parse((await readBody(req))!.toString('utf8')) as ChatRequest;
     calls.push({ path: req.url ?? '', authorization: req.headers.authorization, body });
     if (failure) {
@@ -43,6 +51,7 @@ export async function startOpenAiServer(): Promise<OpenAiServer> {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     calls,
     failWith: (status, body) => (failure = { status, body }),
+    probes: () => probes,
     close: () => closeServer(server),
   };
 }
