@@ -31,7 +31,7 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
     );
   };
   if (argv.detach) {
-    show(await local.startLocalDetached(argv.name, process.argv.slice(2)));
+    show(await local.startLocalDetached(argv.name, process.argv.slice(2), out));
     return;
   }
   const { left, kept } = await local.runLocalForeground({

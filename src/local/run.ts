@@ -31,10 +31,15 @@ export function describeRecovered(r: Recovered): string {
 
 /** What an earlier run of this stack left: its port and key are reused when free, so clients keep working. */
 async function previousRun(stack: string, out: Output): Promise<LocalState | undefined> {
-  const found = await readState(stack);
-  refuseIfRunning(stack, found);
-  if (found?.corrupt) out.warn(`${found.corrupt}: replaced by this run's state.`);
-  return found?.state;
+  const previous = await readState(stack);
+  refuseIfRunning(stack, previous);
+  if (previous?.corrupt) out.warn(`${previous.corrupt}: replaced by this run's state.`);
+  return previous?.state;
+}
+
+/** The earlier run's port was taken by another program: say where the API is now. */
+function warnIfMoved(previous: LocalState | undefined, apiUrl: string, out: Output) {
+  if (previous && previous.apiUrl !== apiUrl) out.warn(`port ${new URL(previous.apiUrl).port} of the previous run is taken: the API now listens on ${apiUrl}.`);
 }
 
 /** Runs the local stack in this process until Ctrl-C or `down --local`; returns what was still queued. */
@@ -51,7 +56,7 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
       portIsPreference: options.port === undefined,
       ...(previous?.apiKey ? { apiKey: previous.apiKey } : {}),
     });
-    if (options.port === undefined && previousPort && local.apiUrl !== previous!.apiUrl) out.warn(`port ${previousPort} of the previous run is taken: the API now listens on ${local.apiUrl}.`);
+    if (options.port === undefined) warnIfMoved(previous, local.apiUrl, out);
     if (local.recovered) out.note(describeRecovered(local.recovered));
     const state: LocalState = {
       stack: options.stack,
@@ -100,8 +105,8 @@ function keepLogBounded(path: string): NodeJS.Timeout {
 }
 
 /** Starts `up --local` again as a background process and returns once it answers. */
-export async function startLocalDetached(stack: string, args: string[]): Promise<LocalState> {
-  refuseIfRunning(stack, await readState(stack));
+export async function startLocalDetached(stack: string, args: string[], out: Output): Promise<LocalState> {
+  const previous = await previousRun(stack, out);
   await ensureStateDir();
   const logFile = logPath(stack);
   // A new log for each start; the key never goes there, as the child's stdout (its --json result) is discarded.
@@ -123,6 +128,7 @@ export async function startLocalDetached(stack: string, args: string[]): Promise
     if (found?.alive && found.state.pid === child.pid) {
       try {
         await control(found.state, 'GET', 'status');
+        if (!args.includes('--port')) warnIfMoved(previous, found.state.apiUrl, out);
         return found.state;
       } catch {
         // not answering yet

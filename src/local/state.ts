@@ -87,7 +87,9 @@ export async function answers(state: LocalState): Promise<boolean> {
   if (state.stoppedAt || !isAlive(state.pid)) return false;
   try {
     const response = await httpCall(`${state.apiUrl}/_local/status`, 'GET', { 'x-bedrock-queue-control': state.controlToken }, undefined, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
-    return response.status === 200;
+    // Any program may answer 200 on that port: only our stack, given the token, names its stack and pid.
+    const status = JSON.parse(response.text) as { stack?: string; pid?: number };
+    return response.status === 200 && status.stack === state.stack && status.pid === state.pid;
   } catch {
     return false;
   }
