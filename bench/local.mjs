@@ -116,12 +116,14 @@ export async function measureLocal() {
   figures.commands = commandRatios();
 
   const startups = [];
+  const downs = [];
   for (let i = 0; i < 3; i++) {
     const s = start(`bench-start-${i}`);
     startups.push(s.startMs);
-    s.stop();
+    downs.push(cli(['down', '--local', '--name', s.name]).ms);
   }
   figures.startupMs = percentile(startups, 50);
+  figures.downMs = percentile(downs, 50);
 
   let stack = start('bench-zero', ['--concurrency', '32']);
   await stack.mapping({ enabled: false });

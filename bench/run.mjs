@@ -139,7 +139,8 @@ const pct = (x) => `${(x * 100).toFixed(0)}%`;
 sections.push(`## The local target (issue #4)
 
 Measured ${date} on ${machine} by \`npm run bench\` (bench/local.mjs), through the CLI and plain HTTP.
-The API, the embedded SQS server, the mapping emulator and the model server share one Node thread;
+The API, the local SQS server (every queue journaled to disk with group commit, fdatasync before
+each 202), the mapping emulator and the model server share one Node thread;
 the worker runs in a thread of its own (as a Lambda sandbox would), so the stack uses both of this
 machine's 2 cores. Throughput runs queue a backlog while paused, resume, and
 time the results; latency is from resume (or queueing, if later) to the result, so it includes the
@@ -150,6 +151,7 @@ wait in that backlog.
 | \`send --local "x"\`, as a ratio to \`node -e ''\` run just before it (median of ${local.commands.runs} pairs) | ${local.commands.send.toFixed(2)}x node | at most 3x | ${verdict(local.commands.send <= 3)} |
 | \`status --local\`, likewise | ${local.commands.status.toFixed(2)}x node | at most 3x | ${verdict(local.commands.status <= 3)} |
 | \`up --local --detach\` until it answers (median of 3) | ${local.startupMs.toFixed(0)} ms | within 2 s | ${verdict(local.startupMs <= 2000)} |
+| \`down --local\` of an idle stack, until its process is gone (median of 3) | ${local.downMs.toFixed(0)} ms | under 1 s | ${verdict(local.downMs < 1000)} |
 | requests/s accepted by the API (5,000 requests, 64 at once, worker paused) | ${local.acceptedPerSecond.toFixed(0)} | | |
 | results/s end to end, zero-latency model, concurrency 32 (3,000 requests) | ${local.zero.perSecond.toFixed(0)} (${local.zero.ok} ok) | at least 500 | ${verdict(local.zero.perSecond >= 500)} |
 | results/s with latency L = 200 ms and N = 10 (500 requests; ideal N/L = ${local.ours.ideal}) | ${local.ours.perSecond.toFixed(1)} = ${pct(local.ours.perSecond / local.ours.ideal)} of ideal; p50 ${local.ours.p50} ms, p95 ${local.ours.p95} ms; most in flight ${local.ours.mostInFlight} | at least 90% of N/L | ${verdict(local.ours.perSecond >= 0.9 * local.ours.ideal)} |

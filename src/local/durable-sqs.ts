@@ -45,9 +45,11 @@ const ANSWERED = 'answered';
  * journaled is dropped rather than answered twice; results sent since the last compaction are
  * remembered in the journal for as long as their request is still queued.
  */
-export async function startDurableSqs(journalPath: string, names: QueueNames): Promise<DurableSqs> {
+export async function startDurableSqs(journalPath: string, names: QueueNames, compactAfterBytes?: number): Promise<DurableSqs> {
   let journal: Journal | undefined;
   let answeredSinceCompaction = new Set<string>();
+  /** Answered requests still queued at the last compaction: their note must survive the next one too. */
+  let carried = new Set<string>();
   const sink = {
     write(record: JournalRecord, durable: boolean) {
       if (record.op === 'send' && record.q === names.resultsQueue) {
@@ -66,12 +68,13 @@ export async function startDurableSqs(journalPath: string, names: QueueNames): P
   });
   const snapshot = (): JournalRecord[] => {
     const stillQueued = new Set(sqs.service.queues.get(names.requestsQueue)?.stored().map(requestIdOf));
-    const answered = [...answeredSinceCompaction].filter((id) => stillQueued.has(id));
+    const answered = [...carried, ...answeredSinceCompaction].filter((id) => stillQueued.has(id));
+    carried = new Set(answered);
     answeredSinceCompaction = new Set();
     return [...sqs.service.snapshot(), ...(answered.length ? [{ op: 'note' as const, kind: ANSWERED, data: answered }] : [])];
   };
   try {
-    journal = await Journal.start(journalPath, snapshot);
+    journal = await Journal.start(journalPath, snapshot, compactAfterBytes);
   } catch (err) {
     await sqs.close();
     throw err;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { JournalRecord, JournalSink } from './sqs-service.js';
 
 /** Past this many bytes appended since the last compaction, the journal is rewritten from the live state. */
-const COMPACT_AFTER_BYTES = 64 * 1024 * 1024;
+export const COMPACT_AFTER_BYTES = 64 * 1024 * 1024;
 
 export interface Replayed {
   records: number;
@@ -60,12 +60,12 @@ export class Journal implements JournalSink {
   private bytesSinceCompaction = 0;
   private failed: Error | undefined;
 
-  private constructor(private readonly path: string, private handle: FileHandle, private readonly snapshot: () => JournalRecord[]) {}
+  private constructor(private readonly path: string, private handle: FileHandle, private readonly snapshot: () => JournalRecord[], private readonly compactAfterBytes: number) {}
 
   /** Rewrites the journal as `snapshot()` (atomically) and opens it for appending. */
-  static async start(path: string, snapshot: () => JournalRecord[]): Promise<Journal> {
+  static async start(path: string, snapshot: () => JournalRecord[], compactAfterBytes = COMPACT_AFTER_BYTES): Promise<Journal> {
     await Journal.rewrite(path, snapshot());
-    return new Journal(path, await open(path, 'a', 0o600), snapshot);
+    return new Journal(path, await open(path, 'a', 0o600), snapshot, compactAfterBytes);
   }
 
   private static async rewrite(path: string, records: JournalRecord[]) {
@@ -100,7 +100,7 @@ export class Journal implements JournalSink {
         await this.handle.write(text);
         await this.handle.datasync();
         this.bytesSinceCompaction += Buffer.byteLength(text);
-        if (this.bytesSinceCompaction > COMPACT_AFTER_BYTES) await this.compact();
+        if (this.bytesSinceCompaction > this.compactAfterBytes) await this.compact();
         for (const w of waiters) w.resolve();
       } catch (err) {
         // A journal that cannot be written accepts nothing more: refusing is better than answering 202 for what a crash would lose.

@@ -1,4 +1,5 @@
-import { Queue, SqsError, md5, md5OfAttributes, type MessageAttribute, type Received } from './sqs-queue.js';
+import { Queue, type Received } from './sqs-queue.js';
+import { SqsError, md5, md5OfAttributes, queueMissing, type MessageAttribute } from './sqs-wire.js';
 import type { SqsService } from './sqs-service.js';
 
 type Params = Record<string, unknown>;
@@ -64,19 +65,17 @@ function batchEntries(params: Params): Params[] {
   return entries;
 }
 
-/** Runs each entry; failures are reported per entry, as SQS's batch calls do. */
+/** Runs the entries together (their journal writes share one flush); failures are reported per entry, as SQS's batch calls do. */
 async function batch(entries: Params[], run: (entry: Params) => unknown) {
-  const Successful: Params[] = [];
-  const Failed: Params[] = [];
-  for (const entry of entries) {
+  const outcomes = await Promise.all(entries.map(async (entry) => {
     try {
-      Successful.push({ Id: entry.Id, ...(await run(entry) as Params | undefined) });
+      return { ok: { Id: entry.Id, ...(await run(entry) as Params | undefined) } };
     } catch (err) {
       if (!(err instanceof SqsError)) throw err;
-      Failed.push({ Id: entry.Id, SenderFault: true, Code: err.queryCode, Message: err.message });
+      return { failed: { Id: entry.Id, SenderFault: true, Code: err.queryCode, Message: err.message } };
     }
-  }
-  return { Successful, Failed };
+  }));
+  return { Successful: outcomes.flatMap((o) => o.ok ?? []), Failed: outcomes.flatMap((o) => o.failed ?? []) };
 }
 
 function wanted(requested: unknown, name: string): boolean {
@@ -123,7 +122,7 @@ export function sqsActions(service: SqsService): Record<string, SqsAction> {
   return {
     CreateQueue: (p) => ({ QueueUrl: service.createQueue(p.QueueName, p.Attributes as Record<string, string>, p.tags as Record<string, string>) }),
     GetQueueUrl: (p) => {
-      if (!service.queues.has(String(p.QueueName))) throw new SqsError('QueueDoesNotExist', 'The specified queue does not exist.', 'AWS.SimpleQueueService.NonExistentQueue');
+      if (!service.queues.has(String(p.QueueName))) throw queueMissing();
       return { QueueUrl: service.url(String(p.QueueName)) };
     },
     ListQueues: (p) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SqsError } from './sqs-queue.js';
+import { SqsError } from './sqs-wire.js';
 import type { SqsAction } from './sqs-actions.js';
 import type { SqsService } from './sqs-service.js';
 

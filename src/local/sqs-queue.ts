@@ -1,20 +1,5 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-
-/** An SQS error as the JSON protocol names it: the SDK's exception name, HTTP 400 unless said. */
-export class SqsError extends Error {
-  constructor(readonly code: string, message: string, readonly queryCode = code, readonly status = 400) {
-    super(message);
-  }
-}
-
-export const queueMissing = () => new SqsError('QueueDoesNotExist', 'The specified queue does not exist.', 'AWS.SimpleQueueService.NonExistentQueue');
-
-export interface MessageAttribute {
-  DataType: string;
-  StringValue?: string;
-  /** Base64, as the JSON protocol carries it. */
-  BinaryValue?: string;
-}
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SqsError, type MessageAttribute } from './sqs-wire.js';
 
 /** A message as the journal keeps it: what survives a restart. */
 export interface StoredMessage {
@@ -38,28 +23,6 @@ interface Message extends StoredMessage {
 export interface Received {
   message: StoredMessage;
   receipt: string;
-}
-
-function lengthPrefixed(bytes: Buffer): Buffer[] {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(bytes.length);
-  return [length, bytes];
-}
-
-export const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
-
-/** MD5OfMessageAttributes, by SQS's documented algorithm: names sorted, each part length-prefixed, a transport byte. */
-export function md5OfAttributes(attributes: Record<string, MessageAttribute> | undefined): string | undefined {
-  const names = Object.keys(attributes ?? {}).sort();
-  if (!names.length) return undefined;
-  const parts: Buffer[] = [];
-  for (const name of names) {
-    const a = attributes![name]!;
-    const binary = a.DataType.startsWith('Binary');
-    parts.push(...lengthPrefixed(Buffer.from(name, 'utf8')), ...lengthPrefixed(Buffer.from(a.DataType, 'utf8')), Buffer.from([binary ? 2 : 1]),
-      ...lengthPrefixed(binary ? Buffer.from(a.BinaryValue ?? '', 'base64') : Buffer.from(a.StringValue ?? '', 'utf8')));
-  }
-  return createHash('md5').update(Buffer.concat(parts)).digest('hex');
 }
 
 /** Receipt handles name the message and the receive, so a handle from an earlier receive is told apart. */

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { closeServer, listen, readBody } from './http.js';
 import { sqsActions, type SqsAction } from './sqs-actions.js';
 import { moveTaskActions } from './sqs-move-tasks.js';
-import { SqsError } from './sqs-queue.js';
+import { SqsError } from './sqs-wire.js';
 import { SqsService, type JournalSink } from './sqs-service.js';
 
 export type SqsCall = <T = Record<string, unknown>>(action: string, params: Record<string, unknown>) => Promise<T>;

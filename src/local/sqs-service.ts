@@ -1,4 +1,5 @@
-import { Queue, SqsError, queueMissing, type StoredMessage } from './sqs-queue.js';
+import { Queue, type StoredMessage } from './sqs-queue.js';
+import { SqsError, queueMissing } from './sqs-wire.js';
 
 /** What the journal keeps: every change to queues and messages, replayed in order after a restart. */
 export type JournalRecord =

@@ -114,14 +114,14 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
   });
 
   it('retries a failing model until the DLQ with a final error result, and redrive brings the request back to complete', async () => {
-    // 3 receives: the embedded SQS server also counts ChangeMessageVisibility as a receive (issue 11),
-    // so it delivers receives 1 and 3 where SQS delivers 1, 2 and 3; the last one is 3 either way.
+    // As on SQS, only receives count (not the worker's visibility changes): three receives, three model calls.
     const stack = await local('e2e-dlq', '--max-receive-count', '3', '--model-error-rate', '1');
     const sent = await cliJson<{ id: string }>('send', '--local', '--name', stack.name, 'doomed, then saved');
     // Nothing ends silently: the last attempt publishes an error result before SQS moves the request.
     expect((await collectResults(stack, 1, 60_000))[sent.id]).toMatchObject({
       status: 'error', attempt: 3, final: true, deadLetterQueue: 'e2e-dlq-requests-dlq', error: { code: 'InternalServerException' },
     });
+    expect((await stack.status()).modelStats.calls).toBe(3);
     await waitUntil('the request to reach the DLQ', async () => (await depth(stack))['requests-dlq'] === 1, 30_000);
     const dry = await cliJson<{ count: number; sample: { id: string }[] }>('redrive', '--dry-run', '--local', '--name', stack.name);
     expect(dry.count).toBe(1);

@@ -167,4 +167,39 @@ describe('the journal of the local queues', () => {
     await second.journal.close();
     await first.sqs.close();
   });
+
+  it('compacts while running, keeping every live message and the answered requests still queued', async () => {
+    const path = join(tempDir('bq-journal-'), 'compacted.journal');
+    // Compaction after every 2 kB appended: many times during this test.
+    const first = await startDurableSqs(path, names, 2_000);
+    const sqs = client(first.sqs.endpoint);
+    const requests = await queue(sqs, names.requestsQueue);
+    const results = await queue(sqs, names.resultsQueue);
+    const answered = (await sqs.send(new SendMessageCommand({ QueueUrl: requests, MessageBody: '{"prompt":"answered"}' }))).MessageId!;
+    await sqs.send(new SendMessageCommand({ QueueUrl: results, MessageBody: JSON.stringify({ id: answered, status: 'ok' }) }));
+    // The result is consumed (by tail, say) before the request's delete reached the journal.
+    const [result] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: results }))).Messages!;
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: results, ReceiptHandle: result!.ReceiptHandle }));
+    const kept: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: requests, MessageBody: `{"prompt":"${'x'.repeat(100)} ${i}"}` }));
+      if (i % 2) kept.push(MessageId!);
+      else {
+        const [m] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: requests, MaxNumberOfMessages: 1, VisibilityTimeout: 0 }))).Messages!;
+        if (m!.MessageId !== answered) await sqs.send(new DeleteMessageCommand({ QueueUrl: requests, ReceiptHandle: m!.ReceiptHandle }));
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const live = first.sqs.service.queues.get(names.requestsQueue)!.stored().map((m) => m.id).filter((id) => id !== answered).sort();
+    // Far less than the ~16 kB appended: the history was replaced by the live state.
+    expect(readFileSync(path, 'utf8').length).toBeLessThan(12_000);
+    first.sqs.service.close();
+    const second = await startDurableSqs(path, names);
+    expect(second.recovered).toMatchObject({ alreadyAnswered: 1 });
+    expect(second.sqs.service.queues.get(names.requestsQueue)!.stored().map((m) => m.id).sort()).toEqual(live);
+    expect(live.length).toBeGreaterThanOrEqual(kept.length);
+    await second.sqs.close();
+    await second.journal.close();
+    await first.sqs.close();
+  });
 });
