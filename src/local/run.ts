@@ -6,10 +6,10 @@ import { resourceNames } from '../contract.js';
 import { CliError } from '../errors.js';
 import type { Output } from '../output.js';
 import { LOCAL_MODEL_ID } from './model-server.js';
-import { refuseBusyQueues, type QueueReport } from '../provision/engine.js';
+import type { QueueReport } from '../provision/engine.js';
 import { journalContents, type Recovered } from './durable-sqs.js';
 import { lockStack } from './lock.js';
-import { startLocalStack, type LocalStackOptions, type LocalStatus } from './stack.js';
+import type { LocalStackOptions, LocalStatus } from './stack.js';
 import { control, ensureStateDir, isAlive, journalPath, logPath, readState, removeState, writeState, type FoundState, type LocalState } from './state.js';
 
 /** The detached stack's log stays below this: past it, it starts again from empty. */
@@ -49,6 +49,7 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
   try {
     const previous = await previousRun(options.stack, out);
     const previousPort = previous ? Number(new URL(previous.apiUrl).port) : undefined;
+    const { startLocalStack } = await import('./stack.js');
     const local = await startLocalStack({
       ...options,
       controlToken,
@@ -188,7 +189,7 @@ export async function stopLocal(stack: string, options: { force: boolean; keepLo
   }
   const { state } = found;
   const status = await control<LocalStatus>(state, 'GET', 'status');
-  if (!options.force) refuseBusyQueues(status.queues, 'discard them');
+  if (!options.force) (await import('../provision/engine.js')).refuseBusyQueues(status.queues, 'discard them');
   await control(state, 'POST', 'shutdown', { discard: true });
   await options.progress(`Stopping the local stack ${stack} (pid ${state.pid})`, async () => {
     const deadline = Date.now() + STOP_MS;

@@ -199,7 +199,13 @@ export function sqsActions(service: SqsService): Record<string, SqsAction> {
       const got = await queue.receive(max, visibility, wait);
       // A client that hung up during its long poll (Ctrl-C) gets nothing: what it received is visible again at once.
       if (signal?.hungUp() && service.queues.get(queue.name) === queue) {
-        for (const r of got) queue.changeVisibility(r.receipt, 0);
+        for (const r of got) {
+          try {
+            queue.changeVisibility(r.receipt, 0);
+          } catch {
+            // Deleted or moved meanwhile: nothing to hand back.
+          }
+        }
         return {};
       }
       return got.length ? { Messages: got.map((r) => toWire(service, r, p)) } : {};

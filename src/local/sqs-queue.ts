@@ -243,10 +243,9 @@ export class Queue {
       throw new SqsError('MessageNotInflight', 'The message referred to is not in flight.', 'AWS.SimpleQueueService.MessageNotInflight');
     }
     this.hide(message, 'inflight', now + visibility * 1000);
-    if (visibility === 0) {
-      this.reveal(now);
-      this.serve(now);
-    }
+    if (visibility === 0) this.reveal(now);
+    // Visible now, or sooner than the waiting polls' wake-up: serve them or wake them earlier.
+    this.serve(now);
   }
 
   /** Drops messages older than the retention period. */

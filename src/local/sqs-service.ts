@@ -80,7 +80,8 @@ export class SqsService {
   private newQueue(name: string, attributes: Record<string, string>, tags: Record<string, string>, createdAt?: number): Queue {
     const queue = new Queue(name, attributes, tags, {
       deadLetter: (q) => this.byArn((JSON.parse(q.attributes.RedrivePolicy!) as { deadLetterTargetArn: string }).deadLetterTargetArn),
-      onReceive: (q, id) => void this.journal({ op: 'recv', q: q.name, id, at: Date.now() }),
+      // Receive counts decide the DLQ only where a redrive policy is set: elsewhere a restart may start them again.
+      onReceive: (q, id) => void (q.attributes.RedrivePolicy && this.journal({ op: 'recv', q: q.name, id, at: Date.now() })),
       onMove: (from, to, id) => void this.journal({ op: 'move', from: from.name, to: to.name, id }),
     }, createdAt);
     this.queues.set(name, queue);

@@ -119,7 +119,9 @@ describe('the journal of the local queues', () => {
     const first = await startDurableSqs(path, names);
     expect(first.recovered).toBeUndefined();
     const sqs = client(first.sqs.endpoint);
-    const QueueUrl = await queue(sqs, names.requestsQueue);
+    // Receive counts are journaled where they decide something: in a queue with a redrive policy.
+    await queue(sqs, names.deadLetterQueue);
+    const QueueUrl = await queue(sqs, names.requestsQueue, { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:us-east-1:123456789012:${names.deadLetterQueue}`, maxReceiveCount: 5 }) });
     const sent = [];
     for (const body of ['kept', 'received once', 'deleted']) {
       sent.push((await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageAttributes: { n: { DataType: 'String', StringValue: body } } }))).MessageId);
