@@ -4,6 +4,7 @@ import { STDIN_ARGUMENT, checkGlobalArgs, globalOptions } from './commands/optio
 import { pauseCommand } from './commands/pause.js';
 import { policyCommand } from './commands/policy.js';
 import { redriveCommand } from './commands/redrive.js';
+import { resultCommand } from './commands/result.js';
 import { resumeCommand } from './commands/resume.js';
 import { sendCommand } from './commands/send.js';
 import { setConcurrencyCommand } from './commands/set-concurrency.js';
@@ -50,13 +51,14 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     .command(downCommand)
     .command(statusCommand)
     .command(sendCommand)
+    .command(resultCommand)
     .command(tailCommand)
     .command(setConcurrencyCommand)
     .command(pauseCommand)
     .command(resumeCommand)
     .command(redriveCommand)
     .command(policyCommand)
-    .demandCommand(1, 'Name a command: up, down, status, send, tail, set-concurrency, pause, resume, redrive or policy.')
+    .demandCommand(1, 'Name a command: up, down, status, send, result, tail, set-concurrency, pause, resume, redrive or policy.')
     .strict()
     .recommendCommands()
     .help()

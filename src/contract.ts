@@ -79,11 +79,26 @@ export function resourceNames(stack: string) {
     restApi: stack,
     apiKey: stack,
     usagePlan: stack,
+    resultsTable: `${stack}-results`,
   };
 }
+
 export type ResourceNames = ReturnType<typeof resourceNames>;
 
-/** Environment variables of the worker: `up` sets the first six; the last two are optional switches. */
+/**
+ * The results store (a DynamoDB table per stack): one item per request id, holding the exact JSON
+ * the results queue got (`record`), its status (for the conditional write: an `ok` is never
+ * replaced by an error) and when DynamoDB's TTL may delete it (epoch seconds).
+ */
+export const RESULT_ITEM = { key: 'id', record: 'record', status: 'status', expiresAt: 'expiresAt' } as const;
+export const DEFAULT_RESULTS_TTL_SECONDS = 7 * 24 * 3600;
+/**
+ * DynamoDB items hold at most 400 KB, names and values together; a record above this keeps a cut
+ * output and `"truncated": true` (the whole answer stays on the results queue).
+ */
+export const MAX_STORED_RECORD_BYTES = 380_000;
+
+/** Environment variables of the worker: `up` sets all but logText and recordConcurrency, which are optional switches. */
 export const WORKER_ENV = {
   stackName: 'BQ_STACK_NAME',
   resultsQueueUrl: 'BQ_RESULTS_QUEUE_URL',
@@ -96,6 +111,9 @@ export const WORKER_ENV = {
   logText: 'BQ_LOG_TEXT',
   /** Records of one batch processed at once (default 4); model calls in flight <= mapping concurrency x min(batch size, this). */
   recordConcurrency: 'BQ_RECORD_CONCURRENCY',
+  /** The results store's table, and how long its items live (seconds). */
+  resultsTable: 'BQ_RESULTS_TABLE',
+  resultsTtlSeconds: 'BQ_RESULTS_TTL_SECONDS',
 } as const;
 
 /**
@@ -109,6 +127,8 @@ export interface ResultRecord {
   output?: string;
   /** True when the output was cut to fit the 1 MiB SQS message limit. */
   outputTruncated?: boolean;
+  /** In the results store only: the output was cut to fit DynamoDB's 400 KB item (the results queue has all of it). */
+  truncated?: true;
   stopReason?: string;
   usage?: { inputTokens: number; outputTokens: number; totalTokens: number };
   model: string;

@@ -86,6 +86,24 @@ export function duration(flag: string) {
   };
 }
 
+/** How long a --wait waits: a duration above 0. */
+export function waitTimeout(value: unknown): number {
+  const ms = duration('timeout')(value)!;
+  if (ms === 0) throw new UsageError('--timeout must be longer than 0 (for example 30s or 5m)');
+  return ms;
+}
+
+/** A whole number of days, hours or minutes (7d, 12h, 90m), as seconds, from `min` to `max` seconds. */
+export function period(flag: string, min: number, max: number) {
+  return (value: unknown) => {
+    if (value === undefined) return undefined;
+    const match = /^(\d+)(d|h|m)$/.exec(String(value).trim());
+    const seconds = match ? Number(match[1]) * { d: 86_400, h: 3_600, m: 60 }[match[2] as 'd' | 'h' | 'm'] : NaN;
+    if (!(seconds >= min && seconds <= max)) throw new UsageError(`--${flag} must be a whole number of days, hours or minutes such as 7d, 12h or 90m, from ${min / 3600} hour to ${max / 86_400} days (got ${String(value)})`);
+    return seconds;
+  };
+}
+
 /** Parses repeated key=value flags into an object, with limits on their count and lengths. */
 export function keyValues(flag: string, limits: { maxCount: number; maxKey: number; maxValue: number }, check?: (key: string, value: string) => string | undefined) {
   return (values?: string[]) => {

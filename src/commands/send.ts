@@ -1,9 +1,10 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
-import { CliError, InterruptedError, UsageError } from '../errors.js';
-import { Output } from '../output.js';
-import { STDIN_ARGUMENT, duration, integerIn, keyValues, numberIn, type GlobalArgs } from './options.js';
+import { UsageError } from '../errors.js';
+import { Output, formatSeconds } from '../output.js';
+import { STDIN_ARGUMENT, duration, integerIn, keyValues, numberIn, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
+import { waitForResultOf } from './stored-result.js';
 
 interface SendArgs extends GlobalArgs {
   prompt?: string;
@@ -27,11 +28,7 @@ export function builder(yargs: Argv) {
     .option('metadata', { type: 'string', requiresArg: true, array: true, describe: 'key=value echoed back in the result (repeatable)', coerce: keyValues('metadata', { maxCount: 20, maxKey: 128, maxValue: 1024 }) })
     // No default: yargs counts a default as given when checking conflicts with --file.
     .option('wait', { type: 'boolean', describe: 'Wait for the result and print the answer' })
-    .option('timeout', { type: 'string', requiresArg: true, default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: (v: unknown) => {
-      const ms = duration('timeout')(v);
-      if (ms === 0) throw new UsageError('--timeout must be longer than 0 (for example 30s or 5m)');
-      return ms;
-    } })
+    .option('timeout', { type: 'string', requiresArg: true, default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: waitTimeout })
     .option('file', { type: 'string', requiresArg: true, describe: 'Send every line of a file: a JSON request object, or a prompt' })
     .option('parallel', { type: 'string', requiresArg: true, default: 16, describe: 'Requests in flight with --file', coerce: integerIn('parallel', 1, 256) })
     .option('retry-for', { type: 'string', requiresArg: true, default: '1h', describe: 'With --file: how long a line is retried while the API throttles (429) or fails (5xx)', coerce: duration('retry-for') })
@@ -62,10 +59,6 @@ async function buildRequest(argv: SendArgs): Promise<InvokeRequest> {
   const problems = validateInvokeRequest(request);
   if (problems.length) throw new UsageError(`The request is not valid: ${problems.join('; ')}`);
   return request;
-}
-
-function formatSeconds(ms: number) {
-  return ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 /** A --file that cannot be read is a mistake in the command line, said in one line. */
@@ -125,7 +118,7 @@ export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
   if (argv.file) return sendFileCommand(argv, out);
   const request = await buildRequest(argv);
   const target = await openTarget(argv, true);
-  const [api, resultsUrl] = await Promise.all([target.api(), argv.wait ? target.queueUrl('resultsQueue') : undefined]);
+  const api = await target.api();
   const { postRequest } = await import('../client/api.js');
   const { id } = await postRequest(api, request);
   if (!argv.wait) {
@@ -133,13 +126,8 @@ export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
     return;
   }
   process.stderr.write(`Queued ${id}; waiting for its result...\n`);
-  const { waitForResult } = await import('../client/results.js');
-  const interrupted = interruptSignal();
-  const result = await waitForResult({ sqs: (await target.context()).clients.sqs, queueUrl: resultsUrl! }, id, argv.timeout, interrupted);
-  const follow = `"bedrock-queue tail --name ${argv.name}${argv.local ? ' --local' : ''}"`;
-  if (interrupted.aborted) throw new InterruptedError(`Interrupted: stopped waiting; the request ${id} is still queued and its result will be on the results queue (${follow}).`);
-  if (!result) throw new CliError(`No result for ${id} after ${formatSeconds(argv.timeout)}: the request is still queued. Follow it with ${follow}.`);
-  printResult(out, result);
+  const result = await waitForResultOf(argv, target, id, argv.timeout);
+  if (result) printResult(out, result.record);
 }
 
 export const sendCommand: CommandModule<GlobalArgs, SendArgs> = {

@@ -1,8 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import type { ResultRecord } from '../contract.js';
 import { Output } from '../output.js';
 import { duration, integerIn, type GlobalArgs } from './options.js';
 import { UsageError } from '../errors.js';
+import { formatResult } from './stored-result.js';
 import { interruptSignal, openTarget } from './session.js';
 
 interface TailArgs extends GlobalArgs {
@@ -23,15 +23,6 @@ export function builder(yargs: Argv) {
     .example('$0 tail', 'Follow results as they arrive (Ctrl-C to stop)')
     .example('$0 tail --json --count 10 --idle 30s', 'Ten result records as JSON lines, for a script')
     .example('$0 tail --logs', 'The worker\'s per-request log lines');
-}
-
-function formatResult(out: Output, r: ResultRecord): string {
-  const time = new Date(r.completedAt).toLocaleTimeString();
-  const tokens = r.usage ? `${r.usage.inputTokens}+${r.usage.outputTokens} tokens` : '';
-  const status = r.status === 'ok' ? out.paint('32', 'ok') : out.paint('31', 'error');
-  const head = [time, r.id, status, `${r.latencyMs} ms`, tokens, r.attempt > 1 ? `attempt ${r.attempt}` : ''].filter(Boolean).join('  ');
-  const body = r.status === 'ok' ? r.output ?? '' : `${r.error?.code}: ${r.error?.message}`;
-  return `${head}\n${body.split('\n').map((l) => `  ${l}`).join('\n')}\n`;
 }
 
 export async function handler(argv: ArgumentsCamelCase<TailArgs>) {

@@ -59,7 +59,7 @@ async function checkModelEndpoint(argv: UpArgs, out: Output) {
 
 /** What `up --local` would start, from the flags and what an earlier run left; starts nothing. */
 async function dryRun(argv: UpArgs, settings: { model: string; concurrency: number; apiKeyRequired: boolean }, out: Output) {
-  const [{ readState, journalPath }, { journalContents }, { resourceNames }] = await Promise.all([import('../local/state.js'), import('../local/durable-sqs.js'), import('../contract.js')]);
+  const [{ readState, journalPath }, { journalContents }, { resourceNames }] = await Promise.all([import('../local/state.js'), import('../local/journaled-aws.js'), import('../contract.js')]);
   const found = await readState(argv.name);
   const previous = found?.state;
   const held = await journalContents(journalPath(argv.name), resourceNames(argv.name));

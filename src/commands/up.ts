@@ -1,9 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { DEFAULTS, DEFAULT_MODEL_ID, LOG_RETENTION_DAYS, MIN_TIMEOUT_SECONDS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
+import { DEFAULTS, DEFAULT_MODEL_ID, DEFAULT_RESULTS_TTL_SECONDS, LOG_RETENTION_DAYS, MIN_TIMEOUT_SECONDS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
 import type { Ctx, StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
-import { decimal, duration, integerIn, keyValues, numberIn, tagProblem, type GlobalArgs } from './options.js';
+import { decimal, duration, integerIn, keyValues, numberIn, period, tagProblem, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
@@ -63,6 +63,7 @@ export function builder(yargs: Argv) {
     } })
     .option('api-key', { type: 'boolean', describe: 'Require an API key (--no-api-key opens the API to anyone with the URL) [on creation: required]' })
     .option('max-tokens', { type: 'string', requiresArg: true, describe: `Default maxTokens for requests that give none [on creation: ${DEFAULTS.maxTokens}]`, coerce: integerIn('max-tokens', 1, 200000) })
+    .option('results-ttl', { type: 'string', requiresArg: true, describe: `How long results stay readable by id (GET /results/{id}, result), e.g. 7d, 12h [on creation: ${DEFAULT_RESULTS_TTL_SECONDS / 86_400}d]`, coerce: period('results-ttl', 3_600, 365 * 86_400) })
     .option('temperature', { type: 'string', requiresArg: true, describe: 'Default temperature for requests that give none (0-1) [on creation: the model\'s]', coerce: numberIn('temperature', 0, 1) })
     .option('tag', { type: 'string', requiresArg: true, array: true, describe: 'Extra tag key=value on every resource (repeatable)',
       // AWS allows 50 tags; one is the stack tag.
@@ -107,6 +108,7 @@ function stackOptions(argv: UpArgs): StackOptions {
     apiKeyRequired: argv.apiKey,
     maxTokens: argv.maxTokens,
     temperature: argv.temperature,
+    resultsTtl: argv.resultsTtl,
     tags: argv.tag ?? {},
   };
 }

@@ -7,7 +7,7 @@ import { CliError } from '../errors.js';
 import type { Output } from '../output.js';
 import { LOCAL_MODEL_ID } from './model-server.js';
 import type { QueueReport } from '../provision/engine.js';
-import { journalContents, type Recovered } from './durable-sqs.js';
+import { journalContents, type Recovered } from './journaled-aws.js';
 import { lockStack } from './lock.js';
 import type { LocalStackOptions, LocalStatus } from './stack.js';
 import { control, ensureStateDir, isAlive, journalPath, logPath, readState, removeState, writeState, type FoundState, type LocalState } from './state.js';

@@ -1,5 +1,5 @@
 import { Queue, type Received } from './sqs-queue.js';
-import { SqsError, md5, md5OfAttributes, queueMissing, type MessageAttribute } from './sqs-wire.js';
+import { AwsError, md5, md5OfAttributes, queueMissing, type MessageAttribute } from './sqs-wire.js';
 import type { SqsService } from './sqs-service.js';
 
 type Params = Record<string, unknown>;
@@ -15,7 +15,7 @@ function intIn(params: Params, name: string, min: number, max: number, fallback:
   if (value === undefined) return fallback;
   const number = Number(value);
   if (!Number.isInteger(number) || number < min || number > max) {
-    throw new SqsError('InvalidParameterValue', `Value ${String(value)} for parameter ${name} is invalid. Reason: Must be between ${min} and ${max}, if provided.`);
+    throw new AwsError('InvalidParameterValue', `Value ${String(value)} for parameter ${name} is invalid. Reason: Must be between ${min} and ${max}, if provided.`);
   }
   return number;
 }
@@ -31,15 +31,15 @@ function attributesSize(attributes: Record<string, MessageAttribute> | undefined
 /** Validates and enqueues one message; answers as SendMessage does, once the journal holds it. */
 async function send(service: SqsService, queue: Queue, entry: Params) {
   const body = entry.MessageBody;
-  if (typeof body !== 'string' || !body.length) throw new SqsError('MissingParameter', 'The request must contain the parameter MessageBody.');
-  if (INVALID_CHARACTER.test(body)) throw new SqsError('InvalidMessageContents', 'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
+  if (typeof body !== 'string' || !body.length) throw new AwsError('MissingParameter', 'The request must contain the parameter MessageBody.');
+  if (INVALID_CHARACTER.test(body)) throw new AwsError('InvalidMessageContents', 'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
   const attributes = entry.MessageAttributes as Record<string, MessageAttribute> | undefined;
   for (const [name, a] of Object.entries(attributes ?? {})) {
-    if (!/^(String|Number|Binary)(\..+)?$/.test(a.DataType ?? '')) throw new SqsError('InvalidParameterValue', `The type of message (user) attribute '${name}' is invalid.`);
+    if (!/^(String|Number|Binary)(\..+)?$/.test(a.DataType ?? '')) throw new AwsError('InvalidParameterValue', `The type of message (user) attribute '${name}' is invalid.`);
   }
   const limit = Number(queue.attributes.MaximumMessageSize);
   if (Buffer.byteLength(body) + attributesSize(attributes) > limit) {
-    throw new SqsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
+    throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
   }
   const delay = intIn(entry, 'DelaySeconds', 0, 900, Number(queue.attributes.DelaySeconds));
   const now = Date.now();
@@ -54,12 +54,12 @@ async function send(service: SqsService, queue: Queue, entry: Params) {
 /** The entries of a batch call, checked as SQS checks them: 1 to 10, distinct ids of the allowed characters. */
 function batchEntries(params: Params): Params[] {
   const entries = (params.Entries ?? []) as Params[];
-  if (!entries.length) throw new SqsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry in the request.', 'AWS.SimpleQueueService.EmptyBatchRequest');
-  if (entries.length > 10) throw new SqsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${entries.length}.`, 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest');
+  if (!entries.length) throw new AwsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry in the request.', 'AWS.SimpleQueueService.EmptyBatchRequest');
+  if (entries.length > 10) throw new AwsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${entries.length}.`, 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest');
   const ids = new Set<string>();
   for (const entry of entries) {
-    if (typeof entry.Id !== 'string' || !BATCH_ID.test(entry.Id)) throw new SqsError('InvalidBatchEntryId', 'A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.', 'AWS.SimpleQueueService.InvalidBatchEntryId');
-    if (ids.has(entry.Id)) throw new SqsError('BatchEntryIdsNotDistinct', `Id ${entry.Id} repeated.`, 'AWS.SimpleQueueService.BatchEntryIdsNotDistinct');
+    if (typeof entry.Id !== 'string' || !BATCH_ID.test(entry.Id)) throw new AwsError('InvalidBatchEntryId', 'A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.', 'AWS.SimpleQueueService.InvalidBatchEntryId');
+    if (ids.has(entry.Id)) throw new AwsError('BatchEntryIdsNotDistinct', `Id ${entry.Id} repeated.`, 'AWS.SimpleQueueService.BatchEntryIdsNotDistinct');
     ids.add(entry.Id);
   }
   return entries;
@@ -71,7 +71,7 @@ async function batch(entries: Params[], run: (entry: Params) => unknown) {
     try {
       return { ok: { Id: entry.Id, ...(await run(entry) as Params | undefined) } };
     } catch (err) {
-      if (!(err instanceof SqsError)) throw err;
+      if (!(err instanceof AwsError)) throw err;
       return { failed: { Id: entry.Id, SenderFault: true, Code: err.queryCode, Message: err.message } };
     }
   }));
@@ -107,7 +107,7 @@ function toWire(service: SqsService, { message, receipt }: Received, params: Par
 /** SQS's message and queue actions over the service, with the JSON protocol's parameter and answer shapes. */
 export function sqsActions(service: SqsService): Record<string, SqsAction> {
   const receiptOf = (params: Params) => {
-    if (typeof params.ReceiptHandle !== 'string') throw new SqsError('MissingParameter', 'The request must contain the parameter ReceiptHandle.');
+    if (typeof params.ReceiptHandle !== 'string') throw new AwsError('MissingParameter', 'The request must contain the parameter ReceiptHandle.');
     return params.ReceiptHandle;
   };
   const deleteMessage = (queue: Queue, params: Params) => {
@@ -148,7 +148,7 @@ export function sqsActions(service: SqsService): Record<string, SqsAction> {
         ...queue.attributes,
       };
       const names = (p.AttributeNames ?? []) as string[];
-      for (const name of names) if (name !== 'All' && !(name in all) && !['RedrivePolicy', 'RedriveAllowPolicy', 'Policy', 'KmsMasterKeyId', 'KmsDataKeyReusePeriodSeconds'].includes(name)) throw new SqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+      for (const name of names) if (name !== 'All' && !(name in all) && !['RedrivePolicy', 'RedriveAllowPolicy', 'Policy', 'KmsMasterKeyId', 'KmsDataKeyReusePeriodSeconds'].includes(name)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
       const Attributes = Object.fromEntries(Object.entries(all).filter(([n]) => names.includes('All') || names.includes(n)));
       return Object.keys(Attributes).length ? { Attributes } : {};
     },
@@ -188,7 +188,7 @@ export function sqsActions(service: SqsService): Record<string, SqsAction> {
       const queue = service.byUrl(p.QueueUrl);
       const entries = batchEntries(p);
       const total = entries.reduce((sum, e) => sum + Buffer.byteLength(String(e.MessageBody ?? '')) + attributesSize(e.MessageAttributes as Record<string, MessageAttribute>), 0);
-      if (total > 1048576) throw new SqsError('BatchRequestTooLong', `Batch requests cannot be longer than 1048576 bytes. You have sent ${total} bytes.`, 'AWS.SimpleQueueService.BatchRequestTooLong');
+      if (total > 1048576) throw new AwsError('BatchRequestTooLong', `Batch requests cannot be longer than 1048576 bytes. You have sent ${total} bytes.`, 'AWS.SimpleQueueService.BatchRequestTooLong');
       return batch(entries, (entry) => send(service, queue, entry));
     },
     ReceiveMessage: async (p, signal) => {

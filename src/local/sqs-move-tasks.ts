@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SqsError } from './sqs-wire.js';
+import { AwsError } from './sqs-wire.js';
 import type { SqsAction } from './sqs-actions.js';
 import type { SqsService } from './sqs-service.js';
 
@@ -14,7 +14,7 @@ interface MoveTask {
   FailureReason?: string;
 }
 
-const invalid = (message: string) => new SqsError('InvalidParameterValue', message);
+const invalid = (message: string) => new AwsError('InvalidParameterValue', message);
 
 /**
  * StartMessageMoveTask and ListMessageMoveTasks: a dead-letter queue's visible messages go back to
@@ -28,11 +28,11 @@ export function moveTaskActions(service: SqsService): Record<string, SqsAction> 
   return {
     StartMessageMoveTask: (p) => {
       const source = service.byArn(p.SourceArn);
-      if (!source) throw new SqsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.');
+      if (!source) throw new AwsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.');
       const sources = sourcesOf(service.arn(source.name));
       if (!sources.length) throw invalid('Source queue must be configured as a Dead Letter Queue.');
       const destination = p.DestinationArn === undefined ? (sources.length === 1 ? sources[0] : undefined) : service.byArn(p.DestinationArn);
-      if (!destination) throw new SqsError('ResourceNotFoundException', 'The resource that you specified for the DestinationArn parameter doesn\'t exist.');
+      if (!destination) throw new AwsError('ResourceNotFoundException', 'The resource that you specified for the DestinationArn parameter doesn\'t exist.');
       if (tasks.some((t) => t.SourceArn === p.SourceArn && t.Status === 'RUNNING')) throw invalid('There is already a task running. Only one active task is allowed for a source queue arn at a given time.');
       const task: MoveTask = {
         TaskHandle: Buffer.from(JSON.stringify({ taskId: randomUUID(), sourceArn: p.SourceArn })).toString('base64'),
@@ -57,7 +57,7 @@ export function moveTaskActions(service: SqsService): Record<string, SqsAction> 
       return { TaskHandle: task.TaskHandle };
     },
     ListMessageMoveTasks: (p) => {
-      if (!service.byArn(p.SourceArn)) throw new SqsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.');
+      if (!service.byArn(p.SourceArn)) throw new AwsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.');
       const max = Number(p.MaxResults ?? 1);
       return {
         Results: tasks.filter((t) => t.SourceArn === p.SourceArn).slice(0, max).map(({ TaskHandle, ...t }) => ({ ...t, ...(t.Status === 'RUNNING' ? { TaskHandle } : {}) })),

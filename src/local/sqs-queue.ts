@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SqsError, type MessageAttribute } from './sqs-wire.js';
+import { AwsError, type MessageAttribute } from './sqs-wire.js';
 
 /** A message as the journal keeps it: what survives a restart. */
 export interface StoredMessage {
@@ -33,7 +33,7 @@ function receiptFor(id: string): string {
 export function messageIdOf(receipt: string): string {
   const decoded = Buffer.from(receipt, 'base64url').toString('utf8');
   const id = decoded.slice(0, decoded.lastIndexOf(':'));
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw new SqsError('ReceiptHandleIsInvalid', `The input receipt handle "${receipt}" is not a valid receipt handle.`);
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${receipt}" is not a valid receipt handle.`);
   return id;
 }
 
@@ -240,7 +240,7 @@ export class Queue {
   changeVisibility(receipt: string, visibility: number, now = Date.now()) {
     const message = this.messages.get(messageIdOf(receipt));
     if (!message || message.state !== 'inflight' || message.receipt !== receipt) {
-      throw new SqsError('MessageNotInflight', 'The message referred to is not in flight.', 'AWS.SimpleQueueService.MessageNotInflight');
+      throw new AwsError('MessageNotInflight', 'The message referred to is not in flight.', 'AWS.SimpleQueueService.MessageNotInflight');
     }
     this.hide(message, 'inflight', now + visibility * 1000);
     if (visibility === 0) this.reveal(now);

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { closeServer, listen, readBody } from './http.js';
 import { sqsActions, type SqsAction } from './sqs-actions.js';
 import { moveTaskActions } from './sqs-move-tasks.js';
-import { SqsError } from './sqs-wire.js';
+import { AwsError } from './sqs-wire.js';
 import { SqsService, type JournalSink } from './sqs-service.js';
 
 export type SqsCall = <T = Record<string, unknown>>(action: string, params: Record<string, unknown>) => Promise<T>;
@@ -21,13 +21,17 @@ export interface SqsServerOptions {
   journal?: JournalSink;
   /** Runs before the server answers anything: replaying a journal into the service, say. */
   prepare?: (service: SqsService) => Promise<void> | void;
+  /** DynamoDB's actions on the same endpoint (X-Amz-Target DynamoDB_20120810.<Action>): the local results store. */
+  dynamodb?: Record<string, SqsAction>;
 }
 
 const JSON_TYPE = 'application/x-amz-json-1.0';
 
-function errorBody(err: SqsError) {
-  return { __type: `com.amazonaws.sqs#${err.code}`, message: err.message };
+function errorBody(err: AwsError) {
+  return { __type: `${err.namespace}#${err.code}`, message: err.message };
 }
+
+const TARGETS = { sqs: 'AmazonSQS.', dynamodb: 'DynamoDB_20120810.' };
 
 /**
  * The local target's SQS endpoint: our own implementation of the standard-queue semantics the
@@ -42,8 +46,13 @@ export async function startSqsServer(options: SqsServerOptions = {}): Promise<Sq
 
   const run = async (name: string, params: Record<string, unknown>, hungUp?: () => boolean) => {
     const action = actions[name];
-    if (!action) throw new SqsError('UnsupportedOperation', `The local SQS server does not support ${name}.`, 'AWS.SimpleQueueService.UnsupportedOperation');
+    if (!action) throw new AwsError('UnsupportedOperation', `The local SQS server does not support ${name}.`, 'AWS.SimpleQueueService.UnsupportedOperation');
     return action(params, hungUp ? { hungUp } : undefined);
+  };
+  const runDynamo = async (name: string, params: Record<string, unknown>) => {
+    const action = options.dynamodb?.[name];
+    if (!action) throw Object.assign(new AwsError('UnknownOperationException', `The local target's DynamoDB answers ${Object.keys(options.dynamodb ?? {}).join(', ') || 'nothing'}, not ${name}.`), { namespace: 'com.amazon.coral.service' });
+    return action(params);
   };
 
   const server = createServer(async (req, res) => {
@@ -57,18 +66,20 @@ export async function startSqsServer(options: SqsServerOptions = {}): Promise<Sq
     try {
       const target = String(req.headers['x-amz-target'] ?? '');
       const body = (await readBody(req))!.toString('utf8');
-      if (!target.startsWith('AmazonSQS.')) {
-        return answer(400, errorBody(new SqsError('InvalidAction', 'The local SQS server speaks the AWS JSON protocol (x-amz-target: AmazonSQS.<Action>), as current AWS SDKs, boto3 and the AWS CLI do; the older query protocol is not supported.')));
+      const dynamo = target.startsWith(TARGETS.dynamodb);
+      if (!dynamo && !target.startsWith(TARGETS.sqs)) {
+        return answer(400, errorBody(new AwsError('InvalidAction', 'The local SQS server speaks the AWS JSON protocol (x-amz-target: AmazonSQS.<Action>), as current AWS SDKs, boto3 and the AWS CLI do; the older query protocol is not supported.')));
       }
       let params: Record<string, unknown>;
       try {
         params = body ? JSON.parse(body) as Record<string, unknown> : {};
       } catch {
-        return answer(400, errorBody(new SqsError('SerializationException', 'The request body is not JSON.')));
+        return answer(400, errorBody(new AwsError('SerializationException', 'The request body is not JSON.')));
       }
-      answer(200, await run(target.slice('AmazonSQS.'.length), params, () => hungUp));
+      if (dynamo) return answer(200, await runDynamo(target.slice(TARGETS.dynamodb.length), params));
+      answer(200, await run(target.slice(TARGETS.sqs.length), params, () => hungUp));
     } catch (err) {
-      if (err instanceof SqsError) return answer(err.status, errorBody(err), { 'x-amzn-query-error': `${err.queryCode};Sender` });
+      if (err instanceof AwsError) return answer(err.status, errorBody(err), err.namespace === 'com.amazonaws.sqs' ? { 'x-amzn-query-error': `${err.queryCode};Sender` } : {});
       answer(500, { __type: 'com.amazonaws.sqs#InternalError', message: (err as Error).message }, { 'x-amzn-query-error': 'InternalError;Receiver' });
     }
   });
@@ -81,7 +92,7 @@ export async function startSqsServer(options: SqsServerOptions = {}): Promise<Sq
       return await run(action, params) as T;
     } catch (err) {
       // The same form as the protocol client's errors: the short name first.
-      if (err instanceof SqsError) throw new Error(`${err.code}: ${err.message}`);
+      if (err instanceof AwsError) throw new Error(`${err.code}: ${err.message}`);
       throw err;
     }
   };

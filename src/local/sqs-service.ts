@@ -1,5 +1,5 @@
 import { Queue, type StoredMessage } from './sqs-queue.js';
-import { SqsError, queueMissing } from './sqs-wire.js';
+import { AwsError, queueMissing } from './sqs-wire.js';
 
 /** What the journal keeps: every change to queues and messages, replayed in order after a restart. */
 export type JournalRecord =
@@ -10,6 +10,8 @@ export type JournalRecord =
   | { op: 'recv'; q: string; id: string; at: number }
   | { op: 'move'; from: string; to: string; id: string; resetCount?: true }
   | { op: 'purge'; q: string }
+  /** An item of the local results store (DynamoDB's part of the local target). */
+  | { op: 'item'; table: string; item: Record<string, { S: string } | { N: string }> }
   /** Records of the layer above (the local stack), kept through compaction and handed back on replay. */
   | { op: 'note'; kind: string; data: unknown };
 
@@ -66,7 +68,7 @@ export class SqsService {
 
   /** The queue a QueueUrl names (any host: only the name counts, as clients may rewrite hosts). */
   byUrl(queueUrl: unknown): Queue {
-    if (typeof queueUrl !== 'string' || !queueUrl) throw new SqsError('MissingParameter', 'The request must contain the parameter QueueUrl.');
+    if (typeof queueUrl !== 'string' || !queueUrl) throw new AwsError('MissingParameter', 'The request must contain the parameter QueueUrl.');
     const queue = this.queues.get(queueUrl.split('/').filter(Boolean).pop() ?? '');
     if (!queue) throw queueMissing();
     return queue;
@@ -91,11 +93,11 @@ export class SqsService {
   /** Checks attributes as SQS does: known names, numeric ranges, a redrive policy naming an existing queue. */
   checkAttributes(attributes: Record<string, string>) {
     for (const [name, value] of Object.entries(attributes)) {
-      if (!(name in RANGES)) throw new SqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+      if (!(name in RANGES)) throw new AwsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
       const range = RANGES[name];
       const number = Number(value);
       if (range && (!/^\d+$/.test(String(value)) || number < range[0] || number > range[1])) {
-        throw new SqsError('InvalidAttributeValue', `Invalid value for the parameter ${name}.`);
+        throw new AwsError('InvalidAttributeValue', `Invalid value for the parameter ${name}.`);
       }
     }
     if (attributes.RedrivePolicy) {
@@ -103,14 +105,14 @@ export class SqsService {
       try {
         policy = JSON.parse(attributes.RedrivePolicy) as typeof policy;
       } catch {
-        throw new SqsError('InvalidAttributeValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Invalid JSON.`);
+        throw new AwsError('InvalidAttributeValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Invalid JSON.`);
       }
       const count = Number(policy.maxReceiveCount);
       if (!Number.isInteger(count) || count < 1 || count > 1000) {
-        throw new SqsError('InvalidAttributeValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Invalid value for maxReceiveCount: ${policy.maxReceiveCount}, valid values are from 1 to 1000 both inclusive.`);
+        throw new AwsError('InvalidAttributeValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Invalid value for maxReceiveCount: ${policy.maxReceiveCount}, valid values are from 1 to 1000 both inclusive.`);
       }
       if (!this.byArn(policy.deadLetterTargetArn)) {
-        throw new SqsError('InvalidAttributeValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`);
+        throw new AwsError('InvalidAttributeValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`);
       }
     }
   }
@@ -121,13 +123,13 @@ export class SqsService {
 
   createQueue(name: unknown, attributes: Record<string, string> = {}, tags: Record<string, string> = {}): string {
     if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
-      throw new SqsError('InvalidParameterValue', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
+      throw new AwsError('InvalidParameterValue', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
     }
-    if (attributes.FifoQueue === 'true') throw new SqsError('UnsupportedOperation', 'The local SQS server keeps standard queues only.');
+    if (attributes.FifoQueue === 'true') throw new AwsError('UnsupportedOperation', 'The local SQS server keeps standard queues only.');
     const existing = this.queues.get(name);
     if (existing) {
       const differs = Object.entries(attributes).find(([key, value]) => String(existing.attributes[key] ?? DEFAULT_ATTRIBUTES[key]) !== String(value));
-      if (differs) throw new SqsError('QueueNameExists', `A queue already exists with the same name and a different value for attribute ${differs[0]}`, 'QueueAlreadyExists');
+      if (differs) throw new AwsError('QueueNameExists', `A queue already exists with the same name and a different value for attribute ${differs[0]}`, 'QueueAlreadyExists');
       return this.url(name);
     }
     this.checkAttributes(attributes);
@@ -195,6 +197,7 @@ export class SqsService {
         this.queues.get(record.q)?.purge();
         break;
       case 'note':
+      case 'item':
         break;
     }
   }

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 
-/** An SQS error as the JSON protocol names it: the SDK's exception name, HTTP 400 unless said. */
-export class SqsError extends Error {
+/** An error as the AWS JSON protocol names it (the SDK's exception name, HTTP 400 unless said); SQS's unless another namespace is given. */
+export class AwsError extends Error {
+  namespace = 'com.amazonaws.sqs';
   constructor(readonly code: string, message: string, readonly queryCode = code, readonly status = 400) {
     super(message);
   }
 }
 
-export const queueMissing = () => new SqsError('QueueDoesNotExist', 'The specified queue does not exist.', 'AWS.SimpleQueueService.NonExistentQueue');
+export const queueMissing = () => new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 'AWS.SimpleQueueService.NonExistentQueue');
 
 export interface MessageAttribute {
   DataType: string;

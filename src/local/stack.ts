@@ -14,7 +14,7 @@ import { readBody } from './http.js';
 import { CliError } from '../errors.js';
 import { MappingEmulator, type MappingStatus } from './mapping.js';
 import { FunctionSandbox } from './sandbox.js';
-import { startDurableSqs, type Recovered } from './durable-sqs.js';
+import { startJournaledAws, type Recovered } from './journaled-aws.js';
 import { journalPath } from './state.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
 
@@ -79,7 +79,8 @@ export interface LocalStack {
 
 /** The function's environment, as `up` would configure it, pointed at the local endpoints. */
 function functionEnvironment(ctx: Ctx, sqsEndpoint: string, modelEndpoint: string | undefined): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env, ...workerEnvironment(ctx), AWS_REGION: LOCAL_ACCOUNT.region, AWS_ENDPOINT_URL_SQS: sqsEndpoint };
+  // One local endpoint answers SQS and the results table (DynamoDB), as AWS's two endpoints do.
+  const env: Record<string, string | undefined> = { ...process.env, ...workerEnvironment(ctx), AWS_REGION: LOCAL_ACCOUNT.region, AWS_ENDPOINT_URL_SQS: sqsEndpoint, AWS_ENDPOINT_URL_DYNAMODB: sqsEndpoint };
   if (modelEndpoint) {
     Object.assign(env, { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: modelEndpoint, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
     delete env.AWS_PROFILE;
@@ -105,7 +106,7 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
 }
 
 async function assembleLocalStack(options: StartOptions, opened: (() => Promise<unknown>)[]): Promise<LocalStack> {
-  const durable = await startDurableSqs(journalPath(options.stack), resourceNames(options.stack));
+  const durable = await startJournaledAws(journalPath(options.stack), resourceNames(options.stack));
   const { sqs: sqsServer, journal } = durable;
   opened.push(() => sqsServer.close().then(() => journal.close()));
   const sqsEndpoint = sqsServer.endpoint;

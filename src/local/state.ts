@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from '../errors.js';
 import { httpCall } from '../client/http.js';
-import type { Recovered } from './durable-sqs.js';
+import type { Recovered } from './journaled-aws.js';
 
 /** What `up --local` leaves for the other commands: where it listens, its key, and its process. */
 export interface LocalState {

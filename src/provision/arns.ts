@@ -25,6 +25,11 @@ export function logGroupArn(ctx: Ctx) {
   return `arn:${partition}:logs:${region}:${accountId}:log-group:${ctx.names.logGroup}`;
 }
 
+export function tableArn(ctx: Ctx) {
+  const { partition, region, accountId } = ctx.account;
+  return `arn:${partition}:dynamodb:${region}:${accountId}:table/${ctx.names.resultsTable}`;
+}
+
 export function restApiArn(ctx: Ctx, restApiId: string) {
   return `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/restapis/${restApiId}`;
 }

@@ -1,6 +1,7 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -26,6 +27,7 @@ export interface Clients {
   lambda: LambdaClient;
   logs: CloudWatchLogsClient;
   apigateway: APIGatewayClient;
+  dynamodb: DynamoDBClient;
   sts: STSClient;
 }
 
@@ -56,6 +58,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     lambda: lazy('lambda', () => new LambdaClient(config)),
     logs: lazy('logs', () => new CloudWatchLogsClient(config)),
     apigateway: lazy('apigateway', () => new APIGatewayClient(config)),
+    dynamodb: lazy('dynamodb', () => new DynamoDBClient(config)),
     sts: lazy('sts', () => new STSClient(config)),
   }) as Clients;
 }

@@ -1,4 +1,4 @@
-import { DEFAULTS, DEFAULT_MODEL_ID, STACK_TAG, TAG_RULES, resourceNames } from '../contract.js';
+import { DEFAULTS, DEFAULT_MODEL_ID, DEFAULT_RESULTS_TTL_SECONDS, STACK_TAG, TAG_RULES, resourceNames } from '../contract.js';
 import { CliError, foreignError } from '../errors.js';
 import { apiKey } from './api-key.js';
 import { createClients, regionOnly, resolveAccount, type Account, type AwsTarget } from './aws.js';
@@ -8,6 +8,7 @@ import { workerFunction } from './function.js';
 import { logGroup } from './log-group.js';
 import { deadLetterQueue, queueDepth, requestsQueue, resultsQueue, type QueueLive } from './queue.js';
 import { restApi } from './rest-api.js';
+import { resultsTable } from './results-table.js';
 import { realSleep, withRetry, type Sleep } from './retry.js';
 import { apiRole, workerRole } from './role.js';
 import type { Change, Ctx, Live, Resource, Settings, StackOptions, WorkerCode } from './types.js';
@@ -22,6 +23,7 @@ export const RESOURCES: Resource<any>[] = [
   deadLetterQueue,
   resultsQueue,
   requestsQueue,
+  resultsTable,
   logGroup,
   workerFunction,
   eventSourceMapping,
@@ -96,6 +98,7 @@ export function resolveSettings(options: StackOptions, live: Partial<Settings>):
     apiKeyRequired: options.apiKeyRequired ?? live.apiKeyRequired ?? DEFAULTS.apiKeyRequired,
     maxTokens: options.maxTokens ?? live.maxTokens ?? DEFAULTS.maxTokens,
     temperature: options.temperature ?? live.temperature,
+    resultsTtl: options.resultsTtl ?? live.resultsTtl ?? DEFAULT_RESULTS_TTL_SECONDS,
   };
 }
 

@@ -31,6 +31,8 @@ export function workerEnvironment(ctx: Ctx, live?: Record<string, string>): Reco
     [WORKER_ENV.modelId]: ctx.settings.model,
     [WORKER_ENV.defaultMaxTokens]: String(ctx.settings.maxTokens),
     [WORKER_ENV.maxReceiveCount]: String(ctx.settings.maxReceiveCount),
+    [WORKER_ENV.resultsTable]: ctx.names.resultsTable,
+    [WORKER_ENV.resultsTtlSeconds]: String(ctx.settings.resultsTtl),
   };
   if (ctx.settings.temperature !== undefined) env[WORKER_ENV.defaultTemperature] = String(ctx.settings.temperature);
   return env;
@@ -106,6 +108,7 @@ export const workerFunction: Resource<FunctionLive> = {
     if (env[WORKER_ENV.modelId]) settings.model = env[WORKER_ENV.modelId];
     if (env[WORKER_ENV.defaultMaxTokens]) settings.maxTokens = Number(env[WORKER_ENV.defaultMaxTokens]);
     if (env[WORKER_ENV.defaultTemperature]) settings.temperature = Number(env[WORKER_ENV.defaultTemperature]);
+    if (Number(env[WORKER_ENV.resultsTtlSeconds]) > 0) settings.resultsTtl = Number(env[WORKER_ENV.resultsTtlSeconds]);
     return settings;
   },
   async diff(ctx, live) {

@@ -50,6 +50,7 @@ function resources(scope: PolicyScope) {
       '/restapis/*/resources/*/methods/*/responses/*', '/restapis/*/resources/*/methods/*/integration/responses/*',
     ].map(api),
     apiTags: [api('/tags/*')],
+    resultsTable: [`arn:${p}:dynamodb:${r}:${a}:table/${names.resultsTable}`],
     models: [`arn:${p}:bedrock:${r}::foundation-model/*`, `arn:${p}:bedrock:${r}:${a}:inference-profile/*`],
   };
 }
@@ -142,6 +143,10 @@ export const PERMISSIONS: Permission[] = [
   { calls: apigw('UpdateRequestValidator'), action: 'apigateway:PATCH', on: 'apiUntagged', because: 'request validators are not in API Gateway\'s tag inheritance list' },
   { calls: apigw('TagResource'), action: 'apigateway:PUT', on: 'apiTags' },
 
+  ...['DescribeTable', 'DescribeTimeToLive', 'ListTagsOfResource', 'CreateTable', 'UpdateTable', 'UpdateTimeToLive', 'TagResource', 'DeleteTable', 'GetItem', 'BatchGetItem']
+    .map((c): Permission => ({ calls: [`dynamodb:${c}`], action: `dynamodb:${c}`, on: 'resultsTable' })),
+  { calls: ['dynamodb:CreateTable'], action: 'dynamodb:TagResource', on: 'resultsTable', because: 'CreateTable with tags needs dynamodb:TagResource' },
+
   { calls: ['bedrock:GetInferenceProfile'], action: 'bedrock:GetInferenceProfile', on: 'models' },
   { calls: ['bedrock:GetFoundationModel'], action: 'bedrock:GetFoundationModel', on: 'models' },
   { calls: ['bedrock:GetFoundationModelAvailability'], action: 'bedrock:GetFoundationModelAvailability', on: 'any' },
@@ -154,7 +159,7 @@ const SIDS: Record<On, string> = {
   any: 'ListAndCreateUnscoped', queues: 'Queues', consumedQueues: 'ReadResults', deadLetterQueue: 'Redrive', requestsQueue: 'RedriveDestination',
   roles: 'Roles', roleLookups: 'FindRoles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
   mappings: 'EventSourceMapping', mappingTags: 'EventSourceMappingTags', logGroup: 'Logs',
-  apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiUntagged: 'ApiUntaggedParts', apiTags: 'ApiTags', models: 'ModelCheck',
+  apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiUntagged: 'ApiUntaggedParts', apiTags: 'ApiTags', resultsTable: 'ResultsStore', models: 'ModelCheck',
 };
 
 export interface PolicyStatement {

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { IAM_PATH, STACK_TAG } from '../contract.js';
 import { CliError, errorName } from '../errors.js';
-import { logGroupArn, modelStatements, parseModelId, queueArn } from './arns.js';
+import { logGroupArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
 import { change, missingTags, orMissing, sameDocument, tagChanges } from './diff.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
@@ -165,6 +165,7 @@ export function workerRolePolicy(ctx: Ctx, live?: RoleLive) {
       Resource: queueArn(ctx, ctx.names.requestsQueue),
     },
     { Sid: 'PublishResults', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(ctx, ctx.names.resultsQueue) },
+    { Sid: 'StoreResults', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: tableArn(ctx) },
     ...bedrockStatements(ctx, live),
     { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroupArn(ctx)}:*` },
   ]);

@@ -16,6 +16,8 @@ export interface StackOptions {
   apiKeyRequired?: boolean;
   maxTokens?: number;
   temperature?: number;
+  /** Seconds a result stays in the results store (DynamoDB TTL). */
+  resultsTtl?: number;
   /** Extra tags from `--tag key=value`, added to the stack tag. */
   tags?: Record<string, string>;
 }
@@ -34,6 +36,7 @@ export interface Settings {
   apiKeyRequired: boolean;
   maxTokens: number;
   temperature?: number;
+  resultsTtl: number;
 }
 
 export interface WorkerCode {

@@ -1,7 +1,9 @@
-import { WORKER_ENV, resourceNames } from '../contract.js';
+import { DEFAULT_RESULTS_TTL_SECONDS, WORKER_ENV, resourceNames } from '../contract.js';
 
 export interface WorkerConfig {
   resultsQueueUrl: string;
+  resultsTable: string;
+  resultsTtlSeconds: number;
   modelId: string;
   defaultMaxTokens: number;
   defaultTemperature?: number;
@@ -22,6 +24,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const temperature = env[WORKER_ENV.defaultTemperature];
   return {
     resultsQueueUrl: required(WORKER_ENV.resultsQueueUrl),
+    resultsTable: required(WORKER_ENV.resultsTable),
+    resultsTtlSeconds: Number(env[WORKER_ENV.resultsTtlSeconds]) > 0 ? Number(env[WORKER_ENV.resultsTtlSeconds]) : DEFAULT_RESULTS_TTL_SECONDS,
     modelId: required(WORKER_ENV.modelId),
     defaultMaxTokens: Number(env[WORKER_ENV.defaultMaxTokens] ?? 1024),
     defaultTemperature: temperature ? Number(temperature) : undefined,

@@ -1,4 +1,5 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
@@ -7,6 +8,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { WORKER_RESERVE_MS } from '../contract.js';
 import { readConfig, type WorkerConfig } from './config.js';
 import { backoffSeconds, delayRetries, publishResults, queueUrlOf, requeue, retryDelaySeconds } from './publish.js';
+import { storeResults } from './store.js';
 import { finalError, processRecord, queuedAtOf, receiveCountOf, requestIdOf, throttlesOf, THROTTLING_ERRORS, type Outcome } from './record.js';
 
 /** A request still throttled this long after it was queued takes the normal retry path, towards the DLQ. */
@@ -14,10 +16,10 @@ export const MAX_THROTTLED_WAIT_MS = 24 * 3600 * 1000;
 
 const keepAlive = new HttpAgent({ keepAlive: true });
 const keepAliveTls = new HttpsAgent({ keepAlive: true });
-let clients: { bedrock: BedrockRuntimeClient; sqs: SQSClient } | undefined;
+let clients: { bedrock: BedrockRuntimeClient; sqs: SQSClient; dynamo: DynamoDBClient } | undefined;
 
 /**
- * One pair of clients per container; region and endpoints come from the standard AWS environment.
+ * One set of clients per container; region and endpoints come from the standard AWS environment.
  * - The SDK retries no Bedrock call: the worker pauses and retries throttled ones, the queue the rest.
  * - Converse goes over HTTP/1.1 with keep-alive: the SDK's default HTTP/2 handler opened a new
  *   connection for every call, which tripled the worker's CPU per request (BENCHMARKS.md).
@@ -28,6 +30,7 @@ function getClients() {
   clients ??= {
     bedrock: new BedrockRuntimeClient({ maxAttempts: 1, requestHandler: new NodeHttpHandler({ httpAgent: keepAlive, httpsAgent: keepAliveTls }) }),
     sqs: new SQSClient(sqsEndpoint ? { endpoint: sqsEndpoint } : {}),
+    dynamo: new DynamoDBClient({ requestHandler: new NodeHttpHandler({ httpAgent: keepAlive, httpsAgent: keepAliveTls }) }),
   };
   return clients;
 }
@@ -77,7 +80,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
     console.log(JSON.stringify({ level: 'error', message: (err as Error).message }));
     return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.messageId })) };
   }
-  const { bedrock, sqs } = getClients();
+  const { bedrock, sqs, dynamo } = getClients();
   const deadline = Date.now() + context.getRemainingTimeInMillis() - WORKER_RESERVE_MS;
 
   const outcomes = await mapWithLimit(records, config.recordConcurrency, (record) =>
@@ -95,7 +98,11 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
     ...outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : [])),
     ...lastTries.map((o) => finalError(o, config)),
   ];
-  const unpublished = results.length ? await publishResults(sqs, config.resultsQueueUrl, results) : new Set<string>();
+  // A result is done once both the results queue and the results store hold it; otherwise its request is tried again.
+  const [notQueued, notStored] = results.length
+    ? await Promise.all([publishResults(sqs, config.resultsQueueUrl, results), storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, results)])
+    : [new Set<string>(), new Set<string>()];
+  const unpublished = new Set([...notQueued, ...notStored]);
   const notRequeued = throttled.length ? await requeue(sqs, throttled.map((o) => ({
     queueUrl: queueUrlOf(o.record.eventSourceARN),
     body: o.record.body,

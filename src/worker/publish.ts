@@ -6,16 +6,21 @@ const MAX_ENTRIES = 10;
 const MAX_BATCH_BYTES = 1024 * 1024;
 const MAX_MESSAGE_BYTES = 1024 * 1024 - 1024;
 
-/** The JSON of a result, its output cut (and flagged) if it would not fit in one SQS message. */
-export function serializeResult(result: ResultRecord): string {
+/** The JSON of a result within `maxBytes`, its output cut and `flag` set when it would not fit. */
+export function fitResult(result: ResultRecord, maxBytes: number, flag: Partial<ResultRecord>): string {
   let body = JSON.stringify(result);
-  if (Buffer.byteLength(body) <= MAX_MESSAGE_BYTES || !result.output) return body;
+  if (Buffer.byteLength(body) <= maxBytes || !result.output) return body;
   let output = result.output;
-  while (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) {
+  while (Buffer.byteLength(body) > maxBytes) {
     output = output.slice(0, Math.floor(output.length * 0.9));
-    body = JSON.stringify({ ...result, output, outputTruncated: true });
+    body = JSON.stringify({ ...result, ...flag, output });
   }
   return body;
+}
+
+/** The JSON of a result, its output cut (and flagged) if it would not fit in one SQS message. */
+export function serializeResult(result: ResultRecord): string {
+  return fitResult(result, MAX_MESSAGE_BYTES, { outputTruncated: true });
 }
 
 /** Publishes results with SendMessageBatch; returns the ids of the results that could not be published. */

@@ -25,6 +25,16 @@ import {
   type Method,
 } from '@aws-sdk/client-api-gateway';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch-logs';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  ListTagsOfResourceCommand,
+  ResourceNotFoundException as TableNotFound,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetRoleCommand, GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand, ListAttachedRolePoliciesCommand, NoSuchEntityException } from '@aws-sdk/client-iam';
 import {
   CreateEventSourceMappingCommand,
@@ -78,10 +88,13 @@ export interface AccountState {
     stage?: { stageName: string; deploymentId: string; methodSettings: Record<string, { throttlingRateLimit?: number; throttlingBurstLimit?: number }> } }[];
   apiKeys: { id: string; name: string; enabled: boolean; tags: Record<string, string> }[];
   usagePlans: { id: string; name: string; apiStages: { apiId: string; stage: string }[]; throttle?: { rateLimit: number; burstLimit: number }; tags: Record<string, string>; keyIds: string[] }[];
+  tables: Record<string, TableState>;
 }
 
+export interface TableState { billingMode: string; status: string; ttl?: { status: string; attribute: string }; tags: Record<string, string> }
+
 export function emptyAccount(): AccountState {
-  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [] };
+  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [], tables: {} };
 }
 
 const WORKER_POLICY = {
@@ -89,6 +102,7 @@ const WORKER_POLICY = {
   Statement: [
     { Sid: 'ConsumeRequests', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:SendMessage'], Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
     { Sid: 'PublishResults', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-results` },
+    { Sid: 'StoreResults', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
     { Sid: 'InvokeInferenceProfile', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6` },
     {
       Sid: 'InvokeProfileModel', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: 'arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6',
@@ -129,7 +143,7 @@ export function convergedAccount(): AccountState {
         config: {
           FunctionName: 'demo-worker', FunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demo-worker`, Runtime: 'nodejs22.x', Handler: 'index.handler',
           Role: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-worker`, Timeout: 120, MemorySize: 512, CodeSha256: TEST_CODE.sha256, State: 'Active', LastUpdateStatus: 'Successful',
-          Environment: { Variables: { BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: queueUrl('demo-results'), BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024', BQ_MAX_RECEIVE_COUNT: '5' } },
+          Environment: { Variables: { BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: queueUrl('demo-results'), BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024', BQ_MAX_RECEIVE_COUNT: '5', BQ_RESULTS_TABLE: 'demo-results', BQ_RESULTS_TTL_SECONDS: '604800' } },
         },
       },
     },
@@ -182,6 +196,7 @@ export function convergedAccount(): AccountState {
     }],
     apiKeys: [{ id: 'key1', name: 'demo', enabled: true, tags: { ...TAGS } }],
     usagePlans: [{ id: 'plan1', name: 'demo', apiStages: [{ apiId: 'api123', stage: 'prod' }], throttle: { rateLimit: 50, burstLimit: 100 }, tags: { ...TAGS }, keyIds: ['key1'] }],
+    tables: { 'demo-results': { billingMode: 'PAY_PER_REQUEST', status: 'ACTIVE', ttl: { status: 'ENABLED', attribute: 'expiresAt' }, tags: { ...TAGS } } },
   };
 }
 
@@ -191,6 +206,7 @@ export type Mocks = {
   lambda: AwsClientStub<LambdaClient>;
   logs: AwsClientStub<CloudWatchLogsClient>;
   apigateway: AwsClientStub<APIGatewayClient>;
+  dynamodb: AwsClientStub<DynamoDBClient>;
   sts: AwsClientStub<STSClient>;
 };
 
@@ -210,7 +226,7 @@ export function createQueueIn(state: AccountState) {
 export function mockAws(state: AccountState): Mocks {
   const m: Mocks = {
     sqs: mockClient(SQSClient), iam: mockClient(IAMClient), lambda: mockClient(LambdaClient),
-    logs: mockClient(CloudWatchLogsClient), apigateway: mockClient(APIGatewayClient), sts: mockClient(STSClient),
+    logs: mockClient(CloudWatchLogsClient), apigateway: mockClient(APIGatewayClient), dynamodb: mockClient(DynamoDBClient), sts: mockClient(STSClient),
   };
   m.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/dev` });
 
@@ -297,6 +313,36 @@ export function mockAws(state: AccountState): Mocks {
   m.apigateway.on(CreateDeploymentCommand).resolves({ id: 'newdep' });
   m.apigateway.on(CreateApiKeyCommand).resolves({ id: 'newkey' });
   m.apigateway.on(CreateUsagePlanCommand).resolves({ id: 'newplan' });
+
+  // DynamoDB as it answers: a table is ACTIVE once created here (waiters pass), and gone once deleted.
+  const table = (name?: string) => {
+    const found = state.tables[name!];
+    if (!found) throw notFound(TableNotFound, `Requested resource not found: Table: ${name} not found`);
+    return found;
+  };
+  const tableArn = (name: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
+  m.dynamodb.on(DescribeTableCommand).callsFake((input) => {
+    const t = table(input.TableName);
+    return { Table: { TableName: input.TableName, TableArn: tableArn(input.TableName!), TableStatus: t.status, BillingModeSummary: { BillingMode: t.billingMode } } };
+  });
+  m.dynamodb.on(ListTagsOfResourceCommand).callsFake((input) => ({ Tags: Object.entries(table(input.ResourceArn!.split(':table/')[1]).tags).map(([Key, Value]) => ({ Key, Value })) }));
+  m.dynamodb.on(DescribeTimeToLiveCommand).callsFake((input) => {
+    const { ttl } = table(input.TableName);
+    return { TimeToLiveDescription: ttl ? { TimeToLiveStatus: ttl.status, AttributeName: ttl.attribute } : { TimeToLiveStatus: 'DISABLED' } };
+  });
+  m.dynamodb.on(CreateTableCommand).callsFake((input) => {
+    state.tables[input.TableName!] = { billingMode: input.BillingMode!, status: 'ACTIVE', tags: Object.fromEntries((input.Tags ?? []).map((t: { Key?: string; Value?: string }) => [t.Key!, t.Value!])) };
+    return { TableDescription: { TableName: input.TableName, TableStatus: 'CREATING' } };
+  });
+  m.dynamodb.on(UpdateTimeToLiveCommand).callsFake((input) => {
+    table(input.TableName).ttl = { status: 'ENABLED', attribute: input.TimeToLiveSpecification!.AttributeName! };
+    return { TimeToLiveSpecification: input.TimeToLiveSpecification };
+  });
+  m.dynamodb.on(DeleteTableCommand).callsFake((input) => {
+    table(input.TableName);
+    delete state.tables[input.TableName!];
+    return { TableDescription: { TableName: input.TableName, TableStatus: 'DELETING' } };
+  });
   return m;
 }
 

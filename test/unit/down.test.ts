@@ -27,10 +27,10 @@ async function down(state: AccountState) {
 describe('down', () => {
   it('removes a full stack in reverse dependency order, waiting for the mapping to go', async () => {
     const { m, removed } = await down(convergedAccount());
-    expect(removed).toEqual(['demo', 'demo', 'demo', 'demo-requests -> demo-worker', 'demo-worker', '/aws/lambda/demo-worker', 'demo-requests', 'demo-results', 'demo-requests-dlq', 'demo-worker', 'demo-api']);
+    expect(removed).toEqual(['demo', 'demo', 'demo', 'demo-requests -> demo-worker', 'demo-worker', '/aws/lambda/demo-worker', 'demo-results', 'demo-requests', 'demo-results', 'demo-requests-dlq', 'demo-worker', 'demo-api']);
     expect(mutatingCommands(m)).toEqual([
       'apigateway:DeleteUsagePlanKey', 'apigateway:UpdateUsagePlan', 'apigateway:DeleteUsagePlan', 'apigateway:DeleteApiKey', 'apigateway:DeleteRestApi',
-      'lambda:DeleteEventSourceMapping', 'lambda:DeleteFunction', 'logs:DeleteLogGroup',
+      'lambda:DeleteEventSourceMapping', 'lambda:DeleteFunction', 'logs:DeleteLogGroup', 'dynamodb:DeleteTable',
       'sqs:DeleteQueue', 'sqs:DeleteQueue', 'sqs:DeleteQueue',
       'iam:DeleteRolePolicy', 'iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:DeleteRole',
     ]);

@@ -5,7 +5,7 @@ import {
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDurableSqs } from '../../src/local/durable-sqs.js';
+import { startJournaledAws } from '../../src/local/journaled-aws.js';
 import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
 import { resourceNames } from '../../src/contract.js';
 import { tempDir } from '../helpers/temp.js';
@@ -116,7 +116,7 @@ describe('the journal of the local queues', () => {
 
   it('brings back messages with their ids, bodies, attributes and receive counts, without the deleted ones', async () => {
     const path = join(tempDir('bq-journal-'), 'journaled.journal');
-    const first = await startDurableSqs(path, names);
+    const first = await startJournaledAws(path, names);
     expect(first.recovered).toBeUndefined();
     const sqs = client(first.sqs.endpoint);
     // Receive counts are journaled where they decide something: in a queue with a redrive policy.
@@ -135,7 +135,7 @@ describe('the journal of the local queues', () => {
     // A crash: the process goes without closing anything; a new one reads the same file.
     await new Promise((r) => setTimeout(r, 50));
     first.sqs.service.close();
-    const second = await startDurableSqs(path, names);
+    const second = await startJournaledAws(path, names);
     expect(second.recovered).toMatchObject({ requests: 2, results: 0, deadLetters: 0, alreadyAnswered: 0 });
     const again = client(second.sqs.endpoint);
     const { Messages = [] } = await again.send(new ReceiveMessageCommand({ QueueUrl: second.sqs.service.url(names.requestsQueue), MaxNumberOfMessages: 10, AttributeNames: ['All'], MessageAttributeNames: ['All'] }));
@@ -150,7 +150,7 @@ describe('the journal of the local queues', () => {
 
   it('does not queue again a request whose result it journaled (at-least-once, never twice)', async () => {
     const path = join(tempDir('bq-journal-'), 'answered.journal');
-    const first = await startDurableSqs(path, names);
+    const first = await startJournaledAws(path, names);
     const sqs = client(first.sqs.endpoint);
     const requests = await queue(sqs, names.requestsQueue);
     const results = await queue(sqs, names.resultsQueue);
@@ -159,7 +159,7 @@ describe('the journal of the local queues', () => {
     // The worker published the result, and the crash came before the mapping deleted the request.
     await sqs.send(new SendMessageCommand({ QueueUrl: results, MessageBody: JSON.stringify({ id: answered, status: 'ok' }) }));
     first.sqs.service.close();
-    const second = await startDurableSqs(path, names);
+    const second = await startJournaledAws(path, names);
     expect(second.recovered).toMatchObject({ requests: 1, results: 1, alreadyAnswered: 1 });
     expect(second.sqs.service.queues.get(names.requestsQueue)!.stored().map((m) => m.id)).toEqual([open]);
     // The compacted journal a third start reads holds the same.
@@ -173,7 +173,7 @@ describe('the journal of the local queues', () => {
   it('compacts while running, keeping every live message and the answered requests still queued', async () => {
     const path = join(tempDir('bq-journal-'), 'compacted.journal');
     // Compaction after every 2 kB appended: many times during this test.
-    const first = await startDurableSqs(path, names, 2_000);
+    const first = await startJournaledAws(path, names, 2_000);
     const sqs = client(first.sqs.endpoint);
     const requests = await queue(sqs, names.requestsQueue);
     const results = await queue(sqs, names.resultsQueue);
@@ -196,7 +196,7 @@ describe('the journal of the local queues', () => {
     // Far less than the ~16 kB appended: the history was replaced by the live state.
     expect(readFileSync(path, 'utf8').length).toBeLessThan(12_000);
     first.sqs.service.close();
-    const second = await startDurableSqs(path, names);
+    const second = await startJournaledAws(path, names);
     expect(second.recovered).toMatchObject({ alreadyAnswered: 1 });
     expect(second.sqs.service.queues.get(names.requestsQueue)!.stored().map((m) => m.id).sort()).toEqual(live);
     expect(live.length).toBeGreaterThanOrEqual(kept.length);

@@ -1,5 +1,6 @@
 import { CreateDeploymentCommand, PutIntegrationCommand, PutIntegrationResponseCommand, PutMethodCommand, UpdateApiKeyCommand, UpdateStageCommand, CreateUsagePlanCommand, CreateUsagePlanKeyCommand } from '@aws-sdk/client-api-gateway';
 import { CreateLogGroupCommand, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CreateTableCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateEventSourceMappingCommand, CreateFunctionCommand, UpdateEventSourceMappingCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -7,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CliError } from '../../src/errors.js';
 import { apply, observe, plan } from '../../src/provision/engine.js';
 import type { StackOptions } from '../../src/provision/types.js';
-import { ACCOUNT, REGION, TAGS, TEST_CODE, convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
+import { ACCOUNT, REGION, TAGS, TEST_CODE, convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, sentCommands, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
 
 let mocks: Mocks | undefined;
 afterEach(() => {
@@ -33,6 +34,7 @@ describe('up from an empty account', () => {
     expect(mutatingCommands(m)).toEqual([
       'iam:CreateRole', 'iam:PutRolePolicy', 'iam:CreateRole', 'iam:PutRolePolicy',
       'sqs:CreateQueue', 'sqs:CreateQueue', 'sqs:CreateQueue',
+      'dynamodb:CreateTable', 'dynamodb:UpdateTimeToLive',
       'logs:CreateLogGroup', 'logs:PutRetentionPolicy',
       'lambda:CreateFunction', 'lambda:CreateEventSourceMapping',
       'apigateway:CreateRestApi', 'apigateway:CreateResource', 'apigateway:CreateModel', 'apigateway:CreateRequestValidator',
@@ -60,6 +62,19 @@ describe('up from an empty account', () => {
         tags: TAGS,
       },
     ]);
+  });
+
+  it('creates the results table on demand, tagged, with TTL on expiresAt once it is ACTIVE', async () => {
+    const { m } = await up(emptyAccount(), { tags: { team: 'ml' } });
+    expect(m.dynamodb.commandCalls(CreateTableCommand).map((c) => c.args[0].input)).toEqual([{
+      TableName: 'demo-results',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      Tags: [{ Key: 'team', Value: 'ml' }, { Key: 'bedrock-queue:stack', Value: 'demo' }],
+    }]);
+    expect(m.dynamodb.commandCalls(UpdateTimeToLiveCommand).map((c) => c.args[0].input)).toEqual([{ TableName: 'demo-results', TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' } }]);
+    expect(sentCommands(m).filter((c) => c.startsWith('dynamodb:'))).toEqual(['dynamodb:DescribeTable', 'dynamodb:CreateTable', 'dynamodb:DescribeTable', 'dynamodb:UpdateTimeToLive']);
   });
 
   it('grants each role exactly the ARNs it needs, under /bedrock-queue/', async () => {
@@ -253,7 +268,7 @@ describe('drift repair', () => {
 it('adds a --tag that is missing, the mapping included, without touching the rest', async () => {
   const { m } = await up(convergedAccount(), { tags: { team: 'ml' } });
   const mutations = mutatingCommands(m);
-  expect(mutations).toEqual(['iam:TagRole', 'iam:TagRole', 'sqs:TagQueue', 'sqs:TagQueue', 'sqs:TagQueue', 'logs:TagResource', 'lambda:TagResource', 'lambda:TagResource', 'apigateway:TagResource', 'apigateway:TagResource', 'apigateway:TagResource']);
+  expect(mutations).toEqual(['iam:TagRole', 'iam:TagRole', 'sqs:TagQueue', 'sqs:TagQueue', 'sqs:TagQueue', 'dynamodb:TagResource', 'logs:TagResource', 'lambda:TagResource', 'lambda:TagResource', 'apigateway:TagResource', 'apigateway:TagResource', 'apigateway:TagResource']);
 });
 
 describe('ownership', () => {

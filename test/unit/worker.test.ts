@@ -1,4 +1,5 @@
 import { AccessDeniedException, BedrockRuntimeClient, ConverseCommand, InternalServerException, ThrottlingException, ValidationException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
+import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -30,6 +31,7 @@ const throttling = () => new ThrottlingException({ message: 'Too many requests, 
 
 const bedrock = mockClient(BedrockRuntimeClient);
 const sqs = mockClient(SQSClient);
+const dynamodb = mockClient(DynamoDBClient);
 const echo = (input: ConverseCommandInput) => ({
   output: { message: { role: 'assistant' as const, content: [{ text: `echo: ${input.messages![0]!.content![0]!.text}` }] } },
   stopReason: 'end_turn' as const,
@@ -48,10 +50,13 @@ beforeEach(() => {
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
     BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: RESULTS_URL, BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024',
+    BQ_RESULTS_TABLE: 'demo-results', BQ_RESULTS_TTL_SECONDS: '604800',
   });
   delete process.env.BQ_DEFAULT_TEMPERATURE;
   bedrock.reset();
   sqs.reset();
+  dynamodb.reset();
+  dynamodb.on(PutItemCommand).resolves({});
   bedrock.on(ConverseCommand).callsFake(echo);
   sqs.on(SendMessageBatchCommand).callsFake((input) => ({ Successful: input.Entries.map((e: { Id: string }) => ({ Id: e.Id, MessageId: `r-${e.Id}`, MD5OfMessageBody: '' })), Failed: [] }));
   sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
@@ -237,6 +242,41 @@ describe('worker', () => {
     });
     const response = await handler(event(record('a', { prompt: 'a' }), record('b', { prompt: 'b' })), context());
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'b' }]);
+  });
+
+  it('stores each result under its request id, the queue\'s JSON byte for byte, with a TTL and a write that never replaces an ok', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    await handler(event(record('s1', { prompt: 'stored' })), context());
+    const puts = dynamodb.commandCalls(PutItemCommand).map((c) => c.args[0].input);
+    expect(puts).toHaveLength(1);
+    const { Item, ...rest } = puts[0]!;
+    expect(rest).toEqual({
+      TableName: 'demo-results',
+      ConditionExpression: 'attribute_not_exists(#id) OR #status <> :ok',
+      ExpressionAttributeNames: { '#id': 'id', '#status': 'status' },
+      ExpressionAttributeValues: { ':ok': { S: 'ok' } },
+    });
+    const queued = sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input.Entries![0]!.MessageBody;
+    expect(Item).toMatchObject({ id: { S: 's1' }, status: { S: 'ok' }, record: { S: queued } });
+    const expires = Number(Item!.expiresAt!.N);
+    expect(expires - before).toBeGreaterThanOrEqual(604800);
+    expect(expires - before).toBeLessThanOrEqual(604801);
+  });
+
+  it('takes a failed condition as stored (an ok is there already), and retries a request whose store write failed otherwise', async () => {
+    dynamodb.on(PutItemCommand, { Item: { id: { S: 'dup' } } } as never).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    dynamodb.on(PutItemCommand, { Item: { id: { S: 'busy' } } } as never).rejects(new ProvisionedThroughputExceededException({ message: 'The level of configured provisioned throughput for the table was exceeded.', $metadata: {} }));
+    const response = await handler(event(record('dup', { prompt: 'a' }), record('busy', { prompt: 'b' }), record('fine', { prompt: 'c' })), context());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'busy' }]);
+  });
+
+  it('stores a record too large for one DynamoDB item with its output cut and "truncated": true; the queue gets all of it', async () => {
+    bedrock.on(ConverseCommand).resolves({ output: { message: { role: 'assistant', content: [{ text: 'x'.repeat(600_000) }] } }, stopReason: 'max_tokens', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }, metrics: { latencyMs: 1 } });
+    await handler(event(record('big', { prompt: 'long answer' })), context());
+    expect(published().get('big')!.output).toHaveLength(600_000);
+    const stored = dynamodb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!.record!.S!;
+    expect(Buffer.byteLength(stored)).toBeLessThanOrEqual(380_000);
+    expect(JSON.parse(stored)).toMatchObject({ id: 'big', status: 'ok', truncated: true });
   });
 
   it('retries every record of a batch whose publishing call failed', async () => {

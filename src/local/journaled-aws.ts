@@ -1,5 +1,6 @@
-import { REQUEUE_ATTRIBUTES, type ResourceNames } from '../contract.js';
+import { REQUEUE_ATTRIBUTES, RESULT_ITEM, type ResourceNames } from '../contract.js';
 import { Journal, readJournal } from './journal.js';
+import { ResultsStore } from './results-store.js';
 import type { StoredMessage } from './sqs-queue.js';
 import { startSqsServer, type SqsServer } from './sqs-server.js';
 import { SqsService, type JournalRecord } from './sqs-service.js';
@@ -14,14 +15,16 @@ export interface Recovered {
   unreadable: number;
 }
 
-export interface DurableSqs {
+export interface JournaledAws {
+  /** SQS and the results table (DynamoDB's JSON protocol) on one local endpoint. */
   sqs: SqsServer;
+  store: ResultsStore;
   journal: Journal;
   /** Undefined when there was no journal to resume. */
   recovered?: Recovered;
 }
 
-type QueueNames = Pick<ResourceNames, 'requestsQueue' | 'resultsQueue' | 'deadLetterQueue'>;
+type QueueNames = Pick<ResourceNames, 'requestsQueue' | 'resultsQueue' | 'deadLetterQueue' | 'resultsTable'>;
 
 /** The request a requests-queue message stands for: re-queued copies carry the original id. */
 function requestIdOf(message: StoredMessage): string {
@@ -40,12 +43,13 @@ function resultIdOf(body: string): string | undefined {
 const ANSWERED = 'answered';
 
 /**
- * The local SQS endpoint with every queue journaled: a restart after a crash, `kill -9` or Ctrl-C
- * finds the same messages with the same ids and receive counts. A request whose result was
- * journaled is dropped rather than answered twice; results sent since the last compaction are
- * remembered in the journal for as long as their request is still queued.
+ * The local AWS endpoint (SQS and the results table) with everything journaled: a restart after a
+ * crash, `kill -9` or Ctrl-C finds the same messages with the same ids and receive counts, and the
+ * same stored results. A request whose result was journaled (stored, or sent to the results queue)
+ * is dropped rather than answered twice; results sent since the last compaction are remembered in
+ * the journal for as long as their request is still queued.
  */
-export async function startDurableSqs(journalPath: string, names: QueueNames, compactAfterBytes?: number): Promise<DurableSqs> {
+export async function startJournaledAws(journalPath: string, names: QueueNames, compactAfterBytes?: number): Promise<JournaledAws> {
   let journal: Journal | undefined;
   let answeredSinceCompaction = new Set<string>();
   /** Answered requests still queued at the last compaction: their note must survive the next one too. */
@@ -60,10 +64,12 @@ export async function startDurableSqs(journalPath: string, names: QueueNames, co
     },
   };
   let recovered: Recovered | undefined;
+  const store = new ResultsStore(names.resultsTable, RESULT_ITEM.key, sink);
   const sqs = await startSqsServer({
     journal: sink,
+    dynamodb: store.actions(),
     prepare: async (service) => {
-      recovered = await recover(service, journalPath, names);
+      recovered = await recover(service, store, journalPath, names);
     },
   });
   const snapshot = (): JournalRecord[] => {
@@ -71,7 +77,12 @@ export async function startDurableSqs(journalPath: string, names: QueueNames, co
     const answered = [...carried, ...answeredSinceCompaction].filter((id) => stillQueued.has(id));
     carried = new Set(answered);
     answeredSinceCompaction = new Set();
-    return [...sqs.service.snapshot(), ...(answered.length ? [{ op: 'note' as const, kind: ANSWERED, data: answered }] : [])];
+    store.expire(RESULT_ITEM.expiresAt);
+    return [
+      ...sqs.service.snapshot(),
+      ...store.all().map((item): JournalRecord => ({ op: 'item', table: names.resultsTable, item })),
+      ...(answered.length ? [{ op: 'note' as const, kind: ANSWERED, data: answered }] : []),
+    ];
   };
   try {
     journal = await Journal.start(journalPath, snapshot, compactAfterBytes);
@@ -79,7 +90,7 @@ export async function startDurableSqs(journalPath: string, names: QueueNames, co
     await sqs.close();
     throw err;
   }
-  return { sqs, journal, ...(recovered ? { recovered } : {}) };
+  return { sqs, store, journal, ...(recovered ? { recovered } : {}) };
 }
 
 function dropAnswered(service: SqsService, names: QueueNames, answered: Set<string>): Omit<Recovered, 'unreadable'> {
@@ -96,14 +107,15 @@ function dropAnswered(service: SqsService, names: QueueNames, answered: Set<stri
 
 /** What a stopped stack's journal still holds, read without starting anything; undefined without a journal. */
 export function journalContents(journalPath: string, names: QueueNames): Promise<Recovered | undefined> {
-  return recover(new SqsService({ region: 'us-east-1', accountId: '123456789012', endpoint: () => '' }), journalPath, names);
+  return recover(new SqsService({ region: 'us-east-1', accountId: '123456789012', endpoint: () => '' }), new ResultsStore(names.resultsTable, RESULT_ITEM.key), journalPath, names);
 }
 
-/** Replays a journal into `service` and drops the requests it shows answered; undefined when there was none. */
-async function recover(service: SqsService, journalPath: string, names: QueueNames): Promise<Recovered | undefined> {
+/** Replays a journal into `service` and `store` and drops the requests it shows answered; undefined when there was none. */
+async function recover(service: SqsService, store: ResultsStore, journalPath: string, names: QueueNames): Promise<Recovered | undefined> {
   const answered = new Set<string>();
   const replayed = await readJournal(journalPath, (record) => {
     service.apply(record);
+    if (record.op === 'item' && record.table === names.resultsTable) store.restore(record.item);
     if (record.op === 'send' && record.q === names.resultsQueue) {
       const id = resultIdOf(record.m.body);
       if (id) answered.add(id);
@@ -111,5 +123,6 @@ async function recover(service: SqsService, journalPath: string, names: QueueNam
     if (record.op === 'note' && record.kind === ANSWERED) for (const id of record.data as string[]) answered.add(id);
   });
   if (replayed.records + replayed.unreadable === 0) return undefined;
+  for (const item of store.all()) answered.add((item[RESULT_ITEM.key] as { S: string }).S);
   return { ...dropAnswered(service, names, answered), unreadable: replayed.unreadable };
 }

@@ -1,0 +1,64 @@
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { RESULT_ITEM, type ResultRecord } from '../contract.js';
+
+export interface ResultsStoreSource {
+  dynamodb: DynamoDBClient;
+  table: string;
+}
+
+/** A request id as the API answers it: an SQS message id (a UUID). */
+export const REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The stored record of one request, byte for byte as the worker wrote it; undefined while it is pending. */
+export async function readResult(source: ResultsStoreSource, id: string, signal?: AbortSignal): Promise<{ record: ResultRecord; text: string } | undefined> {
+  const { Item } = await source.dynamodb.send(new GetItemCommand({
+    TableName: source.table,
+    Key: { [RESULT_ITEM.key]: { S: id } },
+    ProjectionExpression: '#record',
+    ExpressionAttributeNames: { '#record': RESULT_ITEM.record },
+    ConsistentRead: true,
+  }), { abortSignal: signal });
+  const text = Item?.[RESULT_ITEM.record]?.S;
+  return text === undefined ? undefined : { record: JSON.parse(text) as ResultRecord, text };
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const FIRST_POLL_MS = 250;
+const MOST_POLL_MS = 5_000;
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/**
+ * Polls the store for one request's record, from 250 ms apart doubling to 5 s: each waiter reads
+ * only its own item, so any number of them wait side by side. Undefined when time runs out.
+ */
+export async function waitForStoredResult(source: ResultsStoreSource, id: string, options: WaitOptions): Promise<{ record: ResultRecord; text: string } | undefined> {
+  const sleep = options.sleep ?? pause;
+  const deadline = Date.now() + options.timeoutMs;
+  let delay = FIRST_POLL_MS;
+  while (!options.signal?.aborted) {
+    const found = await readResult(source, id, options.signal).catch((err: unknown) => {
+      if (options.signal?.aborted) return undefined;
+      throw err;
+    });
+    if (found) return found;
+    const left = deadline - Date.now();
+    if (left <= 0) return undefined;
+    await sleep(Math.min(delay, left), options.signal);
+    delay = Math.min(delay * 2, MOST_POLL_MS);
+  }
+  return undefined;
+}

@@ -1,0 +1,46 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { UsageError } from '../errors.js';
+import { Output } from '../output.js';
+import { waitTimeout, type GlobalArgs } from './options.js';
+import { openTarget } from './session.js';
+import { formatResult, waitForResultOf } from './stored-result.js';
+
+interface ResultArgs extends GlobalArgs {
+  id: string;
+  wait?: boolean;
+  timeout: number;
+}
+
+export function builder(yargs: Argv) {
+  return yargs
+    .positional('id', { type: 'string', describe: 'The request id that send (or POST /invokeModel) answered with' })
+    .option('wait', { type: 'boolean', describe: 'Wait until the result is there' })
+    .option('timeout', { type: 'string', requiresArg: true, default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: waitTimeout })
+    .example('$0 result 2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe', 'The result of one request, or "pending"')
+    .example('$0 result 2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe --wait --json', 'Wait for it, then print the stored record as JSON');
+}
+
+export async function handler(argv: ArgumentsCamelCase<ResultArgs>) {
+  const out = new Output(argv);
+  const { REQUEST_ID_PATTERN, readResult } = await import('../client/store.js');
+  if (!REQUEST_ID_PATTERN.test(argv.id)) throw new UsageError(`"${argv.id}" is not a request id: ids are UUIDs such as 2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe, as send answers.`);
+  const target = await openTarget(argv, true);
+  const ctx = await target.context();
+  const found = argv.wait ? await waitForResultOf(argv, target, argv.id, argv.timeout) : await readResult({ dynamodb: ctx.clients.dynamodb, table: ctx.names.resultsTable }, argv.id);
+  if (!found) {
+    out.result({ id: argv.id, status: 'pending' }, () => `${argv.id}: pending (no result yet; results stay readable for the stack's --results-ttl after they arrive)`);
+    return;
+  }
+  // The stored record byte for byte with --json, as GET /results/{id} answers it.
+  if (out.json) process.stdout.write(`${found.text}\n`);
+  else process.stdout.write(formatResult(out, found.record));
+  // As send --wait: a request that ended in an error exits 1.
+  if (found.record.status !== 'ok') process.exitCode = 1;
+}
+
+export const resultCommand: CommandModule<GlobalArgs, ResultArgs> = {
+  command: 'result <id>',
+  describe: 'Print the result of one request from the results store (or pending); --wait waits for it',
+  builder: builder as unknown as CommandModule<GlobalArgs, ResultArgs>['builder'],
+  handler,
+};
