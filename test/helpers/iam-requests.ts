@@ -79,6 +79,13 @@ export function iamRequests(recorded: Recorded[], account: string): IamRequest[]
       lambdaRequests(r, region, account, answer, mappingFunctions, push);
     } else if (r.service === 'apigateway') {
       apiGatewayRequests(r, region, answer, apiTags, push);
+    } else if (r.service === 'dynamodb') {
+      // Table actions are authorized on the table's ARN; BatchGetItem on each table it reads.
+      const table = (name: string) => `arn:aws:dynamodb:${region}:${account}:table/${name}`;
+      const tables = r.operation === 'BatchGetItem' ? Object.keys(p.RequestItems as object) : [p.ResourceArn ? String(p.ResourceArn).split(':table/')[1]! : String(p.TableName)];
+      const tags = p.Tags ? Object.fromEntries((p.Tags as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value])) : undefined;
+      for (const name of tables) push(`dynamodb:${r.operation}`, table(name), r.operation === 'CreateTable' ? requestTags(tags) : {});
+      if (r.operation === 'CreateTable' && tags) push('dynamodb:TagResource', table(String(p.TableName)), requestTags(tags));
     } else if (r.service === 'bedrock') {
       const [, kind, id] = /^\/([a-z-]+)\/(.+)$/.exec(r.path) ?? [];
       const model = decodeURIComponent(id ?? '');

@@ -44,7 +44,7 @@ describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the
       apiGatewayThrottling(), bedrockControlPlane(ACCOUNT),
     ]);
     const first = await ok('up');
-    expect(first.changed).toBe(11);
+    expect(first.changed).toBe(12);
     expect(first.stderr).toMatch(/the new IAM role is not usable by Lambda yet \(IAM propagation\); retrying/);
     const refused = (path: RegExp) => p.recorded.filter((r) => r.service === 'lambda' && r.method === 'POST' && path.test(r.path)).map((r) => r.answer.status);
     for (const path of [/^\/2015-03-31\/functions$/, /^\/2015-03-31\/event-source-mappings\/?$/]) {
@@ -59,11 +59,11 @@ describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the
     const second = await ok('up');
     expect(second.calls.mutations).toBe(0);
 
-    expect((await ok('down', '--yes')).removed).toHaveLength(11);
+    expect((await ok('down', '--yes')).removed).toHaveLength(12);
     const again = await ok('up');
-    expect(again.changed).toBe(11);
+    expect(again.changed).toBe(12);
     expect(again.stderr).toMatch(/SQS keeps a deleted queue's name for 60 s after DeleteQueue; retrying/);
-    expect((await ok('down', '--yes')).removed).toHaveLength(11);
+    expect((await ok('down', '--yes')).removed).toHaveLength(12);
 
     expect(Object.keys(p.fired).sort()).toEqual(['BedrockControlPlane', 'FunctionSettling', 'IamPropagation', 'NewQueueNotReady', 'QueueDeletedRecently', 'TooManyRequests']);
     expect((await ok('status')).deployed).toBe(false);

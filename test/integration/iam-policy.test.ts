@@ -88,6 +88,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }))).QueueUrl;
     await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: '{"prompt":"stuck"}' }));
     await cli('tail', '--count', '1');
+    await cli('result', '2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe');
     await cli('redrive', '--dry-run');
     await cli('down', '--yes', '--force');
     requests = iamRequests(proxy.recorded, ACCOUNT);
@@ -113,6 +114,8 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
   it('allows every request the CLI made', async () => {
     const denied = (await decisions(published, requests)).filter((r) => r.decision !== 'Allowed');
     expect(denied.map(describeRequest)).toEqual([]);
+    // The results store's life cycle is among them: created with tags, TTL set, read by `result`, deleted.
+    expect(requests.map((r) => r.action)).toEqual(expect.arrayContaining(['dynamodb:CreateTable', 'dynamodb:TagResource', 'dynamodb:UpdateTimeToLive', 'dynamodb:GetItem', 'dynamodb:DeleteTable']));
   });
 
   it('allows the two quirks the simulator cannot know of: TagResource on a new mapping (item 1) and ListTags behind GetFunction (item 2)', async () => {
@@ -163,6 +166,7 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
     ...['ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes'].map((a) => req('mapping poller', `sqs:${a}`, queue(names.requestsQueue))),
     req('SendMessageBatch (results)', 'sqs:SendMessage', queue(names.resultsQueue)),
     req('SendMessageBatch (re-queue)', 'sqs:SendMessage', queue(names.requestsQueue)),
+    req('PutItem (results store)', 'dynamodb:PutItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${names.resultsTable}`),
     req('Converse', 'bedrock:InvokeModel', profile),
     ...ctx.modelAccess!.modelArns.map((arn) => req('Converse, routed', 'bedrock:InvokeModel', arn, { 'bedrock:InferenceProfileArn': profile })),
     ...['CreateLogStream', 'PutLogEvents'].map((a) => req('Lambda runtime', `logs:${a}`, `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${names.logGroup}:log-stream:2026/11/25/[$LATEST]abc`)),
@@ -176,6 +180,8 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
       req('Converse, the model without the profile', 'bedrock:InvokeModel', `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-sonnet-4-6`),
       req('another stack\'s queue', 'sqs:SendMessage', queue('other-results')),
       req('purge', 'sqs:PurgeQueue', queue(names.requestsQueue)),
+      req('another stack\'s table', 'dynamodb:PutItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/other-results`),
+      req('reading the store', 'dynamodb:GetItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${names.resultsTable}`),
       req('another log group', 'logs:PutLogEvents', `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/other-worker:log-stream:x`),
     ];
     expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);

@@ -1,3 +1,4 @@
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { fileURLToPath } from 'node:url';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,9 +30,12 @@ describe.runIf(hasMoto)('the built worker bundle (dist/worker/index.mjs)', () =>
     await moto?.stop();
   });
 
-  it('calls the model through the real Bedrock client and publishes the result with the real SQS client', async () => {
-    const sqs = new SQSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  it('calls the model through the real Bedrock client, publishes with the real SQS client and stores with the real DynamoDB client', async () => {
+    const config = { region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const sqs = new SQSClient(config);
+    const dynamodb = new DynamoDBClient(config);
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'bundle-results' }));
+    await dynamodb.send(new CreateTableCommand({ TableName: 'bundle-results', AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
     const prompt = 'hostile & + % = "quotes"\nnewline 🚀 مرحبا';
     const event = {
       Records: [{
@@ -40,17 +44,30 @@ describe.runIf(hasMoto)('the built worker bundle (dist/worker/index.mjs)', () =>
         eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:bundle-requests', awsRegion: 'us-east-1',
       }],
     };
-    const run = await runBundle({
+    const env = {
       AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_ENDPOINT_URL_SQS: moto.endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME: model.endpoint,
+      AWS_ENDPOINT_URL_SQS: moto.endpoint, AWS_ENDPOINT_URL_DYNAMODB: moto.endpoint, AWS_ENDPOINT_URL_BEDROCK_RUNTIME: model.endpoint,
       BQ_STACK_NAME: 'bundle', BQ_RESULTS_QUEUE_URL: QueueUrl!, BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '256',
-      TEST_EVENT: JSON.stringify(event),
-    });
+      BQ_RESULTS_TABLE: 'bundle-results',
+    };
+    const run = await runBundle({ ...env, TEST_EVENT: JSON.stringify(event) });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('RESULT {"batchItemFailures":[]}');
     expect(model.calls).toEqual([{ modelId: 'global.anthropic.claude-sonnet-4-6', body: expect.objectContaining({ messages: [{ role: 'user', content: [{ text: prompt }] }], inferenceConfig: { maxTokens: 256 } }) }]);
     const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     expect(received.Messages).toHaveLength(1);
-    expect(JSON.parse(received.Messages![0]!.Body!)).toMatchObject({ id: 'msg-1', status: 'ok', output: `echo: ${prompt}`, metadata: { k: 'v' }, attempt: 1 });
+    const queued = received.Messages![0]!.Body!;
+    expect(JSON.parse(queued)).toMatchObject({ id: 'msg-1', status: 'ok', output: `echo: ${prompt}`, metadata: { k: 'v' }, attempt: 1 });
+    const stored = async () => (await dynamodb.send(new GetItemCommand({ TableName: 'bundle-results', Key: { id: { S: 'msg-1' } } }))).Item;
+    expect((await stored())!.record!.S).toBe(queued);
+
+    // A second delivery of the same request that ends in an error: DynamoDB's own evaluation of the
+    // worker's condition keeps the ok (and the worker takes the failed condition as done).
+    const duplicate = { Records: [{ ...event.Records[0]!, body: '{"prompt": ""}' }] };
+    const again = await runBundle({ ...env, TEST_EVENT: JSON.stringify(duplicate) });
+    expect(again.stdout).toContain('RESULT {"batchItemFailures":[]}');
+    const second = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 0 }));
+    expect(second.Messages!.map((m) => JSON.parse(m.Body!)).find((r) => r.status === 'error')).toMatchObject({ id: 'msg-1', error: { code: 'InvalidRequest' } });
+    expect(JSON.parse((await stored())!.record!.S!)).toMatchObject({ status: 'ok' });
   });
 });
