@@ -8,12 +8,6 @@ export interface ResultsSource {
 }
 
 const LONG_POLL_SECONDS = 20;
-/**
- * How long a waiter's poll hides what it receives. A waiter keeps only its own result and hands the
- * rest back at once; but when it is interrupted mid-poll, what SQS gave that poll stays hidden this
- * long from every other waiter and consumer, so it is short.
- */
-const WAITER_VISIBILITY_SECONDS = 5;
 
 function parse(message: Message): ResultRecord | undefined {
   try {
@@ -50,31 +44,6 @@ async function remove(source: ResultsSource, messages: Message[]) {
     QueueUrl: source.queueUrl,
     Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
   }));
-}
-
-/**
- * Waits for the result of one request and takes it off the queue. Results of other requests met on
- * the way are released at once for other consumers, not deleted. Undefined when time runs out.
- */
-export async function waitForResult(source: ResultsSource, id: string, timeoutMs: number, signal?: AbortSignal): Promise<ResultRecord | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  const othersSeen = new Set<string>();
-  while (!signal?.aborted) {
-    const left = deadline - Date.now();
-    if (left <= 0) return undefined;
-    const messages = await receive(source, Math.min(LONG_POLL_SECONDS, Math.ceil(left / 1000)), WAITER_VISIBILITY_SECONDS, signal);
-    const mine = messages.filter((m) => parse(m)?.id === id);
-    const others = messages.filter((m) => !mine.includes(m));
-    await releaseMessages(source.sqs, source.queueUrl, others);
-    if (mine.length) {
-      await remove(source, mine);
-      return parse(mine[0]!);
-    }
-    // Only results we already handed back: wait a moment rather than receive them again at once.
-    if (others.length && others.every((m) => othersSeen.has(m.MessageId!))) await new Promise((r) => setTimeout(r, 500));
-    for (const m of others) othersSeen.add(m.MessageId!);
-  }
-  return undefined;
 }
 
 export interface FollowOptions {

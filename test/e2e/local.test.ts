@@ -142,7 +142,7 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     expect(JSON.parse(wait.stdout)).toMatchObject({ status: 'ok', output: 'echo: in time', attempt: 1 });
   });
 
-  it('Ctrl-C of send --wait says so, exits 130, and leaves no result hidden from the next waiter', async () => {
+  it('Ctrl-C of send --wait says so, exits 130, and says how to read the result later', async () => {
     const stack = await local('e2e-interrupt');
     await cliJson('pause', '--local', '--name', stack.name);
     const child = spawnCli('send', '--local', '--name', stack.name, '--wait', 'abandoned');
@@ -153,7 +153,7 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
     expect(await closed).toBe(130);
-    expect(stderr).toMatch(/^Interrupted: stopped waiting; the request \S+ is still queued and its result will be on the results queue/m);
+    expect(stderr).toMatch(/^Interrupted: stopped waiting; the request (\S+) is still queued\. Read its result later with "bedrock-queue result \1 --name e2e-interrupt --local"/m);
     expect(stderr).not.toMatch(/No result/);
     await cliJson('resume', '--local', '--name', stack.name);
     const next = await cli('send', '--local', '--name', stack.name, '--wait', '--timeout', '20s', 'next');
@@ -175,10 +175,38 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     }
     await cliJson('send', '--local', '--name', stack.name, 'one');
     await cliJson('send', '--local', '--name', stack.name, 'two');
-    const tail = await cli('tail', '--local', '--name', stack.name, '--count', '2', '--json');
+    // send --wait reads the results store: every result, the waited-for ones too, stays on the results queue for consumers.
+    const tail = await cli('tail', '--local', '--name', stack.name, '--count', '5', '--json');
     expect(tail.code, tail.stderr).toBe(0);
-    expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).output).sort()).toEqual(['echo: one', 'echo: two']);
+    expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).output).sort()).toEqual(['echo: line one & more\nline two 🚀\n', 'echo: line one & more\nline two 🚀\n', 'echo: one', 'echo: ping & pong', 'echo: two']);
   });
+
+  it('result answers pending, then the stored record byte for byte; hostile prompts round-trip exactly', async () => {
+    const stack = await local('e2e-result');
+    await cliJson('pause', '--local', '--name', stack.name);
+    const prompt = 'a&b=c+d%20e \\ "quoted" \n 🚀 مرحبا';
+    const { id } = await cliJson<{ id: string }>('send', '--local', '--name', stack.name, prompt);
+    expect(await cliJson('result', id, '--local', '--name', stack.name)).toEqual({ id, status: 'pending' });
+    await cliJson('resume', '--local', '--name', stack.name);
+    const waited = await cli('result', id, '--wait', '--timeout', '20s', '--local', '--name', stack.name, '--json');
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(JSON.parse(waited.stdout)).toMatchObject({ id, status: 'ok', output: `echo: ${prompt}` });
+    // The same bytes as the results queue got.
+    const [queued] = Object.values(await collectResults(stack, 1));
+    expect(JSON.parse(waited.stdout)).toEqual(queued);
+    const human = await cli('result', id, '--local', '--name', stack.name);
+    expect(human.stdout).toContain(`echo: ${prompt.split('\n')[0]}`);
+    const malformed = await cli('result', 'not-an-id', '--local', '--name', stack.name);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/"not-an-id" is not a request id/);
+  });
+
+  it('a hundred concurrent send --wait each get their own answer', async () => {
+    const stack = await local('e2e-waiters', '--concurrency', '16');
+    const runs = await Promise.all(Array.from({ length: 100 }, (_, i) => cli('send', '--local', '--name', stack.name, '--wait', '--timeout', '2m', `waiter ${i}`)));
+    expect(runs.map((r) => r.code)).toEqual(Array(100).fill(0));
+    expect(runs.map((r) => r.stdout)).toEqual(Array.from({ length: 100 }, (_, i) => `echo: waiter ${i}\n`));
+  }, 180_000);
 
   it('--model-endpoint answers from an OpenAI-compatible server (as Ollama), through the same worker', async () => {
     const ollama = await startOpenAiServer();

@@ -1,3 +1,4 @@
+import { BatchGetItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ListQueuesCommand,
   ReceiveMessageCommand, SendMessageCommand, SQSClient,
@@ -203,5 +204,38 @@ describe('the journal of the local queues', () => {
     await second.sqs.close();
     await second.journal.close();
     await first.sqs.close();
+  });
+});
+
+describe('the local results store (DynamoDB\'s part of the local target)', () => {
+  const names = resourceNames('stored');
+  const put = (id: string, status: string) => ({
+    TableName: names.resultsTable,
+    Item: { id: { S: id }, status: { S: status }, record: { S: `{"id":"${id}","status":"${status}"}` }, expiresAt: { N: '4102444800' } },
+    ConditionExpression: 'attribute_not_exists(#id) OR #status <> :ok',
+    ExpressionAttributeNames: { '#id': 'id', '#status': 'status' },
+    ExpressionAttributeValues: { ':ok': { S: 'ok' } },
+  });
+
+  it('evaluates the worker\'s condition as DynamoDB does: an error never replaces an ok, an ok replaces an error', async () => {
+    const local = await startJournaledAws(join(tempDir('bq-store-'), 'stored.journal'), names);
+    const dynamodb = new DynamoDBClient({ region: 'us-east-1', endpoint: local.sqs.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const statusOf = async (id: string) => (await dynamodb.send(new GetItemCommand({ TableName: names.resultsTable, Key: { id: { S: id } } }))).Item?.status?.S;
+    await dynamodb.send(new PutItemCommand(put('a', 'ok')));
+    const refused = await dynamodb.send(new PutItemCommand(put('a', 'error'))).catch((err: Error) => err.name);
+    expect(refused).toBe('ConditionalCheckFailedException');
+    expect(await statusOf('a')).toBe('ok');
+    await dynamodb.send(new PutItemCommand(put('b', 'error')));
+    await dynamodb.send(new PutItemCommand(put('b', 'ok')));
+    expect(await statusOf('b')).toBe('ok');
+    // Projection, a batch read of present and absent keys, and DynamoDB's errors for what it does not have.
+    const projected = await dynamodb.send(new GetItemCommand({ TableName: names.resultsTable, Key: { id: { S: 'a' } }, ProjectionExpression: '#r', ExpressionAttributeNames: { '#r': 'record' } }));
+    expect(projected.Item).toEqual({ record: { S: '{"id":"a","status":"ok"}' } });
+    const batch = await dynamodb.send(new BatchGetItemCommand({ RequestItems: { [names.resultsTable]: { Keys: [{ id: { S: 'a' } }, { id: { S: 'none' } }, { id: { S: 'b' } }] } } }));
+    expect(batch.Responses![names.resultsTable]!.map((i) => i.id!.S).sort()).toEqual(['a', 'b']);
+    expect(await dynamodb.send(new GetItemCommand({ TableName: 'other', Key: { id: { S: 'a' } } })).catch((err: Error) => err.name)).toBe('ResourceNotFoundException');
+    expect(await dynamodb.send(new PutItemCommand({ ...put('c', 'ok'), ConditionExpression: 'attribute_exists(#id)' })).catch((err: Error) => err.name)).toBe('ValidationException');
+    await local.sqs.close();
+    await local.journal.close();
   });
 });

@@ -1,7 +1,7 @@
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { followResults, waitForResult } from '../../src/client/results.js';
+import { followResults } from '../../src/client/results.js';
 import type { ResultRecord } from '../../src/contract.js';
 
 const sqsMock = mockClient(SQSClient);
@@ -13,33 +13,6 @@ beforeEach(() => {
   sqsMock.reset();
   sqsMock.on(ChangeMessageVisibilityBatchCommand).resolves({});
   sqsMock.on(DeleteMessageBatchCommand).resolves({});
-});
-
-describe('waiting for one result', () => {
-  it('takes its own result and hands the others back at once, undeleted', async () => {
-    sqsMock.on(ReceiveMessageCommand)
-      .resolvesOnce({ Messages: [message('other-1')] })
-      .resolvesOnce({ Messages: [message('other-2'), message('mine')] });
-    const found = await waitForResult(source, 'mine', 60_000);
-    expect(found).toEqual(result('mine'));
-    expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand).map((c) => c.args[0].input.Entries)).toEqual([
-      [{ Id: '0', ReceiptHandle: 'rh-other-1', VisibilityTimeout: 0 }],
-      [{ Id: '0', ReceiptHandle: 'rh-other-2', VisibilityTimeout: 0 }],
-    ]);
-    expect(sqsMock.commandCalls(DeleteMessageBatchCommand).map((c) => c.args[0].input.Entries)).toEqual([[{ Id: '0', ReceiptHandle: 'rh-mine' }]]);
-    expect(sqsMock.commandCalls(ReceiveMessageCommand)[0]!.args[0].input).toMatchObject({ QueueUrl: source.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 20 });
-  });
-
-  it('gives up after its timeout, leaving the request queued', async () => {
-    sqsMock.on(ReceiveMessageCommand).callsFake(async () => {
-      await new Promise((r) => setTimeout(r, 30));
-      return { Messages: [] };
-    });
-    const started = Date.now();
-    expect(await waitForResult(source, 'never', 200)).toBeUndefined();
-    expect(Date.now() - started).toBeLessThan(1_000);
-    expect(sqsMock.commandCalls(DeleteMessageBatchCommand)).toEqual([]);
-  });
 });
 
 describe('following results', () => {
