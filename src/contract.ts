@@ -24,6 +24,20 @@ export function partitionOf(region: string): string {
   return 'aws';
 }
 export const RESOURCE_PATH = 'invokeModel';
+/** GET /results/{id}: one result by request id, from the results store (`Location` of the POST's 202). */
+export const RESULTS_PATH = 'results';
+/** How long a client is told to wait before asking again while a result is pending (Retry-After). */
+export const RESULT_RETRY_AFTER_SECONDS = 2;
+/** What GET /results/{id} says when it has no record to give, on AWS (mapping templates) and locally alike. */
+export const RESULT_MESSAGES = {
+  notAnId: 'Not a request id: ids are UUIDs, as POST /invokeModel answers them',
+  busy: 'The results store is busy; try again',
+  unavailable: 'The results store is unavailable; try again',
+} as const;
+/** The body of GET /results/{id} while a result is pending (202, with Retry-After). */
+export const pendingBody = (id: string) => `{"id": "${id}", "status": "pending"}`;
+/** A request id as the API answers it: an SQS message id, a UUID. */
+export const REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /**
  * The URL that invokes the API. Under an emulator (--endpoint-url) it is the emulator's own path
  * for it (moto's and LocalStack's `_user_request_`), so that nothing is ever sent to a real

@@ -6,9 +6,6 @@ export interface ResultsStoreSource {
   table: string;
 }
 
-/** A request id as the API answers it: an SQS message id (a UUID). */
-export const REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** The stored record of one request, byte for byte as the worker wrote it; undefined while it is pending. */
 export async function readResult(source: ResultsStoreSource, id: string, signal?: AbortSignal): Promise<{ record: ResultRecord; text: string } | undefined> {
   const { Item } = await source.dynamodb.send(new GetItemCommand({

@@ -1,4 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { REQUEST_ID_PATTERN } from '../contract.js';
 import { UsageError } from '../errors.js';
 import { Output } from '../output.js';
 import { waitTimeout, type GlobalArgs } from './options.js';
@@ -22,7 +23,7 @@ export function builder(yargs: Argv) {
 
 export async function handler(argv: ArgumentsCamelCase<ResultArgs>) {
   const out = new Output(argv);
-  const { REQUEST_ID_PATTERN, readResult } = await import('../client/store.js');
+  const { readResult } = await import('../client/store.js');
   if (!REQUEST_ID_PATTERN.test(argv.id)) throw new UsageError(`"${argv.id}" is not a request id: ids are UUIDs such as 2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe, as send answers.`);
   const target = await openTarget(argv, true);
   const ctx = await target.context();

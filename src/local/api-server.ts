@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { RESOURCE_PATH, STAGE_NAME, validateInvokeRequest } from '../contract.js';
+import { randomUUID } from 'node:crypto';
+import { REQUEST_ID_PATTERN, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, validateInvokeRequest } from '../contract.js';
 import { CliError } from '../errors.js';
 import { closeServer, listen, readBody } from './http.js';
 import type { SqsCall } from './sqs-server.js';
@@ -17,6 +18,8 @@ export interface ApiServerOptions {
   /** How the integration speaks to SQS: the protocol itself, as API Gateway's is. */
   sqs: SqsCall;
   requestsQueueUrl: string;
+  /** The stored record of a request (the results store's GetItem), undefined while pending. */
+  storedResult: (id: string) => string | undefined;
   /** Extra routes (the local control API), tried before the public one. */
   extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
@@ -44,10 +47,15 @@ export class TokenBucket {
   }
 }
 
-/** POST /prod/invokeModel with the deployed API's contract: key, throttle, content type, size, schema, then SQS. */
+/**
+ * The deployed API's contract: POST /prod/invokeModel (key, throttle, content type, size, schema,
+ * then SQS; 202 with Location) and GET /prod/results/{id} (key, throttle, then the results store:
+ * 200 with the record, 202 with Retry-After while pending, 400 for what is not an id).
+ */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const bucket = new TokenBucket(options.rateLimit, options.burstLimit);
   const path = `/${STAGE_NAME}/${RESOURCE_PATH}`;
+  const resultsPrefix = `/${STAGE_NAME}/${RESULTS_PATH}/`;
   const cors = { 'access-control-allow-origin': options.corsOrigin };
 
   const server: Server = createServer(async (req, res) => {
@@ -58,12 +66,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     try {
       if (options.extra && (await options.extra(req, res))) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname !== path) return answer(403, { message: 'Missing Authentication Token' });
+      // Like API Gateway's /results/{id}: one non-empty path segment, else no such resource.
+      const segment = url.pathname.startsWith(resultsPrefix) ? url.pathname.slice(resultsPrefix.length) : '';
+      const resultId = segment && !segment.includes('/') ? decodeURIComponent(segment) : undefined;
+      const method = resultId ? 'GET' : url.pathname === path ? 'POST' : undefined;
+      if (!method) return answer(403, { message: 'Missing Authentication Token' });
       if (req.method === 'OPTIONS') {
-        res.writeHead(200, { ...cors, 'access-control-allow-methods': 'POST,OPTIONS', 'access-control-allow-headers': 'Content-Type,X-Api-Key' });
+        res.writeHead(200, { ...cors, 'access-control-allow-methods': `${method},OPTIONS`, 'access-control-allow-headers': 'Content-Type,X-Api-Key' });
         return res.end();
       }
-      if (req.method !== 'POST') return answer(403, { message: 'Missing Authentication Token' });
+      if (req.method !== method) return answer(403, { message: 'Missing Authentication Token' });
       if (options.apiKey !== undefined && req.headers['x-api-key'] !== options.apiKey) {
         req.resume();
         return answer(403, { message: 'Forbidden' });
@@ -71,6 +83,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if (!bucket.take()) {
         req.resume();
         return answer(429, { message: 'Too Many Requests' });
+      }
+      if (resultId !== undefined) {
+        req.resume();
+        if (!REQUEST_ID_PATTERN.test(resultId)) return answer(400, { message: RESULT_MESSAGES.notAnId, requestId: randomUUID() });
+        const record = options.storedResult(resultId);
+        if (record === undefined) {
+          res.writeHead(202, { 'content-type': 'application/json', ...cors, 'retry-after': String(RESULT_RETRY_AFTER_SECONDS) });
+          return res.end(pendingBody(resultId));
+        }
+        res.writeHead(200, { 'content-type': 'application/json', ...cors });
+        return res.end(record);
       }
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json') {
@@ -89,7 +112,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       const problems = validateInvokeRequest(body);
       if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
       const sent = await options.sqs<{ MessageId: string }>('SendMessage', { QueueUrl: options.requestsQueueUrl, MessageBody: text });
-      return answer(202, { id: sent.MessageId });
+      return answer(202, { id: sent.MessageId }, { location: `${RESULTS_PATH}/${sent.MessageId}` });
     } catch (err) {
       if (!res.headersSent) answer(500, { message: `The queue is unavailable; try again (${(err as Error).message})` });
     }

@@ -40,6 +40,11 @@ export class ResultsStore {
     this.items.set(this.keyOf(item), item);
   }
 
+  /** One attribute's string value of the item under `id`, as GetItem with a projection would give it. */
+  text(id: string, attribute: string): string | undefined {
+    return (this.items.get(id)?.[attribute] as { S?: string } | undefined)?.S;
+  }
+
   all(): Item[] {
     return [...this.items.values()];
   }

@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { BATCH_SIZE, resourceNames } from '../contract.js';
+import { BATCH_SIZE, RESULT_ITEM, resourceNames } from '../contract.js';
 import { queueArn } from '../provision/arns.js';
 import type { Account } from '../provision/aws.js';
 import { openSession, type QueueReport } from '../provision/engine.js';
@@ -192,6 +192,8 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     corsOrigin: settings.corsOrigin,
     sqs: sqsServer.call,
     requestsQueueUrl: requestsUrl,
+    // As API Gateway's integration reads the table: the stored record, or nothing yet.
+    storedResult: (id) => durable.store.text(id, RESULT_ITEM.record),
     extra: controlRoutes,
   });
   const api = await startApi(options.port).catch((err: unknown) => {

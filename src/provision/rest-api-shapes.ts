@@ -1,5 +1,5 @@
 import type { GatewayResponse, Method, Model, RequestValidator, Stage } from '@aws-sdk/client-api-gateway';
-import { REQUEST_BODY_SCHEMA, REQUEST_MODEL_NAME, REQUEST_VALIDATOR_NAME, RESOURCE_PATH, STAGE_NAME } from '../contract.js';
+import { REQUEST_BODY_SCHEMA, REQUEST_MODEL_NAME, REQUEST_VALIDATOR_NAME, RESOURCE_PATH, RESULT_ITEM, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody } from '../contract.js';
 import { roleArn } from './arns.js';
 import { fieldChanges } from './diff.js';
 import type { Change, Ctx, Live } from './types.js';
@@ -11,6 +11,10 @@ export interface RestApiLive extends Live {
   rootId?: string;
   resourceId?: string;
   methods: Record<string, Method>;
+  /** /results and /results/{id}, and the methods of the latter. */
+  resultsId?: string;
+  resultId?: string;
+  resultMethods: Record<string, Method>;
   model?: Model;
   validator?: RequestValidator;
   gatewayResponses: GatewayResponse[];
@@ -23,8 +27,55 @@ const quoted = (value: string) => `'${value.replace(/'/g, '')}'`;
 
 /** The body must be URL-encoded: a raw body with &, + or = is cut or corrupted by the SQS query protocol. */
 export const SEND_MESSAGE_TEMPLATE = 'Action=SendMessage&MessageBody=$util.urlEncode($input.body)';
-export const ACCEPTED_TEMPLATE = `{"id": "$input.path('$.SendMessageResponse.SendMessageResult.MessageId')"}`;
+/** The 202's body is the id; its Location header names where the result will be (Asynchronous Request-Reply). */
+export const ACCEPTED_TEMPLATE = [
+  "#set($id = $input.path('$.SendMessageResponse.SendMessageResult.MessageId'))",
+  `#set($context.responseOverride.header.Location = "${RESULTS_PATH}/$id")`,
+  '{"id": "$id"}',
+].join('\n');
 const errorTemplate = (message: string) => `{"message": "${message}", "requestId": "$context.requestId"}`;
+
+export const LOCATION_HEADER = 'method.response.header.Location';
+export const RETRY_AFTER_HEADER = 'method.response.header.Retry-After';
+
+/** GetItem of one result: the id from the path, the stored record only, strongly consistent. */
+export const GET_ITEM_TEMPLATE = (table: string) => [
+  "#set($id = $input.params('id'))",
+  `{"TableName": "${table}", "Key": {"${RESULT_ITEM.key}": {"S": "$util.escapeJavaScript($id)"}}, "ProjectionExpression": "#r", "ExpressionAttributeNames": {"#r": "${RESULT_ITEM.record}"}, "ConsistentRead": true}`,
+].join('\n');
+
+/** 200 with the stored record byte for byte; 202 and Retry-After while there is none; 400 for what is not an id. */
+export const RESULT_TEMPLATE = [
+  "#set($id = $input.params('id'))",
+  "#if(!$id.matches('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'))",
+  '#set($context.responseOverride.status = 400)',
+  `{"message": "${RESULT_MESSAGES.notAnId}", "requestId": "$context.requestId"}`,
+  '#else',
+  `#set($record = $input.path('$.Item.${RESULT_ITEM.record}.S'))`,
+  '#if("$!record" == "")',
+  '#set($context.responseOverride.status = 202)',
+  `#set($context.responseOverride.header.Retry-After = "${RESULT_RETRY_AFTER_SECONDS}")`,
+  pendingBody('$util.escapeJavaScript($id)'),
+  '#else',
+  '$record',
+  '#end',
+  '#end',
+].join('\n');
+
+/** DynamoDB's 400s: throttling becomes 429 with Retry-After, a key it refuses a 400, anything else (access, a missing table) a 500. */
+export const STORE_ERROR_TEMPLATE = [
+  "#set($type = $input.path('$.__type'))",
+  "#if($type.contains('ProvisionedThroughputExceeded') || $type.contains('Throttling') || $type.contains('RequestLimitExceeded'))",
+  '#set($context.responseOverride.status = 429)',
+  `#set($context.responseOverride.header.Retry-After = "${RESULT_RETRY_AFTER_SECONDS}")`,
+  `{"message": "${RESULT_MESSAGES.busy}", "requestId": "$context.requestId"}`,
+  "#elseif($type.contains('ValidationException'))",
+  `{"message": "${RESULT_MESSAGES.notAnId}", "requestId": "$context.requestId"}`,
+  '#else',
+  '#set($context.responseOverride.status = 500)',
+  `{"message": "${RESULT_MESSAGES.unavailable}", "requestId": "$context.requestId"}`,
+  '#end',
+].join('\n');
 
 /** Integration responses: SQS errors never reach the client as 200. */
 const POST_RESPONSES = [
@@ -59,7 +110,7 @@ export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShap
     apiKeyRequired: ctx.settings.apiKeyRequired,
     requestValidatorId: validatorId ?? '(the new validator)',
     requestModels: { [JSON_TYPE]: REQUEST_MODEL_NAME },
-    methodResponses: Object.fromEntries(POST_RESPONSES.map((r) => [r.statusCode, { responseParameters: { [CORS_ORIGIN_HEADER]: false } }])),
+    methodResponses: Object.fromEntries(POST_RESPONSES.map((r) => [r.statusCode, { responseParameters: { [CORS_ORIGIN_HEADER]: false, ...(r.statusCode === '202' ? { [LOCATION_HEADER]: false } : {}) } }])),
     integration: {
       type: 'AWS',
       httpMethod: 'POST',
@@ -77,13 +128,38 @@ export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShap
   };
 }
 
+/** GET /results/{id}: an AWS integration straight to DynamoDB GetItem, as the API role; no Lambda in the read path. */
+export function getResultShape(ctx: Ctx): MethodShape {
+  const cors = { [CORS_ORIGIN_HEADER]: quoted(ctx.settings.corsOrigin) };
+  const declared = (extra: Record<string, boolean> = {}) => ({ responseParameters: { [CORS_ORIGIN_HEADER]: false, ...extra } });
+  return {
+    authorizationType: 'NONE',
+    apiKeyRequired: ctx.settings.apiKeyRequired,
+    methodResponses: { '200': declared(), '202': declared({ [RETRY_AFTER_HEADER]: false }), '400': declared(), '429': declared({ [RETRY_AFTER_HEADER]: false }), '500': declared() },
+    integration: {
+      type: 'AWS',
+      httpMethod: 'POST',
+      uri: `arn:${ctx.account.partition}:apigateway:${ctx.account.region}:dynamodb:action/GetItem`,
+      credentials: roleArn(ctx, ctx.names.apiRole),
+      requestTemplates: { [JSON_TYPE]: GET_ITEM_TEMPLATE(ctx.names.resultsTable) },
+      passthroughBehavior: 'NEVER',
+      integrationResponses: {
+        '200': { selectionPattern: undefined, responseTemplates: { [JSON_TYPE]: RESULT_TEMPLATE }, responseParameters: cors },
+        '400': { selectionPattern: '4\\d{2}', responseTemplates: { [JSON_TYPE]: STORE_ERROR_TEMPLATE }, responseParameters: cors },
+        '500': { selectionPattern: '5\\d{2}', responseTemplates: { [JSON_TYPE]: errorTemplate(RESULT_MESSAGES.unavailable) }, responseParameters: cors },
+      },
+    },
+  };
+}
+
 const CORS_HEADERS = {
   'method.response.header.Access-Control-Allow-Origin': (ctx: Ctx) => quoted(ctx.settings.corsOrigin),
-  'method.response.header.Access-Control-Allow-Methods': () => "'POST,OPTIONS'",
+  'method.response.header.Access-Control-Allow-Methods': (_ctx: Ctx, methods: string) => `'${methods},OPTIONS'`,
   'method.response.header.Access-Control-Allow-Headers': () => "'Content-Type,X-Api-Key'",
 };
 
-export function optionsShape(ctx: Ctx): MethodShape {
+/** The CORS preflight of a resource whose other method is `method`. */
+export function optionsShape(ctx: Ctx, method: 'POST' | 'GET'): MethodShape {
   return {
     authorizationType: 'NONE',
     apiKeyRequired: false,
@@ -92,7 +168,7 @@ export function optionsShape(ctx: Ctx): MethodShape {
       type: 'MOCK',
       requestTemplates: { [JSON_TYPE]: '{"statusCode": 200}' },
       passthroughBehavior: 'WHEN_NO_MATCH',
-      integrationResponses: { '200': { responseParameters: Object.fromEntries(Object.entries(CORS_HEADERS).map(([h, v]) => [h, v(ctx)])) } },
+      integrationResponses: { '200': { responseParameters: Object.fromEntries(Object.entries(CORS_HEADERS).map(([h, v]) => [h, v(ctx, method)])) } },
     },
   };
 }
@@ -162,7 +238,10 @@ export function apiChanges(ctx: Ctx, live: RestApiLive) {
     ...fieldChanges(`validator ${REQUEST_VALIDATOR_NAME}`, live.validator && { validateRequestBody: live.validator.validateRequestBody, validateRequestParameters: live.validator.validateRequestParameters ?? false }, { validateRequestBody: true, validateRequestParameters: false }),
     ...Object.entries(gateway).flatMap(([type, shape]) => fieldChanges(`gateway response ${type}`, liveGatewayResponse(live, type), shape)),
     ...fieldChanges('POST', liveMethodShape(live.methods.POST), postShape(ctx, live.validator?.id)),
-    ...fieldChanges('OPTIONS', liveMethodShape(live.methods.OPTIONS), optionsShape(ctx)),
+    ...fieldChanges('OPTIONS', liveMethodShape(live.methods.OPTIONS), optionsShape(ctx, 'POST')),
+    ...fieldChanges(`resource /${RESULTS_PATH}/{id}`, live.resultId ? 'present' : undefined, 'present'),
+    ...fieldChanges(`GET /${RESULTS_PATH}/{id}`, liveMethodShape(live.resultMethods.GET), getResultShape(ctx)),
+    ...fieldChanges(`OPTIONS /${RESULTS_PATH}/{id}`, liveMethodShape(live.resultMethods.OPTIONS), optionsShape(ctx, 'GET')),
   ];
   const stage = fieldChanges(`stage ${STAGE_NAME}`, liveStageShape(live.stage), stageShape(ctx));
   return { api, stage };

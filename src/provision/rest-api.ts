@@ -22,12 +22,12 @@ import {
   UpdateRequestValidatorCommand,
   UpdateStageCommand,
 } from '@aws-sdk/client-api-gateway';
-import { REQUEST_BODY_SCHEMA, REQUEST_MODEL_NAME, REQUEST_VALIDATOR_NAME, RESOURCE_PATH, STACK_TAG, STAGE_NAME } from '../contract.js';
+import { REQUEST_BODY_SCHEMA, REQUEST_MODEL_NAME, REQUEST_VALIDATOR_NAME, RESOURCE_PATH, RESULTS_PATH, STACK_TAG, STAGE_NAME } from '../contract.js';
 import { apiCall, findByName } from './api-gateway.js';
 import { restApiArn } from './arns.js';
 import { fieldChanges, missingTags, orMissing, tagChanges } from './diff.js';
 import {
-  CORS_ORIGIN_HEADER, JSON_TYPE, apiChanges, gatewayResponseShapes, liveGatewayResponse, liveMethodShape, liveStageShape, optionsShape, postShape,
+  CORS_ORIGIN_HEADER, JSON_TYPE, apiChanges, gatewayResponseShapes, getResultShape, liveGatewayResponse, liveMethodShape, liveStageShape, optionsShape, postShape,
   type MethodShape, type RestApiLive,
 } from './rest-api-shapes.js';
 import type { Ctx, Resource } from './types.js';
@@ -60,12 +60,14 @@ async function converge(ctx: Ctx, live: RestApiLive) {
   const restApiId = live.id;
   let changed = false;
 
-  let resourceId = live.resourceId;
-  if (!resourceId) {
-    const rootId = live.rootId ?? (await gw.send(new GetResourcesCommand({ restApiId, limit: 500 }))).items?.find((r) => r.path === '/')?.id;
-    resourceId = (await apiCall(ctx, () => gw.send(new CreateResourceCommand({ restApiId, parentId: rootId, pathPart: RESOURCE_PATH })))).id!;
+  const rootId = live.rootId ?? (await gw.send(new GetResourcesCommand({ restApiId, limit: 500 }))).items?.find((r) => r.path === '/')?.id;
+  const createResource = async (parentId: string | undefined, pathPart: string) => {
     changed = true;
-  }
+    return (await apiCall(ctx, () => gw.send(new CreateResourceCommand({ restApiId, parentId, pathPart })))).id!;
+  };
+  const resourceId = live.resourceId ?? await createResource(rootId, RESOURCE_PATH);
+  const resultsId = live.resultsId ?? await createResource(rootId, RESULTS_PATH);
+  const resultId = live.resultId ?? await createResource(resultsId, '{id}');
 
   const schema = JSON.stringify(REQUEST_BODY_SCHEMA);
   if (!live.model) {
@@ -95,10 +97,16 @@ async function converge(ctx: Ctx, live: RestApiLive) {
     }
   }
 
-  for (const [httpMethod, shape] of [['POST', postShape(ctx, validatorId)], ['OPTIONS', optionsShape(ctx)]] as const) {
-    const exists = !!live.methods[httpMethod];
-    if (!exists || fieldChanges(httpMethod, liveMethodShape(live.methods[httpMethod]), shape).length) {
-      await putMethod(ctx, restApiId, resourceId, httpMethod, shape, exists && live.resourceId === resourceId);
+  const methods = [
+    { id: resourceId, fresh: !live.resourceId, live: live.methods, httpMethod: 'POST', shape: postShape(ctx, validatorId) },
+    { id: resourceId, fresh: !live.resourceId, live: live.methods, httpMethod: 'OPTIONS', shape: optionsShape(ctx, 'POST') },
+    { id: resultId, fresh: !live.resultId, live: live.resultMethods, httpMethod: 'GET', shape: getResultShape(ctx) },
+    { id: resultId, fresh: !live.resultId, live: live.resultMethods, httpMethod: 'OPTIONS', shape: optionsShape(ctx, 'GET') },
+  ];
+  for (const method of methods) {
+    const exists = !method.fresh && !!method.live[method.httpMethod];
+    if (!exists || fieldChanges(method.httpMethod, liveMethodShape(method.live[method.httpMethod]), method.shape).length) {
+      await putMethod(ctx, restApiId, method.id, method.httpMethod, method.shape, exists);
       changed = true;
     }
   }
@@ -126,7 +134,7 @@ export const restApi: Resource<RestApiLive> = {
   async read(ctx) {
     const { item: api, duplicates } = await findByName(ctx, ctx.names.restApi, (position) => ctx.clients.apigateway.send(new GetRestApisCommand({ limit: 500, position })));
     if (!api) return undefined;
-    const base: RestApiLive = { id: api.id!, rootId: api.rootResourceId, tags: api.tags ?? {}, methods: {}, gatewayResponses: [], duplicates: duplicates.map((d) => d.id!) };
+    const base: RestApiLive = { id: api.id!, rootId: api.rootResourceId, tags: api.tags ?? {}, methods: {}, resultMethods: {}, gatewayResponses: [], duplicates: duplicates.map((d) => d.id!) };
     if (base.tags[STACK_TAG] !== ctx.stack) return base;
     ctx.ids.restApiId = api.id!;
     const restApiId = api.id!;
@@ -141,12 +149,17 @@ export const restApi: Resource<RestApiLive> = {
     ]));
     if (!parts) return undefined;
     const [resources, models, validators, responses, stage] = parts;
-    const resource = resources.items?.find((r) => r.path === `/${RESOURCE_PATH}`);
+    const at = (path: string) => resources.items?.find((r) => r.path === path);
+    const resource = at(`/${RESOURCE_PATH}`);
+    const result = at(`/${RESULTS_PATH}/{id}`);
     return {
       ...base,
-      rootId: base.rootId ?? resources.items?.find((r) => r.path === '/')?.id,
+      rootId: base.rootId ?? at('/')?.id,
       resourceId: resource?.id,
       methods: resource?.resourceMethods ?? {},
+      resultsId: at(`/${RESULTS_PATH}`)?.id,
+      resultId: result?.id,
+      resultMethods: result?.resourceMethods ?? {},
       model: models.items?.find((m) => m.name === REQUEST_MODEL_NAME),
       validator: validators.items?.find((v) => v.name === REQUEST_VALIDATOR_NAME),
       gatewayResponses: responses.items ?? [],
@@ -171,13 +184,13 @@ export const restApi: Resource<RestApiLive> = {
   async create(ctx) {
     const created = await apiCall(ctx, () => ctx.clients.apigateway.send(new CreateRestApiCommand({
       name: ctx.names.restApi,
-      description: `bedrock-queue stack ${ctx.stack}: POST /${RESOURCE_PATH} queues a prompt`,
+      description: `bedrock-queue stack ${ctx.stack}: POST /${RESOURCE_PATH} queues a prompt, GET /${RESULTS_PATH}/{id} reads its result`,
       endpointConfiguration: { types: ['REGIONAL'] },
       apiKeySource: 'HEADER',
       tags: ctx.tags,
     })));
     ctx.ids.restApiId = created.id!;
-    await converge(ctx, { id: created.id!, rootId: created.rootResourceId, tags: ctx.tags, methods: {}, gatewayResponses: [] });
+    await converge(ctx, { id: created.id!, rootId: created.rootResourceId, tags: ctx.tags, methods: {}, resultMethods: {}, gatewayResponses: [] });
   },
   async update(ctx, live) {
     await converge(ctx, live);

@@ -130,7 +130,10 @@ async function putPolicy(ctx: Ctx, RoleName: string, policy: unknown) {
 }
 
 export function apiRolePolicy(ctx: Ctx) {
-  return document([{ Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(ctx, ctx.names.requestsQueue) }]);
+  return document([
+    { Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(ctx, ctx.names.requestsQueue) },
+    { Sid: 'ReadResults', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn(ctx) },
+  ]);
 }
 
 interface Statement { Sid?: string; Action?: string | string[]; Resource?: string | string[]; Condition?: unknown }

@@ -201,6 +201,39 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     expect(malformed.stderr).toMatch(/"not-an-id" is not a request id/);
   });
 
+  it('POST answers 202 with a Location; GET there answers 202 pending with Retry-After, then 200 with the exact record', async () => {
+    const stack = await local('e2e-get');
+    await cliJson('pause', '--local', '--name', stack.name);
+    const prompts = ['a&b=c+d%20e%zz?x=1', `"quoted" 'single' \\ back`, 'line 1\nline 2\ttab', 'rocket 🚀 مرحبا'];
+    const located: { id: string; location: string }[] = [];
+    for (const prompt of prompts) {
+      const answer = await fetch(stack.state.invokeUrl, { method: 'POST', headers: json(stack), body: JSON.stringify({ prompt }) });
+      expect(answer.status).toBe(202);
+      const { id } = await answer.json() as { id: string };
+      located.push({ id, location: answer.headers.get('location')! });
+    }
+    const base = stack.state.invokeUrl.replace(/invokeModel$/, '');
+    for (const { id, location } of located) expect(location).toBe(`results/${id}`);
+    const pending = await fetch(new URL(located[0]!.location, stack.state.invokeUrl), { headers: { 'x-api-key': stack.state.apiKey! } });
+    expect([pending.status, pending.headers.get('retry-after'), await pending.text()]).toEqual([202, '2', `{"id": "${located[0]!.id}", "status": "pending"}`]);
+    await cliJson('resume', '--local', '--name', stack.name);
+    const queued = await collectResults(stack, prompts.length);
+    for (const [i, { id }] of located.entries()) {
+      // The results queue may get a result a moment before the store: wait out the 202s.
+      let got!: Response;
+      await waitUntil(`the stored result of ${id}`, async () => (got = await fetch(`${base}results/${id}`, { headers: { 'x-api-key': stack.state.apiKey! } })).status !== 202);
+      expect(got.status).toBe(200);
+      const text = await got.text();
+      expect(JSON.parse(text)).toEqual(queued[id]);
+      expect(JSON.parse(text).output).toBe(`echo: ${prompts[i]}`);
+    }
+    expect((await fetch(`${base}results/${located[0]!.id}`)).status).toBe(403);
+    const malformed = await fetch(`${base}results/not-an-id`, { headers: { 'x-api-key': stack.state.apiKey! } });
+    expect(malformed.status).toBe(400);
+    expect((await malformed.json() as { message: string }).message).toMatch(/^Not a request id/);
+    expect((await fetch(`${base}results/`, { headers: { 'x-api-key': stack.state.apiKey! } })).status).toBe(403);
+  });
+
   it('a hundred concurrent send --wait each get their own answer', async () => {
     const stack = await local('e2e-waiters', '--concurrency', '16');
     const runs = await Promise.all(Array.from({ length: 100 }, (_, i) => cli('send', '--local', '--name', stack.name, '--wait', '--timeout', '2m', `waiter ${i}`)));

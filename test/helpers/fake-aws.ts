@@ -54,6 +54,7 @@ import { CreateQueueCommand, type CreateQueueCommandInput, DeleteQueueCommand, G
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { REQUEST_BODY_SCHEMA } from '../../src/contract.js';
+import { ACCEPTED_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, STORE_ERROR_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
 import { afterEach } from 'vitest';
 import { apply, destroy, observe, openSession, plan } from '../../src/provision/engine.js';
 import type { StackOptions, WorkerCode } from '../../src/provision/types.js';
@@ -133,7 +134,10 @@ export function convergedAccount(): AccountState {
     },
     roles: {
       'demo-api': { path: '/bedrock-queue/', trust: trust('apigateway.amazonaws.com'), tags: { ...TAGS },
-        policy: { Version: '2012-10-17', Statement: [{ Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` }] } },
+        policy: { Version: '2012-10-17', Statement: [
+          { Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
+          { Sid: 'ReadResults', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
+        ] } },
       'demo-worker': { path: '/bedrock-queue/', trust: trust('lambda.amazonaws.com'), tags: { ...TAGS }, policy: WORKER_POLICY },
     },
     logGroups: { '/aws/lambda/demo-worker': { retentionInDays: 14, tags: { ...TAGS } } },
@@ -160,14 +164,14 @@ export function convergedAccount(): AccountState {
           id: 'res1', path: '/invokeModel', resourceMethods: {
             POST: {
               httpMethod: 'POST', authorizationType: 'NONE', apiKeyRequired: true, requestValidatorId: 'val1', requestModels: { 'application/json': 'InvokeModelRequest' },
-              methodResponses: Object.fromEntries(['202', '400', '500'].map((s) => [s, { statusCode: s, responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false } }])),
+              methodResponses: Object.fromEntries(['202', '400', '500'].map((s) => [s, { statusCode: s, responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false, ...(s === '202' ? { 'method.response.header.Location': false } : {}) } }])),
               methodIntegration: {
                 type: 'AWS', httpMethod: 'POST', uri: `arn:aws:apigateway:${REGION}:sqs:path/${ACCOUNT}/demo-requests`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
                 requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
                 requestTemplates: { 'application/json': 'Action=SendMessage&MessageBody=$util.urlEncode($input.body)' },
                 passthroughBehavior: 'NEVER', timeoutInMillis: 29000, cacheNamespace: 'res1', cacheKeyParameters: [],
                 integrationResponses: {
-                  '202': { statusCode: '202', responseParameters: CORS, responseTemplates: { 'application/json': `{"id": "$input.path('$.SendMessageResponse.SendMessageResult.MessageId')"}` } },
+                  '202': { statusCode: '202', responseParameters: CORS, responseTemplates: { 'application/json': ACCEPTED_TEMPLATE } },
                   '400': { statusCode: '400', selectionPattern: '4\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': errorBody('The queue rejected the request') } },
                   '500': { statusCode: '500', selectionPattern: '5\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': errorBody('The queue is unavailable; try again') } },
                 },
@@ -179,6 +183,36 @@ export function convergedAccount(): AccountState {
               methodIntegration: {
                 type: 'MOCK', requestTemplates: { 'application/json': '{"statusCode": 200}' }, passthroughBehavior: 'WHEN_NO_MATCH', timeoutInMillis: 29000,
                 integrationResponses: { '200': { statusCode: '200', responseParameters: { ...CORS, 'method.response.header.Access-Control-Allow-Methods': "'POST,OPTIONS'", 'method.response.header.Access-Control-Allow-Headers': "'Content-Type,X-Api-Key'" } } },
+              },
+            },
+          },
+        },
+        // GET /results/{id} as API Gateway returns it (its templates are the app's own: up.test checks their text).
+        { id: 'res2', path: '/results' },
+        {
+          id: 'res3', path: '/results/{id}', resourceMethods: {
+            GET: {
+              httpMethod: 'GET', authorizationType: 'NONE', apiKeyRequired: true,
+              methodResponses: Object.fromEntries(['200', '202', '400', '429', '500'].map((s) => [s, { statusCode: s, responseParameters: {
+                'method.response.header.Access-Control-Allow-Origin': false, ...(s === '202' || s === '429' ? { 'method.response.header.Retry-After': false } : {}),
+              } }])),
+              methodIntegration: {
+                type: 'AWS', httpMethod: 'POST', uri: `arn:aws:apigateway:${REGION}:dynamodb:action/GetItem`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
+                requestTemplates: { 'application/json': GET_ITEM_TEMPLATE('demo-results') },
+                passthroughBehavior: 'NEVER', timeoutInMillis: 29000, cacheNamespace: 'res3', cacheKeyParameters: [],
+                integrationResponses: {
+                  '200': { statusCode: '200', responseParameters: CORS, responseTemplates: { 'application/json': RESULT_TEMPLATE } },
+                  '400': { statusCode: '400', selectionPattern: '4\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': STORE_ERROR_TEMPLATE } },
+                  '500': { statusCode: '500', selectionPattern: '5\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': errorBody('The results store is unavailable; try again') } },
+                },
+              },
+            },
+            OPTIONS: {
+              httpMethod: 'OPTIONS', authorizationType: 'NONE', apiKeyRequired: false,
+              methodResponses: { '200': { statusCode: '200', responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false, 'method.response.header.Access-Control-Allow-Methods': false, 'method.response.header.Access-Control-Allow-Headers': false } } },
+              methodIntegration: {
+                type: 'MOCK', requestTemplates: { 'application/json': '{"statusCode": 200}' }, passthroughBehavior: 'WHEN_NO_MATCH', timeoutInMillis: 29000,
+                integrationResponses: { '200': { statusCode: '200', responseParameters: { ...CORS, 'method.response.header.Access-Control-Allow-Methods': "'GET,OPTIONS'", 'method.response.header.Access-Control-Allow-Headers': "'Content-Type,X-Api-Key'" } } },
               },
             },
           },

@@ -187,10 +187,14 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
     expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
   });
 
-  it('lets the API role send to the requests queue and nowhere else', async () => {
+  it('lets the API role send to the requests queue and read the results table, and nothing else', async () => {
     const policy = apiRolePolicy(ctx) as Policy;
+    const table = (name: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
     expect(await decide(policy, req('SendMessage', 'sqs:SendMessage', queue(names.requestsQueue)))).toBe('Allowed');
+    expect(await decide(policy, req('GET /results/{id}', 'dynamodb:GetItem', table(names.resultsTable)))).toBe('Allowed');
     expect(await decide(policy, req('SendMessage', 'sqs:SendMessage', queue(names.resultsQueue)))).not.toBe('Allowed');
     expect(await decide(policy, req('ReceiveMessage', 'sqs:ReceiveMessage', queue(names.requestsQueue)))).not.toBe('Allowed');
+    expect(await decide(policy, req('PutItem', 'dynamodb:PutItem', table(names.resultsTable)))).not.toBe('Allowed');
+    expect(await decide(policy, req('another stack\'s table', 'dynamodb:GetItem', table('other-results')))).not.toBe('Allowed');
   });
 });

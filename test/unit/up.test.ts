@@ -1,4 +1,4 @@
-import { CreateDeploymentCommand, PutIntegrationCommand, PutIntegrationResponseCommand, PutMethodCommand, UpdateApiKeyCommand, UpdateStageCommand, CreateUsagePlanCommand, CreateUsagePlanKeyCommand } from '@aws-sdk/client-api-gateway';
+import { CreateDeploymentCommand, CreateResourceCommand, PutIntegrationCommand, PutIntegrationResponseCommand, PutMethodCommand, PutMethodResponseCommand, UpdateApiKeyCommand, UpdateStageCommand, CreateUsagePlanCommand, CreateUsagePlanKeyCommand } from '@aws-sdk/client-api-gateway';
 import { CreateLogGroupCommand, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateTableCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
@@ -37,9 +37,14 @@ describe('up from an empty account', () => {
       'dynamodb:CreateTable', 'dynamodb:UpdateTimeToLive',
       'logs:CreateLogGroup', 'logs:PutRetentionPolicy',
       'lambda:CreateFunction', 'lambda:CreateEventSourceMapping',
-      'apigateway:CreateRestApi', 'apigateway:CreateResource', 'apigateway:CreateModel', 'apigateway:CreateRequestValidator',
+      'apigateway:CreateRestApi', 'apigateway:CreateResource', 'apigateway:CreateResource', 'apigateway:CreateResource', 'apigateway:CreateModel', 'apigateway:CreateRequestValidator',
       'apigateway:PutGatewayResponse', 'apigateway:PutGatewayResponse', 'apigateway:PutGatewayResponse',
+      // POST /invokeModel and its CORS preflight
       'apigateway:PutMethod', 'apigateway:PutMethodResponse', 'apigateway:PutMethodResponse', 'apigateway:PutMethodResponse',
+      'apigateway:PutIntegration', 'apigateway:PutIntegrationResponse', 'apigateway:PutIntegrationResponse', 'apigateway:PutIntegrationResponse',
+      'apigateway:PutMethod', 'apigateway:PutMethodResponse', 'apigateway:PutIntegration', 'apigateway:PutIntegrationResponse',
+      // GET /results/{id} (200, 202, 400, 429, 500) and its CORS preflight
+      'apigateway:PutMethod', ...Array(5).fill('apigateway:PutMethodResponse'),
       'apigateway:PutIntegration', 'apigateway:PutIntegrationResponse', 'apigateway:PutIntegrationResponse', 'apigateway:PutIntegrationResponse',
       'apigateway:PutMethod', 'apigateway:PutMethodResponse', 'apigateway:PutIntegration', 'apigateway:PutIntegrationResponse',
       'apigateway:CreateDeployment', 'apigateway:UpdateStage',
@@ -86,7 +91,10 @@ describe('up from an empty account', () => {
     ]);
     expect(roles[0]!.Tags).toEqual([{ Key: 'team', Value: 'ml' }, { Key: 'bedrock-queue:stack', Value: 'demo' }]);
     const policies = m.iam.commandCalls(PutRolePolicyCommand).map((c) => JSON.parse(c.args[0].input.PolicyDocument!));
-    expect(policies[0]).toEqual({ Version: '2012-10-17', Statement: [{ Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` }] });
+    expect(policies[0]).toEqual({ Version: '2012-10-17', Statement: [
+      { Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
+      { Sid: 'ReadResults', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
+    ] });
     expect(policies[1]).toEqual(convergedAccount().roles['demo-worker']!.policy);
     expect(JSON.stringify(policies)).not.toContain('"Resource":"*"');
   });
@@ -127,7 +135,51 @@ describe('up from an empty account', () => {
     });
     const responses = m.apigateway.commandCalls(PutIntegrationResponseCommand).slice(0, 3).map((c) => c.args[0].input);
     expect(responses.map((r) => [r.statusCode, r.selectionPattern])).toEqual([['202', undefined], ['400', '4\\d{2}'], ['500', '5\\d{2}']]);
-    expect(responses[0]!.responseTemplates).toEqual({ 'application/json': `{"id": "$input.path('$.SendMessageResponse.SendMessageResult.MessageId')"}` });
+    // The body is the id; the Location header names where its result will be.
+    expect(responses[0]!.responseTemplates).toEqual({ 'application/json': [
+      "#set($id = $input.path('$.SendMessageResponse.SendMessageResult.MessageId'))",
+      '#set($context.responseOverride.header.Location = "results/$id")',
+      '{"id": "$id"}',
+    ].join('\n') });
+    expect(input(m.apigateway.commandCalls(PutMethodResponseCommand)).responseParameters).toEqual({ 'method.response.header.Access-Control-Allow-Origin': false, 'method.response.header.Location': false });
+  });
+
+  it('reads results with GET /results/{id}: a key, DynamoDB GetItem as the API role, 202 and Retry-After while pending, errors never 200', async () => {
+    const { m } = await up(emptyAccount());
+    expect(m.apigateway.commandCalls(CreateResourceCommand).map((c) => c.args[0].input)).toEqual([
+      { restApiId: 'newapi', parentId: 'newroot', pathPart: 'invokeModel' },
+      { restApiId: 'newapi', parentId: 'newroot', pathPart: 'results' },
+      { restApiId: 'newapi', parentId: 'newres', pathPart: '{id}' },
+    ]);
+    const get = m.apigateway.commandCalls(PutMethodCommand).map((c) => c.args[0].input).find((i) => i.httpMethod === 'GET');
+    expect(get).toEqual({ restApiId: 'newapi', resourceId: 'newres', httpMethod: 'GET', authorizationType: 'NONE', apiKeyRequired: true });
+    const integration = m.apigateway.commandCalls(PutIntegrationCommand).map((c) => c.args[0].input).find((i) => i.httpMethod === 'GET');
+    expect(integration).toEqual({
+      restApiId: 'newapi', resourceId: 'newres', httpMethod: 'GET', integrationHttpMethod: 'POST', type: 'AWS',
+      uri: `arn:aws:apigateway:${REGION}:dynamodb:action/GetItem`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
+      requestTemplates: { 'application/json': "#set($id = $input.params('id'))\n" +
+        '{"TableName": "demo-results", "Key": {"id": {"S": "$util.escapeJavaScript($id)"}}, "ProjectionExpression": "#r", "ExpressionAttributeNames": {"#r": "record"}, "ConsistentRead": true}' },
+      passthroughBehavior: 'NEVER',
+    });
+    const responses = m.apigateway.commandCalls(PutIntegrationResponseCommand).map((c) => c.args[0].input).filter((i) => i.httpMethod === 'GET');
+    expect(responses.map((r) => [r.statusCode, r.selectionPattern])).toEqual([['200', undefined], ['400', '4\\d{2}'], ['500', '5\\d{2}']]);
+    const ok = responses[0]!.responseTemplates!['application/json']!;
+    expect(ok).toContain("#if(!$id.matches('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'))\n#set($context.responseOverride.status = 400)");
+    expect(ok).toContain('#set($context.responseOverride.status = 202)\n#set($context.responseOverride.header.Retry-After = "2")\n{"id": "$util.escapeJavaScript($id)", "status": "pending"}');
+    expect(ok).toContain("#set($record = $input.path('$.Item.record.S'))");
+    expect(ok).toMatch(/#else\n\$record\n#end/);
+    const throttled = responses[1]!.responseTemplates!['application/json']!;
+    expect(throttled).toContain("$type.contains('ProvisionedThroughputExceeded')");
+    expect(throttled).toContain('#set($context.responseOverride.status = 429)');
+    expect(throttled).toContain('#set($context.responseOverride.status = 500)');
+    const declared = m.apigateway.commandCalls(PutMethodResponseCommand).map((c) => c.args[0].input).filter((i) => i.httpMethod === 'GET');
+    expect(declared.map((d) => [d.statusCode, Object.keys(d.responseParameters!).sort()])).toEqual([
+      ['200', ['method.response.header.Access-Control-Allow-Origin']],
+      ['202', ['method.response.header.Access-Control-Allow-Origin', 'method.response.header.Retry-After']],
+      ['400', ['method.response.header.Access-Control-Allow-Origin']],
+      ['429', ['method.response.header.Access-Control-Allow-Origin', 'method.response.header.Retry-After']],
+      ['500', ['method.response.header.Access-Control-Allow-Origin']],
+    ]);
     expect(input(m.apigateway.commandCalls(CreateDeploymentCommand))).toMatchObject({ restApiId: 'newapi', stageName: 'prod' });
     expect(input(m.apigateway.commandCalls(CreateUsagePlanCommand))).toMatchObject({ apiStages: [{ apiId: 'newapi', stage: 'prod' }], throttle: { rateLimit: 50, burstLimit: 100 }, tags: TAGS });
     expect(input(m.apigateway.commandCalls(CreateUsagePlanKeyCommand))).toEqual({ usagePlanId: 'newplan', keyId: 'newkey', keyType: 'API_KEY' });
