@@ -1,4 +1,5 @@
 import yargs from 'yargs';
+import { batchCommand } from './commands/batch.js';
 import { downCommand } from './commands/down.js';
 import { STDIN_ARGUMENT, checkGlobalArgs, globalOptions } from './commands/options.js';
 import { pauseCommand } from './commands/pause.js';
@@ -52,13 +53,14 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     .command(statusCommand)
     .command(sendCommand)
     .command(resultCommand)
+    .command(batchCommand)
     .command(tailCommand)
     .command(setConcurrencyCommand)
     .command(pauseCommand)
     .command(resumeCommand)
     .command(redriveCommand)
     .command(policyCommand)
-    .demandCommand(1, 'Name a command: up, down, status, send, result, tail, set-concurrency, pause, resume, redrive or policy.')
+    .demandCommand(1, 'Name a command: up, down, status, send, result, batch, tail, set-concurrency, pause, resume, redrive or policy.')
     .strict()
     .recommendCommands()
     .help()

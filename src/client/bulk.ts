@@ -19,6 +19,8 @@ export interface BulkEvents {
   skipped: (line: number, reason: string) => void;
   failed: (line: number, reason: string) => void;
   progress: (p: BulkProgress) => void;
+  /** Right before a line's first request: a journal can note that it may be queued from now on. */
+  sending?: (line: number) => void;
 }
 
 /**
@@ -47,6 +49,8 @@ export interface BulkOptions {
   /** How long one line is retried while the API throttles or fails. */
   retryForMs: number;
   signal?: AbortSignal;
+  /** Lines an earlier run already handled: passed over without a word. */
+  alreadyDone?: (line: number) => boolean;
 }
 
 /**
@@ -72,7 +76,7 @@ export async function sendFile(target: ApiTarget, path: string, options: BulkOpt
     for await (const text of lines) {
       lineNumber++;
       if (signal?.aborted) break;
-      if (!text.trim()) continue;
+      if (!text.trim() || options.alreadyDone?.(lineNumber)) continue;
       const parsed = parseLine(text);
       if ('problem' in parsed) {
         counts.skipped++;
@@ -80,6 +84,7 @@ export async function sendFile(target: ApiTarget, path: string, options: BulkOpt
         continue;
       }
       const line = lineNumber;
+      on.sending?.(line);
       const task = postWithRetry(target, parsed.request, { retryForMs: options.retryForMs, signal, rate })
         .then(({ id }) => {
           counts.sent++;

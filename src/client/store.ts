@@ -28,7 +28,8 @@ export interface WaitOptions {
 const FIRST_POLL_MS = 250;
 const MOST_POLL_MS = 5_000;
 
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
+/** Waits `ms`, or less when `signal` aborts. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => {

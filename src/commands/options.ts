@@ -131,3 +131,18 @@ export function tagProblem(key: string, value: string): string | undefined {
   if (!TAG_RULES.pattern.test(key) || !TAG_RULES.pattern.test(value)) return 'AWS allows only letters, digits, spaces and _ . : / = + - @ in tag keys and values';
   return undefined;
 }
+
+/** A file named on the command line that cannot be read is a mistake in the command line, said in one line. */
+export async function checkReadable(path: string, what: string) {
+  const { open } = await import('node:fs/promises');
+  try {
+    const handle = await open(path, 'r');
+    const info = await handle.stat();
+    await handle.close();
+    if (info.isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new UsageError(`${what} ${path} cannot be read: ${why}`);
+  }
+}

@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { UsageError } from '../errors.js';
 import { Output, formatSeconds } from '../output.js';
-import { STDIN_ARGUMENT, duration, integerIn, keyValues, numberIn, waitTimeout, type GlobalArgs } from './options.js';
+import { STDIN_ARGUMENT, checkReadable, duration, integerIn, keyValues, numberIn, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 import { waitForResultOf } from './stored-result.js';
 
@@ -61,23 +61,9 @@ async function buildRequest(argv: SendArgs): Promise<InvokeRequest> {
   return request;
 }
 
-/** A --file that cannot be read is a mistake in the command line, said in one line. */
-async function checkReadable(path: string) {
-  const { open } = await import('node:fs/promises');
-  try {
-    const handle = await open(path, 'r');
-    const info = await handle.stat();
-    await handle.close();
-    if (info.isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new UsageError(`--file ${path} cannot be read: ${why}`);
-  }
-}
 
 async function sendFileCommand(argv: SendArgs, out: Output) {
-  await checkReadable(argv.file!);
+  await checkReadable(argv.file!, '--file');
   const target = await openTarget(argv, true);
   const api = await target.api();
   const { sendFile } = await import('../client/bulk.js');

@@ -1,0 +1,138 @@
+import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
+import { RESULT_ITEM, type ResultRecord } from '../contract.js';
+import type { ApiTarget } from './api.js';
+import { BAD_LINE, BatchJournal } from './batch-journal.js';
+import { sendFile } from './bulk.js';
+import { pause as sleep, type ResultsStoreSource } from './store.js';
+
+/** BatchGetItem reads at most 100 keys a call; a round reads this many calls at once. */
+const KEYS_PER_CALL = 100;
+const CALLS_PER_ROUND = 8;
+const FIRST_PAUSE_MS = 250;
+const MOST_PAUSE_MS = 5_000;
+const MOST_PAUSE_WHILE_SENDING_MS = 1_000;
+
+export interface BatchOptions {
+  file: string;
+  out: string;
+  parallel: number;
+  retryForMs: number;
+  timeoutMs: number;
+  resume: boolean;
+  signal?: AbortSignal;
+  /** A line of the file that is not a request (it gets an InvalidLine output line). */
+  onBadLine?: (line: number, reason: string) => void;
+}
+
+export interface BatchProgress {
+  sent: number;
+  ok: number;
+  error: number;
+  /** Sent, no result yet. */
+  pending: number;
+  badLines: number;
+  notSent: number;
+  tokensIn: number;
+  tokensOut: number;
+  /** The file is read to its end and every line has been sent (or refused). */
+  sendingDone: boolean;
+  elapsedMs: number;
+  /** Of this run, for the rate: results written since it started. */
+  collected: number;
+}
+
+export interface BatchOutcome extends BatchProgress {
+  /** Lines whose send an earlier run began without learning the id: sent again, so one may be queued twice. */
+  resentAfterInterruption: number;
+  timedOut: boolean;
+  interrupted: boolean;
+}
+
+const badLineRecord = (reason: string) => JSON.stringify({ status: 'error', error: { code: BAD_LINE, message: reason } });
+
+/**
+ * `batch`: sends every line of a file (as `send --file` does) while collecting every result from the
+ * results store in bulk (BatchGetItem, 100 ids a call, backing off while all are pending), and
+ * writes one output line per input line. The journal makes a rerun with `resume` send only what was
+ * never sent and collect the rest.
+ */
+export async function runBatch(api: ApiTarget, store: ResultsStoreSource, options: BatchOptions, onProgress: (p: BatchProgress) => void): Promise<BatchOutcome> {
+  const journal = new BatchJournal(`${options.out}.journal`, options.out, options.resume);
+  const started = Date.now();
+  const resent = journal.interrupted.size;
+  const pending = new Map<string, number>();
+  for (const [line, id] of journal.sent) if (!journal.written.has(line)) pending.set(id, line);
+  const counts = { sent: journal.sent.size, ...journal.earlier, notSent: 0, collected: 0 };
+  let sendingDone = false;
+  const progress = (): BatchProgress => ({ ...counts, pending: pending.size, sendingDone, elapsedMs: Date.now() - started });
+  const deadline = started + options.timeoutMs;
+  const stopped = () => options.signal?.aborted || Date.now() >= deadline;
+
+  const record = (line: number, text: string) => {
+    journal.write(line, text);
+    counts.collected++;
+    const result = JSON.parse(text) as ResultRecord;
+    if (result.status === 'ok') counts.ok++;
+    else counts.error++;
+    counts.tokensIn += result.usage?.inputTokens ?? 0;
+    counts.tokensOut += result.usage?.outputTokens ?? 0;
+  };
+
+  const collector = (async () => {
+    let pause = FIRST_PAUSE_MS;
+    while (!stopped() && (!sendingDone || pending.size)) {
+      const ids = [...pending.keys()].slice(0, KEYS_PER_CALL * CALLS_PER_ROUND);
+      const chunks = Array.from({ length: Math.ceil(ids.length / KEYS_PER_CALL) }, (_, i) => ids.slice(i * KEYS_PER_CALL, (i + 1) * KEYS_PER_CALL));
+      const found = (await Promise.all(chunks.map(async (chunk) => {
+        const answer = await store.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [store.table]: {
+          Keys: chunk.map((id) => ({ [RESULT_ITEM.key]: { S: id } })),
+          ProjectionExpression: '#id, #record',
+          ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#record': RESULT_ITEM.record },
+          ConsistentRead: true,
+        } } }), { abortSignal: options.signal }).catch((err: unknown) => {
+          if (options.signal?.aborted) return undefined;
+          throw err;
+        });
+        return answer?.Responses?.[store.table] ?? [];
+      }))).flat();
+      for (const item of found) {
+        const id = item[RESULT_ITEM.key]?.S;
+        const line = id === undefined ? undefined : pending.get(id);
+        if (line === undefined) continue;
+        pending.delete(id!);
+        record(line, item[RESULT_ITEM.record]!.S!);
+      }
+      // Results arriving: look again at once; none: wait longer each time, up to 5 s (1 s while still sending).
+      pause = found.length ? FIRST_PAUSE_MS : Math.min(pause * 2, sendingDone ? MOST_PAUSE_MS : MOST_PAUSE_WHILE_SENDING_MS);
+      if (found.length < ids.length || !ids.length) await sleep(Math.min(pause, Math.max(0, deadline - Date.now())), options.signal);
+    }
+  })();
+
+  const ticker = setInterval(() => onProgress(progress()), 500);
+  try {
+    await sendFile(api, options.file, { parallel: options.parallel, retryForMs: options.retryForMs, signal: options.signal, alreadyDone: (line) => journal.handled(line) }, {
+      sending: (line) => journal.sending(line),
+      sent: (line, id) => {
+        journal.recordSent(line, id);
+        counts.sent++;
+        pending.set(id, line);
+      },
+      skipped: (line, reason) => {
+        counts.badLines++;
+        journal.write(line, badLineRecord(reason));
+        options.onBadLine?.(line, reason);
+      },
+      failed: () => void counts.notSent++,
+      progress: () => undefined,
+    });
+    sendingDone = !options.signal?.aborted;
+    if (!sendingDone) pending.clear();
+    await collector;
+  } finally {
+    clearInterval(ticker);
+    journal.close();
+  }
+  const done = progress();
+  onProgress(done);
+  return { ...done, resentAfterInterruption: resent, timedOut: Date.now() >= deadline && done.pending > 0, interrupted: !!options.signal?.aborted };
+}

@@ -1,0 +1,63 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { CliError, InterruptedError } from '../errors.js';
+import { Output, formatSeconds } from '../output.js';
+import { checkReadable, duration, integerIn, waitTimeout, type GlobalArgs } from './options.js';
+import { interruptSignal, openTarget } from './session.js';
+
+interface BatchArgs extends GlobalArgs {
+  file: string;
+  out: string;
+  parallel: number;
+  timeout: number;
+  retryFor: number;
+  resume: boolean;
+}
+
+export function builder(yargs: Argv) {
+  return yargs
+    .positional('file', { type: 'string', describe: 'One request a line: a JSON request object, or a prompt (as send --file)' })
+    .option('out', { type: 'string', requiresArg: true, demandOption: 'name the results file with --out', describe: 'Where to write one JSON line per input line: {"line": n, "id": ..., ...result}' })
+    .option('parallel', { type: 'string', requiresArg: true, default: 32, describe: 'Requests in flight while sending', coerce: integerIn('parallel', 1, 256) })
+    .option('timeout', { type: 'string', requiresArg: true, default: '1h', describe: 'How long the run may take; what is still pending then is collected by --resume', coerce: waitTimeout })
+    .option('retry-for', { type: 'string', requiresArg: true, default: '1h', describe: 'How long a line is retried while the API throttles (429) or fails (5xx)', coerce: duration('retry-for') })
+    .option('resume', { type: 'boolean', default: false, describe: 'Continue an interrupted run: send only the lines never sent, collect the rest' })
+    .example('$0 batch prompts.jsonl --out answers.jsonl', 'Send every line, wait for every answer, write them all')
+    .example('$0 batch prompts.jsonl --out answers.jsonl --resume', 'After Ctrl-C or a crash: no line is sent twice, none is lost');
+}
+
+export async function handler(argv: ArgumentsCamelCase<BatchArgs>) {
+  const out = new Output(argv);
+  await checkReadable(argv.file, 'the file');
+  const target = await openTarget(argv, true);
+  const [api, ctx, { runBatch }] = await Promise.all([target.api(), target.context(), import('../client/batch.js')]);
+  const interactive = out.interactive;
+  let lastLine = 0;
+  const outcome = await runBatch(api, { dynamodb: ctx.clients.dynamodb, table: ctx.names.resultsTable }, {
+    file: argv.file, out: argv.out, parallel: argv.parallel, retryForMs: argv.retryFor, timeoutMs: argv.timeout, resume: argv.resume, signal: interruptSignal(),
+    onBadLine: (line, reason) => process.stderr.write(`line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
+  }, (p) => {
+    // Progress: on a terminal one line kept up to date, elsewhere a line every 5 s.
+    if (!interactive && Date.now() - lastLine < 5_000) return;
+    lastLine = Date.now();
+    const rate = p.collected / Math.max(0.001, p.elapsedMs / 1000);
+    const eta = p.sendingDone && rate > 0 && p.pending ? `, about ${formatSeconds((p.pending / rate) * 1000)} left` : '';
+    const text = `${p.sent} sent, ${p.ok} ok, ${p.error} error, ${p.pending} pending (${rate.toFixed(0)}/s${eta}); tokens ${p.tokensIn} in, ${p.tokensOut} out`;
+    process.stderr.write(interactive ? `\r${text}   ` : `${text}\n`);
+  });
+  if (interactive) process.stderr.write('\n');
+  const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --resume"`;
+  if (outcome.resentAfterInterruption) out.warn(`${outcome.resentAfterInterruption} lines whose send was cut off by the interruption were sent again: each may have been queued twice.`);
+  const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines, ${outcome.notSent} not sent, ${outcome.pending} pending; tokens ${outcome.tokensIn} in, ${outcome.tokensOut} out; results in ${argv.out}.`;
+  out.result({ out: argv.out, ...outcome }, () => `Batch: ${summary}`);
+  if (outcome.interrupted) throw new InterruptedError(`Interrupted: ${outcome.pending} results not collected yet. Continue with ${resume}.`);
+  if (outcome.timedOut) throw new CliError(`${outcome.pending} results still pending after ${formatSeconds(argv.timeout)}. Collect them later with ${resume}.`);
+  if (outcome.notSent) throw new CliError(`${outcome.notSent} lines could not be sent (see above); ${resume} sends them again.`);
+  if (outcome.error || outcome.badLines) process.exitCode = 1;
+}
+
+export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
+  command: 'batch <file>',
+  describe: 'Send a file of prompts and write a file of answers, one line each (resumable)',
+  builder: builder as unknown as CommandModule<GlobalArgs, BatchArgs>['builder'],
+  handler,
+};
