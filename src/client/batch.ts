@@ -84,16 +84,19 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
       const ids = [...pending.keys()].slice(0, KEYS_PER_CALL * CALLS_PER_ROUND);
       const chunks = Array.from({ length: Math.ceil(ids.length / KEYS_PER_CALL) }, (_, i) => ids.slice(i * KEYS_PER_CALL, (i + 1) * KEYS_PER_CALL));
       const found = (await Promise.all(chunks.map(async (chunk) => {
-        const answer = await store.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [store.table]: {
-          Keys: chunk.map((id) => ({ [RESULT_ITEM.key]: { S: id } })),
-          ProjectionExpression: '#id, #record',
-          ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#record': RESULT_ITEM.record },
-          ConsistentRead: true,
-        } } }), { abortSignal: options.signal }).catch((err: unknown) => {
-          if (options.signal?.aborted) return undefined;
+        try {
+          const answer = await store.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [store.table]: {
+            Keys: chunk.map((id) => ({ [RESULT_ITEM.key]: { S: id } })),
+            ProjectionExpression: '#id, #record',
+            ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#record': RESULT_ITEM.record },
+            ConsistentRead: true,
+          } } }), { abortSignal: options.signal });
+          // Keys DynamoDB left unprocessed simply stay pending for the next round.
+          return answer.Responses?.[store.table] ?? [];
+        } catch (err) {
+          if (options.signal?.aborted) return [];
           throw err;
-        });
-        return answer?.Responses?.[store.table] ?? [];
+        }
       }))).flat();
       for (const item of found) {
         const id = item[RESULT_ITEM.key]?.S;
@@ -108,6 +111,8 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
     }
   })();
 
+  // Awaited after sending: until then a failure (a permission missing, say) must not count as unhandled.
+  collector.catch(() => undefined);
   const ticker = setInterval(() => onProgress(progress()), 500);
   try {
     await sendFile(api, options.file, { parallel: options.parallel, retryForMs: options.retryForMs, signal: options.signal, alreadyDone: (line) => journal.handled(line) }, {
