@@ -184,5 +184,16 @@ export async function measureLocal() {
   const summary = /Sent (\d+) requests in ([\d.]+) s/.exec(timed.stderr);
   figures.sendFile = { sent: Number(summary?.[1]), perSecond: Number(summary?.[1]) / Number(summary?.[2]), peakMb: Number(timed.stderr.trim().split('\n').pop()) / 1024 };
   stack.stop();
+
+  // batch: 10,000 lines through the whole pipeline (zero-latency model), results collected from the store.
+  const batchFile = join(stateDir, 'batch.txt');
+  writeFileSync(batchFile, Array.from({ length: 10_000 }, (_, i) => `batch prompt ${i}`).join('\n'));
+  stack = start('bench-batch', ['--concurrency', '32']);
+  const batchStarted = performance.now();
+  const batch = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, bin, 'batch', batchFile, '--out', join(stateDir, 'batch.jsonl'), '--local', '--name', 'bench-batch', '--json'], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const batchSeconds = (performance.now() - batchStarted) / 1000;
+  const batchOutcome = JSON.parse(batch.stdout || '{}');
+  figures.batch = { lines: 10_000, ok: batchOutcome.ok ?? 0, seconds: batchSeconds, perSecond: (batchOutcome.ok ?? 0) / batchSeconds, peakMb: Number(batch.stderr.trim().split('\n').pop()) / 1024 };
+  stack.stop();
   return figures;
 }

@@ -181,6 +181,19 @@ peak memory is the maximum resident set of the \`send\` process (GNU time).
 | peak memory of \`send\` | ${local.sendFile.peakMb.toFixed(0)} MB | under 150 MB | ${verdict(local.sendFile.peakMb < 150)} |
 `);
 
+sections.push(`## \`batch\`: a file of prompts in, a file of answers out (issue #10)
+
+Measured ${date} on ${machine} by \`npm run bench\`: \`batch\` with 10,000 plain prompts against the
+local target (zero-latency model, concurrency 32), from start to the last answer written; it sends
+with 32 requests in flight and collects results from the results store with BatchGetItem while it
+sends. Peak memory is the maximum resident set of the \`batch\` process (GNU time).
+
+| measure | result | target | |
+| --- | --- | --- | --- |
+| results/s end to end | ${local.batch.perSecond.toFixed(0)} (${local.batch.ok} of ${local.batch.lines} ok in ${local.batch.seconds.toFixed(1)} s) | at least 500 | ${verdict(local.batch.perSecond >= 500 && local.batch.ok === local.batch.lines)} |
+| peak memory of \`batch\` | ${local.batch.peakMb.toFixed(0)} MB | under 200 MB | ${verdict(local.batch.peakMb < 200)} |
+`);
+
 console.log(sections.join('\n'));
 const file = `${root}BENCHMARKS.md`;
 const header = '# Benchmarks\n\nEvery figure here comes from `npm run bench` (bench/run.mjs); each section says when and on what it ran.\n\n';

@@ -27,23 +27,32 @@ interface Thread {
 }
 
 /**
- * The worker bundle in a thread of its own, invoked like a Lambda function. If the thread dies (an
+ * The worker bundle in threads of its own (warm containers, each with its own module state),
+ * invoked like a Lambda function; an invocation goes to the least busy one. If a thread dies (an
  * uncaught error in the function), its invocations in flight fail, as on Lambda, and the next
- * invocation starts a fresh thread (a cold start).
+ * invocation on that slot starts a fresh thread (a cold start).
  */
 export class FunctionSandbox {
-  private thread?: Thread;
+  private readonly threads: (Thread | undefined)[];
   private nextId = 0;
 
-  constructor(private readonly bundle: URL, private readonly env: Record<string, string | undefined>) {}
+  constructor(private readonly bundle: URL, private readonly env: Record<string, string | undefined>, containers = 1) {
+    this.threads = Array.from({ length: containers }, () => undefined);
+  }
 
-  /** Starts the thread and waits for the bundle to load, so that a broken bundle fails `up --local` at once. */
+  private slot(slot: number): Thread {
+    return (this.threads[slot] ??= this.spawn(slot));
+  }
+
+  /** Starts the threads and waits for the bundle to load, so that a broken bundle fails `up --local` at once. */
   async start(): Promise<void> {
-    await (this.thread ??= this.spawn()).ready;
+    await Promise.all(this.threads.map((_, slot) => this.slot(slot).ready));
   }
 
   readonly handler: Handler = async (event, context) => {
-    const thread = (this.thread ??= this.spawn());
+    let best = 0;
+    for (let slot = 1; slot < this.threads.length; slot++) if ((this.threads[slot]?.pending.size ?? 0) < (this.threads[best]?.pending.size ?? 0)) best = slot;
+    const thread = this.slot(best);
     await thread.ready;
     const id = this.nextId++;
     return new Promise<Response>((resolve, reject) => {
@@ -53,12 +62,11 @@ export class FunctionSandbox {
   };
 
   async close(): Promise<void> {
-    const thread = this.thread;
-    this.thread = undefined;
-    await thread?.worker.terminate();
+    const threads = this.threads.splice(0);
+    await Promise.all(threads.map((thread) => thread?.worker.terminate()));
   }
 
-  private spawn(): Thread {
+  private spawn(slot: number): Thread {
     // The function's log lines are logs, not the command's data: they go to stderr (CloudWatch's place).
     const worker = new Worker(hostScript(), { workerData: { bundle: this.bundle.href }, env: this.env, stdout: true });
     worker.stdout.pipe(process.stderr, { end: false });
@@ -75,7 +83,7 @@ export class FunctionSandbox {
       else waiting?.resolve(reply.response);
     });
     const fail = (err: Error) => {
-      if (this.thread === thread) this.thread = undefined;
+      if (this.threads[slot] === thread) this.threads[slot] = undefined;
       for (const waiting of thread.pending.values()) waiting.reject(err);
       thread.pending.clear();
     };

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -121,7 +122,8 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
 
   const modelServer = awsModel ? undefined : await startModelServer(options.model);
   if (modelServer) opened.push(() => modelServer.close());
-  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint));
+  // Lambda runs each concurrent invocation in a container of its own: here, up to one thread per core.
+  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint), Math.min(settings.concurrency, availableParallelism()));
   opened.push(() => sandbox.close());
   await sandbox.start();
 
