@@ -119,11 +119,11 @@ const worker = await measureWorker();
 sections.push(`## Worker (issue #3)
 
 Measured ${date} on ${machine} by \`npm run bench\`. CPU per request: one record per invocation, as the
-mapping delivers them, 2,000 requests after 200 to warm up. "Handler" stubs the two AWS clients
+mapping delivers them, 2,000 requests after 200 to warm up. "Handler" stubs the three AWS clients
 in-process (aws-sdk-client-mock), so it is the handler's own work around a zero-latency model.
-"With the SDK" runs the built bundle through the real clients to zero-latency Bedrock and SQS
-stand-ins in another process over loopback: the SDK's middleware, SigV4 signing, serialisation and
-two HTTP round trips per request.
+"With the SDK" runs the built bundle through the real clients to zero-latency Bedrock, SQS and
+DynamoDB stand-ins in another process over loopback: the SDK's middleware, SigV4 signing,
+serialisation and three HTTP round trips per request (Converse, the results queue, the results store).
 
 | measure | result | target | |
 | --- | --- | --- | --- |

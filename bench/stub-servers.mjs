@@ -1,5 +1,6 @@
-// Zero-latency stand-ins for Bedrock Runtime (Converse) and SQS (JSON protocol,
-// SendMessageBatch), run in their own process so the benchmark measures only the worker's CPU.
+// Zero-latency stand-ins for Bedrock Runtime (Converse), SQS (JSON protocol, SendMessageBatch) and,
+// on the same port, DynamoDB (PutItem), run in their own process so the benchmark measures only the
+// worker's CPU.
 import { createHash } from 'node:crypto';
 import { createServer as createHttp } from 'node:http';
 
@@ -22,6 +23,7 @@ const sqs = createHttp((req, res) => {
   req.on('end', () => {
     const body = JSON.parse(raw || '{}');
     res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+    if (String(req.headers['x-amz-target']).startsWith('DynamoDB_20120810.')) return res.end('{}');
     // The SDK checks each MD5OfMessageBody, as against SQS itself.
     const md5 = (text) => createHash('md5').update(text).digest('hex');
     res.end(JSON.stringify({ Successful: (body.Entries ?? []).map((e) => ({ Id: e.Id, MessageId: 'm', MD5OfMessageBody: md5(e.MessageBody) })), Failed: [] }));

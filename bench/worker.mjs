@@ -21,8 +21,9 @@ function coldImportMs(runs) {
 function setWorkerEnv(endpoints = { sqs: 'http://127.0.0.1:9' }) {
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench',
-    ...(endpoints.model ? { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: endpoints.model, AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
+    ...(endpoints.model ? { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: endpoints.model, AWS_ENDPOINT_URL_SQS: endpoints.sqs, AWS_ENDPOINT_URL_DYNAMODB: endpoints.sqs } : {}),
     BQ_STACK_NAME: 'bench', BQ_RESULTS_QUEUE_URL: `${endpoints.sqs}/123456789012/bench-results`, BQ_MODEL_ID: 'local.echo', BQ_DEFAULT_MAX_TOKENS: '64',
+    BQ_RESULTS_TABLE: 'bench-results',
   });
 }
 
@@ -79,8 +80,11 @@ async function handlerCpuPerRequest(requests) {
   const { mockClient } = await import('aws-sdk-client-mock');
   const { BedrockRuntimeClient, ConverseCommand } = await import('@aws-sdk/client-bedrock-runtime');
   const { SQSClient, SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+  const { DynamoDBClient, PutItemCommand } = await import('@aws-sdk/client-dynamodb');
   const bedrock = mockClient(BedrockRuntimeClient);
   const sqs = mockClient(SQSClient);
+  const dynamodb = mockClient(DynamoDBClient);
+  dynamodb.on(PutItemCommand).resolves({});
   bedrock.on(ConverseCommand).resolves({ output: { message: { role: 'assistant', content: [{ text: 'ok' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } });
   sqs.on(SendMessageBatchCommand).callsFake((input) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: 'm', MD5OfMessageBody: '' })), Failed: [] }));
   try {
@@ -90,6 +94,7 @@ async function handlerCpuPerRequest(requests) {
   } finally {
     bedrock.restore();
     sqs.restore();
+    dynamodb.restore();
   }
 }
 

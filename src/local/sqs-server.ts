@@ -34,9 +34,10 @@ function errorBody(err: AwsError) {
 const TARGETS = { sqs: 'AmazonSQS.', dynamodb: 'DynamoDB_20120810.' };
 
 /**
- * The local target's SQS endpoint: our own implementation of the standard-queue semantics the
- * pipeline relies on (checked against moto by a differential test), with the AWS JSON protocol
- * that the AWS SDKs, boto3 and the AWS CLI speak. Listens on 127.0.0.1 only.
+ * The local target's AWS endpoint: SQS, our own implementation of the standard-queue semantics the
+ * pipeline relies on (checked against moto by a differential test), and, when `dynamodb` is given,
+ * the results table's DynamoDB calls, both in the AWS JSON protocol that the AWS SDKs, boto3 and
+ * the AWS CLI speak. Listens on 127.0.0.1 only.
  */
 export async function startSqsServer(options: SqsServerOptions = {}): Promise<SqsServer> {
   let endpoint = '';

@@ -54,6 +54,15 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     expect(status.queues.map((q: { name: string }) => q.name)).toEqual(['itest-requests', 'itest-requests-dlq', 'itest-results']);
     expect(status.invokeUrl).toBe(first.invokeUrl);
 
+    // GET /results/{id}, as API Gateway describes it: DynamoDB GetItem as the API role, its three integration responses.
+    const gw = client(APIGatewayClient);
+    const api = (await gw.send(new GetRestApisCommand({}))).items!.find((a) => a.name === 'itest')!;
+    const result = (await gw.send(new GetResourcesCommand({ restApiId: api.id, embed: ['methods'] }))).items!.find((r) => r.path === '/results/{id}')!;
+    const get = result.resourceMethods!.GET!;
+    expect(get).toMatchObject({ apiKeyRequired: true, methodIntegration: { type: 'AWS', uri: expect.stringMatching(/^arn:aws:apigateway:us-east-1:dynamodb:action\/GetItem$/), credentials: expect.stringMatching(/:role\/bedrock-queue\/itest-api$/) } });
+    expect(Object.keys(get.methodIntegration!.integrationResponses!).sort()).toEqual(['200', '400', '500']);
+    expect(Object.keys(get.methodResponses!).sort()).toEqual(['200', '202', '400', '429', '500']);
+
     // The results store, as DynamoDB describes it.
     const dynamodb = client(DynamoDBClient);
     const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: 'itest-results' }));
