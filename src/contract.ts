@@ -181,7 +181,7 @@ export interface StatusReport {
   mapping?: { state?: string; paused: boolean; maximumConcurrency?: number; batchSize?: number; invocationsInFlight?: number };
   /** Local only: the process serving the stack. */
   pid?: number;
-  /** Local only: a state file was found whose process is gone (and was removed). */
+  /** Local only: a state file was found, but no process answers for it (gone, stopped with work kept, or unreadable); it is kept for the next start. */
   stale?: boolean;
   /** AWS only: the API calls the command made. */
   calls?: { reads: number; mutations: number; readsByService: Record<string, number> };
