@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, openSync } from 'node:fs';
+import { chmodSync, openSync, writeFileSync } from 'node:fs';
 import { readFile, rm, stat, truncate } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { resourceNames } from '../contract.js';
@@ -95,12 +95,12 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
 }
 
 /** Past the limit the log starts again from empty (it is opened for appending, so writes go on at its new end). */
-function keepLogBounded(path: string): NodeJS.Timeout {
+export function keepLogBounded(path: string, limitBytes = LOG_LIMIT_BYTES, everyMs = 5_000): NodeJS.Timeout {
   const timer = setInterval(() => {
     void stat(path).then(async (s) => {
-      if (s.size > LOG_LIMIT_BYTES) await truncate(path, 0);
+      if (s.size > limitBytes) await truncate(path, 0);
     }, () => undefined);
-  }, 5_000);
+  }, everyMs);
   timer.unref();
   return timer;
 }
@@ -110,9 +110,11 @@ export async function startLocalDetached(stack: string, args: string[], out: Out
   const previous = await previousRun(stack, out);
   await ensureStateDir();
   const logFile = logPath(stack);
-  // A new log for each start; the key never goes there, as the child's stdout (its --json result) is discarded.
-  const log = openSync(logFile, 'w', 0o600);
+  // A new log for each start, appended to (so that cutting it back leaves no hole); the key never
+  // goes there, as the child's stdout (its --json result) is discarded.
+  writeFileSync(logFile, '', { mode: 0o600 });
   chmodSync(logFile, 0o600);
+  const log = openSync(logFile, 'a');
   const child = spawn(process.execPath, [process.argv[1]!, ...args.filter((a) => a !== '--detach' && a !== '--detach=true'), '--json'], {
     detached: true,
     stdio: ['ignore', 'ignore', log],

@@ -239,3 +239,20 @@ describe('the local results store (DynamoDB\'s part of the local target)', () =>
     await local.journal.close();
   });
 });
+
+describe('the detached stack\'s log', () => {
+  it('is cut back to empty past its limit, and later lines follow at its new end with no hole', async () => {
+    const { keepLogBounded } = await import('../../src/local/run.js');
+    const { openSync, writeSync, closeSync, statSync } = await import('node:fs');
+    const path = join(tempDir('bq-log-'), 'stack.log');
+    const fd = openSync(path, 'a');
+    writeSync(fd, 'x'.repeat(100));
+    const timer = keepLogBounded(path, 50, 20);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(statSync(path).size).toBe(0);
+    clearInterval(timer);
+    writeSync(fd, 'after\n');
+    closeSync(fd);
+    expect(readFileSync(path, 'utf8')).toBe('after\n');
+  });
+});
