@@ -179,8 +179,7 @@ export function sqsActions(service: SqsService): Record<string, SqsAction> {
       return Object.keys(tags).length ? { Tags: { ...tags } } : {};
     },
     ListDeadLetterSourceQueues: (p) => {
-      const arn = service.arn(service.byUrl(p.QueueUrl).name);
-      const sources = [...service.queues.values()].filter((q) => q.attributes.RedrivePolicy && (JSON.parse(q.attributes.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn === arn);
+      const sources = service.deadLetterSources(service.arn(service.byUrl(p.QueueUrl).name));
       return { queueUrls: sources.map((q) => service.url(q.name)) };
     },
     SendMessage: (p) => send(service, service.byUrl(p.QueueUrl), p),

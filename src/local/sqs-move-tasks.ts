@@ -23,13 +23,11 @@ const invalid = (message: string) => new AwsError('InvalidParameterValue', messa
  */
 export function moveTaskActions(service: SqsService): Record<string, SqsAction> {
   const tasks: MoveTask[] = [];
-  const sourcesOf = (arn: string) => [...service.queues.values()].filter((q) => q.attributes.RedrivePolicy
-    && (JSON.parse(q.attributes.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn === arn);
   return {
     StartMessageMoveTask: (p) => {
       const source = service.byArn(p.SourceArn);
       if (!source) throw new AwsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.');
-      const sources = sourcesOf(service.arn(source.name));
+      const sources = service.deadLetterSources(service.arn(source.name));
       if (!sources.length) throw invalid('Source queue must be configured as a Dead Letter Queue.');
       const destination = p.DestinationArn === undefined ? (sources.length === 1 ? sources[0] : undefined) : service.byArn(p.DestinationArn);
       if (!destination) throw new AwsError('ResourceNotFoundException', 'The resource that you specified for the DestinationArn parameter doesn\'t exist.');

@@ -70,6 +70,11 @@ export class Queue {
     this.lastModifiedAt = now;
   }
 
+  /** The queue's RedrivePolicy, read; undefined without one. */
+  redrivePolicy(): { deadLetterTargetArn: string; maxReceiveCount: number } | undefined {
+    return this.attributes.RedrivePolicy ? JSON.parse(this.attributes.RedrivePolicy) as { deadLetterTargetArn: string; maxReceiveCount: number } : undefined;
+  }
+
   private number(name: string): number {
     return Number(this.attributes[name]);
   }
@@ -165,7 +170,7 @@ export class Queue {
   receiveNow(max: number, visibility: number, now = Date.now()): Received[] {
     this.reveal(now);
     const got: Received[] = [];
-    const redrive = this.attributes.RedrivePolicy ? JSON.parse(this.attributes.RedrivePolicy) as { maxReceiveCount: number } : undefined;
+    const redrive = this.redrivePolicy();
     for (const message of this.ready.values()) {
       if (got.length >= max) break;
       const dlq = redrive && message.receiveCount >= Number(redrive.maxReceiveCount) ? this.hooks.deadLetter(this) : undefined;

@@ -79,9 +79,14 @@ export class SqsService {
     return this.queues.get(arn.split(':').pop() ?? '');
   }
 
+  /** The queues whose redrive policy names `arn` as their dead-letter queue. */
+  deadLetterSources(arn: string): Queue[] {
+    return [...this.queues.values()].filter((q) => q.redrivePolicy()?.deadLetterTargetArn === arn);
+  }
+
   private newQueue(name: string, attributes: Record<string, string>, tags: Record<string, string>, createdAt?: number): Queue {
     const queue = new Queue(name, attributes, tags, {
-      deadLetter: (q) => this.byArn((JSON.parse(q.attributes.RedrivePolicy!) as { deadLetterTargetArn: string }).deadLetterTargetArn),
+      deadLetter: (q) => this.byArn(q.redrivePolicy()?.deadLetterTargetArn),
       // Receive counts decide the DLQ only where a redrive policy is set: elsewhere a restart may start them again.
       onReceive: (q, id) => void (q.attributes.RedrivePolicy && this.journal({ op: 'recv', q: q.name, id, at: Date.now() })),
       onMove: (from, to, id) => void this.journal({ op: 'move', from: from.name, to: to.name, id }),
