@@ -31,16 +31,19 @@ function requestIdOf(message: StoredMessage): string {
   return message.attributes?.[REQUEUE_ATTRIBUTES.requestId]?.StringValue ?? message.id;
 }
 
-function resultIdOf(body: string): string | undefined {
+const ANSWERED = 'answered';
+
+/** The requests a journal record shows answered: a result sent to the results queue, or the note that carries them through compaction. */
+function answeredBy(record: JournalRecord, names: QueueNames): string[] {
+  if (record.op === 'note' && record.kind === ANSWERED) return record.data as string[];
+  if (record.op !== 'send' || record.q !== names.resultsQueue) return [];
   try {
-    const id = (JSON.parse(body) as { id?: unknown }).id;
-    return typeof id === 'string' ? id : undefined;
+    const id = (JSON.parse(record.m.body) as { id?: unknown }).id;
+    return typeof id === 'string' ? [id] : [];
   } catch {
-    return undefined;
+    return [];
   }
 }
-
-const ANSWERED = 'answered';
 
 /**
  * The local AWS endpoint (SQS and the results table) with everything journaled: a restart after a
@@ -56,10 +59,7 @@ export async function startJournaledAws(journalPath: string, names: QueueNames, 
   let carried = new Set<string>();
   const sink = {
     write(record: JournalRecord, durable: boolean) {
-      if (record.op === 'send' && record.q === names.resultsQueue) {
-        const id = resultIdOf(record.m.body);
-        if (id) answeredSinceCompaction.add(id);
-      }
+      for (const id of answeredBy(record, names)) answeredSinceCompaction.add(id);
       return journal?.write(record, durable);
     },
   };
@@ -116,11 +116,7 @@ async function recover(service: SqsService, store: ResultsStore, journalPath: st
   const replayed = await readJournal(journalPath, (record) => {
     service.apply(record);
     if (record.op === 'item' && record.table === names.resultsTable) store.restore(record.item);
-    if (record.op === 'send' && record.q === names.resultsQueue) {
-      const id = resultIdOf(record.m.body);
-      if (id) answered.add(id);
-    }
-    if (record.op === 'note' && record.kind === ANSWERED) for (const id of record.data as string[]) answered.add(id);
+    for (const id of answeredBy(record, names)) answered.add(id);
   });
   if (replayed.records + replayed.unreadable === 0) return undefined;
   for (const item of store.all()) answered.add((item[RESULT_ITEM.key] as { S: string }).S);
