@@ -27,12 +27,14 @@ export interface TableLive extends Live {
 const TABLE_ACTIVE_TIMEOUT_MS = 5 * 60_000;
 const TABLE_GONE = { confirmations: 2, intervalMs: 2_000, timeoutMs: 10 * 60_000 };
 
-const ttlOn = (live: TableLive) => live.ttlAttribute === RESULT_ITEM.expiresAt && (live.ttlStatus === 'ENABLED' || live.ttlStatus === 'ENABLING');
+/** TTL is on (or turning on), on whichever attribute; and on ours. */
+const ttlActive = (live: TableLive) => live.ttlStatus === 'ENABLED' || live.ttlStatus === 'ENABLING';
+const ttlOn = (live: TableLive) => ttlActive(live) && live.ttlAttribute === RESULT_ITEM.expiresAt;
 
 function tableChanges(live: TableLive): Change[] {
   return [
     ...change('BillingMode', live.table.BillingModeSummary?.BillingMode ?? 'PROVISIONED', 'PAY_PER_REQUEST'),
-    ...(ttlOn(live) ? [] : change('TimeToLive', live.ttlStatus === 'ENABLED' || live.ttlStatus === 'ENABLING' ? `${live.ttlStatus} on ${live.ttlAttribute}` : live.ttlStatus ?? 'DISABLED', `ENABLED on ${RESULT_ITEM.expiresAt}`)),
+    ...(ttlOn(live) ? [] : change('TimeToLive', ttlActive(live) ? `${live.ttlStatus} on ${live.ttlAttribute}` : live.ttlStatus ?? 'DISABLED', `ENABLED on ${RESULT_ITEM.expiresAt}`)),
   ];
 }
 
@@ -48,7 +50,8 @@ async function waitUntilActive(ctx: Ctx) {
  */
 async function enableTtl(ctx: Ctx, live: TableLive | undefined) {
   if (live && ttlOn(live)) return;
-  if (live?.ttlAttribute && live.ttlAttribute !== RESULT_ITEM.expiresAt && (live.ttlStatus === 'ENABLED' || live.ttlStatus === 'ENABLING')) {
+  // ttlOn failed: an active TTL is on another attribute.
+  if (live?.ttlAttribute && ttlActive(live)) {
     throw new CliError(`Table ${ctx.names.resultsTable} has time to live on attribute ${live.ttlAttribute}, not ${RESULT_ITEM.expiresAt}: disable it (aws dynamodb update-time-to-live), wait an hour as DynamoDB requires, then run up again.`);
   }
   await ctx.clients.dynamodb.send(new UpdateTimeToLiveCommand({
