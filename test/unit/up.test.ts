@@ -1,6 +1,6 @@
 import { CreateDeploymentCommand, CreateResourceCommand, PutIntegrationCommand, PutIntegrationResponseCommand, PutMethodCommand, PutMethodResponseCommand, UpdateApiKeyCommand, UpdateStageCommand, CreateUsagePlanCommand, CreateUsagePlanKeyCommand } from '@aws-sdk/client-api-gateway';
 import { CreateLogGroupCommand, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateTableCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, UpdateTableCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateEventSourceMappingCommand, CreateFunctionCommand, UpdateEventSourceMappingCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -251,6 +251,10 @@ describe('drift repair', () => {
       expected: ['logs:PutRetentionPolicy'],
       check: (m) => expect(input(m.logs.commandCalls(PutRetentionPolicyCommand))).toEqual({ logGroupName: '/aws/lambda/demo-worker', retentionInDays: 14 }),
     },
+    { what: 'a results table switched to provisioned capacity is put back on demand', drift: (s) => void (s.tables['demo-results']!.billingMode = 'PROVISIONED'), expected: ['dynamodb:UpdateTable'],
+      check: (m) => expect(input(m.dynamodb.commandCalls(UpdateTableCommand))).toEqual({ TableName: 'demo-results', BillingMode: 'PAY_PER_REQUEST' }) },
+    { what: 'a results table whose TTL was turned off gets it back on expiresAt', drift: (s) => void (s.tables['demo-results']!.ttl = { status: 'DISABLED', attribute: 'expiresAt' }), expected: ['dynamodb:UpdateTimeToLive'],
+      check: (m) => expect(input(m.dynamodb.commandCalls(UpdateTimeToLiveCommand))).toEqual({ TableName: 'demo-results', TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' } }) },
     { what: 'a deleted log group is created again', drift: (s) => delete s.logGroups['/aws/lambda/demo-worker'], expected: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy'],
       check: (m) => expect(input(m.logs.commandCalls(CreateLogGroupCommand))).toEqual({ logGroupName: '/aws/lambda/demo-worker', tags: TAGS }) },
     {
@@ -330,6 +334,13 @@ describe('ownership', () => {
     state.functions['demo-worker']!.config.Timeout = 30;
     await expect(up(state)).rejects.toThrow(CliError);
     await expect(up(state)).rejects.toThrow(/SQS queue demo-requests exists without the tag bedrock-queue:stack=demo, so bedrock-queue will not touch it/);
+    expect(mutatingCommands(mocks!)).toEqual([]);
+  });
+
+  it('leaves a results table whose TTL is on another attribute to its operator, before any change', async () => {
+    const state = convergedAccount();
+    state.tables['demo-results']!.ttl = { status: 'ENABLED', attribute: 'deleteAt' };
+    await expect(up(state)).rejects.toThrow(/Table demo-results has time to live on attribute deleteAt, not expiresAt: disable it/);
     expect(mutatingCommands(mocks!)).toEqual([]);
   });
 
