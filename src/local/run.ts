@@ -157,11 +157,17 @@ async function removeLeftovers(stack: string, keepLogs: boolean) {
   if (!keepLogs) await rm(logPath(stack), { force: true });
 }
 
+/** What the journal of a stack that is not running still holds: how many messages, and in words. */
+async function heldInJournal(stack: string): Promise<{ count: number; words: string }> {
+  const held = await journalContents(journalPath(stack), resourceNames(stack));
+  const count = held ? held.requests + held.results + held.deadLetters : 0;
+  return { count, words: held ? `${held.requests} requests, ${held.results} results and ${held.deadLetters} dead letters` : '' };
+}
+
 /** Why a stack is not running, and what its journal still holds. */
 export async function whyNotRunning(stack: string, found: FoundState | undefined): Promise<string> {
-  const held = await journalContents(journalPath(stack), resourceNames(stack));
-  const pending = held && held.requests + held.results + held.deadLetters
-    ? ` Its journal holds ${held.requests} requests, ${held.results} results and ${held.deadLetters} dead letters, which the next start resumes.` : '';
+  const held = await heldInJournal(stack);
+  const pending = held.count ? ` Its journal holds ${held.words}, which the next start resumes.` : '';
   if (!found) return `it was never started or has been stopped.${pending}`;
   if (!found.state) return `${found.corrupt} (the next start replaces it).${pending}`;
   if (found.state.stoppedAt) return `it was stopped at ${found.state.stoppedAt}.${pending}`;
@@ -170,13 +176,12 @@ export async function whyNotRunning(stack: string, found: FoundState | undefined
 
 /** Refuses to discard the journal of a stack that is not running while it holds work, unless forced. */
 async function refusePendingJournal(stack: string, force: boolean): Promise<number> {
-  const held = await journalContents(journalPath(stack), resourceNames(stack));
-  const pending = held ? held.requests + held.results + held.deadLetters : 0;
-  if (pending && !force) {
-    throw new CliError(`The local stack ${stack} is not running, but its journal holds ${held!.requests} requests, ${held!.results} results and ${held!.deadLetters} dead letters. `
+  const held = await heldInJournal(stack);
+  if (held.count && !force) {
+    throw new CliError(`The local stack ${stack} is not running, but its journal holds ${held.words}. `
       + `"bedrock-queue up --local --name ${stack}" resumes them; "bedrock-queue down --local --force --name ${stack}" discards them.`);
   }
-  return pending;
+  return held.count;
 }
 
 /** Stops a local stack (or cleans up after one that is gone); refuses while work is pending unless forced. */
