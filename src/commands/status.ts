@@ -48,17 +48,18 @@ const LOCAL_PARTS = (stack: string) => {
 
 async function statusLocal(argv: GlobalArgs, out: Output) {
   // The running stack answers over its control endpoint: no SDK to load.
-  const { readState, control } = await import('../local/state.js');
-  const found = await readState(argv.name);
+  const { readState, statusOf } = await import('../local/state.js');
+  // One status call decides whether the stack runs and gives its figures.
+  const found = await readState(argv.name, true);
+  const status = found?.state && (await statusOf<LocalStatus>(found.state));
   const base = { stack: argv.name, target: 'local' as const, region: 'local' };
-  if (!found?.alive) {
+  if (!status) {
     const { whyNotRunning } = await import('../local/run.js');
     const why = await whyNotRunning(argv.name, found);
     const report: StatusReport = { ...base, deployed: false, resources: [], queues: [], stale: !!found };
     out.result(report, () => `The local stack ${argv.name} is not running: ${why} Start it with: bedrock-queue up --local --name ${argv.name}`);
     return;
   }
-  const status = await control<LocalStatus>(found.state, 'GET', 'status');
   const report: StatusReport = {
     ...base,
     deployed: true,

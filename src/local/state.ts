@@ -84,14 +84,19 @@ const ANSWER_TIMEOUT_MS = 3_000;
 
 /** Whether the process that wrote `state` still serves it: a live pid alone may be another program's after a reboot. */
 export async function answers(state: LocalState): Promise<boolean> {
-  if (state.stoppedAt || !isAlive(state.pid)) return false;
+  return (await statusOf(state)) !== undefined;
+}
+
+/** The running stack's own status (its control route), or undefined when no process of ours answers for `state`. */
+export async function statusOf<T extends { stack: string; pid: number }>(state: LocalState): Promise<T | undefined> {
+  if (state.stoppedAt || !isAlive(state.pid)) return undefined;
   try {
     const response = await httpCall(`${state.apiUrl}/_local/status`, 'GET', { 'x-bedrock-queue-control': state.controlToken }, undefined, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
     // Any program may answer 200 on that port: only our stack, given the token, names its stack and pid.
-    const status = JSON.parse(response.text) as { stack?: string; pid?: number };
-    return response.status === 200 && status.stack === state.stack && status.pid === state.pid;
+    const status = JSON.parse(response.text) as T;
+    return response.status === 200 && status.stack === state.stack && status.pid === state.pid ? status : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -107,7 +112,7 @@ function parseState(text: string): LocalState | undefined {
 
 /**
  * The state of a local stack and whether its process still answers; undefined when there is none.
- * `quick` trusts a live pid (for `send`, which finds out anyway when it posts).
+ * `quick` trusts a live pid (for the start lock and a detached start, which look again at once).
  */
 export async function readState(stack: string, quick = false): Promise<FoundState | undefined> {
   let text: string;
@@ -134,8 +139,8 @@ function notRunning(stack: string, found: FoundState | undefined): CliError {
 }
 
 /** The running local stack, or a clear error: none, stopped, gone, or an unreadable state file. */
-export async function requireRunning(stack: string, quick = false): Promise<LocalState> {
-  const found = await readState(stack, quick);
+export async function requireRunning(stack: string): Promise<LocalState> {
+  const found = await readState(stack);
   if (!found?.alive) throw notRunning(stack, found);
   return found.state;
 }
