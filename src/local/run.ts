@@ -83,8 +83,7 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
     const how = await Promise.race([signalled, local.stopRequested]);
     clearInterval(boundLog);
     process.stderr.write('Stopping: no more polling; letting the calls in flight finish...\n');
-    const left = await local.stop(how);
-    const kept = !how.discard && left.some((q) => q.visible + q.inFlight + q.delayed > 0);
+    const { left, kept } = await local.stop(how);
     // With work kept in the journal, the state stays (marked stopped) so the next `up` comes back on the same port and key.
     if (kept) await writeState({ ...state, stoppedAt: new Date().toISOString() });
     else await removeState(options.stack);

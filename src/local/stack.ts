@@ -72,8 +72,8 @@ export interface LocalStack {
   status: () => Promise<LocalStatus>;
   /** What a journal left by an earlier run brought back. */
   recovered?: Recovered;
-  /** Stops polling, lets calls in flight finish, and says what is still queued (kept in the journal unless discarded). */
-  stop: (options: { discard: boolean }) => Promise<QueueReport[]>;
+  /** Stops polling, lets calls in flight finish, and says what is still queued and whether the journal keeps it (unless discarded). */
+  stop: (options: { discard: boolean }) => Promise<{ left: QueueReport[]; kept: boolean }>;
   /** Resolves when a control call asks the process to stop (`down --force` discards what is queued). */
   stopRequested: Promise<{ discard: boolean }>;
 }
@@ -223,8 +223,9 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
       await stopped;
       const left = await queueCounts();
       for (const close of opened.reverse()) await close();
-      if (discard || left.every((q) => q.visible + q.inFlight + q.delayed === 0)) await journal.remove();
-      return left;
+      const kept = !discard && left.some((q) => q.visible + q.inFlight + q.delayed > 0);
+      if (!kept) await journal.remove();
+      return { left, kept };
     },
   };
 }
