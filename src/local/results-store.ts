@@ -1,4 +1,4 @@
-import { AwsError } from './sqs-wire.js';
+import { dynamoError } from './sqs-wire.js';
 import type { JournalSink } from './sqs-service.js';
 
 /** A DynamoDB attribute value, as the JSON protocol carries it (the store keeps strings and numbers). */
@@ -7,7 +7,6 @@ export type Item = Record<string, AttributeValue>;
 
 type Params = Record<string, unknown>;
 
-const dynamoError = (code: string, message: string, namespace = 'com.amazonaws.dynamodb.v20120810') => Object.assign(new AwsError(code, message), { namespace });
 const validation = (message: string) => dynamoError('ValidationException', message, 'com.amazon.coral.validate');
 const tableMissing = () => dynamoError('ResourceNotFoundException', 'Requested resource not found');
 const conditionFailed = () => dynamoError('ConditionalCheckFailedException', 'The conditional request failed');

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { closeServer, listen, readBody } from './http.js';
 import { sqsActions, type SqsAction } from './sqs-actions.js';
 import { moveTaskActions } from './sqs-move-tasks.js';
-import { AwsError } from './sqs-wire.js';
+import { AwsError, dynamoError } from './sqs-wire.js';
 import { SqsService, type JournalSink } from './sqs-service.js';
 
 export type SqsCall = <T = Record<string, unknown>>(action: string, params: Record<string, unknown>) => Promise<T>;
@@ -52,7 +52,7 @@ export async function startSqsServer(options: SqsServerOptions = {}): Promise<Sq
   };
   const runDynamo = async (name: string, params: Record<string, unknown>) => {
     const action = options.dynamodb?.[name];
-    if (!action) throw Object.assign(new AwsError('UnknownOperationException', `The local target's DynamoDB answers ${Object.keys(options.dynamodb ?? {}).join(', ') || 'nothing'}, not ${name}.`), { namespace: 'com.amazon.coral.service' });
+    if (!action) throw dynamoError('UnknownOperationException', `The local target's DynamoDB answers ${Object.keys(options.dynamodb ?? {}).join(', ') || 'nothing'}, not ${name}.`, 'com.amazon.coral.service');
     return action(params);
   };
 

@@ -8,6 +8,9 @@ export class AwsError extends Error {
   }
 }
 
+/** A DynamoDB error (its own namespace: the SDK names the exception after the `#`). */
+export const dynamoError = (code: string, message: string, namespace = 'com.amazonaws.dynamodb.v20120810') => Object.assign(new AwsError(code, message), { namespace });
+
 export const queueMissing = () => new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 'AWS.SimpleQueueService.NonExistentQueue');
 
 export interface MessageAttribute {
