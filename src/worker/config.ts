@@ -12,6 +12,8 @@ export interface WorkerConfig {
   /** The receive on which a failing request gets its final error result (absent: never). */
   maxReceiveCount?: number;
   deadLetterQueue?: string;
+  /** The Stack dimension of the worker's metrics (absent: the log lines carry none). */
+  stack?: string;
 }
 
 /** Reads the worker's configuration from the environment `up` sets; throws naming what is missing. */
@@ -32,6 +34,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     logText: env[WORKER_ENV.logText] === 'true',
     recordConcurrency: Math.max(1, Number(env[WORKER_ENV.recordConcurrency] ?? 4) || 4),
     ...(Number(env[WORKER_ENV.maxReceiveCount]) >= 1 ? { maxReceiveCount: Number(env[WORKER_ENV.maxReceiveCount]) } : {}),
-    ...(env[WORKER_ENV.stackName] ? { deadLetterQueue: resourceNames(env[WORKER_ENV.stackName]!).deadLetterQueue } : {}),
+    ...(env[WORKER_ENV.stackName] ? { stack: env[WORKER_ENV.stackName], deadLetterQueue: resourceNames(env[WORKER_ENV.stackName]!).deadLetterQueue } : {}),
   };
 }

@@ -5,9 +5,10 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { WORKER_RESERVE_MS } from '../contract.js';
+import { WORKER_RESERVE_MS, type ResultRecord } from '../contract.js';
 import { readConfig, type WorkerConfig } from './config.js';
 import { backoffSeconds, delayRetries, publishResults, queueUrlOf, requeue, retryDelaySeconds } from './publish.js';
+import { emfDocument, requestMetrics, writeLogLine } from './metrics.js';
 import { storeResults } from './store.js';
 import { finalError, processRecord, queuedAtOf, receiveCountOf, requestIdOf, throttlesOf, THROTTLING_ERRORS, type Outcome } from './record.js';
 
@@ -48,23 +49,28 @@ async function mapWithLimit<T, R>(items: T[], limit: number, fn: (item: T) => Pr
   return results;
 }
 
-function logOutcome(outcome: Outcome, config: WorkerConfig, published: boolean, requeued: boolean) {
+/** The request's log line, with its metrics: `ended` is the result published for it, if any. */
+function logOutcome(outcome: Outcome, config: WorkerConfig, ended: ResultRecord | undefined, requeued: boolean) {
   const line: Record<string, unknown> = { level: 'info', message: 'request', id: requestIdOf(outcome.record) };
-  if (outcome.kind === 'result') {
-    const r = outcome.result;
+  if (ended) {
     Object.assign(line, {
-      status: published ? r.status : 'retry',
-      attempt: r.attempt,
-      latencyMs: r.latencyMs,
-      inputTokens: r.usage?.inputTokens,
-      outputTokens: r.usage?.outputTokens,
-      errorCode: published ? r.error?.code : 'ResultNotPublished',
+      status: ended.status,
+      attempt: ended.attempt,
+      latencyMs: ended.latencyMs,
+      inputTokens: ended.usage?.inputTokens,
+      outputTokens: ended.usage?.outputTokens,
+      errorCode: ended.error?.code,
+      ...(ended.final ? { final: true } : {}),
     });
-    if (config.logText) Object.assign(line, { prompt: outcome.request?.prompt, output: r.output });
+  } else if (outcome.kind === 'result') {
+    Object.assign(line, { status: 'retry', attempt: outcome.result.attempt, latencyMs: outcome.result.latencyMs, errorCode: 'ResultNotPublished' });
   } else {
-    Object.assign(line, { status: requeued ? 'requeued' : 'retry', attempt: outcome.attempt, latencyMs: outcome.latencyMs, errorCode: outcome.code, error: outcome.message, ...(outcome.throttledCalls ? { throttledCalls: outcome.throttledCalls } : {}) });
+    Object.assign(line, { status: requeued ? 'requeued' : 'retry', attempt: outcome.attempt, latencyMs: outcome.latencyMs, errorCode: outcome.code, error: outcome.message });
   }
-  console.log(JSON.stringify(line));
+  if (outcome.throttledCalls) line.throttledCalls = outcome.throttledCalls;
+  if (config.logText && outcome.kind === 'result') Object.assign(line, { prompt: outcome.request?.prompt, output: outcome.result.output });
+  const values = requestMetrics(ended, outcome.throttledCalls ?? 0);
+  writeLogLine(config.stack ? emfDocument(line, config.stack, values, ended?.error?.code) : line);
 }
 
 /**
@@ -77,7 +83,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   try {
     config = readConfig();
   } catch (err) {
-    console.log(JSON.stringify({ level: 'error', message: (err as Error).message }));
+    writeLogLine({ level: 'error', message: (err as Error).message });
     return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.messageId })) };
   }
   const { bedrock, sqs, dynamo } = getClients();
@@ -118,6 +124,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
     receiptHandle: o.record.receiptHandle,
     seconds: o.kind === 'retry' ? retryDelaySeconds(o.code, o.attempt) : backoffSeconds(o.result.attempt),
   })));
-  for (const o of outcomes) logOutcome(o, config, !unpublished.has(requestIdOf(o.record)), requeued.has(o));
+  const ended = new Map(results.filter((r) => !unpublished.has(r.id)).map((r) => [r.id, r]));
+  for (const o of outcomes) logOutcome(o, config, ended.get(requestIdOf(o.record)), requeued.has(o));
   return { batchItemFailures: failed.map((o) => ({ itemIdentifier: o.record.messageId })) };
 }

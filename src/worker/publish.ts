@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { REQUEUE_ATTRIBUTES, type ResultRecord } from '../contract.js';
+import { writeLogLine } from './metrics.js';
 
 /** SQS limits: 10 entries and 1 MiB per batch, 1 MiB per message. */
 const MAX_ENTRIES = 10;
@@ -100,7 +101,7 @@ export async function delayRetries(sqs: SQSClient, retries: { queueUrl: string; 
   })));
   const settled = await Promise.allSettled(calls);
   for (const s of settled) {
-    if (s.status === 'rejected') console.log(JSON.stringify({ level: 'warn', message: 'could not shorten the visibility of failed requests; they return after the visibility timeout', error: String(s.reason) }));
+    if (s.status === 'rejected') writeLogLine({ level: 'warn', message: 'could not shorten the visibility of failed requests; they return after the visibility timeout', error: String(s.reason) });
   }
 }
 

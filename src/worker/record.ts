@@ -5,7 +5,7 @@ import type { WorkerConfig } from './config.js';
 
 /** A request ends with a result (ok, or an error that retrying cannot fix), or goes back to the queue. */
 export type Outcome =
-  | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest }
+  | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest; throttledCalls?: number }
   | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number; throttledCalls?: number };
 
 /** Bedrock errors that fail the same way every time. Everything else is worth another try. */
@@ -135,6 +135,7 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
         kind: 'result',
         record,
         request,
+        ...(throttledCalls ? { throttledCalls } : {}),
         result: {
           ...base,
           attempt: attempt + throttledCalls,

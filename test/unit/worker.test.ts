@@ -1,72 +1,14 @@
-import { AccessDeniedException, BedrockRuntimeClient, ConverseCommand, InternalServerException, ThrottlingException, ValidationException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
-import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AccessDeniedException, ConverseCommand, InternalServerException, ThrottlingException, ValidationException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
+import { ConditionalCheckFailedException, PutItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it, vi } from 'vitest';
 import type { ResultRecord } from '../../src/contract.js';
 import { handler } from '../../src/worker/index.js';
 import { THROTTLED_WAIT_MS, throttlePauseMs } from '../../src/worker/record.js';
 import { backoffSeconds, queueUrlOf, serializeResult, throttleDelaySeconds } from '../../src/worker/publish.js';
+import { ARN, bedrock, context, dynamodb, echo, event, logLines, meta, NO_TIME_TO_PAUSE, published, record, REQUESTS_URL, RESULTS_URL, SENT, sqs, throttling, useWorkerFixture } from '../helpers/worker-fixture.js';
 
-const ARN = 'arn:aws:sqs:us-east-1:123456789012:demo-requests';
-const REQUESTS_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-requests';
-const RESULTS_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-results';
-/** Queued a minute ago: the worker compares it with the clock (throttled requests wait at most a day). */
-const SENT = Date.now() - 60_000;
-
-function record(id: string, body: unknown, attempt = 1): SQSRecord {
-  return {
-    messageId: id, receiptHandle: `rh-${id}`, body: typeof body === 'string' ? body : JSON.stringify(body),
-    attributes: { ApproximateReceiveCount: String(attempt), SentTimestamp: String(SENT), SenderId: 'AROA', ApproximateFirstReceiveTimestamp: String(SENT + 5) },
-    messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: ARN, awsRegion: 'us-east-1',
-  };
-}
-const event = (...records: SQSRecord[]) => ({ Records: records });
-const context = (ms = 60_000) => ({ getRemainingTimeInMillis: () => ms });
-const meta = { $metadata: { httpStatusCode: 400 } };
-/** 700 ms for the model once the 2 s reserve is kept: too little for a 500 ms pause (Math.random is 0.5) and another call. */
-const NO_TIME_TO_PAUSE = 2_700;
-const throttling = () => new ThrottlingException({ message: 'Too many requests, please wait before trying again.', $metadata: { httpStatusCode: 429 } });
-
-const bedrock = mockClient(BedrockRuntimeClient);
-const sqs = mockClient(SQSClient);
-const dynamodb = mockClient(DynamoDBClient);
-const echo = (input: ConverseCommandInput) => ({
-  output: { message: { role: 'assistant' as const, content: [{ text: `echo: ${input.messages![0]!.content![0]!.text}` }] } },
-  stopReason: 'end_turn' as const,
-  usage: { inputTokens: 5, outputTokens: 7, totalTokens: 12 },
-  metrics: { latencyMs: 1 },
-});
-
-/** The results the worker published, by request id. */
-function published(): Map<string, ResultRecord> {
-  const results = sqs.commandCalls(SendMessageBatchCommand).filter((c) => c.args[0].input.QueueUrl === RESULTS_URL)
-    .flatMap((c) => c.args[0].input.Entries!.map((e) => JSON.parse(e.MessageBody!) as ResultRecord));
-  return new Map(results.map((r) => [r.id, r]));
-}
-
-beforeEach(() => {
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
-    BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: RESULTS_URL, BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024',
-    BQ_RESULTS_TABLE: 'demo-results', BQ_RESULTS_TTL_SECONDS: '604800',
-  });
-  delete process.env.BQ_DEFAULT_TEMPERATURE;
-  bedrock.reset();
-  sqs.reset();
-  dynamodb.reset();
-  dynamodb.on(PutItemCommand).resolves({});
-  bedrock.on(ConverseCommand).callsFake(echo);
-  sqs.on(SendMessageBatchCommand).callsFake((input) => ({ Successful: input.Entries.map((e: { Id: string }) => ({ Id: e.Id, MessageId: `r-${e.Id}`, MD5OfMessageBody: '' })), Failed: [] }));
-  sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
-  vi.spyOn(Math, 'random').mockReturnValue(0.5);
-  vi.spyOn(console, 'log').mockImplementation(() => {});
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+useWorkerFixture();
 
 describe('worker', () => {
   it('answers every request with one published result and deletes them all', async () => {
@@ -189,7 +131,7 @@ describe('worker', () => {
     const [copy] = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input).filter((i) => i.QueueUrl === REQUESTS_URL);
     expect(copy!.Entries![0]!.MessageAttributes!['bq-throttles']).toEqual({ DataType: 'Number', StringValue: '3' });
     expect(copy!.Entries![0]!.DelaySeconds).toBe(2);
-    expect(JSON.parse(String(vi.mocked(console.log).mock.calls.at(-1)![0]))).toMatchObject({ id: 'busy', status: 'requeued', attempt: 3, errorCode: 'ThrottlingException', throttledCalls: 3 });
+    expect(logLines().at(-1)).toMatchObject({ id: 'busy', status: 'requeued', attempt: 3, errorCode: 'ThrottlingException', throttledCalls: 3 });
   });
 
   it('waits at most THROTTLED_WAIT_MS in one invocation, however long the function may run', async () => {
@@ -347,10 +289,9 @@ describe('worker', () => {
   });
 
   it('logs one line per request without the prompt or the output', async () => {
-    const log = vi.mocked(console.log);
     await handler(event(record('m1', { prompt: 'a secret prompt' })), context());
-    const lines = log.mock.calls.map((c) => JSON.parse(String(c[0])));
-    expect(lines).toEqual([{ level: 'info', message: 'request', id: 'm1', status: 'ok', attempt: 1, latencyMs: expect.any(Number), inputTokens: 5, outputTokens: 7 }]);
+    const lines = logLines();
+    expect(lines).toEqual([expect.objectContaining({ level: 'info', message: 'request', id: 'm1', status: 'ok', attempt: 1, latencyMs: expect.any(Number), inputTokens: 5, outputTokens: 7 })]);
     expect(JSON.stringify(lines)).not.toContain('secret');
   });
 });
