@@ -1,3 +1,5 @@
+import type { PipelineMetrics } from './metrics-contract.js';
+
 /**
  * The contract shared by the CLI, the provisioner, the worker, the local stack and the tests:
  * resource names, tags, the request body schema and the worker's environment.
@@ -183,6 +185,10 @@ export interface StatusReport {
   pid?: number;
   /** Local only: a state file was found, but no process answers for it (gone, stopped with work kept, or unreadable); it is kept for the next start. */
   stale?: boolean;
+  /** The pipeline's figures over `status --since` (README, "Metrics"). */
+  metrics?: PipelineMetrics;
+  /** Why the figures could not be read (AWS: CloudWatch GetMetricData failed). */
+  metricsError?: string;
   /** AWS only: the API calls the command made. */
   calls?: { reads: number; mutations: number; readsByService: Record<string, number> };
 }

@@ -1,6 +1,10 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { invokeUrl as invokeUrlOf, resourceNames, type StatusReport } from '../contract.js';
 import { formatValue, Output, table } from '../output.js';
+import type { PipelineMetrics } from '../metrics-contract.js';
+import { summarize } from '../client/metrics.js';
+import { describeError } from '../errors.js';
+import { metricsRows, sinceOption } from './metrics-format.js';
 import type { LocalStatus } from '../local/stack.js';
 import type { GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
@@ -12,9 +16,15 @@ const STATE_LABELS = {
   foreign: { text: 'not ours', colour: '31' },
 } as const;
 
+interface StatusArgs extends GlobalArgs {
+  since: number;
+}
+
 export function builder(yargs: Argv) {
   return yargs
-    .example('$0 status', 'Resources, queue depths, concurrency and the invoke URL')
+    .option('since', sinceOption)
+    .example('$0 status', 'Resources, queue depths, concurrency, the invoke URL, and the last 5 minutes: results, latency, tokens, errors')
+    .example('$0 status --since 1h', 'The same figures over the last hour')
     .example('$0 status --name demo --json', 'The same as one JSON object, for scripts')
     .example('$0 status --local', 'The local target: queues, concurrency, whether it is paused');
 }
@@ -31,9 +41,13 @@ function humanQueues(report: StatusReport): string[] {
   return [table([['Queue', 'waiting', 'in flight', 'delayed'], ...report.queues.map((q) => [q.name, String(q.visible), String(q.inFlight), String(q.delayed)])]), ''];
 }
 
-function concurrencyLine(mapping: StatusReport['mapping']): string {
+function concurrencyLine(report: StatusReport): string {
+  const { mapping, metrics } = report;
   if (!mapping) return 'no mapping';
-  const inFlight = mapping.invocationsInFlight !== undefined ? `; ${mapping.invocationsInFlight} invocations in flight` : '';
+  const live = mapping.invocationsInFlight;
+  // On AWS, CloudWatch's ConcurrentExecutions: the most in flight during the last minute it has.
+  const recent = metrics?.concurrency.invocationsInFlight;
+  const inFlight = live !== undefined ? `; ${live} invocations in flight` : recent !== null && recent !== undefined ? `; up to ${recent} in flight lately` : '';
   return `${mapping.maximumConcurrency ?? '?'} at most (mapping ${mapping.state}${mapping.paused ? ', paused' : ''}${inFlight})`;
 }
 
@@ -46,12 +60,18 @@ const LOCAL_PARTS = (stack: string) => {
   ] as const;
 };
 
-async function statusLocal(argv: GlobalArgs, out: Output) {
+/** The window's figures under the queues; where CloudWatch could not be read, why. */
+function humanMetrics(report: StatusReport): string[] {
+  if (report.metricsError) return [`  Metrics unavailable: ${report.metricsError}`, ''];
+  return report.metrics ? [table(metricsRows(report.metrics)), ''] : [];
+}
+
+async function statusLocal(argv: StatusArgs, out: Output) {
   // The running stack answers over its control endpoint: no SDK to load.
   const { readState, statusOf } = await import('../local/state.js');
   // One status call decides whether the stack runs and gives its figures.
   const found = await readState(argv.name, true);
-  const status = found?.state && (await statusOf<LocalStatus>(found.state));
+  const status = found?.state && (await statusOf<LocalStatus>(found.state, `?window=${argv.since}`));
   const base = { stack: argv.name, target: 'local' as const, region: 'local' };
   if (!status) {
     const { whyNotRunning } = await import('../local/run.js');
@@ -75,16 +95,29 @@ async function statusLocal(argv: GlobalArgs, out: Output) {
       invocationsInFlight: status.mapping.inFlight,
     },
     pid: status.pid,
+    ...(status.metrics ? { metrics: summarize(status.metrics, argv.since, status.mapping.concurrency) } : {}),
   };
   out.result(report, () => [
     `Local stack ${argv.name}: running (pid ${status.pid})`,
     '',
     ...humanQueues(report),
-    table([['Model', status.model], ['Concurrency', concurrencyLine(report.mapping)], ['Invoke URL', status.invokeUrl]], ''),
+    ...humanMetrics(report),
+    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', status.invokeUrl]], ''),
   ].join('\n'));
 }
 
-export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
+/** The window's figures from CloudWatch; a failure (a missing cloudwatch:GetMetricData, say) is reported, not fatal. */
+async function cloudWatchMetrics(session: Awaited<ReturnType<typeof openStack>>['session'], argv: StatusArgs, limit: number | undefined): Promise<{ metrics: PipelineMetrics } | { metricsError: string }> {
+  const { ctx } = session;
+  try {
+    const { readCloudWatch } = await import('../client/cloudwatch-metrics.js');
+    return { metrics: summarize(await readCloudWatch(ctx.clients.cloudwatch, argv.name, ctx.names, argv.since), argv.since, limit) };
+  } catch (err) {
+    return { metricsError: describeError(err) };
+  }
+}
+
+export async function handler(argv: ArgumentsCamelCase<StatusArgs>) {
   const out = new Output(argv);
   if (argv.local) return statusLocal(argv, out);
   const { session, observed, items } = await openStack(argv, out);
@@ -109,8 +142,9 @@ export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
       maximumConcurrency: mappingLive.config.ScalingConfig?.MaximumConcurrency,
       batchSize: mappingLive.config.BatchSize,
     } } : {}),
-    calls: callStats(session),
   };
+  if (anyPresent) Object.assign(report, await cloudWatchMetrics(session, argv, report.mapping?.maximumConcurrency));
+  report.calls = callStats(session);
 
   out.result(report, () => {
     if (!anyPresent) return `Stack ${argv.name} is not deployed in ${ctx.account.region}. Create it with: bedrock-queue up --name ${argv.name}`;
@@ -118,14 +152,15 @@ export async function handler(argv: ArgumentsCamelCase<GlobalArgs>) {
       `Stack ${argv.name} in ${ctx.account.region}: ${report.deployed ? 'deployed' : 'incomplete (run bedrock-queue up to repair)'}`, '',
       resourceTable(out, items, STATE_LABELS, (c) => `${c.field}: ${formatValue(c.live)} (expected ${formatValue(c.desired)})`), '',
       ...humanQueues(report),
-      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report.mapping)], ['Invoke URL', report.invokeUrl ?? '(no API)']], ''),
+      ...humanMetrics(report),
+      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', report.invokeUrl ?? '(no API)']], ''),
     ].join('\n');
   });
 }
 
-export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
   command: 'status',
-  describe: 'Show each resource (present, missing, drifted), queue depths, concurrency and the invoke URL',
-  builder: builder as unknown as CommandModule<GlobalArgs, GlobalArgs>['builder'],
+  describe: 'Show each resource, queue depths, concurrency, the invoke URL, and throughput, latency, tokens and errors',
+  builder: builder as unknown as CommandModule<GlobalArgs, StatusArgs>['builder'],
   handler,
 };

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import type { Handler } from './mapping.js';
 
 /** The messages between the sandbox and its thread (src/local/function-host.ts). */
@@ -36,7 +37,8 @@ export class FunctionSandbox {
   private readonly threads: (Thread | undefined)[];
   private nextId = 0;
 
-  constructor(private readonly bundle: URL, private readonly env: Record<string, string | undefined>, containers = 1) {
+  /** `onLogLine` sees each line the function writes, as CloudWatch Logs would (the local metrics read them). */
+  constructor(private readonly bundle: URL, private readonly env: Record<string, string | undefined>, containers = 1, private readonly onLogLine?: (line: string) => void) {
     this.threads = Array.from({ length: containers }, () => undefined);
   }
 
@@ -69,7 +71,10 @@ export class FunctionSandbox {
   private spawn(slot: number): Thread {
     // The function's log lines are logs, not the command's data: they go to stderr (CloudWatch's place).
     const worker = new Worker(hostScript(), { workerData: { bundle: this.bundle.href }, env: this.env, stdout: true });
-    worker.stdout.pipe(process.stderr, { end: false });
+    createInterface({ input: worker.stdout, crlfDelay: Infinity }).on('line', (line) => {
+      this.onLogLine?.(line);
+      process.stderr.write(`${line}\n`);
+    });
     const thread: Thread = { worker, pending: new Map(), ready: undefined! };
     thread.ready = new Promise<void>((resolve, reject) => {
       worker.once('message', (message) => (message === READY ? resolve() : reject(new Error(`the function's thread answered before it was ready: ${String(message)}`))));

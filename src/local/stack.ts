@@ -15,6 +15,8 @@ import { readBody } from './http.js';
 import { CliError } from '../errors.js';
 import { MappingEmulator, type MappingStatus } from './mapping.js';
 import { FunctionSandbox } from './sandbox.js';
+import { MetricsRecorder } from './metrics-recorder.js';
+import { MAX_METRICS_WINDOW_SECONDS, type MetricsReading } from '../metrics-contract.js';
 import { startJournaledAws, type Recovered } from './journaled-aws.js';
 import { journalPath } from './state.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
@@ -60,6 +62,8 @@ export interface LocalStatus {
   mapping: MappingStatus;
   queues: QueueReport[];
   modelStats?: ModelStats;
+  /** With ?window=N: the metrics of the last N seconds. */
+  metrics?: MetricsReading;
 }
 
 export interface LocalStack {
@@ -123,7 +127,8 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   const modelServer = awsModel ? undefined : await startModelServer(options.model);
   if (modelServer) opened.push(() => modelServer.close());
   // Lambda runs each concurrent invocation in a container of its own: here, up to one thread per core.
-  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint), Math.min(settings.concurrency, availableParallelism()));
+  const metrics = new MetricsRecorder(options.stack);
+  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint), Math.min(settings.concurrency, availableParallelism()), (line) => metrics.ingest(line));
   opened.push(() => sandbox.close());
   await sandbox.start();
 
@@ -152,6 +157,12 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     stack: options.stack, pid: process.pid, model: settings.model, invokeUrl, mapping: mapping.status(), queues: await queueCounts(), ...(modelServer ? { modelStats: modelServer.stats() } : {}),
   });
 
+  const readMetrics = (windowSeconds: number): MetricsReading => ({
+    ...metrics.read(windowSeconds),
+    oldestRequestAgeSeconds: sqsServer.service.queues.get(ctx.names.requestsQueue)?.oldestAgeSeconds() ?? null,
+    invocationsInFlight: mapping.status().inFlight,
+  });
+
   const controlRoutes = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (!req.url?.startsWith('/_local/')) return false;
     const reply = (code: number, body: unknown) => {
@@ -162,8 +173,13 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
       reply(403, { message: 'Forbidden' });
       return true;
     }
-    const route = `${req.method} ${req.url.slice('/_local/'.length)}`;
-    if (route === 'GET status') reply(200, await status());
+    const url = new URL(req.url, 'http://local');
+    const route = `${req.method} ${url.pathname.slice('/_local/'.length)}`;
+    if (route === 'GET status') {
+      // ?window=300 adds the metrics of the last 300 s (status, top): one call for every figure.
+      const window = Number(url.searchParams.get('window'));
+      reply(200, { ...(await status()), ...(window > 0 ? { metrics: readMetrics(Math.min(window, MAX_METRICS_WINDOW_SECONDS)) } : {}) });
+    }
     else if (route === 'POST mapping') {
       const body = await readJson(req);
       const before = mapping.status();

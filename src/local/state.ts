@@ -81,6 +81,7 @@ export function isAlive(pid: number): boolean {
 
 /** A live stack answers its control route in milliseconds; a port taken by another program may never answer. */
 const ANSWER_TIMEOUT_MS = 3_000;
+const BUSY_ANSWER_MS = 21_000;
 
 /** Whether the process that wrote `state` still serves it: a live pid alone may be another program's after a reboot. */
 export async function answers(state: LocalState): Promise<boolean> {
@@ -88,10 +89,20 @@ export async function answers(state: LocalState): Promise<boolean> {
 }
 
 /** The running stack's own status (its control route), or undefined when no process of ours answers for `state`. */
-export async function statusOf<T extends { stack: string; pid: number }>(state: LocalState): Promise<T | undefined> {
+export async function statusOf<T extends { stack: string; pid: number }>(state: LocalState, query = ''): Promise<T | undefined> {
   if (state.stoppedAt || !isAlive(state.pid)) return undefined;
+  let response: { status: number; text: string } | undefined;
+  // A stack busy with a hundred clients on a loaded machine can take seconds to answer: while its
+  // pid lives and the call only timed out, ask again with a longer wait, up to BUSY_ANSWER_MS in all.
+  for (let waited = 0, timeout = ANSWER_TIMEOUT_MS; !response; waited += timeout, timeout *= 2) {
+    try {
+      response = await httpCall(`${state.apiUrl}/_local/status${query}`, 'GET', { 'x-bedrock-queue-control': state.controlToken }, undefined, AbortSignal.timeout(timeout));
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
+      if (!timedOut || waited + timeout >= BUSY_ANSWER_MS || !isAlive(state.pid)) return undefined;
+    }
+  }
   try {
-    const response = await httpCall(`${state.apiUrl}/_local/status`, 'GET', { 'x-bedrock-queue-control': state.controlToken }, undefined, AbortSignal.timeout(ANSWER_TIMEOUT_MS));
     // Any program may answer 200 on that port: only our stack, given the token, names its stack and pid.
     const status = JSON.parse(response.text) as T;
     return response.status === 200 && status.stack === state.stack && status.pid === state.pid ? status : undefined;

@@ -1,5 +1,6 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
@@ -26,6 +27,8 @@ export interface Clients {
   iam: IAMClient;
   lambda: LambdaClient;
   logs: CloudWatchLogsClient;
+  /** The worker's metrics (status, top). */
+  cloudwatch: CloudWatchClient;
   apigateway: APIGatewayClient;
   dynamodb: DynamoDBClient;
   sts: STSClient;
@@ -57,6 +60,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     iam: lazy('iam', () => new IAMClient(config)),
     lambda: lazy('lambda', () => new LambdaClient(config)),
     logs: lazy('logs', () => new CloudWatchLogsClient(config)),
+    cloudwatch: lazy('cloudwatch', () => new CloudWatchClient(config)),
     apigateway: lazy('apigateway', () => new APIGatewayClient(config)),
     dynamodb: lazy('dynamodb', () => new DynamoDBClient(config)),
     sts: lazy('sts', () => new STSClient(config)),

@@ -147,6 +147,9 @@ export const PERMISSIONS: Permission[] = [
     .map((c): Permission => ({ calls: [`dynamodb:${c}`], action: `dynamodb:${c}`, on: 'resultsTable' })),
   { calls: ['dynamodb:CreateTable'], action: 'dynamodb:TagResource', on: 'resultsTable', because: 'CreateTable with tags needs dynamodb:TagResource' },
 
+  // GetMetricData has no resource types: IAM scopes it by action alone (status, top).
+  { calls: ['cloudwatch:GetMetricData'], action: 'cloudwatch:GetMetricData', on: 'any' },
+
   { calls: ['bedrock:GetInferenceProfile'], action: 'bedrock:GetInferenceProfile', on: 'models' },
   { calls: ['bedrock:GetFoundationModel'], action: 'bedrock:GetFoundationModel', on: 'models' },
   { calls: ['bedrock:GetFoundationModelAvailability'], action: 'bedrock:GetFoundationModelAvailability', on: 'any' },

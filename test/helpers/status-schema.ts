@@ -2,7 +2,8 @@ import { expect } from 'vitest';
 import type { StatusReport } from '../../src/contract.js';
 
 const REQUIRED = ['stack', 'target', 'region', 'deployed', 'resources', 'queues'];
-const OPTIONAL = ['model', 'invokeUrl', 'mapping', 'pid', 'stale', 'calls'];
+const OPTIONAL = ['model', 'invokeUrl', 'mapping', 'pid', 'stale', 'calls', 'metrics', 'metricsError'];
+const METRICS = ['windowSeconds', 'from', 'to', 'resultsPerMinute', 'latencyMs', 'tokensPerMinute', 'throttledCallsPerResult', 'errorsByCode', 'oldestRequestAgeSeconds', 'concurrency', 'perMinute'];
 const MAPPING = ['state', 'paused', 'maximumConcurrency', 'batchSize', 'invocationsInFlight'];
 
 /** Checks a `status --json` output against the one schema both targets share (StatusReport, README). */
@@ -23,5 +24,13 @@ export function expectStatusReport(report: StatusReport, target: 'aws' | 'local'
     expect(Object.keys(report.mapping).filter((k) => !MAPPING.includes(k))).toEqual([]);
     expect(typeof report.mapping.paused).toBe('boolean');
     expect(typeof report.mapping.maximumConcurrency).toBe('number');
+  }
+  if (report.metrics) {
+    const m = report.metrics;
+    expect(Object.keys(m).sort()).toEqual([...METRICS].sort());
+    expect(Object.keys(m.latencyMs).sort()).toEqual(['endToEnd', 'model']);
+    for (const p of [m.latencyMs.endToEnd, m.latencyMs.model]) expect(Object.keys(p)).toEqual(['p50', 'p95', 'p99']);
+    expect(Object.keys(m.perMinute).sort()).toEqual(['endToEndP95', 'error', 'inputTokens', 'ok', 'outputTokens', 'start']);
+    for (const series of Object.values(m.perMinute)) expect(series).toHaveLength(m.windowSeconds / 60);
   }
 }
