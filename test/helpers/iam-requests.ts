@@ -93,6 +93,9 @@ export function iamRequests(recorded: Recorded[], account: string): IamRequest[]
       else if (kind === 'foundation-models') push('bedrock:GetFoundationModel', `arn:aws:bedrock:${region}::foundation-model/${model}`);
       else if (kind === 'foundation-model-availability') push('bedrock:GetFoundationModelAvailability', '*');
       else throw new Error(`iam-requests: unknown Bedrock request ${r.method} ${r.path}`);
+    } else if (r.service === 'monitoring') {
+      // CloudWatch (signing name "monitoring"): GetMetricData has no resource types, so IAM sees "*".
+      push(`cloudwatch:${r.operation}`, '*');
     } else {
       throw new Error(`iam-requests: no rule for ${call}`);
     }

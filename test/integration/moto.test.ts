@@ -53,6 +53,9 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     expect(status.mapping).toMatchObject({ maximumConcurrency: 10, batchSize: 1 });
     expect(status.queues.map((q: { name: string }) => q.name)).toEqual(['itest-requests', 'itest-requests-dlq', 'itest-results']);
     expect(status.invokeUrl).toBe(first.invokeUrl);
+    // One GetMetricData call for every figure; no traffic yet, so counts of zero and no latency.
+    expect(status.calls.readsByService.cloudwatch).toBe(1);
+    expect(status.metrics).toMatchObject({ windowSeconds: 300, resultsPerMinute: { ok: 0, error: 0 }, latencyMs: { endToEnd: { p50: null } }, errorsByCode: {} });
 
     // GET /results/{id}, as API Gateway describes it: DynamoDB GetItem as the API role, its three integration responses.
     const gw = client(APIGatewayClient);
