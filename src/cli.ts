@@ -11,6 +11,7 @@ import { sendCommand } from './commands/send.js';
 import { setConcurrencyCommand } from './commands/set-concurrency.js';
 import { statusCommand } from './commands/status.js';
 import { tailCommand } from './commands/tail.js';
+import { topCommand } from './commands/top.js';
 import { upCommand } from './commands/up.js';
 import { CliError, InterruptedError, UsageError, describeError } from './errors.js';
 
@@ -55,12 +56,13 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     .command(resultCommand)
     .command(batchCommand)
     .command(tailCommand)
+    .command(topCommand)
     .command(setConcurrencyCommand)
     .command(pauseCommand)
     .command(resumeCommand)
     .command(redriveCommand)
     .command(policyCommand)
-    .demandCommand(1, 'Name a command: up, down, status, send, result, batch, tail, set-concurrency, pause, resume, redrive or policy.')
+    .demandCommand(1, 'Name a command: up, down, status, top, send, result, batch, tail, set-concurrency, pause, resume, redrive or policy.')
     .strict()
     .recommendCommands()
     .help()

@@ -3,7 +3,8 @@ import { RESULT_ITEM, type ResultRecord } from '../contract.js';
 import type { ApiTarget } from './api.js';
 import { BAD_LINE, BatchJournal } from './batch-journal.js';
 import { sendFile } from './bulk.js';
-import { pause as sleep, type ResultsStoreSource } from './store.js';
+import { pause as sleep } from './pause.js';
+import type { ResultsStoreSource } from './store.js';
 
 /** BatchGetItem reads at most 100 keys a call; a round reads this many calls at once. */
 const KEYS_PER_CALL = 100;

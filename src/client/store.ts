@@ -1,5 +1,6 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RESULT_ITEM, type ResultRecord } from '../contract.js';
+import { pause } from './pause.js';
 
 export interface ResultsStoreSource {
   dynamodb: DynamoDBClient;
@@ -27,17 +28,6 @@ export interface WaitOptions {
 
 const FIRST_POLL_MS = 250;
 const MOST_POLL_MS = 5_000;
-
-/** Waits `ms`, or less when `signal` aborts. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
 
 /**
  * Polls the store for one request's record, from 250 ms apart doubling to 5 s: each waiter reads

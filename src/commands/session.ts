@@ -2,6 +2,7 @@ import type { ApiTarget } from '../client/api.js';
 import type { Action, Observed, PlanItem, Session } from '../provision/engine.js';
 import type { MappingChange, MappingState } from '../provision/event-source-mapping.js';
 import type { Change, Ctx, StackOptions } from '../provision/types.js';
+import { resourceNames } from '../contract.js';
 import { CliError, describeError } from '../errors.js';
 import { table, type Output } from '../output.js';
 import { awsTarget, type GlobalArgs } from './options.js';
@@ -82,6 +83,13 @@ export async function openTarget(argv: GlobalArgs, byNameOnly = false): Promise<
   const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv), identify: !byNameOnly });
   const locator = new StackLocator(ctx);
   return { kind: 'aws', context: async () => ctx, api: () => locator.api(), queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
+}
+
+/** Queues in the order of the README: requests, DLQ, results. */
+export function orderedQueues<T extends { name: string }>(stack: string, queues: T[]): T[] {
+  const names = resourceNames(stack);
+  const rank = [names.requestsQueue, names.deadLetterQueue, names.resultsQueue];
+  return [...queues].sort((a, b) => rank.indexOf(a.name) - rank.indexOf(b.name));
 }
 
 /** An AbortSignal that Ctrl-C (SIGINT) fires, so long-running commands stop cleanly. */

@@ -7,7 +7,7 @@ import { describeError } from '../errors.js';
 import { metricsRows, sinceOption } from './metrics-format.js';
 import type { LocalStatus } from '../local/stack.js';
 import type { GlobalArgs } from './options.js';
-import { callStats, openStack, resourceTable } from './session.js';
+import { callStats, openStack, orderedQueues, resourceTable } from './session.js';
 
 const STATE_LABELS = {
   create: { text: 'missing', colour: '31' },
@@ -27,13 +27,6 @@ export function builder(yargs: Argv) {
     .example('$0 status --since 1h', 'The same figures over the last hour')
     .example('$0 status --name demo --json', 'The same as one JSON object, for scripts')
     .example('$0 status --local', 'The local target: queues, concurrency, whether it is paused');
-}
-
-/** Queues in the order of the README: requests, DLQ, results. */
-function ordered(stack: string, queues: StatusReport['queues']): StatusReport['queues'] {
-  const names = resourceNames(stack);
-  const rank = [names.requestsQueue, names.deadLetterQueue, names.resultsQueue];
-  return [...queues].sort((a, b) => rank.indexOf(a.name) - rank.indexOf(b.name));
 }
 
 function humanQueues(report: StatusReport): string[] {
@@ -86,7 +79,7 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     model: status.model,
     invokeUrl: status.invokeUrl,
     resources: LOCAL_PARTS(argv.name).map(([kind, name]) => ({ kind, name, state: 'present', changes: [] })),
-    queues: ordered(argv.name, status.queues),
+    queues: orderedQueues(argv.name, status.queues),
     mapping: {
       state: status.mapping.state,
       paused: status.mapping.state === 'Disabled',
@@ -135,7 +128,7 @@ export async function handler(argv: ArgumentsCamelCase<StatusArgs>) {
     ...(anyPresent ? { model: ctx.settings.model } : {}),
     ...(restApiId ? { invokeUrl: invokeUrlOf(ctx.account.region, restApiId, ctx.emulatorEndpoint) } : {}),
     resources: items.map((i) => ({ kind: i.kind, name: i.name, state: STATE_LABELS[i.action].text, changes: i.changes })),
-    queues: ordered(argv.name, engine.queueReports(ctx, observed)),
+    queues: orderedQueues(argv.name, engine.queueReports(ctx, observed)),
     ...(mappingLive ? { mapping: {
       state: mappingLive.config.State,
       paused: mappingLive.config.State === 'Disabled' || mappingLive.config.State === 'Disabling',
