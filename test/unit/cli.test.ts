@@ -11,7 +11,7 @@ const bare = () => {
 
 describe('the CLI contract', () => {
   it('prints help with examples for every command, fast enough to load no SDK', async () => {
-    for (const command of ['up', 'down', 'status', 'send', 'tail', 'set-concurrency', 'pause', 'resume', 'redrive']) {
+    for (const command of ['up', 'down', 'status', 'top', 'send', 'tail', 'set-concurrency', 'pause', 'resume', 'redrive']) {
       const run = await runCli([command, '--help']);
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('Examples:');
@@ -86,6 +86,9 @@ describe('the CLI contract', () => {
     [['send', '--file', 'f.jsonl', '--wait'], /Arguments file and wait are mutually exclusive/],
     [['tail', '--logs', '--keep'], /Arguments logs and keep are mutually exclusive/],
     [['tail', '--idle', 'forever'], /--idle must be a duration/],
+    [['status', '--since', '0m'], /--since must be from 1m to 24h \(got 0m\)/],
+    [['top', '--since', 'a while'], /--since must be a duration such as 30s, 5m or 1h \(got a while\)/],
+    [['top', '--interval', '200ms'], /--interval must be at least 1s \(got 200ms\)/],
     [['up', ...Array.from({ length: 50 }, (_, i) => ['--tag', `k${i}=v`]).flat()], /--tag can be given at most 49 times/],
   ];
   for (const [args, message] of usageErrors) {
