@@ -88,13 +88,13 @@ async function backlogRun(stack, count) {
 }
 
 /**
- * How fast the commands people call in loops start and answer: each run of `send --local "x"` and
- * `status --local` is paired with a run of `node -e ''` just before it, and the median of the
+ * How fast the commands people call in loops start and answer: each run of `send --local "x"`,
+ * `status --local` (its figures included) and `top --local --once` is paired with a run of `node -e ''` just before it, and the median of the
  * ratios is reported (this machine is shared: a ratio within a pair is steadier than a time).
  */
 function commandRatios(runs = 21) {
   const stack = start('bench-commands');
-  const ratios = { send: [], status: [] };
+  const ratios = { send: [], status: [], top: [] };
   const time = (args) => {
     const started = performance.now();
     const run = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
@@ -102,13 +102,17 @@ function commandRatios(runs = 21) {
     return performance.now() - started;
   };
   for (let i = 0; i < runs; i++) {
-    for (const [key, args] of [['send', [bin, 'send', '--local', '--name', stack.name, 'x']], ['status', [bin, 'status', '--local', '--name', stack.name, '--json']]]) {
+    for (const [key, args] of [
+      ['send', [bin, 'send', '--local', '--name', stack.name, 'x']],
+      ['status', [bin, 'status', '--local', '--name', stack.name, '--json']],
+      ['top', [bin, 'top', '--local', '--name', stack.name, '--once']],
+    ]) {
       const base = time(['-e', '']);
       ratios[key].push(time(args) / base);
     }
   }
   stack.stop();
-  return { send: percentile(ratios.send, 50), status: percentile(ratios.status, 50), runs };
+  return { send: percentile(ratios.send, 50), status: percentile(ratios.status, 50), top: percentile(ratios.top, 50), runs };
 }
 
 export async function measureLocal() {
