@@ -34,7 +34,7 @@ export async function handler(argv: ArgumentsCamelCase<TailArgs>) {
   let shown: number;
   if (argv.logs) {
     const { followLogGroup } = await import('../provision/log-group.js');
-    shown = await followLogGroup(ctx, { count: argv.count, idleMs: argv.idle, signal, onEvent: (message) => process.stdout.write(`${message.trimEnd()}\n`) });
+    shown = await followLogGroup(ctx, { count: argv.count, idleMs: argv.idle, signal, onEvent: (message) => process.stdout.write(`${readableLogLine(message, out.json)}\n`) });
   } else {
     const queueUrl = await target.queueUrl('resultsQueue');
     process.stderr.write(`Following ${ctx.names.resultsQueue}${argv.keep ? ' (keeping results on the queue)' : ''}; Ctrl-C to stop.\n`);
@@ -48,6 +48,18 @@ export async function handler(argv: ArgumentsCamelCase<TailArgs>) {
     });
   }
   process.stderr.write(`${shown} ${argv.logs ? 'log lines' : 'results'} shown.\n`);
+}
+
+/** A worker log line for people, without its EMF directive (`_aws`); with --json, as CloudWatch stored it. */
+export function readableLogLine(message: string, json: boolean): string {
+  const line = message.trimEnd();
+  if (json || !line.startsWith('{"_aws"')) return line;
+  try {
+    const { _aws, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    return JSON.stringify(rest);
+  } catch {
+    return line;
+  }
 }
 
 export const tailCommand: CommandModule<GlobalArgs, TailArgs> = {

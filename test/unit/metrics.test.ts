@@ -6,6 +6,7 @@ import { metricDataRequest, readCloudWatch } from '../../src/client/cloudwatch-m
 import { summarize } from '../../src/client/metrics.js';
 import { MetricsRecorder } from '../../src/local/metrics-recorder.js';
 import { emfDocument, requestMetrics } from '../../src/worker/metrics.js';
+import { readableLogLine } from '../../src/commands/tail.js';
 
 const cloudwatch = mockClient(CloudWatchClient);
 const names = resourceNames('demo');
@@ -120,5 +121,14 @@ describe('the local stack\'s counters, read from the worker\'s EMF lines', () =>
     const ok = { id: 'r', status: 'ok' as const, model: 'm', latencyMs: 40, attempt: 2, queuedAt: '2026-11-26T14:00:00.000Z', completedAt: '2026-11-26T14:00:01.500Z', usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 } };
     expect(requestMetrics(ok, 1)).toEqual({ throttledCalls: 1, resultsOk: 1, attempts: 2, modelLatency: 40, endToEndLatency: 1500, inputTokens: 3, outputTokens: 4 });
     expect(requestMetrics(undefined, 0)).toEqual({});
+  });
+});
+
+describe('tail --logs', () => {
+  it('shows a worker line without its EMF directive, and as stored with --json', () => {
+    const stored = JSON.stringify(emfDocument({ message: 'request', id: 'r1', status: 'ok' }, 'demo', { resultsOk: 1 }, undefined, NOW));
+    expect(readableLogLine(`${stored}\n`, false)).toBe('{"message":"request","id":"r1","status":"ok","Stack":"demo","ResultsOk":1}');
+    expect(readableLogLine(stored, true)).toBe(stored);
+    expect(readableLogLine('START RequestId: 1 Version: $LATEST\n', false)).toBe('START RequestId: 1 Version: $LATEST');
   });
 });
