@@ -39,14 +39,17 @@ export const DEFAULT_METRICS_WINDOW_SECONDS = 5 * 60;
 /** CloudWatch keeps one-minute data for 15 days; the local stack keeps a day, and so does the window. */
 export const MAX_METRICS_WINDOW_SECONDS = 24 * 3600;
 
-const MINUTE_MS = 60_000;
+export const MINUTE_MS = 60_000;
+
+/** The start of the minute `ms` falls in (epoch ms): CloudWatch's one-minute periods. */
+export const minuteOf = (ms: number) => Math.floor(ms / MINUTE_MS) * MINUTE_MS;
 
 /**
  * The minutes (epoch ms, oldest first) of a window ending with the current minute: CloudWatch's
  * one-minute periods, which the local stack's counters follow too.
  */
 export function alignedMinutes(windowSeconds: number, now: number): number[] {
-  const last = Math.floor(now / MINUTE_MS) * MINUTE_MS;
+  const last = minuteOf(now);
   const count = Math.max(1, Math.ceil(windowSeconds / 60));
   return Array.from({ length: count }, (_, i) => last - (count - 1 - i) * MINUTE_MS);
 }

@@ -1,11 +1,10 @@
 import { GetMetricDataCommand, type CloudWatchClient, type GetMetricDataCommandInput, type MetricDataQuery, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
-import type { ResourceNames } from '../contract.js';
+import { resourceNames } from '../contract.js';
 import {
-  LATENCY_METRICS, METRICS, METRICS_NAMESPACE, METRIC_DIMENSIONS, PERCENTILES, SUMMED_METRICS,
-  alignedMinutes, type MetricsReading, type Percentiles,
+  LATENCY_METRICS, METRICS, METRICS_NAMESPACE, METRIC_DIMENSIONS, MINUTE_MS, PERCENTILES, SUMMED_METRICS,
+  alignedMinutes, minuteOf, type MetricsReading, type Percentiles,
 } from '../metrics-contract.js';
 
-const MINUTE_MS = 60_000;
 const ERRORS_ID = 'errorsByCode';
 const OLDEST_ID = 'oldestRequestAge';
 const IN_FLIGHT_ID = 'invocationsInFlight';
@@ -21,7 +20,8 @@ const stackMetric = (stack: string, key: keyof typeof METRICS) => ({
  * (a SEARCH over the ErrorCode dimension), the requests queue's oldest message and the worker's
  * concurrent executions. Start and end fall on minute boundaries, as CloudWatch recommends.
  */
-export function metricDataRequest(stack: string, names: ResourceNames, windowSeconds: number, now: number): GetMetricDataCommandInput {
+export function metricDataRequest(stack: string, windowSeconds: number, now: number): GetMetricDataCommandInput {
+  const names = resourceNames(stack);
   const minutes = alignedMinutes(windowSeconds, now);
   const window = minutes.length * 60;
   const queries: MetricDataQuery[] = [
@@ -40,7 +40,7 @@ export function metricDataRequest(stack: string, names: ResourceNames, windowSec
 }
 
 /** Reads the request's answer (every page) into the shape the local stack also gives. */
-export function readingOf(results: MetricDataResult[], windowSeconds: number, now: number): MetricsReading {
+function readingOf(results: MetricDataResult[], windowSeconds: number, now: number): MetricsReading {
   const minutes = alignedMinutes(windowSeconds, now);
   const byId = new Map<string, { timestamps: number[]; values: number[] }[]>();
   for (const r of results) byId.set(r.Id!, [...(byId.get(r.Id!) ?? []), { timestamps: (r.Timestamps ?? []).map((t) => new Date(t).getTime()), values: r.Values ?? [] }]);
@@ -48,8 +48,8 @@ export function readingOf(results: MetricDataResult[], windowSeconds: number, no
     const series = minutes.map((): number | null => null);
     for (const { timestamps, values } of byId.get(id) ?? []) {
       timestamps.forEach((t, i) => {
-        const at = minutes.indexOf(Math.floor(t / MINUTE_MS) * MINUTE_MS);
-        if (at >= 0) series[at] = (series[at] ?? 0) + values[i]!;
+        const at = (minuteOf(t) - minutes[0]!) / MINUTE_MS;
+        if (at >= 0 && at < series.length) series[at] = (series[at] ?? 0) + values[i]!;
       });
     }
     return series;
@@ -76,8 +76,8 @@ export function readingOf(results: MetricDataResult[], windowSeconds: number, no
 }
 
 /** The window's figures from CloudWatch: one GetMetricData call (and its further pages, if any). */
-export async function readCloudWatch(cloudwatch: CloudWatchClient, stack: string, names: ResourceNames, windowSeconds: number, now = Date.now()): Promise<MetricsReading> {
-  const request = metricDataRequest(stack, names, windowSeconds, now);
+export async function readCloudWatch(cloudwatch: CloudWatchClient, stack: string, windowSeconds: number, now = Date.now()): Promise<MetricsReading> {
+  const request = metricDataRequest(stack, windowSeconds, now);
   const results: MetricDataResult[] = [];
   let NextToken: string | undefined;
   do {

@@ -1,6 +1,5 @@
-import { PERCENTILES, type MetricsReading, type Percentiles, type PipelineMetrics } from '../metrics-contract.js';
+import { MINUTE_MS, PERCENTILES, type MetricsReading, type Percentiles, type PipelineMetrics } from '../metrics-contract.js';
 
-const MINUTE_MS = 60_000;
 const total = (values: number[]) => values.reduce((a, b) => a + b, 0);
 const perMinute = (value: number, windowSeconds: number) => Math.round((value / (windowSeconds / 60)) * 10) / 10;
 const rounded = (p: Percentiles): Percentiles => Object.fromEntries(PERCENTILES.map((k) => [k, p[k] === null ? null : Math.round(p[k])])) as Percentiles;

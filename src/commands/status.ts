@@ -104,7 +104,7 @@ async function cloudWatchMetrics(session: Awaited<ReturnType<typeof openStack>>[
   const { ctx } = session;
   try {
     const { readCloudWatch } = await import('../client/cloudwatch-metrics.js');
-    return { metrics: summarize(await readCloudWatch(ctx.clients.cloudwatch, argv.name, ctx.names, argv.since), argv.since, limit) };
+    return { metrics: summarize(await readCloudWatch(ctx.clients.cloudwatch, argv.name, argv.since), argv.since, limit) };
   } catch (err) {
     return { metricsError: describeError(err) };
   }

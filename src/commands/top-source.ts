@@ -55,7 +55,7 @@ async function awsSource(argv: GlobalArgs, windowSeconds: number): Promise<Snaps
     const limit = mapping?.ScalingConfig?.MaximumConcurrency;
     const at = Date.now();
     if (!metrics || at - metricsAt >= CLOUDWATCH_EVERY_MS) {
-      metrics = summarize(await readCloudWatch(ctx.clients.cloudwatch, argv.name, ctx.names, windowSeconds, at), windowSeconds, limit);
+      metrics = summarize(await readCloudWatch(ctx.clients.cloudwatch, argv.name, windowSeconds, at), windowSeconds, limit);
       metricsAt = at;
     }
     return {

@@ -1,9 +1,8 @@
 import {
-  alignedMinutes, LATENCY_METRICS, MAX_METRICS_WINDOW_SECONDS, METRICS, METRICS_NAMESPACE, METRIC_DIMENSIONS, PERCENTILES, SUMMED_METRICS,
+  alignedMinutes, minuteOf, LATENCY_METRICS, MAX_METRICS_WINDOW_SECONDS, METRICS, METRICS_NAMESPACE, METRIC_DIMENSIONS, PERCENTILES, SUMMED_METRICS,
   type MetricKey, type MetricsReading, type Percentiles,
 } from '../metrics-contract.js';
 
-const MINUTE_MS = 60_000;
 /** Latencies are kept as log-scale histograms: percentiles within 1%, in bounded memory at any rate. */
 const GROWTH = 1.01;
 
@@ -101,7 +100,7 @@ export class MetricsRecorder {
   }
 
   private minute(timestamp: number): Minute {
-    const start = Math.floor(timestamp / MINUTE_MS) * MINUTE_MS;
+    const start = minuteOf(timestamp);
     let minute = this.minutes.get(start);
     if (!minute) {
       minute = {

@@ -1,7 +1,6 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { resourceNames } from '../../src/contract.js';
 import { metricDataRequest, readCloudWatch } from '../../src/client/cloudwatch-metrics.js';
 import { summarize } from '../../src/client/metrics.js';
 import { MetricsRecorder } from '../../src/local/metrics-recorder.js';
@@ -9,7 +8,6 @@ import { emfDocument, requestMetrics } from '../../src/worker/metrics.js';
 import { readableLogLine } from '../../src/commands/tail.js';
 
 const cloudwatch = mockClient(CloudWatchClient);
-const names = resourceNames('demo');
 /** 14:03:30 UTC: the window of 5 minutes is 13:59 to 14:04. */
 const NOW = Date.parse('2026-11-26T14:03:30Z');
 const minute = (hhmm: string) => new Date(`2026-11-26T${hhmm}:00Z`);
@@ -18,7 +16,7 @@ beforeEach(() => cloudwatch.reset());
 
 describe('reading the metrics from CloudWatch', () => {
   it('asks for every figure in one GetMetricData request, on minute boundaries', () => {
-    const request = metricDataRequest('demo', names, 300, NOW);
+    const request = metricDataRequest('demo', 300, NOW);
     expect(request.StartTime).toEqual(minute('13:59'));
     expect(request.EndTime).toEqual(minute('14:04'));
     expect(request.ScanBy).toBe('TimestampDescending');
@@ -41,7 +39,7 @@ describe('reading the metrics from CloudWatch', () => {
     expect(queries[14]!.MetricStat).toEqual({ Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'demo-requests' }] }, Period: 60, Stat: 'Maximum' });
     expect(queries[15]!.MetricStat).toEqual({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: 'demo-worker' }] }, Period: 60, Stat: 'Maximum' });
     // GetMetricData takes at most 500 queries; an hour's window is still one period per figure.
-    expect(metricDataRequest('demo', names, 3600, NOW).MetricDataQueries).toHaveLength(queries.length);
+    expect(metricDataRequest('demo', 3600, NOW).MetricDataQueries).toHaveLength(queries.length);
   });
 
   it('reads every page into per-minute series, window percentiles, errors by code and the latest gauges', async () => {
@@ -66,7 +64,7 @@ describe('reading the metrics from CloudWatch', () => {
           { Id: 'invocationsInFlight', Timestamps: [minute('14:03')], Values: [6], StatusCode: 'Complete' },
         ],
       });
-    const reading = await readCloudWatch(new CloudWatchClient({ region: 'us-east-1' }), 'demo', names, 300, NOW);
+    const reading = await readCloudWatch(new CloudWatchClient({ region: 'us-east-1' }), 'demo', 300, NOW);
     const calls = cloudwatch.commandCalls(GetMetricDataCommand);
     expect(calls).toHaveLength(2);
     expect(calls[1]!.args[0].input.NextToken).toBe('page-2');
@@ -89,7 +87,7 @@ describe('reading the metrics from CloudWatch', () => {
 
   it('passes AWS\'s errors on to the caller (status reports them and goes on)', async () => {
     cloudwatch.on(GetMetricDataCommand).rejects(Object.assign(new Error('User: arn:aws:iam::123456789012:user/ops is not authorized to perform: cloudwatch:GetMetricData because no identity-based policy allows the cloudwatch:GetMetricData action'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
-    await expect(readCloudWatch(new CloudWatchClient({ region: 'us-east-1' }), 'demo', names, 300, NOW)).rejects.toThrow(/cloudwatch:GetMetricData/);
+    await expect(readCloudWatch(new CloudWatchClient({ region: 'us-east-1' }), 'demo', 300, NOW)).rejects.toThrow(/cloudwatch:GetMetricData/);
   });
 });
 
