@@ -4,6 +4,9 @@ export interface OutputFlags {
   json?: boolean;
 }
 
+/** Colours unless the user turned them off (NO_COLOR) or the terminal cannot show them. */
+export const colourWanted = () => !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+
 /** Human output on a terminal, JSON with --json; progress always on stderr, data always on stdout. */
 export class Output {
   readonly json: boolean;
@@ -16,7 +19,7 @@ export class Output {
   constructor(flags: OutputFlags, private readonly stdout = process.stdout, private readonly stderr = process.stderr) {
     this.json = !!flags.json;
     this.interactive = !!stderr.isTTY && !process.env.CI;
-    this.color = !!stderr.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+    this.color = !!stderr.isTTY && colourWanted();
   }
 
   /** Runs one step behind a spinner on a terminal, or as one line of progress elsewhere. */

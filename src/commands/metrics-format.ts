@@ -1,5 +1,6 @@
 import { DEFAULT_METRICS_WINDOW_SECONDS, MAX_METRICS_WINDOW_SECONDS, type Percentiles, type PipelineMetrics } from '../metrics-contract.js';
 import { UsageError } from '../errors.js';
+import { formatSeconds } from '../output.js';
 import { duration } from './options.js';
 
 /** `--since 15m`: the window of the figures, whole minutes from 1 minute to a day. */
@@ -19,8 +20,7 @@ export const sinceOption = {
 export function formatMs(ms: number | null): string {
   if (ms === null) return '-';
   if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : formatSeconds(ms);
 }
 
 /** 12, 1.5k, 2.3M. */

@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError, describeError } from '../errors.js';
+import { colourWanted } from '../output.js';
 import { pause } from '../client/pause.js';
 import { duration, type GlobalArgs } from './options.js';
 import { sinceOption } from './metrics-format.js';
@@ -30,8 +31,6 @@ export function builder(yargs: Argv) {
     .example('$0 top --json | jq .metrics.resultsPerMinute', 'One JSON snapshot per refresh, for scripts');
 }
 
-const terminalColor = () => !process.env.NO_COLOR && process.env.TERM !== 'dumb';
-
 /** The full-screen view: the terminal's alternate screen, redrawn in place, restored however it ends. */
 async function fullScreen(next: () => Promise<TopSnapshot>, intervalMs: number, stopped: AbortSignal, stop: () => void) {
   const { default: ansi } = await import('ansi-escapes');
@@ -40,7 +39,7 @@ async function fullScreen(next: () => Promise<TopSnapshot>, intervalMs: number, 
   let problem = '';
   const draw = () => {
     const height = stdout.rows || 24;
-    const lines = last ? renderTop(last, { width: stdout.columns || 80, height: height - 1, color: terminalColor(), intervalMs }) : ['Reading the stack...'];
+    const lines = last ? renderTop(last, { width: stdout.columns || 80, height: height - 1, color: colourWanted(), intervalMs }) : ['Reading the stack...'];
     if (problem) lines.push(`${problem} (trying again)`.slice(0, stdout.columns || 80));
     stdout.write(ansi.cursorTo(0, 0) + lines.map((l) => l + ansi.eraseEndLine).join('\n') + ansi.eraseDown);
   };

@@ -1,5 +1,6 @@
 import { METRICS, METRICS_NAMESPACE, METRIC_DIMENSIONS, type MetricKey, type MetricValues } from '../metrics-contract.js';
 import type { ResultRecord } from '../contract.js';
+import { fitJson } from './fit-json.js';
 
 /** CloudWatch Logs takes events of at most 256 KB, 26 bytes of which are its own: a longer line is cut, and its metrics lost. */
 export const MAX_LOG_LINE_BYTES = 256 * 1024 - 26;
@@ -50,10 +51,5 @@ export function emfDocument(fields: Record<string, unknown>, stack: string, valu
  * only when the operator opted in) are cut so that the line stays one whole event.
  */
 export function writeLogLine(document: Record<string, unknown>, write: (line: string) => void = (line) => process.stdout.write(line)): void {
-  let line = JSON.stringify(document);
-  for (let keep = 0.5; Buffer.byteLength(line) > MAX_LOG_LINE_BYTES && keep > 0.001; keep /= 2) {
-    const cut = (text: unknown) => (typeof text === 'string' ? text.slice(0, Math.floor(text.length * keep)) : text);
-    line = JSON.stringify({ ...document, prompt: cut(document.prompt), output: cut(document.output), textCut: true });
-  }
-  write(`${line}\n`);
+  write(`${fitJson(document, ['prompt', 'output'], MAX_LOG_LINE_BYTES, { textCut: true })}\n`);
 }

@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { REQUEUE_ATTRIBUTES, type ResultRecord } from '../contract.js';
+import { fitJson } from './fit-json.js';
 import { writeLogLine } from './metrics.js';
 
 /** SQS limits: 10 entries and 1 MiB per batch, 1 MiB per message. */
@@ -9,14 +10,7 @@ const MAX_MESSAGE_BYTES = 1024 * 1024 - 1024;
 
 /** The JSON of a result within `maxBytes`, its output cut and `flag` set when it would not fit. */
 export function fitResult(result: ResultRecord, maxBytes: number, flag: Partial<ResultRecord>): string {
-  let body = JSON.stringify(result);
-  if (Buffer.byteLength(body) <= maxBytes || !result.output) return body;
-  let output = result.output;
-  while (Buffer.byteLength(body) > maxBytes) {
-    output = output.slice(0, Math.floor(output.length * 0.9));
-    body = JSON.stringify({ ...result, ...flag, output });
-  }
-  return body;
+  return fitJson(result, ['output'], maxBytes, flag);
 }
 
 /** The JSON of a result, its output cut (and flagged) if it would not fit in one SQS message. */
