@@ -69,7 +69,7 @@ function logOutcome(outcome: Outcome, config: WorkerConfig, ended: ResultRecord 
   }
   if (outcome.throttledCalls) line.throttledCalls = outcome.throttledCalls;
   if (config.logText && outcome.kind === 'result') Object.assign(line, { prompt: outcome.request?.prompt, output: outcome.result.output });
-  const values = requestMetrics(ended, outcome.throttledCalls ?? 0);
+  const values = requestMetrics(ended, outcome.throttledCalls ?? 0, outcome.modelCalled);
   writeLogLine(config.stack ? emfDocument(line, config.stack, values, ended?.error?.code) : line);
 }
 
@@ -91,7 +91,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
 
   const outcomes = await mapWithLimit(records, config.recordConcurrency, (record) =>
     processRecord(record, { bedrock, config, deadline }).catch((err: unknown): Outcome => ({
-      kind: 'retry', record, attempt: 1, code: 'WorkerError', message: String(err), latencyMs: 0,
+      kind: 'retry', record, attempt: 1, code: 'WorkerError', message: String(err), latencyMs: 0, modelCalled: false,
     })));
 
   // A request whose last call was throttled goes back as a delayed copy; one that failed otherwise is retried.

@@ -7,14 +7,17 @@ export const MAX_LOG_LINE_BYTES = 256 * 1024 - 26;
 /** The error code as a dimension value: CloudWatch takes up to 1,024 characters; codes are exception names. */
 const MAX_DIMENSION_CHARS = 255;
 
-/** The metric values of a request that ended with `result` (absent: it goes back to the queue), after `throttledCalls` throttled calls. */
-export function requestMetrics(result: ResultRecord | undefined, throttledCalls: number): MetricValues {
+/**
+ * The metric values of a request that ended with `result` (absent: it goes back to the queue), after
+ * `throttledCalls` throttled calls; its last attempt reached the model if `modelCalled`.
+ */
+export function requestMetrics(result: ResultRecord | undefined, throttledCalls: number, modelCalled: boolean): MetricValues {
   const values: MetricValues = throttledCalls > 0 ? { throttledCalls } : {};
   if (!result) return values;
   values[result.status === 'ok' ? 'resultsOk' : 'resultsError'] = 1;
   values.attempts = result.attempt;
-  // An error before any model call (an invalid body) has no model latency.
-  if (result.status === 'ok' || result.latencyMs > 0) values.modelLatency = result.latencyMs;
+  // An attempt that never reached the model (an invalid body, no time left) has no model latency.
+  if (modelCalled) values.modelLatency = result.latencyMs;
   const endToEnd = Date.parse(result.completedAt) - Date.parse(result.queuedAt ?? '');
   if (endToEnd >= 0) values.endToEndLatency = endToEnd;
   if (result.usage) Object.assign(values, { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });

@@ -3,10 +3,13 @@ import type { SQSRecord } from 'aws-lambda';
 import { REQUEUE_ATTRIBUTES, validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import type { WorkerConfig } from './config.js';
 
-/** A request ends with a result (ok, or an error that retrying cannot fix), or goes back to the queue. */
+/**
+ * A request ends with a result (ok, or an error that retrying cannot fix), or goes back to the queue.
+ * `modelCalled` says whether its last attempt reached the model (its `latencyMs` is then the call's).
+ */
 export type Outcome =
-  | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest; throttledCalls?: number }
-  | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number; throttledCalls?: number };
+  | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest; throttledCalls?: number; modelCalled: boolean }
+  | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number; throttledCalls?: number; modelCalled: boolean };
 
 /** Bedrock errors that fail the same way every time. Everything else is worth another try. */
 const TERMINAL_ERRORS = new Set(['ValidationException']);
@@ -104,6 +107,8 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
     kind: 'result',
     record,
     request,
+    // A body that fails validation never reaches the model; any other error result came from it.
+    modelCalled: request !== undefined,
     result: { ...base, status: 'error', latencyMs, ...(request?.metadata ? { metadata: request.metadata } : {}), completedAt: new Date().toISOString(), error: { code, message } },
   });
 
@@ -113,7 +118,7 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
 
   const timeLeft = deps.deadline - Date.now();
   if (timeLeft < MIN_MODEL_MS) {
-    return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `only ${Math.max(0, timeLeft)} ms left in this invocation`, latencyMs: 0 };
+    return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `only ${Math.max(0, timeLeft)} ms left in this invocation`, latencyMs: 0, modelCalled: false };
   }
 
   const temperature = request.temperature ?? config.defaultTemperature;
@@ -136,6 +141,7 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
         record,
         request,
         ...(throttledCalls ? { throttledCalls } : {}),
+        modelCalled: true,
         result: {
           ...base,
           attempt: attempt + throttledCalls,
@@ -154,7 +160,7 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
       const message = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
       // This call's attempt number; throttledCalls, read when returning, includes this call if it was throttled.
       const thisAttempt = attempt + throttledCalls;
-      const retry = (code: string, why: string): Outcome => ({ kind: 'retry', record, attempt: thisAttempt, code, message: why, latencyMs, throttledCalls });
+      const retry = (code: string, why: string): Outcome => ({ kind: 'retry', record, attempt: thisAttempt, code, message: why, latencyMs, throttledCalls, modelCalled: true });
       if (TERMINAL_ERRORS.has(name)) return fail(name, message, latencyMs, request);
       if (name === 'AbortError' || name === 'TimeoutError') return retry('TimeBudgetExceeded', `the model did not answer within the ${budget} ms left in this invocation`);
       if (!THROTTLING_ERRORS.has(name)) return retry(name === 'Error' ? 'NetworkError' : name, message);

@@ -117,8 +117,10 @@ describe('the local stack\'s counters, read from the worker\'s EMF lines', () =>
 
   it('gives a request the metrics of how it ended', () => {
     const ok = { id: 'r', status: 'ok' as const, model: 'm', latencyMs: 40, attempt: 2, queuedAt: '2026-11-26T14:00:00.000Z', completedAt: '2026-11-26T14:00:01.500Z', usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 } };
-    expect(requestMetrics(ok, 1)).toEqual({ throttledCalls: 1, resultsOk: 1, attempts: 2, modelLatency: 40, endToEndLatency: 1500, inputTokens: 3, outputTokens: 4 });
-    expect(requestMetrics(undefined, 0)).toEqual({});
+    expect(requestMetrics(ok, 1, true)).toEqual({ throttledCalls: 1, resultsOk: 1, attempts: 2, modelLatency: 40, endToEndLatency: 1500, inputTokens: 3, outputTokens: 4 });
+    expect(requestMetrics(undefined, 0, false)).toEqual({});
+    expect(requestMetrics({ ...ok, status: 'error', latencyMs: 0, usage: undefined }, 0, false)).not.toHaveProperty('modelLatency');
+    expect(requestMetrics({ ...ok, status: 'error', latencyMs: 0, usage: undefined }, 0, true)).toMatchObject({ modelLatency: 0 });
   });
 });
 
