@@ -4,6 +4,7 @@
  */
 export function fitJson(value: object, fields: string[], maxBytes: number, flag: object): string {
   let body = JSON.stringify(value);
+  if (Buffer.byteLength(body) <= maxBytes) return body;
   const texts = Object.fromEntries(fields.flatMap((f) => {
     const text = (value as Record<string, unknown>)[f];
     return typeof text === 'string' && text ? [[f, text]] : [];
