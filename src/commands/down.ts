@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { resourceNames } from '../contract.js';
 import { CliError, UsageError } from '../errors.js';
-import { Output } from '../output.js';
+import { Output, plural } from '../output.js';
 import type { GlobalArgs } from './options.js';
 import { callStats, openStack } from './session.js';
 
@@ -12,12 +13,12 @@ interface DownArgs extends GlobalArgs {
 
 export function builder(yargs: Argv) {
   return yargs
-    .option('force', { type: 'boolean', default: false, describe: 'Delete the queues even if they still hold messages (with --local: discard the journal)' })
+    .option('force', { type: 'boolean', default: false, describe: 'Delete the queues even while they hold unprocessed requests or dead letters (with --local: discard the journal)' })
     .option('keep-logs', { type: 'boolean', default: false, describe: 'With --local: keep the detached stack\'s log file' })
     .example('$0 down', 'Remove the stack "bedrock-queue" (asks first)')
     .example('$0 down --name demo --yes', 'Remove stack "demo" from a script')
     .example('$0 down --yes --force', 'Remove it even though messages are still queued')
-    .example('$0 down --local', 'Stop the local target (refuses while its queues hold messages, unless --force)');
+    .example('$0 down --local', 'Stop the local target (refuses while requests or dead letters are left, unless --force)');
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -29,11 +30,17 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+/** What down says of the results nobody read: they are answers, not work, so it deletes them. */
+function unreadWarning(count: number, queue: string): string {
+  return `${plural(count, 'unread result')} on ${queue} ${count === 1 ? 'is' : 'are'} deleted with the stack`;
+}
+
 async function downLocal(argv: DownArgs, out: Output) {
   const { stopLocal } = await import('../local/run.js');
   const result = await stopLocal(argv.name, { force: argv.force, keepLogs: argv.keepLogs, progress: (title, run) => out.step(title, run) });
+  if (result.unreadResults) out.warn(`${unreadWarning(result.unreadResults, resourceNames(argv.name).resultsQueue)}.`);
   out.result({ stack: argv.name, local: true, ...result }, () => {
-    const discarded = result.discarded ? ` ${result.discarded} messages of its journal were discarded.` : '';
+    const discarded = result.discarded ? ` ${plural(result.discarded, 'unprocessed message')} of its journal ${result.discarded === 1 ? 'was' : 'were'} discarded.` : '';
     if (result.stopped) return `Local stack ${argv.name} stopped (pid ${result.pid}).`;
     if (result.corrupt) return `The local stack ${argv.name} was not running; its unreadable state file was removed.${discarded}`;
     if (result.stale) return `The local stack ${argv.name} was not running (process ${result.pid} is gone); its state was removed.${discarded}`;
@@ -52,14 +59,17 @@ export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
   const ours = observed.filter((o) => o.live && o.owned).map((o) => `${o.resource.kind} ${o.resource.name(ctx)}`);
   const leftAlone = observed.filter((o) => o.live && !o.owned).map((o) => `${o.resource.kind} ${o.resource.name(ctx)}`);
   for (const name of leftAlone) out.warn(`${name} is not tagged for stack ${argv.name}: left alone.`);
-  const summary = { stack: argv.name, region: ctx.account.region, removed: [] as string[], leftAlone };
+  const summary = { stack: argv.name, region: ctx.account.region, removed: [] as string[], leftAlone, unreadResults: 0 };
 
   if (!ours.length) {
     out.result({ ...summary, calls: callStats(session) }, () => `Nothing to remove: stack ${argv.name} has no resources in ${ctx.account.region}.`);
     return;
   }
 
-  if (!argv.force) engine.refuseBusyQueues(engine.queueReports(ctx, observed), 'delete them with their messages');
+  const reports = engine.queueReports(ctx, observed);
+  if (!argv.force) engine.refuseBusyQueues(reports, ctx.names.resultsQueue, 'delete them with their messages');
+  summary.unreadResults = engine.messagesIn(reports, ctx.names.resultsQueue);
+  if (summary.unreadResults) out.warn(`${unreadWarning(summary.unreadResults, ctx.names.resultsQueue)} (read them first with "bedrock-queue tail --name ${argv.name}").`);
 
   if (!argv.yes) {
     process.stderr.write(`Stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${ours.map((r) => `  ${r}`).join('\n')}\n`);

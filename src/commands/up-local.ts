@@ -1,27 +1,39 @@
 import { CliError } from '../errors.js';
 import { table, type Output } from '../output.js';
 import type { LocalState } from '../local/state.js';
+import type { LocalSettings } from '../local/settings.js';
 import type { StackOptions } from '../provision/types.js';
 import type { UpArgs } from './up.js';
 
 /** `up --local`: the same pipeline on 127.0.0.1, in the foreground or detached; with --dry-run, what would start. */
 export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) {
-  const [{ resolveSettings }, local] = await Promise.all([import('../provision/engine.js'), import('../local/run.js')]);
-  const settings = resolveSettings({ ...options, model: argv.model ?? local.LOCAL_MODEL_ID }, {});
+  const [{ readState }, { resolveLocalSettings, describeRestart }, local] = await Promise.all([import('../local/state.js'), import('../local/settings.js'), import('../local/run.js')]);
+  const found = await readState(argv.name, true);
+  const previous = found?.state?.settings;
+  const settings = resolveLocalSettings({
+    options,
+    localModel: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow, forwardTo: argv.modelEndpoint },
+    batchSize: argv.batchSize,
+  }, previous);
   if (argv.dryRun) return dryRun(argv, settings, out);
-  if (argv.modelEndpoint) await checkModelEndpoint(argv, out);
+  if (settings.localModel.forwardTo) await checkModelEndpoint(settings.localModel.forwardTo, argv, out);
+  const restart = describeRestart(previous, settings);
+  if (restart.kept.length) out.note(`Kept from the previous run: ${restart.kept.join(', ')}.`);
+  if (restart.changed.length) out.note(`Changed by this command's flags: ${restart.changed.join(', ')}.`);
   const show = (state: LocalState) => {
     if (argv.detach && state.recovered) out.note(local.describeRecovered(state.recovered));
+    const running = state.settings ?? settings;
+    const model = running.localModel;
     out.result(
-      { stack: argv.name, local: true, pid: state.pid, invokeUrl: state.invokeUrl, apiKey: state.apiKey, model: state.model, settings, ...(state.recovered ? { recovered: state.recovered } : {}) },
+      { stack: argv.name, local: true, pid: state.pid, invokeUrl: state.invokeUrl, apiKey: state.apiKey, model: state.model, settings: running, ...(restart.kept.length || restart.changed.length ? { restart } : {}), ...(state.recovered ? { recovered: state.recovered } : {}) },
       () => [
         `Local stack ${argv.name} is up (pid ${state.pid})${argv.detach ? ', in the background' : '; Ctrl-C stops it'}.`,
         '',
         table([
           ['Invoke URL', state.invokeUrl],
           ['API key', state.apiKey ? `${state.apiKey} (header x-api-key)` : 'not required'],
-          ['Model', `${state.model}${argv.modelEndpoint ? ` at ${argv.modelEndpoint}` : ''}${argv.modelLatency ? ` (latency ${argv.modelLatency})` : ''}`],
-          ['Concurrency', `${settings.concurrency} model calls in flight at most`],
+          ['Model', `${state.model}${model.forwardTo ? ` at ${model.forwardTo}` : ''}${model.latency ? ` (latency ${model.latency})` : ''}`],
+          ['Concurrency', `${running.concurrency} model calls in flight at most${running.paused ? '; paused (bedrock-queue resume --local resumes it)' : ''}`],
         ], ''),
         '',
         'Send a first prompt:',
@@ -38,9 +50,7 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
     stack: argv.name,
     port: argv.port,
     settings,
-    model: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow,
-      forwardTo: argv.modelEndpoint, forwardKey: process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY },
-    batchSize: argv.batchSize,
+    modelEndpointKey: process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY,
   }, out, show);
   const queued = left.filter((q) => q.visible + q.inFlight + q.delayed > 0).map((q) => `${q.name} ${q.visible + q.inFlight + q.delayed}`).join(', ');
   if (!queued) process.stderr.write('Stopped. Nothing was left in the queues.\n');
@@ -48,17 +58,17 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
   else process.stderr.write(`Stopped. Discarded as asked (down --force): ${queued}.\n`);
 }
 
-async function checkModelEndpoint(argv: UpArgs, out: Output) {
+async function checkModelEndpoint(endpoint: string, argv: UpArgs, out: Output) {
   const { probeModelEndpoint } = await import('../local/model-server.js');
-  const problem = await probeModelEndpoint(argv.modelEndpoint!, process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY);
+  const problem = await probeModelEndpoint(endpoint, process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY);
   if (!problem) return;
-  const said = `The model endpoint ${argv.modelEndpoint} does not answer (${problem})`;
+  const said = `The model endpoint ${endpoint} does not answer (${problem})`;
   if (argv.ifModelUnreachable === 'refuse') throw new CliError(`${said}: nothing was started. Start the model server first, or pass --if-model-unreachable warn to start anyway (requests then retry until the DLQ).`);
   out.warn(`${said}: starting anyway, as --if-model-unreachable warn asks; requests retry until it answers, then go to the DLQ.`);
 }
 
 /** What `up --local` would start, from the flags and what an earlier run left; starts nothing. */
-async function dryRun(argv: UpArgs, settings: { model: string; concurrency: number; apiKeyRequired: boolean }, out: Output) {
+async function dryRun(argv: UpArgs, settings: LocalSettings, out: Output) {
   const [{ readState, journalPath }, { journalContents }, { resourceNames }] = await Promise.all([import('../local/state.js'), import('../local/journaled-aws.js'), import('../contract.js')]);
   const found = await readState(argv.name);
   const previous = found?.state;

@@ -1,4 +1,5 @@
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CliError } from '../errors.js';
 import { answers, ensureStateDir, isAlive, readState, stateDir } from './state.js';
@@ -22,15 +23,27 @@ function lockPath(stack: string): string {
   return join(stateDir(), `${stack}.lock`);
 }
 
+/** A file of its own, complete before it takes `path`'s name: nobody ever reads a lock half written. */
+async function writeTemporary(path: string, content: string): Promise<string> {
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, content, { mode: 0o600 });
+  return temporary;
+}
+
+/**
+ * Creates `path` with `content` only if it does not exist. link() is atomic and fails with EEXIST:
+ * an open('wx') then a write would leave an empty lock for a moment, which a rival reads as stale.
+ */
 async function createExclusive(path: string, content: string): Promise<boolean> {
+  const temporary = await writeTemporary(path, content);
   try {
-    const handle = await open(path, 'wx', 0o600);
-    await handle.writeFile(content);
-    await handle.close();
+    await link(temporary, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
+  } finally {
+    await rm(temporary, { force: true });
   }
 }
 
@@ -75,22 +88,36 @@ async function breakStale(path: string, seen: string): Promise<void> {
   }
 }
 
+function heldAs(path: string, mine: string): StackLock {
+  return {
+    release: async () => {
+      if ((await readHolder(path))?.text === mine) await rm(path, { force: true });
+    },
+  };
+}
+
 /**
- * Takes the stack's lock before anything starts (O_EXCL, with stale-lock detection), so two
- * `up --local` with one name never both run: the second is refused, whatever the timing.
+ * Takes over the lock that the process which started this one holds with `inherited` (a detached
+ * start locks before it spawns, so a loser never spawns at all); false when that lock is gone.
  */
-export async function lockStack(stack: string, token: string): Promise<StackLock> {
+async function adopt(path: string, inherited: string, mine: string): Promise<boolean> {
+  if ((await readHolder(path))?.holder?.token !== inherited) return false;
+  await rename(await writeTemporary(path, mine), path);
+  return true;
+}
+
+/**
+ * Takes the stack's lock before anything starts (created atomically, with stale-lock detection), so
+ * two `up --local` with one name never both run: the second is refused, whatever the timing.
+ * `inherited` is the token of a lock the parent process took for this one.
+ */
+export async function lockStack(stack: string, token: string, inherited?: string): Promise<StackLock> {
   await ensureStateDir();
   const path = lockPath(stack);
   const mine = JSON.stringify({ pid: process.pid, token, at: Date.now() } satisfies Holder);
+  if (inherited && await adopt(path, inherited, mine)) return heldAs(path, mine);
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (await createExclusive(path, mine)) {
-      return {
-        release: async () => {
-          if ((await readHolder(path))?.text === mine) await rm(path, { force: true });
-        },
-      };
-    }
+    if (await createExclusive(path, mine)) return heldAs(path, mine);
     const seen = await readHolder(path);
     if (!seen) continue;
     if (await holderLives(stack, seen.holder)) {

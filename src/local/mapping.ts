@@ -12,6 +12,8 @@ export interface MappingOptions {
   region: string;
   batchSize: number;
   concurrency: number;
+  /** False starts it disabled (a stack paused before a restart). */
+  enabled?: boolean;
   timeoutMs: number;
   handler: Handler;
   /** How long one receive waits for messages; short, so pause and concurrency changes act quickly. */
@@ -48,14 +50,16 @@ function toRecord(message: Message, options: MappingOptions): SQSRecord {
  * thrown error or a timeout leaves the whole batch on the queue, as Lambda does.
  */
 export class MappingEmulator {
-  private enabled = true;
+  private enabled: boolean;
   private stopping = false;
   private lanes = new Set<number>();
   private running = new Set<Promise<void>>();
   private invocations = 0;
   private inFlight = 0;
 
-  constructor(private readonly options: MappingOptions) {}
+  constructor(private readonly options: MappingOptions) {
+    this.enabled = options.enabled ?? true;
+  }
 
   start() {
     this.fill();

@@ -4,13 +4,13 @@ import { readFile, rm, stat, truncate } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { resourceNames } from '../contract.js';
 import { CliError } from '../errors.js';
-import type { Output } from '../output.js';
+import { plural, type Output } from '../output.js';
 import { LOCAL_MODEL_ID } from './model-server.js';
 import type { QueueReport } from '../provision/engine.js';
 import { journalContents, type Recovered } from './journaled-aws.js';
 import { lockStack } from './lock.js';
 import type { LocalStackOptions, LocalStatus } from './stack.js';
-import { control, ensureStateDir, isAlive, journalPath, logPath, readState, removeState, writeState, type FoundState, type LocalState } from './state.js';
+import { control, isAlive, journalPath, logPath, readState, removeState, writeState, type FoundState, type LocalState } from './state.js';
 
 /** The detached stack's log stays below this: past it, it starts again from empty. */
 const LOG_LIMIT_BYTES = 5 * 1024 * 1024;
@@ -45,13 +45,22 @@ function warnIfMoved(previous: LocalState | undefined, apiUrl: string, out: Outp
 /** Runs the local stack in this process until Ctrl-C or `down --local`; returns what was still queued. */
 export async function runLocalForeground(options: LocalStackOptions, out: Output, ready: (state: LocalState) => void): Promise<{ left: QueueReport[]; kept: boolean }> {
   const controlToken = randomBytes(24).toString('base64url');
-  const lock = await lockStack(options.stack, controlToken);
+  const inherited = process.env[START_LOCK_ENV];
+  delete process.env[START_LOCK_ENV];
+  const lock = await lockStack(options.stack, controlToken, inherited);
   try {
     const previous = await previousRun(options.stack, out);
     const previousPort = previous ? Number(new URL(previous.apiUrl).port) : undefined;
     const { startLocalStack } = await import('./stack.js');
+    let state: LocalState | undefined;
     const local = await startLocalStack({
       ...options,
+      // set-concurrency, pause and resume last beyond this run: the state file keeps them.
+      settingsChanged: async (settings) => {
+        if (!state) return;
+        state = { ...state, settings };
+        await writeState(state);
+      },
       controlToken,
       port: options.port ?? previousPort,
       portIsPreference: options.port === undefined,
@@ -59,7 +68,7 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
     });
     if (options.port === undefined) warnIfMoved(previous, local.apiUrl, out);
     if (local.recovered) out.note(describeRecovered(local.recovered));
-    const state: LocalState = {
+    state = {
       stack: options.stack,
       pid: process.pid,
       apiUrl: local.apiUrl,
@@ -68,6 +77,7 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
       sqsEndpoint: local.sqsEndpoint,
       ...(local.modelEndpoint ? { modelEndpoint: local.modelEndpoint } : {}),
       model: options.settings.model,
+      settings: options.settings,
       controlToken,
       startedAt: new Date().toISOString(),
       ...(process.env.BEDROCK_QUEUE_LOG_FILE ? { logFile: process.env.BEDROCK_QUEUE_LOG_FILE } : {}),
@@ -84,9 +94,10 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
     clearInterval(boundLog);
     process.stderr.write('Stopping: no more polling; letting the calls in flight finish...\n');
     const { left, kept } = await local.stop(how);
-    // With work kept in the journal, the state stays (marked stopped) so the next `up` comes back on the same port and key.
-    if (kept) await writeState({ ...state, stoppedAt: new Date().toISOString() });
-    else await removeState(options.stack);
+    // Unless down removes the stack, its state stays (marked stopped): the next `up` comes back with
+    // the same settings, port and key, and resumes what the journal kept.
+    if (how.discard) await removeState(options.stack);
+    else await writeState({ ...state, stoppedAt: new Date().toISOString() });
     return { left, kept };
   } finally {
     await lock.release();
@@ -104,10 +115,27 @@ export function keepLogBounded(path: string, limitBytes = LOG_LIMIT_BYTES, every
   return timer;
 }
 
-/** Starts `up --local` again as a background process and returns once it answers. */
+/** The token of the lock a detached start takes for its child, which adopts it. */
+const START_LOCK_ENV = 'BEDROCK_QUEUE_START_LOCK';
+
+/**
+ * Starts `up --local` again as a background process and returns once it answers. The lock is taken
+ * here, before the child exists: a start that loses a race says why itself, spawns nothing, and
+ * leaves the winner's log alone.
+ */
 export async function startLocalDetached(stack: string, args: string[], out: Output): Promise<LocalState> {
+  const startToken = randomBytes(24).toString('base64url');
+  const lock = await lockStack(stack, startToken);
+  try {
+    return await spawnDetached(stack, args, startToken, out);
+  } finally {
+    // A no-op once the child has adopted the lock; frees it when the child never started.
+    await lock.release();
+  }
+}
+
+async function spawnDetached(stack: string, args: string[], startToken: string, out: Output): Promise<LocalState> {
   const previous = await previousRun(stack, out);
-  await ensureStateDir();
   const logFile = logPath(stack);
   // A new log for each start, appended to (so that cutting it back leaves no hole); the key never
   // goes there, as the child's stdout (its --json result) is discarded.
@@ -117,7 +145,7 @@ export async function startLocalDetached(stack: string, args: string[], out: Out
   const child = spawn(process.execPath, [process.argv[1]!, ...args.filter((a) => a !== '--detach' && a !== '--detach=true'), '--json'], {
     detached: true,
     stdio: ['ignore', 'ignore', log],
-    env: { ...process.env, BEDROCK_QUEUE_LOG_FILE: logFile },
+    env: { ...process.env, BEDROCK_QUEUE_LOG_FILE: logFile, [START_LOCK_ENV]: startToken },
   });
   child.unref();
   const deadline = Date.now() + DETACHED_START_MS;
@@ -147,8 +175,10 @@ export interface StopOutcome {
   /** The state file was left by a process that is gone, or could not be read: removed. */
   stale?: boolean;
   corrupt?: boolean;
-  /** Messages of a stopped stack's journal discarded by --force. */
+  /** Requests and dead letters of a stopped stack's journal discarded by --force. */
   discarded?: number;
+  /** Results nobody read, deleted with the stack (they are answers, not work). */
+  unreadResults?: number;
 }
 
 async function removeLeftovers(stack: string, keepLogs: boolean) {
@@ -156,31 +186,31 @@ async function removeLeftovers(stack: string, keepLogs: boolean) {
   if (!keepLogs) await rm(logPath(stack), { force: true });
 }
 
-/** What the journal of a stack that is not running still holds: how many messages, and in words. */
-async function heldInJournal(stack: string): Promise<{ count: number; words: string }> {
+/** What the journal of a stack that is not running still holds: unprocessed work, unread results, and both in words. */
+async function heldInJournal(stack: string): Promise<{ work: number; results: number; words: string }> {
   const held = await journalContents(journalPath(stack), resourceNames(stack));
-  const count = held ? held.requests + held.results + held.deadLetters : 0;
-  return { count, words: held ? `${held.requests} requests, ${held.results} results and ${held.deadLetters} dead letters` : '' };
+  if (!held) return { work: 0, results: 0, words: '' };
+  return { work: held.requests + held.deadLetters, results: held.results, words: `${plural(held.requests, 'request')}, ${plural(held.results, 'result')} and ${plural(held.deadLetters, 'dead letter')}` };
 }
 
 /** Why a stack is not running, and what its journal still holds. */
 export async function whyNotRunning(stack: string, found: FoundState | undefined): Promise<string> {
   const held = await heldInJournal(stack);
-  const pending = held.count ? ` Its journal holds ${held.words}, which the next start resumes.` : '';
+  const pending = held.work + held.results ? ` Its journal holds ${held.words}, which the next start resumes.` : '';
   if (!found) return `it was never started or has been stopped.${pending}`;
   if (!found.state) return `${found.corrupt} (the next start replaces it).${pending}`;
   if (found.state.stoppedAt) return `it was stopped at ${found.state.stoppedAt}.${pending}`;
   return `its process ${found.state.pid} is gone or no longer answers.${pending}`;
 }
 
-/** Refuses to discard the journal of a stack that is not running while it holds work, unless forced. */
-async function refusePendingJournal(stack: string, force: boolean): Promise<number> {
+/** Refuses to discard the journal of a stack that is not running while it holds unprocessed work, unless forced. */
+async function refusePendingJournal(stack: string, force: boolean): Promise<{ discarded: number; unreadResults: number }> {
   const held = await heldInJournal(stack);
-  if (held.count && !force) {
+  if (held.work && !force) {
     throw new CliError(`The local stack ${stack} is not running, but its journal holds ${held.words}. `
       + `"bedrock-queue up --local --name ${stack}" resumes them; "bedrock-queue down --local --force --name ${stack}" discards them.`);
   }
-  return held.count;
+  return { discarded: held.work, unreadResults: held.results };
 }
 
 /** Stops a local stack (or cleans up after one that is gone); refuses while work is pending unless forced. */
@@ -188,14 +218,16 @@ export async function stopLocal(stack: string, options: { force: boolean; keepLo
   const found = await readState(stack);
   if (!found?.alive) {
     if (found?.corrupt && !options.force) throw new CliError(`${found.corrupt}. "bedrock-queue down --local --force --name ${stack}" removes it (and any journal).`);
-    const discarded = await refusePendingJournal(stack, options.force);
+    const { discarded, unreadResults } = await refusePendingJournal(stack, options.force);
     await removeState(stack);
     await removeLeftovers(stack, options.keepLogs);
-    return { stopped: false, ...(found ? { stale: true } : {}), ...(found?.corrupt ? { corrupt: true } : {}), ...(found?.state ? { pid: found.state.pid } : {}), ...(discarded ? { discarded } : {}) };
+    return { stopped: false, ...(found ? { stale: true } : {}), ...(found?.corrupt ? { corrupt: true } : {}), ...(found?.state ? { pid: found.state.pid } : {}), ...(discarded ? { discarded } : {}), ...(unreadResults ? { unreadResults } : {}) };
   }
   const { state } = found;
   const status = await control<LocalStatus>(state, 'GET', 'status');
-  if (!options.force) (await import('../provision/engine.js')).refuseBusyQueues(status.queues, 'discard them');
+  const { refuseBusyQueues, messagesIn } = await import('../provision/engine.js');
+  const { resultsQueue } = resourceNames(stack);
+  if (!options.force) refuseBusyQueues(status.queues, resultsQueue, 'discard them');
   await control(state, 'POST', 'shutdown', { discard: true });
   await options.progress(`Stopping the local stack ${stack} (pid ${state.pid})`, async () => {
     const deadline = Date.now() + STOP_MS;
@@ -203,7 +235,8 @@ export async function stopLocal(stack: string, options: { force: boolean; keepLo
     if (isAlive(state.pid)) throw new CliError(`The local stack ${stack} (pid ${state.pid}) did not stop within ${STOP_MS / 1000} s.`);
   });
   await removeLeftovers(stack, options.keepLogs);
-  return { stopped: true, pid: state.pid };
+  const unreadResults = messagesIn(status.queues, resultsQueue);
+  return { stopped: true, pid: state.pid, ...(unreadResults ? { unreadResults } : {}) };
 }
 
 export { LOCAL_MODEL_ID };

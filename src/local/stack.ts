@@ -9,6 +9,7 @@ import { openSession, type QueueReport } from '../provision/engine.js';
 import { workerEnvironment } from '../provision/function.js';
 import { deadLetterQueue, queueDepth, requestsQueue, resultsQueue } from '../provision/queue.js';
 import type { Ctx, Settings } from '../provision/types.js';
+import type { LocalSettings } from './settings.js';
 import { workerBundle } from '../provision/zip.js';
 import { startApiServer } from './api-server.js';
 import { readBody } from './http.js';
@@ -19,7 +20,7 @@ import { MetricsRecorder } from './metrics-recorder.js';
 import { MAX_METRICS_WINDOW_SECONDS, type MetricsReading } from '../metrics-contract.js';
 import { startJournaledAws, type Recovered } from './journaled-aws.js';
 import { journalPath } from './state.js';
-import { LOCAL_MODEL_ID, startModelServer, type ModelServerOptions, type ModelStats } from './model-server.js';
+import { LOCAL_MODEL_ID, startModelServer, type ModelStats } from './model-server.js';
 
 /** The local target's account and credentials: cosmetic, as the embedded SQS server checks none. */
 export const LOCAL_ACCOUNT: Account = { region: 'us-east-1', accountId: '123456789012', partition: 'aws' };
@@ -41,9 +42,11 @@ export async function localContext(stack: string, sqsEndpoint: string, settings?
 export interface LocalStackOptions {
   stack: string;
   port?: number;
-  settings: Settings;
-  model: ModelServerOptions;
-  batchSize?: number;
+  settings: LocalSettings;
+  /** Sent to the model endpoint (--model-endpoint) as a bearer token; never stored. */
+  modelEndpointKey?: string;
+  /** Told of each change that set-concurrency, pause and resume make, so that a restart keeps it. */
+  settingsChanged?: (settings: LocalSettings) => Promise<void>;
 }
 
 /** What the runner decides before the stack starts: its control token, and an earlier run's key and port to keep. */
@@ -116,15 +119,16 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   opened.push(() => sqsServer.close().then(() => journal.close()));
   const sqsEndpoint = sqsServer.endpoint;
   const awsModel = options.settings.model.startsWith(AWS_MODEL_PREFIX);
+  const { localModel } = options.settings;
   // The worker names the model it calls: a Bedrock id, the forwarding endpoint's model, or the local echo.
-  const model = awsModel ? options.settings.model.slice(AWS_MODEL_PREFIX.length) : options.model.forwardTo ? options.settings.model : LOCAL_MODEL_ID;
+  const model = awsModel ? options.settings.model.slice(AWS_MODEL_PREFIX.length) : localModel.forwardTo ? options.settings.model : LOCAL_MODEL_ID;
   const settings = { ...options.settings, model };
   const ctx = await localContext(options.stack, sqsEndpoint, settings);
   ctx.settings = settings;
   for (const queue of [deadLetterQueue, resultsQueue, requestsQueue]) await queue.create(ctx);
   const requestsUrl = ctx.ids.queueUrls[ctx.names.requestsQueue]!;
 
-  const modelServer = awsModel ? undefined : await startModelServer(options.model);
+  const modelServer = awsModel ? undefined : await startModelServer({ ...localModel, ...(options.modelEndpointKey ? { forwardKey: options.modelEndpointKey } : {}) });
   if (modelServer) opened.push(() => modelServer.close());
   // Lambda runs each concurrent invocation in a container of its own: here, up to one thread per core.
   const metrics = new MetricsRecorder(options.stack);
@@ -137,8 +141,9 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     queueUrl: requestsUrl,
     queueArn: queueArn(ctx, ctx.names.requestsQueue),
     region: LOCAL_ACCOUNT.region,
-    batchSize: options.batchSize ?? BATCH_SIZE,
+    batchSize: options.settings.batchSize ?? BATCH_SIZE,
     concurrency: settings.concurrency,
+    enabled: !options.settings.paused,
     timeoutMs: settings.timeout * 1000,
     handler: sandbox.handler,
   });
@@ -163,6 +168,12 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     invocationsInFlight: mapping.status().inFlight,
   });
 
+  let current = options.settings;
+  const keep = async (change: Partial<LocalSettings>) => {
+    current = { ...current, ...change };
+    await options.settingsChanged?.(current);
+  };
+
   const controlRoutes = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (!req.url?.startsWith('/_local/')) return false;
     const reply = (code: number, body: unknown) => {
@@ -186,13 +197,16 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
       if (typeof body.concurrency === 'number') mapping.setConcurrency(body.concurrency);
       if (typeof body.enabled === 'boolean') await mapping.setEnabled(body.enabled);
       const after = mapping.status();
+      await keep({ concurrency: after.concurrency, paused: after.state === 'Disabled' });
       reply(200, { before: { state: before.state, concurrency: before.concurrency }, after: { state: after.state, concurrency: after.concurrency } });
     } else if (route === 'POST model' && modelServer) {
       const body = await readJson(req);
-      modelServer.configure({
+      const change = {
         ...(typeof body.latency === 'string' ? { latency: body.latency } : {}),
         ...(typeof body.errorRate === 'number' ? { errorRate: body.errorRate } : {}),
-      });
+      };
+      modelServer.configure(change);
+      await keep({ localModel: { ...current.localModel, ...change } });
       reply(200, { modelStats: modelServer.stats() });
     } else if (route === 'POST shutdown') {
       const body = await readJson(req);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CliError } from '../errors.js';
 import { httpCall } from '../client/http.js';
 import type { Recovered } from './journaled-aws.js';
+import type { LocalSettings } from './settings.js';
 
 /** What `up --local` leaves for the other commands: where it listens, its key, and its process. */
 export interface LocalState {
@@ -23,8 +24,10 @@ export interface LocalState {
   logFile?: string;
   /** What the start resumed from the journal of an earlier run. */
   recovered?: Recovered;
-  /** Set when the stack stopped with work left in its journal: the next `up` resumes it on the same port and key. */
+  /** Set when the stack stopped (Ctrl-C, SIGTERM): the next `up` resumes it with these settings, on the same port and key. */
   stoppedAt?: string;
+  /** What it runs with: the next `up` keeps each unless a flag changes it. */
+  settings?: LocalSettings;
 }
 
 export type FoundState =
@@ -145,7 +148,7 @@ function notRunning(stack: string, found: FoundState | undefined): CliError {
   const start = `Start it with "bedrock-queue up --local --name ${stack}".`;
   if (!found) return new CliError(`No local stack ${stack} is running: ${start}`);
   if (!found.state) return new CliError(`The local stack ${stack} is not running: ${found.corrupt}. "bedrock-queue up --local --name ${stack}" repairs it; "bedrock-queue down --local --force --name ${stack}" removes it.`);
-  if (found.state.stoppedAt) return new CliError(`The local stack ${stack} is stopped (since ${found.state.stoppedAt}), with work kept in its journal. ${start}`);
+  if (found.state.stoppedAt) return new CliError(`The local stack ${stack} is stopped (since ${found.state.stoppedAt}); its settings and journal are kept. ${start}`);
   return new CliError(`The local stack ${stack} is not running: its process ${found.state.pid} is gone or no longer answers. ${start}`);
 }
 

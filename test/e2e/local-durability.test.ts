@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LocalState } from '../../src/local/state.js';
 import { listen, closeServer } from '../../src/local/http.js';
-import { STATE_DIR, cli, cliJson, queueUrl, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
+import { STATE_DIR, cli, cliJson, collectResults, queueUrl, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
+import { startOpenAiServer } from '../helpers/openai-server.js';
 
 const started: string[] = [];
 afterAll(async () => {
@@ -15,6 +16,11 @@ afterAll(async () => {
 
 const statePath = (name: string) => join(STATE_DIR, `${name}.json`);
 const readState = (name: string) => JSON.parse(readFileSync(statePath(name), 'utf8')) as LocalState;
+/** The running stack's own status, through its control route. */
+async function startedStatus(name: string): Promise<{ queues: { name: string; visible: number }[]; mapping: { state: string; concurrency: number } }> {
+  const state = readState(name);
+  return (await fetch(`${state.apiUrl}/_local/status`, { headers: { 'x-bedrock-queue-control': state.controlToken } })).json() as never;
+}
 
 /** The processes whose command line runs a local stack of this name (the CLI re-run by --detach). */
 function stackProcesses(name: string): number[] {
@@ -99,19 +105,23 @@ describe('the local target survives crashes and races', () => {
     expect(results.size).toBeGreaterThanOrEqual(accepted.size + 1);
   }, 180_000);
 
-  it('ten concurrent up --detach with one name start one stack; nine are refused and leave no process', async () => {
+  it('ten concurrent up --detach with one name start one stack; nine are refused, spawn nothing and say why', async () => {
     const name = 'dur-race';
     started.push(name);
     const runs = await Promise.all(Array.from({ length: 10 }, () => cli('up', '--local', '--detach', '--name', name, '--json')));
     const ok = runs.filter((r) => r.code === 0);
-    const refused = runs.filter((r) => r.code === 1);
+    const winners = ok.map((r) => (JSON.parse(r.stdout) as { pid: number }).pid);
+    // A failure must leave no process behind: any stack process but the first winner is stopped before asserting.
+    const extra = stackProcesses(name).filter((pid) => pid !== winners[0]);
+    for (const pid of extra) process.kill(pid, 'SIGKILL');
+    expect(extra).toEqual([]);
     expect(ok).toHaveLength(1);
+    const refused = runs.filter((r) => r.code === 1);
     expect(refused).toHaveLength(9);
-    for (const r of refused) expect(r.stderr).toMatch(/already (starting or running|runs)/);
-    await new Promise((r) => setTimeout(r, 500));
-    const winner = JSON.parse(ok[0]!.stdout) as { pid: number };
-    expect(stackProcesses(name)).toEqual([winner.pid]);
-    expect(readState(name).pid).toBe(winner.pid);
+    for (const r of refused) expect(r.stderr).toMatch(/already starting or running \(pid \d+\)/);
+    expect(readState(name).pid).toBe(winners[0]);
+    // The winner's log is its own: no loser touched it.
+    expect(readFileSync(join(STATE_DIR, `${name}.log`), 'utf8')).not.toMatch(/already starting or running/);
   }, 60_000);
 
   it('a corrupt state file is reported, removed by down --force, and replaced by up', async () => {
@@ -175,11 +185,50 @@ describe('the local target survives crashes and races', () => {
     const status = await cli('status', '--local', '--name', name);
     expect(status.stdout).toMatch(/journal holds 3 requests/);
     expect((await cli('down', '--local', '--name', name)).code).toBe(1);
-    const again = await cliJson<{ invokeUrl: string; apiKey: string; recovered: { requests: number } }>('up', '--local', '--detach', '--name', name);
-    expect(again).toMatchObject({ invokeUrl: stack.state.invokeUrl, apiKey: stack.state.apiKey, recovered: { requests: 3 } });
+    const again = await cliJson<{ invokeUrl: string; apiKey: string; recovered: { requests: number }; restart: { kept: string[] } }>('up', '--local', '--detach', '--name', name);
+    expect(again).toMatchObject({ invokeUrl: stack.state.invokeUrl, apiKey: stack.state.apiKey, recovered: { requests: 3 }, restart: { kept: ['paused yes'] } });
+    // It was paused when stopped, so it comes back paused: nothing is answered until resume.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await startedStatus(name)).queues.find((q) => q.name === `${name}-results`)?.visible).toBe(0);
+    await cliJson('resume', '--local', '--name', name);
     const results = await drainResults({ name, state: readState(name) }, 30_000);
     expect([...results.keys()].sort()).toEqual(ids.sort());
   }, 60_000);
+
+  it('kill -9, then up with no flags: the stack keeps its model, endpoint, concurrency and pause, and says so', async () => {
+    const name = 'dur-settings';
+    started.push(name);
+    const model = await startOpenAiServer();
+    try {
+      const first = await startLocal(name, '--model-endpoint', model.baseUrl, '--model', 'gpt-oss', '--concurrency', '3', '--model-latency', '10ms');
+      await cliJson('pause', '--local', '--name', name);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await cliJson<{ id: string }>('send', '--local', '--name', name, `question ${i}`)).id);
+      process.kill(first.state.pid, 'SIGKILL');
+      await waitUntil('the stack to die', async () => stackProcesses(name).length === 0);
+
+      const again = await cli('up', '--local', '--detach', '--name', name);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toContain(`Kept from the previous run: model gpt-oss, model endpoint ${model.baseUrl}, model latency 10ms, concurrency 3, paused yes.`);
+      expect(again.stdout).toMatch(new RegExp(`Model +gpt-oss at ${model.baseUrl.replace(/[.]/g, '\\.')}`));
+      const state = readState(name);
+      expect(state.settings).toMatchObject({ model: 'gpt-oss', concurrency: 3, paused: true, localModel: { forwardTo: model.baseUrl, latency: '10ms' } });
+      expect((await startedStatus(name)).mapping).toMatchObject({ state: 'Disabled', concurrency: 3 });
+
+      await cliJson('resume', '--local', '--name', name);
+      const results = await collectResults({ name, state } as LocalHandle, 5);
+      expect(Object.keys(results).sort()).toEqual([...ids].sort());
+      for (const r of Object.values(results)) expect(r).toMatchObject({ status: 'ok', output: expect.stringMatching(/^gpt-oss says: question \d$/) });
+      // A flag changes only what it names, and says so.
+      // A stop (SIGTERM, as Ctrl-C) keeps the settings too; down would remove the stack.
+      process.kill(readState(name).pid, 'SIGTERM');
+      await waitUntil('the stack to stop', async () => stackProcesses(name).length === 0);
+      const changed = await cli('up', '--local', '--detach', '--name', name, '--model', 'local.echo');
+      expect(changed.stderr).toMatch(/Changed by this command's flags: model gpt-oss -> local\.echo, model endpoint http\S+ -> none\./);
+    } finally {
+      await model.close();
+    }
+  }, 90_000);
 
   it('keeps the key out of its log (mode 600), which down removes unless --keep-logs', async () => {
     const name = 'dur-log';

@@ -281,7 +281,7 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     await cliJson('send', '--local', '--name', a.name, 'left behind');
     const refused = await cli('down', '--local', '--name', a.name);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/Queues still hold messages \(e2e-side-a-requests: 1 waiting/);
+    expect(refused.stderr).toMatch(/Queues still hold unprocessed work \(e2e-side-a-requests: 1 waiting/);
     expect((await cliJson('down', '--local', '--force', '--name', a.name)).stopped).toBe(true);
     expect((await cliJson('status', '--local', '--name', a.name)).deployed).toBe(false);
     expect((await cliJson('status', '--local', '--name', b.name)).deployed).toBe(true);

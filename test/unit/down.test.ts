@@ -2,7 +2,7 @@ import { UpdateUsagePlanCommand } from '@aws-sdk/client-api-gateway';
 import { GetEventSourceMappingCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { destroy, observe, queueReports, refuseBusyQueues } from '../../src/provision/engine.js';
+import { destroy, messagesIn, observe, queueReports, refuseBusyQueues } from '../../src/provision/engine.js';
 import { convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
 
 let mocks: Mocks | undefined;
@@ -78,8 +78,16 @@ describe('down', () => {
 
   it('refuses while a queue holds only delayed messages (throttled requests waiting to come back)', () => {
     const empty = { name: 'demo-results', visible: 0, inFlight: 0, delayed: 0 };
-    expect(() => refuseBusyQueues([empty], 'lose them')).not.toThrow();
-    expect(() => refuseBusyQueues([empty, { name: 'demo-requests', visible: 0, inFlight: 0, delayed: 2 }], 'lose them'))
-      .toThrow('Queues still hold messages (demo-requests: 0 waiting, 0 in flight, 2 delayed). Drain them first, or pass --force to lose them.');
+    expect(() => refuseBusyQueues([empty], 'demo-results', 'lose them')).not.toThrow();
+    expect(() => refuseBusyQueues([empty, { name: 'demo-requests', visible: 0, inFlight: 0, delayed: 2 }], 'demo-results', 'lose them'))
+      .toThrow('Queues still hold unprocessed work (demo-requests: 0 waiting, 0 in flight, 2 delayed). Let it finish (redrive the DLQ first if you want its requests answered), or pass --force to lose them.');
+  });
+
+  it('lets unread results go (answers, not work) but not dead letters, and counts the results', () => {
+    const results = { name: 'demo-results', visible: 4, inFlight: 1, delayed: 0 };
+    const dlq = { name: 'demo-requests-dlq', visible: 1, inFlight: 0, delayed: 0 };
+    expect(() => refuseBusyQueues([results], 'demo-results', 'lose them')).not.toThrow();
+    expect(messagesIn([results], 'demo-results')).toBe(5);
+    expect(() => refuseBusyQueues([results, dlq], 'demo-results', 'lose them')).toThrow(/demo-requests-dlq: 1 waiting/);
   });
 });

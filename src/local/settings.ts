@@ -1,0 +1,84 @@
+import type { Settings, StackOptions } from '../provision/types.js';
+import { resolveSettings } from '../provision/engine.js';
+import { LOCAL_MODEL_ID, type ModelServerOptions } from './model-server.js';
+
+/** How the local model behaves: what `up --local`'s --model-* flags set (the endpoint's key stays in the environment). */
+export type LocalModel = Omit<ModelServerOptions, 'forwardKey'>;
+
+/**
+ * What a local stack runs with. Kept in its state file, so that a restart after a stop, a crash or
+ * kill -9 resumes with the same settings unless a flag changes one: what is queued is answered by the
+ * model the user chose. set-concurrency, pause and resume change it while the stack runs.
+ */
+export interface LocalSettings extends Settings {
+  localModel: LocalModel;
+  batchSize?: number;
+  paused: boolean;
+}
+
+/** What `up --local` was given: undefined is "keep what the stack had, or the default". */
+export interface LocalFlags {
+  options: StackOptions;
+  localModel: LocalModel;
+  batchSize?: number;
+}
+
+/**
+ * The settings of this start: a flag, else the previous run's, else the default. A --model given
+ * alone replaces the previous model with its endpoint: a model is never paired with another's server.
+ */
+export function resolveLocalSettings(flags: LocalFlags, previous: LocalSettings | undefined): LocalSettings {
+  const modelGiven = flags.options.model !== undefined;
+  const kept = previous?.localModel ?? {};
+  const given = Object.fromEntries(Object.entries(flags.localModel).filter(([, v]) => v !== undefined)) as LocalModel;
+  const localModel: LocalModel = { ...kept, ...given };
+  if (modelGiven && given.forwardTo === undefined) delete localModel.forwardTo;
+  const batchSize = flags.batchSize ?? previous?.batchSize;
+  return {
+    ...resolveSettings({ ...flags.options, model: flags.options.model ?? previous?.model ?? LOCAL_MODEL_ID }, previous ?? {}),
+    localModel,
+    ...(batchSize === undefined ? {} : { batchSize }),
+    paused: previous?.paused ?? false,
+  };
+}
+
+const LABELS: [string, (s: LocalSettings) => unknown][] = [
+  ['model', (s) => s.model],
+  ['model endpoint', (s) => s.localModel.forwardTo],
+  ['model latency', (s) => s.localModel.latency],
+  ['model requests per minute', (s) => s.localModel.requestsPerMinute],
+  ['model tokens per minute', (s) => s.localModel.tokensPerMinute],
+  ['model error rate', (s) => s.localModel.errorRate],
+  ['model quota window (ms)', (s) => s.localModel.quotaWindowMs],
+  ['concurrency', (s) => s.concurrency],
+  ['timeout', (s) => s.timeout],
+  ['max receive count', (s) => s.maxReceiveCount],
+  ['rate limit', (s) => s.rateLimit],
+  ['burst limit', (s) => s.burstLimit],
+  ['CORS origin', (s) => s.corsOrigin],
+  ['API key required', (s) => s.apiKeyRequired],
+  ['max tokens', (s) => s.maxTokens],
+  ['temperature', (s) => s.temperature],
+  ['results TTL (s)', (s) => s.resultsTtl],
+  ['batch size', (s) => s.batchSize],
+  ['paused', (s) => s.paused],
+];
+
+const shown = (value: unknown) => (value === undefined ? 'none' : value === true ? 'yes' : value === false ? 'no' : String(value));
+
+/**
+ * What a restart kept from the previous run (where that differs from a fresh start's default) and
+ * what its flags changed, in words; empty lists on a first start.
+ */
+export function describeRestart(previous: LocalSettings | undefined, now: LocalSettings): { kept: string[]; changed: string[] } {
+  if (!previous) return { kept: [], changed: [] };
+  const fresh = resolveLocalSettings({ options: {}, localModel: {} }, undefined);
+  const kept: string[] = [];
+  const changed: string[] = [];
+  for (const [label, read] of LABELS) {
+    const [before, after, fallback] = [read(previous), read(now), read(fresh)];
+    if (before !== after) changed.push(`${label} ${shown(before)} -> ${shown(after)}`);
+    else if (after !== fallback) kept.push(`${label} ${shown(after)}`);
+  }
+  return { kept, changed };
+}
