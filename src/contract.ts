@@ -21,9 +21,9 @@ export const STAGE_NAME = 'prod';
 
 /** The partition a Region belongs to: aws-cn and aws-us-gov have their own ARNs. */
 export function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
+  const partitions: [RegExp, string][] = [[/^cn-/, 'aws-cn'], [/^us-gov-/, 'aws-us-gov'], [/^us-iso-/, 'aws-iso'], [/^us-isob-/, 'aws-iso-b'],
+    [/^eu-isoe-/, 'aws-iso-e'], [/^us-isof-/, 'aws-iso-f'], [/^eusc-/, 'aws-eusc']];
+  return partitions.find(([prefix]) => prefix.test(region))?.[1] ?? 'aws';
 }
 export const RESOURCE_PATH = 'invokeModel';
 /** GET /results/{id}: one result by request id, from the results store (`Location` of the POST's 202). */

@@ -30,14 +30,15 @@ export interface GlobalArgs {
   local: boolean;
 }
 
-export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** A Region name (us-east-1, eusc-de-east-1): today's are at most 15 characters, and the operator policy is proven to fit IAM at 20. */
+export const REGION_PATTERN = /^(?=.{1,20}$)[a-z]{2,4}(-[a-z]+)+-\d+$/;
 
 export function checkGlobalArgs(argv: { name?: unknown; region?: unknown; endpointUrl?: unknown }): true {
   if (typeof argv.name !== 'string' || !STACK_NAME_PATTERN.test(argv.name)) {
     throw new UsageError(`Invalid --name "${String(argv.name)}": use a lowercase letter first, then lowercase letters, digits or hyphens, 31 characters at most (${STACK_NAME_PATTERN}).`);
   }
   if (argv.region !== undefined && !REGION_PATTERN.test(String(argv.region))) {
-    throw new UsageError(`Invalid --region "${String(argv.region)}": give an AWS Region name such as us-east-1.`);
+    throw new UsageError(`Invalid --region "${String(argv.region)}": give an AWS Region name such as us-east-1 (at most 20 characters).`);
   }
   if (argv.endpointUrl !== undefined && !/^https?:\/\/\S+$/.test(String(argv.endpointUrl))) {
     throw new UsageError(`Invalid --endpoint-url "${String(argv.endpointUrl)}": give an http:// or https:// URL.`);

@@ -173,12 +173,31 @@ export interface PolicyStatement {
   Condition?: Record<string, Record<string, string>>;
 }
 
-/** The least-privilege policy for one stack: one statement per resource set and condition, actions sorted. */
-export function operatorPolicy(scope: PolicyScope): { Version: '2012-10-17'; Statement: PolicyStatement[] } {
+type PolicyDocument = { Version: '2012-10-17'; Statement: PolicyStatement[] };
+
+/** IAM's limit on a managed policy: 6,144 characters, whitespace not counted. */
+export const MANAGED_POLICY_MAX_CHARS = 6_144;
+
+/**
+ * The operator policy comes in parts, by service, so that each fits in one managed policy for every
+ * stack name and Region the CLI accepts (a test checks the longest of each). A service that the
+ * CLI starts to call goes into one of them, or a new part.
+ */
+export const POLICY_PARTS = [
+  { part: 'pipeline', services: ['sqs', 'iam', 'logs', 'lambda', 'dynamodb'] },
+  { part: 'api', services: ['apigateway', 'cloudwatch', 'bedrock'] },
+] as const;
+
+export type PolicyPart = (typeof POLICY_PARTS)[number]['part'];
+
+/** One part's least-privilege policy: one statement per resource set and condition, actions sorted. */
+function partPolicy(scope: PolicyScope, services: readonly string[]): PolicyDocument {
   const arns = resources(scope);
   const when = conditions(scope);
   const groups = new Map<On, Set<string>>();
-  for (const p of PERMISSIONS) groups.set(p.on, (groups.get(p.on) ?? new Set()).add(p.action));
+  for (const p of PERMISSIONS) {
+    if (services.includes(p.action.split(':')[0]!)) groups.set(p.on, (groups.get(p.on) ?? new Set()).add(p.action));
+  }
   const Statement = [...groups].map(([on, actions]): PolicyStatement => {
     const list = arns[on];
     const condition = CONDITION_OF[on];
@@ -191,4 +210,15 @@ export function operatorPolicy(scope: PolicyScope): { Version: '2012-10-17'; Sta
     };
   });
   return { Version: '2012-10-17', Statement };
+}
+
+/** The least-privilege policies for one stack, a managed policy each, with the name to give it. */
+export function operatorPolicies(scope: PolicyScope): { PolicyName: string; PolicyDocument: PolicyDocument }[] {
+  return POLICY_PARTS.map(({ part, services }) => ({ PolicyName: `${scope.stack}-operator-${part}`, PolicyDocument: partPolicy(scope, services) }));
+}
+
+/** The services of every action in the table: each must be in one part. */
+export function servicesWithoutPart(): string[] {
+  const parted = new Set<string>(POLICY_PARTS.flatMap((p) => [...p.services]));
+  return [...new Set(PERMISSIONS.map((p) => p.action.split(':')[0]!))].filter((service) => !parted.has(service));
 }

@@ -10,7 +10,7 @@ import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceNames } from '../../src/contract.js';
 import { apiRolePolicy, workerRolePolicy } from '../../src/provision/role.js';
-import { PERMISSIONS, UNAUTHORIZED_CALLS, operatorPolicy } from '../../src/provision/permissions.js';
+import { MANAGED_POLICY_MAX_CHARS, PERMISSIONS, UNAUTHORIZED_CALLS, operatorPolicies } from '../../src/provision/permissions.js';
 import type { Ctx } from '../../src/provision/types.js';
 import { bedrockControlPlane } from '../helpers/aws-behaviours.js';
 import { startAwsProxy, type AwsProxy } from '../helpers/aws-proxy.js';
@@ -37,10 +37,11 @@ const UNTYPED_IN_SIMULATOR = [
   /^arn:aws:apigateway:[^:]+::\/restapis\/\w+\/(models|deployments|resources\/\w+)$/,
 ];
 
-async function decide(policy: Policy, request: IamRequest): Promise<string> {
+/** One policy, or several attached together (the operator policy's parts). */
+async function decide(policy: Policy | Policy[], request: IamRequest): Promise<string> {
   const simulation = {
     request: { principal: `arn:aws:iam::${ACCOUNT}:user/operator`, action: request.action, resource: { resource: request.resource, accountId: ACCOUNT }, contextVariables: request.context },
-    identityPolicies: [{ name: 'policy', policy }],
+    identityPolicies: [policy].flat().map((p, i) => ({ name: `policy-${i + 1}`, policy: p })),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     resourcePolicy: undefined,
@@ -52,7 +53,7 @@ async function decide(policy: Policy, request: IamRequest): Promise<string> {
   return runUnsafeSimulation(simulation, {});
 }
 
-async function decisions(policy: Policy, requests: IamRequest[]) {
+async function decisions(policy: Policy | Policy[], requests: IamRequest[]) {
   return Promise.all(requests.map(async (r) => ({ ...r, decision: await decide(policy, r) })));
 }
 
@@ -62,7 +63,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
   let moto: Moto;
   let proxy: AwsProxy;
   let requests: IamRequest[];
-  let published: Policy;
+  let published: Policy[];
 
   beforeAll(async () => {
     moto = await startMoto();
@@ -94,7 +95,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     requests = iamRequests(proxy.recorded, ACCOUNT);
     const printed = await runCli(['policy', '--name', 'itest', '--region', REGION, '--account', ACCOUNT], {});
     expect(printed.code, printed.stderr).toBe(0);
-    published = JSON.parse(printed.stdout) as Policy;
+    published = (JSON.parse(printed.stdout) as { PolicyDocument: Policy }[]).map((p) => p.PolicyDocument);
   }, 240_000);
   afterAll(async () => {
     await proxy?.close();
@@ -125,7 +126,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
   });
 
   it('denies the same requests on this stack\'s resources to another stack\'s policy', async () => {
-    const other = operatorPolicy({ stack: 'other', region: REGION, account: ACCOUNT, partition: 'aws' });
+    const other = operatorPolicies({ stack: 'other', region: REGION, account: ACCOUNT, partition: 'aws' }).map((p) => p.PolicyDocument);
     // The same for every stack: listings, API Gateway and Bedrock reads, and what AWS lets no
     // policy scope to a stack: tags of event source mappings (no lambda:FunctionArn on ListTags
     // and TagResource), and the parts of a REST API outside API Gateway's tag inheritance list.
@@ -137,11 +138,19 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     expect(scoped.length).toBeGreaterThan(100);
   });
 
-  it('is the table: every SDK call the CLI sent is in it, and it fits IAM\'s 6,144-character managed policy limit', () => {
-    const sent = new Set(proxy.recorded.filter((r) => r.service === 'sqs' || r.service === 'iam' || r.service === 'logs').map((r) => `${r.service}:${r.operation}`));
+  it('is the table: every service the CLI called is in it, each call by name where the protocol names it, and every part fits IAM\'s managed policy limit', () => {
+    const services = new Set(proxy.recorded.map((r) => r.service));
+    expect([...services].sort()).toEqual(['apigateway', 'bedrock', 'dynamodb', 'iam', 'lambda', 'logs', 'monitoring', 'sqs', 'sts']);
+    // JSON and query protocols name the operation (X-Amz-Target, Action=): each must be a call in the table.
+    const named = proxy.recorded.filter((r) => !r.operation.includes(' ')).map((r) => `${r.service === 'monitoring' ? 'cloudwatch' : r.service}:${r.operation}`);
     const tabled = new Set([...PERMISSIONS.flatMap((p) => p.calls), ...UNAUTHORIZED_CALLS]);
-    expect([...sent].filter((c) => !tabled.has(c))).toEqual([]);
-    expect(JSON.stringify(published).replace(/\s/g, '').length).toBeLessThanOrEqual(6_144);
+    expect([...new Set(named)].filter((c) => !tabled.has(c))).toEqual([]);
+    expect(new Set(named.map((c) => c.split(':')[0]))).toEqual(new Set(['sqs', 'iam', 'logs', 'dynamodb', 'cloudwatch', 'sts']));
+    // REST protocols (Lambda, API Gateway, Bedrock) name it by method and path: each request's IAM action must be in the table.
+    const actions = new Set(PERMISSIONS.map((p) => p.action));
+    expect([...new Set(requests.map((r) => r.action))].filter((a) => !actions.has(a))).toEqual([]);
+    expect(new Set(requests.map((r) => r.action.split(':')[0]))).toEqual(new Set(['sqs', 'iam', 'logs', 'lambda', 'apigateway', 'dynamodb', 'cloudwatch', 'bedrock']));
+    for (const part of published) expect(JSON.stringify(part).replace(/\s/g, '').length).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
   });
 });
 

@@ -71,7 +71,7 @@ describe('the CLI contract', () => {
     [['tail', '--idle', '-1s'], /^Error: --idle must be a duration such as 30s, 5m or 1h \(got -1s\)$/m],
     [['send', 'p', '--wait', '--timeout', '0'], /--timeout must be longer than 0/],
     [['set-concurrency', 'ten'], /^Error: The concurrency must be a whole number from 2 to 1000 \(got ten\)$/m],
-    [['status', '--region', 'us east'], /^Error: Invalid --region "us east": give an AWS Region name such as us-east-1\.$/m],
+    [['status', '--region', 'us east'], /^Error: Invalid --region "us east": give an AWS Region name such as us-east-1 \(at most 20 characters\)\.$/m],
     [['send', '--file', '/nonexistent/prompts.jsonl'], /^Error: --file \/nonexistent\/prompts\.jsonl cannot be read: no such file$/m],
     [['send', '--file', '/tmp'], /^Error: --file \/tmp cannot be read: it is a directory$/m],
     [['send', '--file', 'f.jsonl', '--retry-for', 'forever'], /--retry-for must be a duration such as 30s, 5m or 1h \(got forever\)/],
