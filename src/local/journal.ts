@@ -6,6 +6,17 @@ import type { JournalRecord, JournalSink } from './sqs-service.js';
 /** Past this many bytes appended since the last compaction, the journal is rewritten from the live state. */
 export const COMPACT_AFTER_BYTES = 64 * 1024 * 1024;
 
+/** What the journal does with the file it appends to: write, then make it durable, then close. */
+export type AppendFile = Pick<FileHandle, 'write' | 'datasync' | 'close'>;
+
+export interface JournalOptions {
+  compactAfterBytes?: number;
+  /** Opens the journal for appending (tests pass a file whose sync they control). */
+  openAppend?: (path: string) => Promise<AppendFile>;
+}
+
+const openAppendFile = (path: string): Promise<AppendFile> => open(path, 'a', 0o600);
+
 export interface Replayed {
   records: number;
   /** Lines that could not be read: a torn last write after a crash, or damage. */
@@ -60,12 +71,14 @@ export class Journal implements JournalSink {
   private bytesSinceCompaction = 0;
   private failed: Error | undefined;
 
-  private constructor(private readonly path: string, private handle: FileHandle, private readonly snapshot: () => JournalRecord[], private readonly compactAfterBytes: number) {}
+  private constructor(private readonly path: string, private handle: AppendFile, private readonly snapshot: () => JournalRecord[],
+    private readonly compactAfterBytes: number, private readonly openAppend: (path: string) => Promise<AppendFile>) {}
 
   /** Rewrites the journal as `snapshot()` (atomically) and opens it for appending. */
-  static async start(path: string, snapshot: () => JournalRecord[], compactAfterBytes = COMPACT_AFTER_BYTES): Promise<Journal> {
+  static async start(path: string, snapshot: () => JournalRecord[], options: JournalOptions = {}): Promise<Journal> {
+    const openAppend = options.openAppend ?? openAppendFile;
     await Journal.rewrite(path, snapshot());
-    return new Journal(path, await open(path, 'a', 0o600), snapshot, compactAfterBytes);
+    return new Journal(path, await openAppend(path), snapshot, options.compactAfterBytes ?? COMPACT_AFTER_BYTES, openAppend);
   }
 
   private static async rewrite(path: string, records: JournalRecord[]) {
@@ -121,7 +134,7 @@ export class Journal implements JournalSink {
     this.waiters = [];
     await this.handle.close();
     await Journal.rewrite(this.path, records);
-    this.handle = await open(this.path, 'a', 0o600);
+    this.handle = await this.openAppend(this.path);
     this.bytesSinceCompaction = 0;
     for (const w of waiting) w.resolve();
   }

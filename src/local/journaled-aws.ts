@@ -1,5 +1,5 @@
 import { REQUEUE_ATTRIBUTES, RESULT_ITEM, type ResourceNames } from '../contract.js';
-import { Journal, readJournal } from './journal.js';
+import { Journal, readJournal, type JournalOptions } from './journal.js';
 import { ResultsStore } from './results-store.js';
 import type { StoredMessage } from './sqs-queue.js';
 import { startSqsServer, type SqsServer } from './sqs-server.js';
@@ -52,7 +52,7 @@ function answeredBy(record: JournalRecord, names: QueueNames): string[] {
  * is dropped rather than answered twice; results sent since the last compaction are remembered in
  * the journal for as long as their request is still queued.
  */
-export async function startJournaledAws(journalPath: string, names: QueueNames, compactAfterBytes?: number): Promise<JournaledAws> {
+export async function startJournaledAws(journalPath: string, names: QueueNames, options: JournalOptions = {}): Promise<JournaledAws> {
   let journal: Journal | undefined;
   let answeredSinceCompaction = new Set<string>();
   /** Answered requests still queued at the last compaction: their note must survive the next one too. */
@@ -85,7 +85,7 @@ export async function startJournaledAws(journalPath: string, names: QueueNames, 
     ];
   };
   try {
-    journal = await Journal.start(journalPath, snapshot, compactAfterBytes);
+    journal = await Journal.start(journalPath, snapshot, options);
   } catch (err) {
     await sqs.close();
     throw err;

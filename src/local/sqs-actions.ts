@@ -1,12 +1,13 @@
 import { Queue, type Received } from './sqs-queue.js';
 import { AwsError, md5, md5OfAttributes, queueMissing, type MessageAttribute } from './sqs-wire.js';
+import { attributesSize, checkMessageAttributes, INVALID_CHARACTER } from './sqs-attributes.js';
 import type { SqsService } from './sqs-service.js';
 
 type Params = Record<string, unknown>;
 export type SqsAction = (params: Params, signal?: { hungUp: () => boolean }) => unknown;
 
-/** SQS refuses characters outside XML's: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF. */
-const INVALID_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+/** SQS allows one PurgeQueue per queue every 60 seconds. */
+const PURGE_INTERVAL_MS = 60_000;
 const BATCH_ID = /^[A-Za-z0-9_-]{1,80}$/;
 const SYSTEM_ATTRIBUTES = ['SenderId', 'SentTimestamp', 'ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp'];
 
@@ -20,23 +21,13 @@ function intIn(params: Params, name: string, min: number, max: number, fallback:
   return number;
 }
 
-function attributesSize(attributes: Record<string, MessageAttribute> | undefined): number {
-  let size = 0;
-  for (const [name, a] of Object.entries(attributes ?? {})) {
-    size += Buffer.byteLength(name) + Buffer.byteLength(a.DataType) + (a.BinaryValue ? Buffer.from(a.BinaryValue, 'base64').length : Buffer.byteLength(a.StringValue ?? ''));
-  }
-  return size;
-}
-
 /** Validates and enqueues one message; answers as SendMessage does, once the journal holds it. */
 async function send(service: SqsService, queue: Queue, entry: Params) {
   const body = entry.MessageBody;
   if (typeof body !== 'string' || !body.length) throw new AwsError('MissingParameter', 'The request must contain the parameter MessageBody.');
   if (INVALID_CHARACTER.test(body)) throw new AwsError('InvalidMessageContents', 'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
   const attributes = entry.MessageAttributes as Record<string, MessageAttribute> | undefined;
-  for (const [name, a] of Object.entries(attributes ?? {})) {
-    if (!/^(String|Number|Binary)(\..+)?$/.test(a.DataType ?? '')) throw new AwsError('InvalidParameterValue', `The type of message (user) attribute '${name}' is invalid.`);
-  }
+  checkMessageAttributes(attributes);
   const limit = Number(queue.attributes.MaximumMessageSize);
   if (Buffer.byteLength(body) + attributesSize(attributes) > limit) {
     throw new AwsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`);
@@ -162,6 +153,11 @@ export function sqsActions(service: SqsService): Record<string, SqsAction> {
     },
     PurgeQueue: (p) => {
       const queue = service.byUrl(p.QueueUrl);
+      const now = Date.now();
+      if (now - queue.purgedAt < PURGE_INTERVAL_MS) {
+        throw new AwsError('PurgeQueueInProgress', `Only one PurgeQueue operation on ${queue.name} is allowed every 60 seconds.`, 'AWS.SimpleQueueService.PurgeQueueInProgress', 403);
+      }
+      queue.purgedAt = now;
       queue.purge();
       void service.journal({ op: 'purge', q: queue.name }, true);
       return {};

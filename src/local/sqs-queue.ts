@@ -11,30 +11,46 @@ export interface StoredMessage {
   delayUntil?: number;
   receiveCount: number;
   firstReceiveAt?: number;
+  /** While it is in flight: so that a restart keeps it invisible, and its receipt handle valid, until its timeout ends. */
+  inFlight?: InFlight;
 }
 
-interface Message extends StoredMessage {
+export interface InFlight {
+  receipt: string;
+  receivedAt: number;
+  visibleAt: number;
+}
+
+interface Message extends Omit<StoredMessage, 'inFlight'> {
   state: 'ready' | 'inflight' | 'delayed';
   /** When an in-flight or delayed message becomes visible. */
   visibleAt: number;
+  /** The handle of the latest receive: only it deletes the message or changes its visibility. */
   receipt?: string;
+  receivedAt?: number;
+  /** Order of arrival in this queue: how visible messages are served (several share one sentAt in a batch). */
+  seq: number;
 }
+
+/** SQS's bound on a message's visibility timeout, counted from the receive (ChangeMessageVisibility). */
+const MAX_VISIBILITY_SECONDS = 43_200;
 
 export interface Received {
   message: StoredMessage;
   receipt: string;
 }
 
-/** Receipt handles name the message and the receive, so a handle from an earlier receive is told apart. */
-function receiptFor(id: string): string {
-  return Buffer.from(`${id}:${randomBytes(9).toString('base64url')}`).toString('base64url');
+/** Receipt handles name the queue, the message and the receive: a handle of another queue, or of an earlier receive, is told apart. */
+function receiptFor(queue: string, id: string): string {
+  return Buffer.from(`${queue}/${id}:${randomBytes(9).toString('base64url')}`).toString('base64url');
 }
 
-export function messageIdOf(receipt: string): string {
+/** The message a receipt handle of `queue` names; a handle that is not one of this queue's is invalid, as on SQS. */
+export function messageIdOf(receipt: string, queue: string): string {
   const decoded = Buffer.from(receipt, 'base64url').toString('utf8');
-  const id = decoded.slice(0, decoded.lastIndexOf(':'));
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${receipt}" is not a valid receipt handle.`);
-  return id;
+  const match = /^(.+)\/([0-9a-f-]{36}):[\w-]+$/.exec(decoded);
+  if (!match || match[1] !== queue) throw new AwsError('ReceiptHandleIsInvalid', `The input receipt handle "${receipt}" is not a valid receipt handle.`);
+  return match[2]!;
 }
 
 type Poll = { max: number; visibility: number; resolve: (got: Received[]) => void; timer: NodeJS.Timeout };
@@ -46,22 +62,31 @@ type Poll = { max: number; visibility: number; resolve: (got: Received[]) => voi
  */
 export class Queue {
   private readonly messages = new Map<string, Message>();
-  /** Visible messages, oldest first (a Map keeps insertion order). */
+  /** Visible messages never hidden, oldest first (a Map keeps insertion order). */
   private readonly ready = new Map<string, Message>();
+  /** Visible again after a receive or a delay: served in order of arrival among the others, as SQS's best-effort order does. */
+  private readonly returned = new Map<string, Message>();
   /** In flight or delayed, until `visibleAt`. */
   private readonly hidden = new Map<string, Message>();
   private nextVisibleAt = Infinity;
+  /** At most the oldest message's sentAt: no message can have passed the retention period before this one. */
+  private oldestSentAt = Infinity;
+  private arrivals = 0;
   private polls: Poll[] = [];
   private wakeTimer: NodeJS.Timeout | undefined;
   attributes: Record<string, string>;
   tags: Record<string, string>;
+  /** When PurgeQueue last ran on it. */
+  purgedAt = -Infinity;
   readonly createdAt: number;
   lastModifiedAt: number;
 
   constructor(readonly name: string, attributes: Record<string, string>, tags: Record<string, string>, private readonly hooks: {
     /** Where a message over maxReceiveCount goes; undefined when the queue has no redrive policy. */
     deadLetter: (queue: Queue) => Queue | undefined;
-    onReceive: (queue: Queue, id: string) => void;
+    onReceive: (queue: Queue, id: string, inFlight: InFlight) => void;
+    /** A visibility change: when the message is visible again. */
+    onVisibility: (queue: Queue, id: string, visibleAt: number) => void;
     onMove: (from: Queue, to: Queue, id: string) => void;
   }, now = Date.now()) {
     this.attributes = attributes;
@@ -80,17 +105,25 @@ export class Queue {
   }
 
   counts(now = Date.now()) {
+    this.expire(now);
     this.reveal(now);
     let inFlight = 0;
     for (const m of this.hidden.values()) if (m.state === 'inflight') inFlight++;
-    return { visible: this.ready.size, inFlight, delayed: this.hidden.size - inFlight };
+    return { visible: this.ready.size + this.returned.size, inFlight, delayed: this.hidden.size - inFlight };
   }
 
-  /** Adds a message as sent (or as recovered, keeping its id and receive count). */
+  /** Adds a message as sent (or as recovered, keeping its id, receive count and, while it lasts, its receive). */
   add(stored: StoredMessage, now = Date.now()) {
-    const message: Message = { ...stored, state: 'ready', visibleAt: 0 };
+    const { inFlight, ...rest } = stored;
+    const message: Message = { ...rest, state: 'ready', visibleAt: 0, seq: this.arrivals++ };
     this.messages.set(message.id, message);
-    if (stored.delayUntil && stored.delayUntil > now) this.hide(message, 'delayed', stored.delayUntil);
+    if (message.sentAt < this.oldestSentAt) this.oldestSentAt = message.sentAt;
+    if (inFlight) {
+      message.receipt = inFlight.receipt;
+      message.receivedAt = inFlight.receivedAt;
+    }
+    if (inFlight && inFlight.visibleAt > now) this.hide(message, 'inflight', inFlight.visibleAt);
+    else if (stored.delayUntil && stored.delayUntil > now) this.hide(message, 'delayed', stored.delayUntil);
     else this.ready.set(message.id, message);
     this.serve(now);
   }
@@ -110,33 +143,54 @@ export class Queue {
     if (!message) return false;
     this.messages.delete(id);
     this.ready.delete(id);
+    this.returned.delete(id);
     this.hidden.delete(id);
     return true;
   }
 
+  /** Takes a message out to move it: it arrives at its destination as not yet received there. */
   take(id: string): StoredMessage | undefined {
     const message = this.messages.get(id);
     if (!message) return undefined;
     this.remove(id);
-    return stored(message);
+    const { inFlight: _, ...moved } = stored(message);
+    return moved;
   }
 
-  /** A receive recovered from the journal. */
-  countReceive(id: string, at: number) {
+  /** A receive recovered from the journal: counted, and in flight again while its timeout lasts. */
+  countReceive(id: string, at: number, inFlight?: Omit<InFlight, 'receivedAt'>, now = Date.now()) {
     const message = this.messages.get(id);
     if (!message) return;
     message.receiveCount++;
     message.firstReceiveAt ??= at;
+    if (!inFlight) return;
+    message.receipt = inFlight.receipt;
+    message.receivedAt = at;
+    this.restoreVisibility(id, inFlight.visibleAt, now);
   }
 
-  stored(): StoredMessage[] {
+  /** A visibility change recovered from the journal. */
+  restoreVisibility(id: string, visibleAt: number, now = Date.now()) {
+    const message = this.messages.get(id);
+    if (!message || message.receipt === undefined) return;
+    if (visibleAt > now) this.hide(message, 'inflight', visibleAt);
+    else if (message.state === 'inflight') {
+      this.hidden.delete(id);
+      message.state = 'ready';
+      this.returned.set(id, message);
+    }
+  }
+
+  stored(now = Date.now()): StoredMessage[] {
+    this.expire(now);
     return [...this.messages.values()].map(stored);
   }
 
   /** The visible messages, oldest first. */
   visible(now = Date.now()): StoredMessage[] {
+    this.expire(now);
     this.reveal(now);
-    return [...this.ready.values()].map(stored);
+    return [...this.inOrder()].map(stored);
   }
 
   purge() {
@@ -147,6 +201,7 @@ export class Queue {
     message.state = state;
     message.visibleAt = visibleAt;
     this.ready.delete(message.id);
+    this.returned.delete(message.id);
     this.hidden.set(message.id, message);
     if (visibleAt < this.nextVisibleAt) this.nextVisibleAt = visibleAt;
   }
@@ -159,19 +214,30 @@ export class Queue {
       if (message.visibleAt <= now) {
         this.hidden.delete(message.id);
         message.state = 'ready';
-        message.receipt = undefined;
-        this.ready.set(message.id, message);
+        this.returned.set(message.id, message);
       } else if (message.visibleAt < next) next = message.visibleAt;
     }
     this.nextVisibleAt = next;
   }
 
+  /** The visible messages in order of arrival: the ones never hidden merged with the few that came back. */
+  private *inOrder(): Generator<Message> {
+    const back = [...this.returned.values()].sort((a, b) => a.seq - b.seq);
+    let next = 0;
+    for (const message of this.ready.values()) {
+      while (next < back.length && back[next]!.seq < message.seq) yield back[next++]!;
+      yield message;
+    }
+    while (next < back.length) yield back[next++]!;
+  }
+
   /** Up to `max` visible messages, each counted as received; those past maxReceiveCount go to the DLQ instead. */
   receiveNow(max: number, visibility: number, now = Date.now()): Received[] {
+    this.expire(now);
     this.reveal(now);
     const got: Received[] = [];
     const redrive = this.redrivePolicy();
-    for (const message of this.ready.values()) {
+    for (const message of this.inOrder()) {
       if (got.length >= max) break;
       const dlq = redrive && message.receiveCount >= Number(redrive.maxReceiveCount) ? this.hooks.deadLetter(this) : undefined;
       if (dlq) {
@@ -182,9 +248,10 @@ export class Queue {
       }
       message.receiveCount++;
       message.firstReceiveAt ??= now;
-      message.receipt = receiptFor(message.id);
+      message.receipt = receiptFor(this.name, message.id);
+      message.receivedAt = now;
       this.hide(message, 'inflight', now + visibility * 1000);
-      this.hooks.onReceive(this, message.id);
+      this.hooks.onReceive(this, message.id, { receipt: message.receipt, receivedAt: now, visibleAt: message.visibleAt });
       got.push({ message: stored(message), receipt: message.receipt });
     }
     return got;
@@ -236,40 +303,58 @@ export class Queue {
     clearTimeout(this.wakeTimer);
   }
 
-  /** Deletes by receipt handle; a message already gone is no error, as on SQS. */
+  /**
+   * Deletes by receipt handle; the id of the message deleted. A message already gone is no error, as
+   * on SQS; nor is a handle of an earlier receive, which SQS answers with success without deleting
+   * ("you must use the ReceiptHandle from the most recent time you received the message").
+   */
   delete(receipt: string): string | undefined {
-    const id = messageIdOf(receipt);
+    const id = messageIdOf(receipt, this.name);
+    if (this.messages.get(id)?.receipt !== receipt) return undefined;
     return this.remove(id) ? id : undefined;
   }
 
+  /** Only the latest receive's handle, while that receive is in flight: past its timeout the message is not in flight, read or not. */
   changeVisibility(receipt: string, visibility: number, now = Date.now()) {
-    const message = this.messages.get(messageIdOf(receipt));
+    this.reveal(now);
+    const message = this.messages.get(messageIdOf(receipt, this.name));
     if (!message || message.state !== 'inflight' || message.receipt !== receipt) {
       throw new AwsError('MessageNotInflight', 'The message referred to is not in flight.', 'AWS.SimpleQueueService.MessageNotInflight');
     }
+    if (now + visibility * 1000 - message.receivedAt! > MAX_VISIBILITY_SECONDS * 1000) {
+      throw new AwsError('InvalidParameterValue', `Value ${visibility} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [${MAX_VISIBILITY_SECONDS} seconds]`);
+    }
     this.hide(message, 'inflight', now + visibility * 1000);
+    this.hooks.onVisibility(this, message.id, message.visibleAt);
     if (visibility === 0) this.reveal(now);
     // Visible now, or sooner than the waiting polls' wake-up: serve them or wake them earlier.
     this.serve(now);
   }
 
-  /** Drops messages older than the retention period. */
-  expire(now = Date.now()): string[] {
-    const oldest = now - this.number('MessageRetentionPeriod') * 1000;
-    const gone: string[] = [];
-    for (const message of this.messages.values()) if (message.sentAt <= oldest) gone.push(message.id);
-    for (const id of gone) this.remove(id);
-    return gone;
+  /** Deletes the messages older than the retention period, as SQS does; scans only when the oldest may have expired. */
+  private expire(now: number) {
+    const limit = now - this.number('MessageRetentionPeriod') * 1000;
+    if (this.oldestSentAt > limit) return;
+    let oldest = Infinity;
+    for (const message of [...this.messages.values()]) {
+      if (message.sentAt <= limit) this.remove(message.id);
+      else if (message.sentAt < oldest) oldest = message.sentAt;
+    }
+    this.oldestSentAt = oldest;
   }
 
   oldestAgeSeconds(now = Date.now()): number {
+    this.expire(now);
     let oldest = now;
     for (const message of this.messages.values()) if (message.sentAt < oldest) oldest = message.sentAt;
     return Math.floor((now - oldest) / 1000);
   }
 }
 
-function stored(message: Message | StoredMessage): StoredMessage {
-  const { id, body, attributes, sentAt, delayUntil, receiveCount, firstReceiveAt } = message;
-  return { id, body, ...(attributes ? { attributes } : {}), sentAt, ...(delayUntil ? { delayUntil } : {}), receiveCount, ...(firstReceiveAt ? { firstReceiveAt } : {}) };
+function stored(message: Message): StoredMessage {
+  const { id, body, attributes, sentAt, delayUntil, receiveCount, firstReceiveAt, state, receipt, receivedAt, visibleAt } = message;
+  return {
+    id, body, ...(attributes ? { attributes } : {}), sentAt, ...(delayUntil ? { delayUntil } : {}), receiveCount, ...(firstReceiveAt ? { firstReceiveAt } : {}),
+    ...(state === 'inflight' ? { inFlight: { receipt: receipt!, receivedAt: receivedAt!, visibleAt } } : {}),
+  };
 }

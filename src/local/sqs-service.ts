@@ -7,7 +7,9 @@ export type JournalRecord =
   | { op: 'dropQueue'; name: string }
   | { op: 'send'; q: string; m: StoredMessage }
   | { op: 'del'; q: string; id: string }
-  | { op: 'recv'; q: string; id: string; at: number }
+  /** A receive; journals written before receipts were kept have neither receipt nor visibleAt. */
+  | { op: 'recv'; q: string; id: string; at: number; receipt?: string; visibleAt?: number }
+  | { op: 'vis'; q: string; id: string; visibleAt: number }
   | { op: 'move'; from: string; to: string; id: string; resetCount?: true }
   | { op: 'purge'; q: string }
   /** An item of the local results store (DynamoDB's part of the local target). */
@@ -87,8 +89,9 @@ export class SqsService {
   private newQueue(name: string, attributes: Record<string, string>, tags: Record<string, string>, createdAt?: number): Queue {
     const queue = new Queue(name, attributes, tags, {
       deadLetter: (q) => this.byArn(q.redrivePolicy()?.deadLetterTargetArn),
-      // Receive counts decide the DLQ only where a redrive policy is set: elsewhere a restart may start them again.
-      onReceive: (q, id) => void (q.attributes.RedrivePolicy && this.journal({ op: 'recv', q: q.name, id, at: Date.now() })),
+      // Every receive: a restart keeps receive counts, first-receive times, and the message in flight with its handle.
+      onReceive: (q, id, inFlight) => void this.journal({ op: 'recv', q: q.name, id, at: inFlight.receivedAt, receipt: inFlight.receipt, visibleAt: inFlight.visibleAt }),
+      onVisibility: (q, id, visibleAt) => void this.journal({ op: 'vis', q: q.name, id, visibleAt }),
       onMove: (from, to, id) => void this.journal({ op: 'move', from: from.name, to: to.name, id }),
     }, createdAt);
     this.queues.set(name, queue);
@@ -127,6 +130,7 @@ export class SqsService {
   }
 
   createQueue(name: unknown, attributes: Record<string, string> = {}, tags: Record<string, string> = {}): string {
+    if (typeof name === 'string' && name.endsWith('.fifo')) throw new AwsError('UnsupportedOperation', `${name}: FIFO queues are not supported by the local SQS server, which keeps standard queues only (the pipeline's).`);
     if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
       throw new AwsError('InvalidParameterValue', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
     }
@@ -191,7 +195,10 @@ export class SqsService {
         this.queues.get(record.q)?.remove(record.id);
         break;
       case 'recv':
-        this.queues.get(record.q)?.countReceive(record.id, record.at);
+        this.queues.get(record.q)?.countReceive(record.id, record.at, record.receipt && record.visibleAt ? { receipt: record.receipt, visibleAt: record.visibleAt } : undefined);
+        break;
+      case 'vis':
+        this.queues.get(record.q)?.restoreVisibility(record.id, record.visibleAt);
         break;
       case 'move': {
         const message = this.queues.get(record.from)?.take(record.id);

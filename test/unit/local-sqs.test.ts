@@ -120,7 +120,6 @@ describe('the journal of the local queues', () => {
     const first = await startJournaledAws(path, names);
     expect(first.recovered).toBeUndefined();
     const sqs = client(first.sqs.endpoint);
-    // Receive counts are journaled where they decide something: in a queue with a redrive policy.
     await queue(sqs, names.deadLetterQueue);
     const QueueUrl = await queue(sqs, names.requestsQueue, { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:us-east-1:123456789012:${names.deadLetterQueue}`, maxReceiveCount: 5 }) });
     const sent = [];
@@ -128,7 +127,7 @@ describe('the journal of the local queues', () => {
       sent.push((await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageAttributes: { n: { DataType: 'String', StringValue: body } } }))).MessageId);
     }
     // Oldest first: one receive takes 'kept' then, with the next, 'received once'.
-    const taken = (await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 3, VisibilityTimeout: 60 }))).Messages!;
+    const taken = (await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 3, VisibilityTimeout: 60, AttributeNames: ['All'] }))).Messages!;
     for (const m of taken) {
       if (m.Body === 'deleted') await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
       if (m.Body === 'kept') await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
@@ -139,11 +138,18 @@ describe('the journal of the local queues', () => {
     const second = await startJournaledAws(path, names);
     expect(second.recovered).toMatchObject({ requests: 2, results: 0, deadLetters: 0, alreadyAnswered: 0 });
     const again = client(second.sqs.endpoint);
-    const { Messages = [] } = await again.send(new ReceiveMessageCommand({ QueueUrl: second.sqs.service.url(names.requestsQueue), MaxNumberOfMessages: 10, AttributeNames: ['All'], MessageAttributeNames: ['All'] }));
-    expect(Messages.map((m) => [m.MessageId, m.Body, m.MessageAttributes?.n?.StringValue, receiveCountOf(m)]).sort()).toEqual([
-      [sent[0], 'kept', 'kept', 2],
-      [sent[1], 'received once', 'received once', 2],
-    ].sort());
+    const againUrl = second.sqs.service.url(names.requestsQueue);
+    const receive = async () => (await again.send(new ReceiveMessageCommand({ QueueUrl: againUrl, MaxNumberOfMessages: 10, AttributeNames: ['All'], MessageAttributeNames: ['All'] }))).Messages ?? [];
+    // 'received once' is still in flight (60 s): the restart keeps it invisible, and its handle valid.
+    const first2 = await receive();
+    expect(first2.map((m) => [m.MessageId, m.Body, m.MessageAttributes?.n?.StringValue, receiveCountOf(m)])).toEqual([[sent[0], 'kept', 'kept', 2]]);
+    expect(await counts(again, againUrl)).toEqual([0, 2, 0]);
+    const inFlight = taken.find((m) => m.Body === 'received once')!;
+    await again.send(new ChangeMessageVisibilityCommand({ QueueUrl: againUrl, ReceiptHandle: inFlight.ReceiptHandle, VisibilityTimeout: 0 }));
+    const second2 = await receive();
+    expect(second2.map((m) => [m.MessageId, m.Body, receiveCountOf(m), m.Attributes?.ApproximateFirstReceiveTimestamp])).toEqual([
+      [sent[1], 'received once', 2, inFlight.Attributes!.ApproximateFirstReceiveTimestamp],
+    ]);
     await second.sqs.close();
     await second.journal.close();
     await first.sqs.close();
@@ -174,7 +180,7 @@ describe('the journal of the local queues', () => {
   it('compacts while running, keeping every live message and the answered requests still queued', async () => {
     const path = join(tempDir('bq-journal-'), 'compacted.journal');
     // Compaction after every 2 kB appended: many times during this test.
-    const first = await startJournaledAws(path, names, 2_000);
+    const first = await startJournaledAws(path, names, { compactAfterBytes: 2_000 });
     const sqs = client(first.sqs.endpoint);
     const requests = await queue(sqs, names.requestsQueue);
     const results = await queue(sqs, names.resultsQueue);
@@ -188,8 +194,10 @@ describe('the journal of the local queues', () => {
       const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: requests, MessageBody: `{"prompt":"${'x'.repeat(100)} ${i}"}` }));
       if (i % 2) kept.push(MessageId!);
       else {
-        const [m] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: requests, MaxNumberOfMessages: 1, VisibilityTimeout: 0 }))).Messages!;
-        if (m!.MessageId !== answered) await sqs.send(new DeleteMessageCommand({ QueueUrl: requests, ReceiptHandle: m!.ReceiptHandle }));
+        // Oldest first: the answered request (never deleted here) comes first, then the one to delete.
+        const received = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: requests, MaxNumberOfMessages: 2, VisibilityTimeout: 0 }))).Messages!;
+        const m = received.find((r) => r.MessageId !== answered);
+        if (m) await sqs.send(new DeleteMessageCommand({ QueueUrl: requests, ReceiptHandle: m.ReceiptHandle }));
       }
     }
     await new Promise((r) => setTimeout(r, 50));
