@@ -42,6 +42,20 @@ function normalizeArgs(args: string[]): string[] {
   return out;
 }
 
+/**
+ * yargs names an unknown flag twice (`--bogus-flag`: "Unknown arguments: bogus-flag, bogusFlag")
+ * and without its dashes: say each once, as it was typed.
+ */
+function unknownArguments(text: string, args: string[]): string | undefined {
+  const listed = /^Unknown arguments?: (.+)$/.exec(text)?.[1]?.split(', ');
+  if (!listed) return undefined;
+  const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const typed = (name: string) => args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `--no-${name}`)?.split('=')[0] ?? name;
+  const names = [...new Set(listed.filter((n) => !(/[A-Z]/.test(n) && listed.includes(kebab(n)))).map(typed))];
+  const flags = names.every((n) => n.startsWith('-'));
+  return `Unknown ${flags ? 'option' : 'argument'}${names.length > 1 ? 's' : ''}: ${names.join(', ')}`;
+}
+
 /** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 usage error. */
 export async function main(args: string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
   const cli = yargs(normalizeArgs(args))
@@ -74,7 +88,7 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
       // yargs wraps errors from option coercion in a YError; those are usage errors too.
       if (err && err.name !== 'YError') throw err;
       const text = (err?.message ?? message ?? 'invalid arguments').replace(/^YError: /, '');
-      throw new UsageError(text.replace(/^Not enough arguments following: (\S+)$/, '--$1 needs a value'));
+      throw new UsageError(unknownArguments(text, args) ?? text.replace(/^Not enough arguments following: (\S+)$/, '--$1 needs a value'));
     })
     .exitProcess(false);
   try {

@@ -183,6 +183,8 @@ export interface StatusReport {
   mapping?: { state?: string; paused: boolean; maximumConcurrency?: number; batchSize?: number; invocationsInFlight?: number };
   /** Local only: the process serving the stack. */
   pid?: number;
+  /** Local only: the SQS (and results table) endpoint, for the AWS CLI, boto3 or an SDK (README, "Other clients on the local target"). */
+  sqsEndpoint?: string;
   /** Local only: a state file was found, but no process answers for it (gone, stopped with work kept, or unreadable); it is kept for the next start. */
   stale?: boolean;
   /** The pipeline's figures over `status --since` (README, "Metrics"). */

@@ -42,9 +42,12 @@ export function isCredentialError(err: unknown): boolean {
   return CREDENTIAL_ERRORS.has(errorName(err));
 }
 
+/** Said wherever AWS cannot be used for want of set-up (no Region, no credentials): the same pipeline runs without it. */
+export const NO_ACCOUNT_HINT = 'No AWS account at hand? "bedrock-queue up --local" runs the same pipeline on this machine.';
+
 export function credentialsMessage(detail: string, profile?: string): string {
   return `AWS credentials are missing or invalid${profile ? ` for profile "${profile}"` : ''} (${detail}). ` +
-    'Set AWS_PROFILE or pass --profile, run "aws sso login" for SSO profiles, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.';
+    `Set AWS_PROFILE or pass --profile, run "aws sso login" for SSO profiles, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. ${NO_ACCOUNT_HINT}`;
 }
 
 /** Turns an AWS SDK error into the one line an operator needs, naming the IAM action when access is denied. */

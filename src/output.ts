@@ -114,3 +114,9 @@ export function formatSeconds(ms: number): string {
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
+
+/** 2026-12-03 09:12:05 UTC: an ISO timestamp (or epoch ms) for people, to the second. */
+export function formatTimestamp(at: string | number): string {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? String(at) : `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}

@@ -32,6 +32,12 @@ function explain(status: number, detail: string): string {
   }
 }
 
+/** A body that is not JSON (a proxy's HTML error page, say) as one short line: tags and runs of whitespace dropped. */
+export function oneLine(text: string, limit = 200): string {
+  const flat = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return flat.length > limit ? `${flat.slice(0, limit - 3)}...` : flat;
+}
+
 /** Posts one request; resolves with the request id, or throws an ApiError that says what went wrong. */
 export async function postRequest(target: ApiTarget, request: InvokeRequest, signal?: AbortSignal): Promise<{ id: string }> {
   let response: HttpAnswer;
@@ -46,13 +52,13 @@ export async function postRequest(target: ApiTarget, request: InvokeRequest, sig
   if (status === 202 || status === 200) {
     const id = (JSON.parse(text) as { id?: string }).id;
     if (id) return { id };
-    throw new ApiError(status, `The API answered ${status} without a request id: ${text.slice(0, 200)}`);
+    throw new ApiError(status, `The API answered ${status} without a request id: ${oneLine(text)}`);
   }
-  let detail = text.slice(0, 500);
+  let detail = oneLine(text);
   try {
     detail = (JSON.parse(text) as { message?: string }).message ?? detail;
   } catch {
-    // not JSON: keep the text
+    // not JSON: keep the text, as one line
   }
   throw new ApiError(status, explain(status, detail), retryAfterMs(response.retryAfter));
 }

@@ -1,7 +1,7 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { CliError } from '../errors.js';
 
-type Entry = { line: number; id: string } | { line: number; sending: true };
+type Entry = { line: number; id: string; resent?: true } | { line: number; sending: true };
 type Written = { line: number; status?: string; error?: { code?: string }; usage?: { inputTokens?: number; outputTokens?: number } };
 
 /** The error code of an output line for a line of the file that is not a request. */
@@ -31,6 +31,8 @@ export class BatchJournal {
   readonly sent = new Map<number, string>();
   /** Lines whose send started but whose id never arrived: their request may or may not be queued. */
   readonly interrupted = new Set<number>();
+  /** Lines sent again after an interrupted send, in this run or an earlier one: each may have been queued twice. */
+  readonly maybeTwice = new Set<number>();
   /** Lines with a result (or a bad-line record) in the output. */
   readonly written = new Set<number>();
   /** What the output held already: counted in the summary of the run that resumes it. */
@@ -46,6 +48,7 @@ export class BatchJournal {
       if ('id' in entry) {
         this.sent.set(entry.line, entry.id);
         this.interrupted.delete(entry.line);
+        if (entry.resent) this.maybeTwice.add(entry.line);
       } else if (!this.sent.has(entry.line)) this.interrupted.add(entry.line);
     }
     for (const written of jsonLines<Written>(outPath)) {
@@ -71,7 +74,9 @@ export class BatchJournal {
 
   recordSent(line: number, id: string) {
     this.sent.set(line, id);
-    writeSync(this.journalFd, `${JSON.stringify({ line, id })}\n`);
+    const resent = this.interrupted.delete(line);
+    if (resent) this.maybeTwice.add(line);
+    writeSync(this.journalFd, `${JSON.stringify({ line, id, ...(resent ? { resent: true } : {}) })}\n`);
   }
 
   /** Appends one output line: `{"line": n, ...}`. */
@@ -80,11 +85,12 @@ export class BatchJournal {
     writeSync(this.outFd, `{"line":${line},${record.slice(1)}\n`);
   }
 
-  /** On disk for good (a power cut too), then closed. */
-  close() {
+  /** On disk for good (a power cut too), then closed; a run that left nothing to resume removes the journal. */
+  close(complete: boolean) {
     for (const fd of [this.journalFd, this.outFd]) {
       fsyncSync(fd);
       closeSync(fd);
     }
+    if (complete) rmSync(this.journalPath, { force: true });
   }
 }

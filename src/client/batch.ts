@@ -1,5 +1,6 @@
 import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
 import { RESULT_ITEM, type ResultRecord } from '../contract.js';
+import { CliError, describeError, errorMessage } from '../errors.js';
 import type { ApiTarget } from './api.js';
 import { BAD_LINE, BatchJournal } from './batch-journal.js';
 import { sendFile } from './bulk.js';
@@ -21,8 +22,12 @@ export interface BatchOptions {
   timeoutMs: number;
   resume: boolean;
   signal?: AbortSignal;
+  /** What the errors name as unreachable: "the local stack demo", "stack demo in us-east-1". */
+  target: string;
   /** A line of the file that is not a request (it gets an InvalidLine output line). */
   onBadLine?: (line: number, reason: string) => void;
+  /** A line that could not be sent within --retry-for (resume sends it again). */
+  onNotSent?: (line: number, reason: string) => void;
 }
 
 export interface BatchProgress {
@@ -43,10 +48,16 @@ export interface BatchProgress {
 }
 
 export interface BatchOutcome extends BatchProgress {
-  /** Lines whose send an earlier run began without learning the id: sent again, so one may be queued twice. */
+  /** Lines whose send a run began without learning the id, sent again (in this run or an earlier one): one may be queued twice. */
   resentAfterInterruption: number;
   timedOut: boolean;
   interrupted: boolean;
+}
+
+/** A failure that may pass: no answer at all (a restarting stack), throttling, or a server error. */
+function transient(err: unknown): boolean {
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === undefined || status === 429 || status >= 500 || /Throttl|ProvisionedThroughputExceeded/.test((err as Error).name);
 }
 
 const badLineRecord = (reason: string) => JSON.stringify({ status: 'error', error: { code: BAD_LINE, message: reason } });
@@ -60,7 +71,6 @@ const badLineRecord = (reason: string) => JSON.stringify({ status: 'error', erro
 export async function runBatch(api: ApiTarget, store: ResultsStoreSource, options: BatchOptions, onProgress: (p: BatchProgress) => void): Promise<BatchOutcome> {
   const journal = new BatchJournal(`${options.out}.journal`, options.out, options.resume);
   const started = Date.now();
-  const resent = journal.interrupted.size;
   const pending = new Map<string, number>();
   for (const [line, id] of journal.sent) if (!journal.written.has(line)) pending.set(id, line);
   const counts = { sent: journal.sent.size, ...journal.earlier, notSent: 0, collected: 0 };
@@ -79,12 +89,16 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
     counts.tokensOut += result.usage?.outputTokens ?? 0;
   };
 
+  /** Since when the results store has not answered: a restarting local stack, a network blip; given up after --retry-for. */
+  let failingSince: number | undefined;
   const collector = (async () => {
     let pause = FIRST_PAUSE_MS;
     while (!stopped() && (!sendingDone || pending.size)) {
       const ids = [...pending.keys()].slice(0, KEYS_PER_CALL * CALLS_PER_ROUND);
       const chunks = Array.from({ length: Math.ceil(ids.length / KEYS_PER_CALL) }, (_, i) => ids.slice(i * KEYS_PER_CALL, (i + 1) * KEYS_PER_CALL));
-      const found = (await Promise.all(chunks.map(async (chunk) => {
+      let found;
+      try {
+        found = (await Promise.all(chunks.map(async (chunk) => {
         try {
           const answer = await store.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [store.table]: {
             Keys: chunk.map((id) => ({ [RESULT_ITEM.key]: { S: id } })),
@@ -99,6 +113,16 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
           throw err;
         }
       }))).flat();
+        failingSince = undefined;
+      } catch (err) {
+        failingSince ??= Date.now();
+        const left = `what was collected is in ${options.out}, and --resume collects the rest`;
+        if (!transient(err)) throw new CliError(`Reading results from ${options.target} failed: ${describeError(err)} Meanwhile, ${left}.`);
+        if (Date.now() - failingSince > options.retryForMs) throw new CliError(`${options.target} is not answering (its results store: ${errorMessage(err).split('\n')[0]}): ${left}.`);
+        pause = Math.min(pause * 2, MOST_PAUSE_MS);
+        await sleep(Math.min(pause, Math.max(0, deadline - Date.now())), options.signal);
+        continue;
+      }
       for (const item of found) {
         const id = item[RESULT_ITEM.key]?.S;
         const line = id === undefined ? undefined : pending.get(id);
@@ -128,7 +152,10 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
         journal.write(line, badLineRecord(reason));
         options.onBadLine?.(line, reason);
       },
-      failed: () => void counts.notSent++,
+      failed: (line, reason) => {
+        counts.notSent++;
+        options.onNotSent?.(line, reason);
+      },
       progress: () => undefined,
     });
     sendingDone = !options.signal?.aborted;
@@ -136,9 +163,10 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
     await collector;
   } finally {
     clearInterval(ticker);
-    journal.close();
+    const { notSent } = counts;
+    journal.close(!options.signal?.aborted && !notSent && !pending.size && sendingDone);
   }
   const done = progress();
   onProgress(done);
-  return { ...done, resentAfterInterruption: resent, timedOut: Date.now() >= deadline && done.pending > 0, interrupted: !!options.signal?.aborted };
+  return { ...done, resentAfterInterruption: journal.maybeTwice.size, timedOut: Date.now() >= deadline && done.pending > 0, interrupted: !!options.signal?.aborted };
 }

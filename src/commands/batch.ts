@@ -1,6 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { CliError, InterruptedError } from '../errors.js';
-import { Output, formatSeconds } from '../output.js';
+import { CliError, InterruptedError, UsageError } from '../errors.js';
+import { Output, formatSeconds, plural } from '../output.js';
+
+/** Back to the start of the line, and erase it: a shorter progress line leaves nothing of the longer one. */
+const CLEAR_LINE = '\r\x1b[K';
 import { checkReadable, duration, integerIn, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 
@@ -25,16 +28,32 @@ export function builder(yargs: Argv) {
     .example('$0 batch prompts.jsonl --out answers.jsonl --resume', 'After Ctrl-C or a crash: no line is sent twice, none is lost');
 }
 
+/** --out names a file in a directory that exists: found before anything is sent. */
+async function checkWritableDirectory(path: string) {
+  const { stat } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const directory = dirname(path);
+  const info = await stat(directory).catch(() => undefined);
+  if (!info?.isDirectory()) throw new UsageError(`--out ${path}: the directory ${directory} does not exist; create it first.`);
+}
+
 export async function handler(argv: ArgumentsCamelCase<BatchArgs>) {
   const out = new Output(argv);
   await checkReadable(argv.file, 'the file');
+  await checkWritableDirectory(argv.out);
   const target = await openTarget(argv, true);
+  const targetName = target.kind === 'local' ? `the local stack ${argv.name}` : `stack ${argv.name}`;
+  let notSentSaid = 0;
   const [api, ctx, { runBatch }] = await Promise.all([target.api(), target.context(), import('../client/batch.js')]);
   const interactive = out.interactive;
   let lastLine = 0;
   const outcome = await runBatch(api, { dynamodb: ctx.clients.dynamodb, table: ctx.names.resultsTable }, {
-    file: argv.file, out: argv.out, parallel: argv.parallel, retryForMs: argv.retryFor, timeoutMs: argv.timeout, resume: argv.resume, signal: interruptSignal(),
-    onBadLine: (line, reason) => process.stderr.write(`line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
+    file: argv.file, out: argv.out, parallel: argv.parallel, retryForMs: argv.retryFor, timeoutMs: argv.timeout, resume: argv.resume, signal: interruptSignal(), target: targetName,
+    onBadLine: (line, reason) => process.stderr.write(`${interactive ? CLEAR_LINE : ''}line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
+    // The first few, then a count: a stack that stopped answering fails every line the same way.
+    onNotSent: (line, reason) => {
+      if (++notSentSaid <= 3) process.stderr.write(`${interactive ? CLEAR_LINE : ''}line ${line} not sent to ${targetName}: ${reason}\n`);
+    },
   }, (p) => {
     // Progress: on a terminal one line kept up to date, elsewhere a line every 5 s.
     if (!interactive && Date.now() - lastLine < 5_000) return;
@@ -42,16 +61,16 @@ export async function handler(argv: ArgumentsCamelCase<BatchArgs>) {
     const rate = p.collected / Math.max(0.001, p.elapsedMs / 1000);
     const eta = p.sendingDone && rate > 0 && p.pending ? `, about ${formatSeconds((p.pending / rate) * 1000)} left` : '';
     const text = `${p.sent} sent, ${p.ok} ok, ${p.error} error, ${p.pending} pending (${rate.toFixed(0)}/s${eta}); tokens ${p.tokensIn} in, ${p.tokensOut} out`;
-    process.stderr.write(interactive ? `\r${text}   ` : `${text}\n`);
+    process.stderr.write(interactive ? `${CLEAR_LINE}${text}` : `${text}\n`);
   });
   if (interactive) process.stderr.write('\n');
   const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --resume"`;
-  if (outcome.resentAfterInterruption) out.warn(`${outcome.resentAfterInterruption} lines whose send was cut off by the interruption were sent again: each may have been queued twice.`);
+  if (outcome.resentAfterInterruption) out.warn(`${plural(outcome.resentAfterInterruption, 'line')} whose send an interruption cut off ${outcome.resentAfterInterruption === 1 ? 'was' : 'were'} sent again: each may have been queued twice.`);
   const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines, ${outcome.notSent} not sent, ${outcome.pending} pending; tokens ${outcome.tokensIn} in, ${outcome.tokensOut} out; results in ${argv.out}.`;
   out.result({ out: argv.out, ...outcome }, () => `Batch: ${summary}`);
   if (outcome.interrupted) throw new InterruptedError(`Interrupted: ${outcome.pending} results not collected yet. Continue with ${resume}.`);
   if (outcome.timedOut) throw new CliError(`${outcome.pending} results still pending after ${formatSeconds(argv.timeout)}. Collect them later with ${resume}.`);
-  if (outcome.notSent) throw new CliError(`${outcome.notSent} lines could not be sent (see above); ${resume} sends them again.`);
+  if (outcome.notSent) throw new CliError(`${plural(outcome.notSent, 'line')} could not be sent to ${targetName} within --retry-for (${formatSeconds(argv.retryFor)}); ${resume} sends them again.`);
   if (outcome.error || outcome.badLines) process.exitCode = 1;
 }
 

@@ -8,10 +8,10 @@ export const sinceOption = {
   type: 'string',
   requiresArg: true,
   default: `${DEFAULT_METRICS_WINDOW_SECONDS / 60}m`,
-  describe: 'The window of the throughput, latency, token and error figures (1m to 24h)',
+  describe: 'The window of the throughput, latency, token and error figures (1m to 24h or 1d)',
   coerce: (value: unknown): number => {
     const seconds = Math.ceil(duration('since')(value)! / 60_000) * 60;
-    if (!(seconds >= 60 && seconds <= MAX_METRICS_WINDOW_SECONDS)) throw new UsageError(`--since must be from 1m to 24h (got ${String(value)})`);
+    if (!(seconds >= 60 && seconds <= MAX_METRICS_WINDOW_SECONDS)) throw new UsageError(`--since must be from 1m to 24h (1d) (got ${String(value)})`);
     return seconds;
   },
 } as const;

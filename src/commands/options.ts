@@ -76,13 +76,13 @@ export function integerIn(flag: string, min: number, max: number, name = `--${fl
   };
 }
 
-/** Parses durations such as 500ms, 30s, 5m or 1h (a bare number is seconds) into milliseconds. */
+/** Parses durations such as 500ms, 30s, 5m, 1h or 1d (a bare number is seconds) into milliseconds. */
 export function duration(flag: string) {
   return (value: unknown) => {
     if (value === undefined) return undefined;
-    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(value).trim());
-    if (!match) throw new UsageError(`--${flag} must be a duration such as 30s, 5m or 1h (got ${String(value)})`);
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(value).trim());
+    if (!match) throw new UsageError(`--${flag} must be a duration such as 30s, 5m, 1h or 1d (got ${String(value)})`);
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
     return Number(match[1]) * unit;
   };
 }

@@ -38,10 +38,11 @@ export function builder(yargs: Argv) {
     .example('$0 send --file prompts.jsonl --parallel 32 > ids.jsonl', 'Bulk: one request a line; ids on stdout, progress on stderr');
 }
 
+/** The prompt piped in, without the newlines that end it, as the shell's $(cat) gives it: a file's last line break is not part of the question. */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8').replace(/(\r?\n)+$/, '');
 }
 
 async function buildRequest(argv: SendArgs): Promise<InvokeRequest> {

@@ -71,6 +71,8 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     const why = await whyNotRunning(argv.name, found);
     const report: StatusReport = { ...base, deployed: false, resources: [], queues: [], stale: !!found };
     out.result(report, () => `The local stack ${argv.name} is not running: ${why} Start it with: bedrock-queue up --local --name ${argv.name}`);
+    // A stack that was started and no longer runs (stopped, crashed, unreadable) is a failure to report; one never started is not.
+    if (found) process.exitCode = 1;
     return;
   }
   const report: StatusReport = {
@@ -88,6 +90,7 @@ async function statusLocal(argv: StatusArgs, out: Output) {
       invocationsInFlight: status.mapping.inFlight,
     },
     pid: status.pid,
+    sqsEndpoint: found.state.sqsEndpoint,
     ...(status.metrics ? { metrics: summarize(status.metrics, argv.since, status.mapping.concurrency) } : {}),
   };
   out.result(report, () => [
@@ -95,7 +98,7 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     '',
     ...humanQueues(report),
     ...humanMetrics(report),
-    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', status.invokeUrl]], ''),
+    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', status.invokeUrl], ['SQS endpoint', found.state.sqsEndpoint]], ''),
   ].join('\n'));
 }
 

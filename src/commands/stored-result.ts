@@ -1,12 +1,13 @@
 import type { ResultRecord } from '../contract.js';
 import { CliError, InterruptedError } from '../errors.js';
-import { formatSeconds, type Output } from '../output.js';
+import { formatSeconds, formatTimestamp, type Output } from '../output.js';
 import type { GlobalArgs } from './options.js';
 import { interruptSignal, type OperatorTarget } from './session.js';
 
-/** A result for people: when, id, status, latency, tokens and attempt on one line, then the answer (or the error) indented. */
+/** A result for people: when (date and time, UTC), id, status, latency, tokens and attempt on one line, then the answer (or the error) indented. */
 export function formatResult(out: Output, r: ResultRecord): string {
-  const time = new Date(r.completedAt).toLocaleTimeString();
+  // The date too: results are kept for days (--results-ttl), and a time alone says nothing of which day.
+  const time = formatTimestamp(r.completedAt);
   const tokens = r.usage ? `${r.usage.inputTokens}+${r.usage.outputTokens} tokens` : '';
   const status = r.status === 'ok' ? out.paint('32', 'ok') : out.paint('31', 'error');
   const head = [time, r.id, status, `${r.latencyMs} ms`, tokens, r.attempt > 1 ? `attempt ${r.attempt}` : ''].filter(Boolean).join('  ');

@@ -27,7 +27,10 @@ export function builder(yargs: Argv) {
 
 export async function handler(argv: ArgumentsCamelCase<TailArgs>) {
   const out = new Output(argv);
-  if (argv.logs && argv.local) throw new UsageError('--logs follows the worker\'s CloudWatch log group, on AWS only: the local worker logs to the output of "up --local".');
+  if (argv.logs && argv.local) {
+    const log = (await import('../local/state.js')).logPath(argv.name);
+    throw new UsageError(`--logs follows the worker's CloudWatch log group, on AWS only. The local worker's log lines go to the output of "up --local", or, with --detach, to ${log}: tail -f ${log}`);
+  }
   const target = await openTarget(argv);
   const ctx = await target.context();
   const signal = interruptSignal();

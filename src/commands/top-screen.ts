@@ -19,7 +19,10 @@ export interface ScreenOptions {
   width: number;
   height: number;
   color: boolean;
-  intervalMs: number;
+  /** Between refreshes; undefined for a single frame (--once), which says nothing of refreshing. */
+  intervalMs?: number;
+  /** The screen reads keys (full screen on a terminal): it says that q quits. */
+  keys?: boolean;
 }
 
 const BARS = '▁▂▃▄▅▆▇█';
@@ -46,7 +49,7 @@ export function renderTop(s: TopSnapshot, options: ScreenOptions): string[] {
     : 'no mapping';
   const metricsNote = s.target === 'aws' ? `CloudWatch at ${clock(s.metricsAt)} UTC` : 'local counters';
   const lines: string[] = [
-    `${paint('1', `bedrock-queue top  ${s.stack}`)} (${s.target})  ${clock(s.at)} UTC  every ${options.intervalMs / 1000} s  ${paint('2', 'q quits')}`,
+    `${paint('1', `bedrock-queue top  ${s.stack}`)} (${s.target})  ${clock(s.at)} UTC${options.intervalMs ? `  every ${options.intervalMs / 1000} s` : ''}${options.keys ? `  ${paint('2', 'q quits')}` : ''}`,
     `Model ${s.model ?? '?'}   Concurrency ${concurrency}`,
     '',
     paint('1', `${pad('Queue', 22)}${padLeft('waiting', 9)}${padLeft('in flight', 11)}${padLeft('delayed', 9)}`),

@@ -24,7 +24,7 @@ export function builder(yargs: Argv) {
         return ms;
       },
     })
-    .option('since', { ...sinceOption, default: '15m', describe: 'The minutes the rates, percentiles and sparklines cover (1m to 24h)' })
+    .option('since', { ...sinceOption, default: '15m', describe: 'The minutes the rates, percentiles and sparklines cover (1m to 24h or 1d)' })
     .option('once', { type: 'boolean', describe: 'Print one frame and exit (with --json: one snapshot)' })
     .example('$0 top', 'A live view of the stack: queues, rates, latency, tokens and errors; q quits')
     .example('$0 top --local --interval 1s', 'The local target, refreshed every second')
@@ -39,7 +39,7 @@ async function fullScreen(next: () => Promise<TopSnapshot>, intervalMs: number, 
   let problem = '';
   const draw = () => {
     const height = stdout.rows || 24;
-    const lines = last ? renderTop(last, { width: stdout.columns || 80, height: height - 1, color: colourWanted(), intervalMs }) : ['Reading the stack...'];
+    const lines = last ? renderTop(last, { width: stdout.columns || 80, height: height - 1, color: colourWanted(), intervalMs, keys: true }) : ['Reading the stack...'];
     if (problem) lines.push(`${problem} (trying again)`.slice(0, stdout.columns || 80));
     stdout.write(ansi.cursorTo(0, 0) + lines.map((l) => l + ansi.eraseEndLine).join('\n') + ansi.eraseDown);
   };
@@ -89,7 +89,7 @@ export async function handler(argv: ArgumentsCamelCase<TopArgs>) {
   while (!controller.signal.aborted) {
     const snapshot = await next();
     if (argv.json) process.stdout.write(`${JSON.stringify(snapshot)}\n`);
-    else process.stdout.write(`${renderTop(snapshot, { width: 200, height: 100, color: false, intervalMs }).join('\n')}\n\n`);
+    else process.stdout.write(`${renderTop(snapshot, { width: 200, height: 100, color: false, ...(argv.once ? {} : { intervalMs }) }).join('\n')}\n\n`);
     if (argv.once) break;
     await pause(intervalMs, controller.signal);
   }

@@ -73,7 +73,7 @@ async function dryRun(argv: UpArgs, settings: LocalSettings, out: Output) {
   const found = await readState(argv.name);
   const previous = found?.state;
   const held = await journalContents(journalPath(argv.name), resourceNames(argv.name));
-  const port = argv.port ? String(argv.port) : previous ? `${new URL(previous.apiUrl).port} (the previous run's, or a free one if taken)` : 'a free one';
+  const port = argv.port ? String(argv.port) : previous ? `${new URL(previous.apiUrl).port} (the previous run's; any unused port if it is taken)` : 'any unused port';
   const plan = {
     stack: argv.name,
     local: true,

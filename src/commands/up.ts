@@ -38,6 +38,15 @@ function checkModel(argv: { model?: string; modelEndpoint?: string; local?: bool
   return true;
 }
 
+/** Flags that shape the local target mean nothing on AWS: said, rather than ignored. */
+function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number; modelLatency?: string; modelRpm?: number; modelTpm?: number; modelErrorRate?: number }): true {
+  if (argv.local) return true;
+  const given = ([['detach', argv.detach], ['port', argv.port], ['model-latency', argv.modelLatency], ['model-rpm', argv.modelRpm], ['model-tpm', argv.modelTpm], ['model-error-rate', argv.modelErrorRate]] as const)
+    .filter(([, value]) => value !== undefined && value !== false).map(([flag]) => `--${flag}`);
+  if (given.length) throw new UsageError(`${given.join(', ')} ${given.length > 1 ? 'work' : 'works'} with --local only (up --local ${given.join(' ')} ...): on AWS the stack runs in your account, not in a process here.`);
+  return true;
+}
+
 export function builder(yargs: Argv) {
   return yargs
     .option('model', { type: 'string', requiresArg: true, describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}; with --local: local.echo, aws:<id> for real Bedrock, or the --model-endpoint's model]` })
@@ -70,7 +79,7 @@ export function builder(yargs: Argv) {
       coerce: keyValues('tag', { maxCount: TAG_RULES.maxTags - 1, maxKey: TAG_RULES.maxKey, maxValue: TAG_RULES.maxValue }, tagProblem) })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing (with --local: what would start; nothing starts)' })
     .option('skip-model-check', { type: 'boolean', default: false, describe: 'Deploy without checking that the account can call the model here (for emulators without the Bedrock control plane)' })
-    .option('port', { type: 'string', requiresArg: true, describe: 'With --local: the API\'s port on 127.0.0.1 [a free one]', coerce: integerIn('port', 1, 65535) })
+    .option('port', { type: 'string', requiresArg: true, describe: 'With --local: the API\'s port on 127.0.0.1 [the previous run\'s, else any unused port]', coerce: integerIn('port', 1, 65535) })
     .option('detach', { type: 'boolean', default: false, describe: 'With --local: run in the background and return once it answers' })
     .option('model-latency', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s latency, e.g. 0, 200ms, 2s, 100-300ms [0]', coerce: (v?: string) => {
       if (v !== undefined && !/^\d+(\.\d+)?(-\d+(\.\d+)?)?(ms|s)?$/.test(v)) throw new UsageError(`--model-latency must be like 0, 200ms, 2s or 100-300ms (got ${v})`);
@@ -82,6 +91,7 @@ export function builder(yargs: Argv) {
     .option('model-endpoint', { type: 'string', requiresArg: true, describe: 'With --local: answer from this OpenAI-compatible server instead, e.g. Ollama\'s http://127.0.0.1:11434/v1 (with --model naming its model; a bearer token from BEDROCK_QUEUE_MODEL_ENDPOINT_KEY)' })
     .option('if-model-unreachable', { choices: ['refuse', 'warn'] as const, default: 'refuse' as const, describe: 'With --model-endpoint: what to do when the endpoint does not answer at start' })
     .check(checkModel)
+    .check(checkLocalOnly)
     .option('model-quota-window', { type: 'string', requiresArg: true, hidden: true, describe: 'With --local: the quota window, a minute as on Bedrock; tests shorten it', coerce: duration('model-quota-window') })
     .option('batch-size', { type: 'string', requiresArg: true, hidden: true, describe: 'With --local: records per invocation (the reference pattern used 10)', coerce: integerIn('batch-size', 1, 10) })
     .epilog(`Settings not given are ${keep}; defaults apply on creation only.`)
@@ -181,7 +191,9 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
         ], ''));
         lines.push('', 'Send a first prompt:');
         if (ctx.settings.apiKeyRequired) {
-          lines.push(`  KEY=$(aws apigateway get-api-key --api-key ${ctx.ids.apiKeyId} --include-value --query value --output text --region ${ctx.account.region})`);
+          // Against an emulator the key is the emulator's: the AWS CLI must ask it, not AWS.
+          const endpoint = ctx.emulatorEndpoint ? ` --endpoint-url ${ctx.emulatorEndpoint}` : '';
+          lines.push(`  KEY=$(aws apigateway get-api-key --api-key ${ctx.ids.apiKeyId} --include-value --query value --output text --region ${ctx.account.region}${endpoint})`);
         }
         lines.push(`  curl -sS -X POST ${invokeUrl} -H 'Content-Type: application/json'${ctx.settings.apiKeyRequired ? ' -H "x-api-key: $KEY"' : ''} -d '{"prompt": "Why is the sky blue?"}'`);
       }

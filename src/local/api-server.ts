@@ -119,7 +119,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   server.keepAliveTimeout = 65_000;
   const port = await listen(server, options.port ?? 0).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new CliError(`Port ${options.port} on 127.0.0.1 is in use: choose another --port, or leave it out for a free one.`);
+    if (err.code === 'EADDRINUSE') throw new CliError(`Port ${options.port} on 127.0.0.1 is in use: choose another --port, or leave --port out and the system picks an unused port.`);
     throw err;
   });
   const url = `http://127.0.0.1:${port}`;

@@ -52,7 +52,7 @@ function answeredBy(record: JournalRecord, names: QueueNames): string[] {
  * is dropped rather than answered twice; results sent since the last compaction are remembered in
  * the journal for as long as their request is still queued.
  */
-export async function startJournaledAws(journalPath: string, names: QueueNames, options: JournalOptions = {}): Promise<JournaledAws> {
+export async function startJournaledAws(journalPath: string, names: QueueNames, options: JournalOptions & { sqsPort?: number } = {}): Promise<JournaledAws> {
   let journal: Journal | undefined;
   let answeredSinceCompaction = new Set<string>();
   /** Answered requests still queued at the last compaction: their note must survive the next one too. */
@@ -66,6 +66,7 @@ export async function startJournaledAws(journalPath: string, names: QueueNames, 
   let recovered: Recovered | undefined;
   const store = new ResultsStore(names.resultsTable, RESULT_ITEM.key, sink);
   const sqs = await startSqsServer({
+    ...(options.sqsPort ? { preferredPort: options.sqsPort } : {}),
     journal: sink,
     dynamodb: store.actions(),
     prepare: async (service) => {

@@ -24,9 +24,9 @@ function refuseIfRunning(stack: string, found: FoundState | undefined) {
 }
 
 export function describeRecovered(r: Recovered): string {
-  return `Resumed from the journal: ${r.requests} requests queued again, ${r.results} results to collect, ${r.deadLetters} in the DLQ`
-    + `${r.alreadyAnswered ? ` (${r.alreadyAnswered} requests already answered, not sent again)` : ''}`
-    + `${r.unreadable ? `; ${r.unreadable} unreadable journal lines skipped` : ''}.`;
+  return `Resumed from the journal: ${plural(r.requests, 'request')} queued again, ${plural(r.results, 'result')} to collect, ${plural(r.deadLetters, 'dead letter')} in the DLQ`
+    + `${r.alreadyAnswered ? ` (${plural(r.alreadyAnswered, 'request')} already answered, not sent again)` : ''}`
+    + `${r.unreadable ? `; ${plural(r.unreadable, 'unreadable journal line')} skipped` : ''}.`;
 }
 
 /** What an earlier run of this stack left: its port and key are reused when free, so clients keep working. */
@@ -64,9 +64,11 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
       controlToken,
       port: options.port ?? previousPort,
       portIsPreference: options.port === undefined,
+      ...(previous ? { sqsPort: Number(new URL(previous.sqsEndpoint).port) } : {}),
       ...(previous?.apiKey ? { apiKey: previous.apiKey } : {}),
     });
     if (options.port === undefined) warnIfMoved(previous, local.apiUrl, out);
+    if (previous && previous.sqsEndpoint !== local.sqsEndpoint) out.warn(`the SQS endpoint's port ${new URL(previous.sqsEndpoint).port} of the previous run is taken: it now listens on ${local.sqsEndpoint}.`);
     if (local.recovered) out.note(describeRecovered(local.recovered));
     state = {
       stack: options.stack,

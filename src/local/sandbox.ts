@@ -37,8 +37,9 @@ export class FunctionSandbox {
   private readonly threads: (Thread | undefined)[];
   private nextId = 0;
 
-  /** `onLogLine` sees each line the function writes, as CloudWatch Logs would (the local metrics read them). */
-  constructor(private readonly bundle: URL, private readonly env: Record<string, string | undefined>, containers = 1, private readonly onLogLine?: (line: string) => void) {
+  /** `onLogLine` sees each line the function writes, as CloudWatch Logs would (the local metrics read them); `printLine` says how stderr shows it. */
+  constructor(private readonly bundle: URL, private readonly env: Record<string, string | undefined>, containers = 1, private readonly onLogLine?: (line: string) => void,
+    private readonly printLine: (line: string) => string = (line) => line) {
     this.threads = Array.from({ length: containers }, () => undefined);
   }
 
@@ -73,7 +74,7 @@ export class FunctionSandbox {
     const worker = new Worker(hostScript(), { workerData: { bundle: this.bundle.href }, env: this.env, stdout: true });
     createInterface({ input: worker.stdout, crlfDelay: Infinity }).on('line', (line) => {
       this.onLogLine?.(line);
-      process.stderr.write(`${line}\n`);
+      process.stderr.write(`${this.printLine(line)}\n`);
     });
     const thread: Thread = { worker, pending: new Map(), ready: undefined! };
     thread.ready = new Promise<void>((resolve, reject) => {

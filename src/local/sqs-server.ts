@@ -23,6 +23,8 @@ export interface SqsServerOptions {
   prepare?: (service: SqsService) => Promise<void> | void;
   /** DynamoDB's actions on the same endpoint (X-Amz-Target DynamoDB_20120810.<Action>): the local results store. */
   dynamodb?: Record<string, SqsAction>;
+  /** The port wished for (an earlier run's, so clients keep their endpoint); another free one when it is taken. */
+  preferredPort?: number;
 }
 
 const JSON_TYPE = 'application/x-amz-json-1.0';
@@ -85,7 +87,10 @@ export async function startSqsServer(options: SqsServerOptions = {}): Promise<Sq
     }
   });
   server.keepAliveTimeout = 65_000;
-  const port = await listen(server);
+  const port = await listen(server, options.preferredPort ?? 0).catch((err: NodeJS.ErrnoException) => {
+    if (options.preferredPort && err.code === 'EADDRINUSE') return listen(server, 0);
+    throw err;
+  });
   endpoint = `http://127.0.0.1:${port}`;
 
   const call: SqsCall = async <T>(action: string, params: Record<string, unknown>) => {

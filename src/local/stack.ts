@@ -16,6 +16,7 @@ import { readBody } from './http.js';
 import { CliError } from '../errors.js';
 import { MappingEmulator, type MappingStatus } from './mapping.js';
 import { FunctionSandbox } from './sandbox.js';
+import { humanLogLine } from './log-lines.js';
 import { MetricsRecorder } from './metrics-recorder.js';
 import { MAX_METRICS_WINDOW_SECONDS, type MetricsReading } from '../metrics-contract.js';
 import { startJournaledAws, type Recovered } from './journaled-aws.js';
@@ -55,6 +56,8 @@ export interface StartOptions extends LocalStackOptions {
   apiKey?: string;
   /** The port is the earlier run's: another free one will do when it is taken. */
   portIsPreference?: boolean;
+  /** The SQS endpoint's port of an earlier run, kept when free. */
+  sqsPort?: number;
 }
 
 export interface LocalStatus {
@@ -114,7 +117,7 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
 }
 
 async function assembleLocalStack(options: StartOptions, opened: (() => Promise<unknown>)[]): Promise<LocalStack> {
-  const durable = await startJournaledAws(journalPath(options.stack), resourceNames(options.stack));
+  const durable = await startJournaledAws(journalPath(options.stack), resourceNames(options.stack), { ...(options.sqsPort ? { sqsPort: options.sqsPort } : {}) });
   const { sqs: sqsServer, journal } = durable;
   opened.push(() => sqsServer.close().then(() => journal.close()));
   const sqsEndpoint = sqsServer.endpoint;
@@ -132,7 +135,9 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   if (modelServer) opened.push(() => modelServer.close());
   // Lambda runs each concurrent invocation in a container of its own: here, up to one thread per core.
   const metrics = new MetricsRecorder(options.stack);
-  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint), Math.min(settings.concurrency, availableParallelism()), (line) => metrics.ingest(line));
+  // At a terminal, a line a request for people; in a log file (--detach) or a pipe, the JSON as CloudWatch would store it.
+  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint), Math.min(settings.concurrency, availableParallelism()),
+    (line) => metrics.ingest(line), process.stderr.isTTY ? humanLogLine : undefined);
   opened.push(() => sandbox.close());
   await sandbox.start();
 

@@ -8,7 +8,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { partitionOf } from '../contract.js';
-import { CliError, credentialsMessage, errorMessage, isCredentialError } from '../errors.js';
+import { CliError, credentialsMessage, errorMessage, isCredentialError, NO_ACCOUNT_HINT } from '../errors.js';
 import { CallLog, instrument } from './call-log.js';
 
 export interface AwsTarget {
@@ -82,7 +82,7 @@ export async function resolveRegion(clients: Clients): Promise<string> {
     region = '';
   }
   if (!region) {
-    throw new CliError('No AWS region is set: pass --region, set AWS_REGION, or add "region = ..." to your profile in ~/.aws/config.');
+    throw new CliError(`No AWS region is set: pass --region, set AWS_REGION, or add "region = ..." to your profile in ~/.aws/config. ${NO_ACCOUNT_HINT}`);
   }
   return region;
 }

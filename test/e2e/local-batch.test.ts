@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/cli.js';
@@ -34,6 +34,34 @@ describe('batch: a file of prompts in, a file of answers out', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/is there from an earlier run: pass --resume/);
   });
+
+  it('keeps going while the local stack is killed and started again mid-run (within --retry-for), and removes its journal once done', async () => {
+    const stack = await startLocal('batch-restart', '--model-latency', '20ms', '--concurrency', '4', '--rate-limit', '10000', '--burst-limit', '10000');
+    started.push(stack);
+    const count = 400;
+    const input = join(dir, 'restart.txt');
+    writeFileSync(input, Array.from({ length: count }, (_, i) => `again ${i + 1}`).join('\n'));
+    const out = join(dir, 'restart.jsonl');
+    const batch = cli('batch', input, '--out', out, '--local', '--name', stack.name, '--parallel', '8', '--retry-for', '2m', '--json');
+    await waitUntil('some answers written', async () => {
+      try {
+        return readFileSync(out, 'utf8').split('\n').length > 50;
+      } catch {
+        return false;
+      }
+    });
+    process.kill(stack.state.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1_000));
+    const up = await cli('up', '--local', '--detach', '--name', stack.name);
+    expect(up.code, up.stderr).toBe(0);
+    const run = await batch;
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: count, error: 0, pending: 0, notSent: 0 });
+    const lines = readOut(out);
+    expect(new Set(lines.map((l) => l.line)).size).toBe(count);
+    expect(lines.every((l) => l.status === 'ok' && l.output === `echo: again ${l.line}`)).toBe(true);
+    expect(existsSync(`${out}.journal`)).toBe(false);
+  }, 180_000);
 
   it('after kill -9 mid-run, --resume sends only what was never sent and collects the rest: every line once, all ok', async () => {
     const stack = await startLocal('batch-kill', '--model-latency', '20ms', '--concurrency', '8', '--rate-limit', '10000', '--burst-limit', '10000');

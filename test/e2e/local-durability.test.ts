@@ -67,7 +67,8 @@ describe('the local target survives crashes and races', () => {
   it('kill -9 under load, then up again: every accepted request gets exactly one result, on the same URL and key', async () => {
     const name = 'dur-kill';
     started.push(name);
-    const first = await startLocal(name, '--model-latency', '20ms', '--concurrency', '4');
+    // --timeout 3: requests in flight at the kill come back after their visibility timeout (6 x 3 s), as on SQS.
+    const first = await startLocal(name, '--model-latency', '20ms', '--concurrency', '4', '--timeout', '3');
     const { invokeUrl, apiKey } = first.state;
     const accepted = new Set<string>();
     let refused = 0;
@@ -93,6 +94,8 @@ describe('the local target survives crashes and races', () => {
     const again = await cliJson<{ invokeUrl: string; apiKey: string; recovered: { requests: number; results: number } }>('up', '--local', '--detach', '--name', name, '--model-latency', '0', '--concurrency', '8');
     expect(again.invokeUrl).toBe(invokeUrl);
     expect(again.apiKey).toBe(apiKey);
+    // The SQS endpoint stays where clients (the AWS CLI, boto3) were pointed, as the API does.
+    expect(readState(name).sqsEndpoint).toBe(first.state.sqsEndpoint);
     expect(again.recovered.requests + again.recovered.results).toBeGreaterThan(0);
     // The client's URL and key still work.
     expect((await post(invokeUrl, apiKey!, 'after the restart')).status).toBe(202);
@@ -129,7 +132,8 @@ describe('the local target survives crashes and races', () => {
     started.push(name);
     writeFileSync(statePath(name), '{"stack": "dur-corrupt", "pid": 12');
     const status = await cli('status', '--local', '--name', name);
-    expect(status.code).toBe(0);
+    // A stack that was started and does not run is a failure (exit 1), said on stdout as the status.
+    expect(status.code).toBe(1);
     expect(status.stdout).toMatch(/not a state file bedrock-queue can read/);
     const down = await cli('down', '--local', '--name', name);
     expect(down.code).toBe(1);
@@ -151,8 +155,9 @@ describe('the local target survives crashes and races', () => {
     const port = await listen(other);
     try {
       writeFileSync(statePath(name), JSON.stringify({ stack: name, pid: process.pid, apiUrl: `http://127.0.0.1:${port}`, invokeUrl: `http://127.0.0.1:${port}/prod/invokeModel`, sqsEndpoint: `http://127.0.0.1:${port}`, model: 'local.echo', controlToken: 'old', startedAt: '' }));
-      const status = await cliJson<{ deployed: boolean }>('status', '--local', '--name', name);
-      expect(status.deployed).toBe(false);
+      const status = await cli('status', '--local', '--name', name, '--json');
+      expect(status.code).toBe(1);
+      expect(JSON.parse(status.stdout)).toMatchObject({ deployed: false, stale: true });
       const up = await cli('up', '--local', '--detach', '--name', name, '--json');
       expect(up.code, up.stderr).toBe(0);
       expect(up.stderr).toMatch(new RegExp(`port ${port} of the previous run is taken`));

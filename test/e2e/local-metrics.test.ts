@@ -49,12 +49,23 @@ describe('status on the local target: the worker\'s metrics, read back from its 
     expect(human.stdout).toMatch(/Results\s+13\.3\/min ok, 0\.2\/min error \(last 15 min\)/);
     expect(human.stdout).toMatch(/Errors\s+InvalidRequest 3\n/);
     expect(human.stdout).toMatch(/Model\s+p50 \d+ ms {2}p95 \d+ ms {2}p99 \d+ ms/);
+    expect(human.stdout).toMatch(/^SQS endpoint\s+http:\/\/127\.0\.0\.1:\d+$/m);
+
+    // One frame: it neither refreshes nor reads keys, so it says neither.
+    const once = await cli('top', '--local', '--name', stack.name, '--once');
+    expect(once.code, once.stderr).toBe(0);
+    const header = once.stdout.split('\n')[0]!;
+    expect(header).toMatch(/^bedrock-queue top {2}e2e-metrics \(local\) {2}\d\d:\d\d:\d\d UTC$/);
+    expect(once.stdout).toMatch(/e2e-metrics-requests/);
   }, 120_000);
 
   it('refuses a window outside 1 minute to a day, as a usage error', async () => {
     const tooLong = await cli('status', '--local', '--name', 'e2e-none', '--since', '2d');
-    expect([tooLong.code, tooLong.stderr]).toEqual([2, expect.stringMatching(/--since must be a duration|--since must be from 1m to 24h/)]);
+    expect([tooLong.code, tooLong.stderr]).toEqual([2, expect.stringMatching(/--since must be from 1m to 24h \(1d\) \(got 2d\)/)]);
     const tooLongHours = await cli('status', '--local', '--name', 'e2e-none', '--since', '25h');
-    expect([tooLongHours.code, tooLongHours.stderr]).toEqual([2, expect.stringMatching(/--since must be from 1m to 24h \(got 25h\)/)]);
+    expect([tooLongHours.code, tooLongHours.stderr]).toEqual([2, expect.stringMatching(/--since must be from 1m to 24h \(1d\) \(got 25h\)/)]);
+    // Days, as --results-ttl takes them: a whole day is the longest window.
+    const day = await cli('status', '--local', '--name', 'e2e-none', '--since', '1d', '--json');
+    expect([day.code, JSON.parse(day.stdout).deployed]).toEqual([0, false]);
   });
 });

@@ -171,14 +171,15 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     for (const args of [['send', '-'], ['send']]) {
       const piped = await cliPiped(question, ...args, '--local', '--name', stack.name, '--wait');
       expect(piped.code, piped.stderr).toBe(0);
-      expect(piped.stdout).toBe(`echo: ${question}\n`);
+      // Without its final newline, as $(cat) would give it; the newline inside stays.
+      expect(piped.stdout).toBe(`echo: ${question.trimEnd()}\n`);
     }
     await cliJson('send', '--local', '--name', stack.name, 'one');
     await cliJson('send', '--local', '--name', stack.name, 'two');
     // send --wait reads the results store: every result, the waited-for ones too, stays on the results queue for consumers.
     const tail = await cli('tail', '--local', '--name', stack.name, '--count', '5', '--json');
     expect(tail.code, tail.stderr).toBe(0);
-    expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).output).sort()).toEqual(['echo: line one & more\nline two 🚀\n', 'echo: line one & more\nline two 🚀\n', 'echo: one', 'echo: ping & pong', 'echo: two']);
+    expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).output).sort()).toEqual(['echo: line one & more\nline two 🚀', 'echo: line one & more\nline two 🚀', 'echo: one', 'echo: ping & pong', 'echo: two']);
   });
 
   it('result answers pending, then the stored record byte for byte; hostile prompts round-trip exactly', async () => {
@@ -196,6 +197,8 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     expect(JSON.parse(waited.stdout)).toEqual(queued);
     const human = await cli('result', id, '--local', '--name', stack.name);
     expect(human.stdout).toContain(`echo: ${prompt.split('\n')[0]}`);
+    // When, with its date: results are kept for days.
+    expect(human.stdout.split('\n')[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC  ${id}  ok  \\d+ ms`));
     const malformed = await cli('result', 'not-an-id', '--local', '--name', stack.name);
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/"not-an-id" is not a request id/);
@@ -303,6 +306,8 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     const send = await cli('send', '--local', '--name', 'e2e-stale', 'hello');
     expect(send.code).toBe(1);
     expect(send.stderr).toMatch(/The local stack e2e-stale is not running: its process \d+ is gone or no longer answers/);
-    expect((await cliJson('status', '--local', '--name', 'e2e-stale')).deployed).toBe(false);
+    const status = await cli('status', '--local', '--name', 'e2e-stale', '--json');
+    expect(status.code).toBe(1);
+    expect(JSON.parse(status.stdout)).toMatchObject({ deployed: false, stale: true });
   });
 });

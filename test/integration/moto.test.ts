@@ -45,6 +45,9 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     expect(second.changed).toBe(0);
     expect(second.calls.mutations).toBe(0);
     expect(second.plan.map((i: { action: string }) => i.action)).toEqual(Array(12).fill('unchanged'));
+    // The human output's key hint asks the emulator that holds the key, never AWS.
+    const human = await runCli(['up', '--skip-model-check', '--region', REGION, '--endpoint-url', moto.endpoint, '--name', 'itest'], credentials);
+    expect(human.stdout).toMatch(new RegExp(`KEY=\\$\\(aws apigateway get-api-key --api-key \\w+ --include-value --query value --output text --region ${REGION} --endpoint-url ${moto.endpoint}\\)`));
 
     const status = await json('status');
     expectStatusReport(status, 'aws');

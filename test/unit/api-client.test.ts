@@ -1,4 +1,6 @@
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { closeServer, listen } from '../../src/local/http.js';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdaptiveRate, ApiError, postRequest, postWithRetry, retryAfterMs, waitUntilKeyAccepted } from '../../src/client/api.js';
@@ -46,6 +48,18 @@ describe('posting to the API', () => {
     await expect(postRequest(target(), { prompt: 'p' })).rejects.toThrow(/The API is throttling requests \(429\)/);
     api.failNext.push(413);
     await expect(postRequest(target(), { prompt: 'p' })).rejects.toThrow(/The request is too large for the API \(413\)/);
+  });
+
+  it('says an HTML error page (a proxy\'s 502) in one line', async () => {
+    const page = '<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title>\n<style>body { color: red }</style></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n';
+    const proxy = createServer((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end(page));
+    const port = await listen(proxy);
+    try {
+      const err = await postRequest({ invokeUrl: `http://127.0.0.1:${port}/prod/invokeModel` }, { prompt: 'p' }).catch((e: Error) => e);
+      expect((err as Error).message).toBe('The API failed (502): 502 Bad Gateway 502 Bad Gateway nginx');
+    } finally {
+      await closeServer(proxy);
+    }
   });
 
   it('says when the API cannot be reached', async () => {

@@ -28,7 +28,11 @@ describe('the CLI contract', () => {
   const usageErrors: [string[], RegExp][] = [
     [[], /Name a command/],
     [['deploy'], /Unknown argument: deploy|Did you mean/],
-    [['up', '--bogus'], /Unknown argument/],
+    [['up', '--bogus'], /^Error: Unknown option: --bogus$/m],
+    [['up', '--bogus-flag'], /^Error: Unknown option: --bogus-flag$/m],
+    [['tail', '--logs', '--local', '--name', 'demo'], /^Error: --logs follows the worker's CloudWatch log group, on AWS only\. .* with --detach, to \/.+\/bedrock-queue\/demo\.log: tail -f \/.+\/demo\.log$/m],
+    [['up', '--detach'], /^Error: --detach works with --local only \(up --local --detach \.\.\.\): on AWS the stack runs in your account, not in a process here\.$/m],
+    [['up', '--port', '8080', '--model-latency', '1s'], /^Error: --port, --model-latency work with --local only/m],
     [['up', '--name', 'Bad_Name'], /Invalid --name "Bad_Name"/],
     [['up', '--name', 'a'.repeat(32)], /Invalid --name/],
     [['up', '--concurrency', '1'], /--concurrency must be a whole number from 2 to 1000 \(got 1\)/],
@@ -67,14 +71,14 @@ describe('the CLI contract', () => {
     [['up', '--rate-limit', 'fast'], /--rate-limit must be a number above 0 \(got fast\)/],
     [['send', '--file', 'f.jsonl', '--parallel', 'abc'], /--parallel must be a whole number from 1 to 256 \(got abc\)/],
     [['tail', '--count', 'abc'], /--count must be a whole number from 1 to 1000000 \(got abc\)/],
-    [['send', 'p', '--wait', '--timeout', '-5s'], /^Error: --timeout must be a duration such as 30s, 5m or 1h \(got -5s\)$/m],
-    [['tail', '--idle', '-1s'], /^Error: --idle must be a duration such as 30s, 5m or 1h \(got -1s\)$/m],
+    [['send', 'p', '--wait', '--timeout', '-5s'], /^Error: --timeout must be a duration such as 30s, 5m, 1h or 1d \(got -5s\)$/m],
+    [['tail', '--idle', '-1s'], /^Error: --idle must be a duration such as 30s, 5m, 1h or 1d \(got -1s\)$/m],
     [['send', 'p', '--wait', '--timeout', '0'], /--timeout must be longer than 0/],
     [['set-concurrency', 'ten'], /^Error: The concurrency must be a whole number from 2 to 1000 \(got ten\)$/m],
     [['status', '--region', 'us east'], /^Error: Invalid --region "us east": give an AWS Region name such as us-east-1 \(at most 20 characters\)\.$/m],
     [['send', '--file', '/nonexistent/prompts.jsonl'], /^Error: --file \/nonexistent\/prompts\.jsonl cannot be read: no such file$/m],
     [['send', '--file', '/tmp'], /^Error: --file \/tmp cannot be read: it is a directory$/m],
-    [['send', '--file', 'f.jsonl', '--retry-for', 'forever'], /--retry-for must be a duration such as 30s, 5m or 1h \(got forever\)/],
+    [['send', '--file', 'f.jsonl', '--retry-for', 'forever'], /--retry-for must be a duration such as 30s, 5m, 1h or 1d \(got forever\)/],
     [['down'], /down deletes resources: pass --yes/],
     [['set-concurrency', '1'], /must be a whole number from 2 to 1000 \(got 1\)/],
     [['set-concurrency', '0'], /must be a whole number from 2 to 1000 \(got 0\)/],
@@ -86,8 +90,8 @@ describe('the CLI contract', () => {
     [['send', '--file', 'f.jsonl', '--wait'], /Arguments file and wait are mutually exclusive/],
     [['tail', '--logs', '--keep'], /Arguments logs and keep are mutually exclusive/],
     [['tail', '--idle', 'forever'], /--idle must be a duration/],
-    [['status', '--since', '0m'], /--since must be from 1m to 24h \(got 0m\)/],
-    [['top', '--since', 'a while'], /--since must be a duration such as 30s, 5m or 1h \(got a while\)/],
+    [['status', '--since', '0m'], /--since must be from 1m to 24h \(1d\) \(got 0m\)/],
+    [['top', '--since', 'a while'], /--since must be a duration such as 30s, 5m, 1h or 1d \(got a while\)/],
     [['top', '--interval', '200ms'], /--interval must be at least 1s \(got 200ms\)/],
     [['up', ...Array.from({ length: 50 }, (_, i) => ['--tag', `k${i}=v`]).flat()], /--tag can be given at most 49 times/],
   ];
@@ -103,14 +107,14 @@ describe('the CLI contract', () => {
   it('says in one line how to set a region when there is none', async () => {
     const run = await runCli(['status'], { ...bare(), AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' });
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^Error: No AWS region is set: pass --region, set AWS_REGION/m);
+    expect(run.stderr).toMatch(/^Error: No AWS region is set: pass --region, set AWS_REGION.* No AWS account at hand\? "bedrock-queue up --local" runs the same pipeline on this machine\.$/m);
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('says in one line that credentials are missing, with no stack trace', async () => {
     const run = await runCli(['status', '--region', 'us-east-1'], bare());
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/Error: AWS credentials are missing or invalid/);
+    expect(run.stderr).toMatch(/Error: AWS credentials are missing or invalid.* "bedrock-queue up --local" runs the same pipeline on this machine\.$/m);
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -4,6 +4,7 @@ import { METRICS_NAMESPACE } from '../../src/metrics-contract.js';
 import { handler } from '../../src/worker/index.js';
 import { MAX_LOG_LINE_BYTES, writeLogLine, emfDocument } from '../../src/worker/metrics.js';
 import { emfProblems } from '../helpers/emf.js';
+import { humanLogLine } from '../../src/local/log-lines.js';
 import { bedrock, context, echo, event, logLines, meta, record, SENT, throttling, useWorkerFixture } from '../helpers/worker-fixture.js';
 
 useWorkerFixture();
@@ -38,11 +39,16 @@ describe('the worker\'s metrics (Embedded Metric Format in its log lines)', () =
     expect(line!.EndToEndLatency as number).toBeGreaterThanOrEqual(60_000);
     expect(line!.EndToEndLatency as number).toBeLessThanOrEqual(Date.now() - SENT);
     expect(raw).not.toContain('secret');
+    // At a terminal (up --local in the foreground) the same line reads as one line for people.
+    expect(humanLogLine(raw!.trimEnd())).toMatch(/^\d\d:\d\d:\d\d  m1  ok  attempt 1  \d+ ms  5\+7 tokens$/);
   });
 
   it('counts an error result under Stack and under Stack and ErrorCode, and only ResultsError per code', async () => {
     bedrock.on(ConverseCommand).rejects(new ValidationException({ message: 'The provided model identifier is invalid.', ...meta }));
     await handler(event(record('bad', { prompt: 'p' }), record('nobody', '{not json')), context());
+    expect(rawLines().map((l) => humanLogLine(l.trimEnd())).find((l) => l.includes(' bad ')))
+      .toMatch(/^\d\d:\d\d:\d\d  bad  error  attempt 1  \d+ ms  ValidationException/);
+    expect(humanLogLine('not json at all')).toBe('not json at all');
     for (const raw of rawLines()) expect(emfProblems(raw)).toEqual([]);
     const [validation, invalid] = logLines();
     expect(declared(validation!, ['Stack'])).toMatchObject({ 'ResultsError (Count)': 1, 'Attempts (Count)': 1, 'ModelLatency (Milliseconds)': expect.any(Number) });
