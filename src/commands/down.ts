@@ -79,7 +79,7 @@ export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
   await engine.destroy(ctx, observed, (item, run) => out.step(`Deleting ${item.kind} ${item.name}`, async () => {
     await run();
     summary.removed.push(`${item.kind} ${item.name}`);
-  }));
+  }), (title, run) => out.step(title, run));
   out.result({ ...summary, calls: callStats(session) }, () => `Stack ${argv.name} removed: ${summary.removed.length} resources deleted.`);
 }
 

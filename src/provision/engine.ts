@@ -175,8 +175,13 @@ export async function apply(ctx: Ctx, observed: Observed[], items: PlanItem[], s
   }
 }
 
-/** Deletes every resource of the stack in reverse order, leaving resources that are not ours alone. */
-export async function destroy(ctx: Ctx, observed: Observed[], step: StepRunner): Promise<void> {
+/**
+ * Deletes every resource of the stack in reverse order, leaving resources that are not ours alone.
+ * Removals that take a while to be seen through (queues) are waited for side by side, while the
+ * rest goes on, and all together at the end (`waiting` shows that wait).
+ */
+export async function destroy(ctx: Ctx, observed: Observed[], step: StepRunner, waiting: (title: string, run: () => Promise<void>) => Promise<void> = (_, run) => run()): Promise<void> {
+  const seenThrough: { name: string; done: Promise<void> }[] = [];
   for (const { resource, live, owned } of [...observed].reverse()) {
     if (!live || !owned) continue;
     const item: PlanItem = { key: resource.key, kind: resource.kind, name: resource.name(ctx), action: 'update', changes: [] };
@@ -184,7 +189,16 @@ export async function destroy(ctx: Ctx, observed: Observed[], step: StepRunner):
       for (const id of live.duplicates ?? []) await resource.removeDuplicate!(ctx, id);
       await resource.remove(ctx, live);
     });
+    const done = resource.untilRemoved?.(ctx, live);
+    if (!done) continue;
+    // Awaited below: until then a failure must not count as unhandled.
+    done.catch(() => undefined);
+    seenThrough.push({ name: item.name, done });
   }
+  if (!seenThrough.length) return;
+  await waiting(`Waiting until ${seenThrough.map((s) => s.name).join(', ')} ${seenThrough.length > 1 ? 'are' : 'is'} gone`, async () => {
+    await Promise.all(seenThrough.map((s) => s.done));
+  });
 }
 
 export interface QueueReport {

@@ -172,6 +172,8 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
     },
     async remove(ctx, live) {
       await ctx.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: live.url }));
+    },
+    async untilRemoved(ctx) {
       await waitUntilGone(ctx, `${name(ctx)} is deleted`, async () => !(await orMissing(ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName: name(ctx) })))), QUEUE_GONE);
     },
   };

@@ -106,6 +106,8 @@ export interface Resource<L extends Live = Live> {
   create: (ctx: Ctx) => Promise<void>;
   update: (ctx: Ctx, live: L) => Promise<void>;
   remove: (ctx: Ctx, live: L) => Promise<void>;
+  /** Waits until a removal is seen through: `down` waits for these side by side, while it removes the rest. */
+  untilRemoved?: (ctx: Ctx, live: L) => Promise<void>;
   /** Deletes one of the live resource's duplicates (resources whose create is not idempotent). */
   removeDuplicate?: (ctx: Ctx, id: string) => Promise<void>;
   /** Also ours, without the stack tag, when the resources with these keys are all ours. */

@@ -36,6 +36,21 @@ export function queueDeletedRecently(window: number): Behaviour {
   };
 }
 
+/** After DeleteQueue, reads of the name still find it for `window` (eventual consistency): GetQueueUrl answers its URL. */
+export function deletedQueueLingers(window: number): Behaviour {
+  const deletedAt = new Map<string, { at: number; url: string }>();
+  return {
+    name: 'DeletedQueueLingers',
+    respond(req) {
+      if (req.service !== 'sqs') return undefined;
+      if (req.operation === 'DeleteQueue') deletedAt.set(queueName(req), { at: Date.now(), url: String(req.params.QueueUrl) });
+      const deleted = deletedAt.get(queueName(req));
+      if (req.operation === 'GetQueueUrl' && deleted && Date.now() - deleted.at < window) return json({ QueueUrl: deleted.url });
+      return undefined;
+    },
+  };
+}
+
 /**
  * A queue answers about a second after CreateQueue: reads say QueueDoesNotExist for `window`, and
  * a RedrivePolicy naming it fails "Dead letter target does not exist" for `redriveWindow`.

@@ -4,10 +4,11 @@
  * Active, API Gateway's rate limits, and the Bedrock control plane for the model preflight.
  */
 import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetQueueUrlCommand, ListQueuesCommand, SQSClient, TagQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import {
-  apiGatewayThrottling, bedrockControlPlane, functionFailed, functionSettling, getFunctionWithoutListTags, iamPropagation, newQueueNotReady, queueDeletedRecently,
+  apiGatewayThrottling, bedrockControlPlane, deletedQueueLingers, functionFailed, functionSettling, getFunctionWithoutListTags, iamPropagation, newQueueNotReady, queueDeletedRecently,
 } from '../helpers/aws-behaviours.js';
 import { startAwsProxy, type AwsProxy, type Behaviour } from '../helpers/aws-proxy.js';
 import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
@@ -68,6 +69,31 @@ describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the
     expect(Object.keys(p.fired).sort()).toEqual(['BedrockControlPlane', 'FunctionSettling', 'IamPropagation', 'NewQueueNotReady', 'QueueDeletedRecently', 'TooManyRequests']);
     expect((await ok('status')).deployed).toBe(false);
   }, 240_000);
+
+  it('down waits until its queues are gone, side by side, and leaves a queue tagged for another stack alone', async () => {
+    const lingers = 6_000;
+    const p = await withProxy([bedrockControlPlane(ACCOUNT)]);
+    await ok('up');
+    // The results queue becomes another stack's (a user retagged it): down must not touch it.
+    const sqs = new SQSClient({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const results = (await sqs.send(new GetQueueUrlCommand({ QueueName: 'itest-results' }))).QueueUrl!;
+    await sqs.send(new TagQueueCommand({ QueueUrl: results, Tags: { 'bedrock-queue:stack': 'other' } }));
+    p.behaviours.push(deletedQueueLingers(lingers));
+    const started = Date.now();
+    const down = await ok('down', '--yes');
+    const took = Date.now() - started;
+    expect(down.leftAlone).toEqual(['SQS queue itest-results']);
+    expect(down.removed).toHaveLength(11);
+    expect(down.stderr).toMatch(/SQS queue itest-results is not tagged for stack itest: left alone/);
+    // It waited for both deleted queues to be gone (each read as present for 6 s), once, not one after the other.
+    expect(p.fired.DeletedQueueLingers).toBeGreaterThan(0);
+    expect(took).toBeGreaterThanOrEqual(lingers);
+    expect(took).toBeLessThan(2 * lingers + 5_000);
+    const lookups = (queue: string) => p.recorded.filter((r) => r.operation === 'GetQueueUrl' && r.params.QueueName === queue && r.at >= started);
+    const lastRead = (queue: string) => Math.max(...lookups(queue).map((r) => r.at));
+    expect(Math.abs(lastRead('itest-requests') - lastRead('itest-requests-dlq'))).toBeLessThan(3_000);
+    expect((await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'itest-' }))).QueueUrls?.map((u) => u.split('/').pop())).toEqual(['itest-results']);
+  }, 120_000);
 
   it('without lambda:ListTags, up and down stop and name the permission, and delete nothing', async () => {
     await withProxy([bedrockControlPlane(ACCOUNT)]);

@@ -152,7 +152,9 @@ describe('the journal of the local queues', () => {
     ]);
     await second.sqs.close();
     await second.journal.close();
+    // The crashed process's file, closed at last (as the kernel would): no FileHandle is left to the garbage collector.
     await first.sqs.close();
+    await first.journal.close();
   });
 
   it('does not queue again a request whose result it journaled (at-least-once, never twice)', async () => {
@@ -174,7 +176,9 @@ describe('the journal of the local queues', () => {
     expect(lines.filter((l) => l.op === 'send')).toHaveLength(2);
     await second.sqs.close();
     await second.journal.close();
+    // The crashed process's file, closed at last (as the kernel would): no FileHandle is left to the garbage collector.
     await first.sqs.close();
+    await first.journal.close();
   });
 
   it('compacts while running, keeping every live message and the answered requests still queued', async () => {
@@ -211,7 +215,9 @@ describe('the journal of the local queues', () => {
     expect(live.length).toBeGreaterThanOrEqual(kept.length);
     await second.sqs.close();
     await second.journal.close();
+    // The crashed process's file, closed at last (as the kernel would): no FileHandle is left to the garbage collector.
     await first.sqs.close();
+    await first.journal.close();
   });
 });
 
