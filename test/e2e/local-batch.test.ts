@@ -12,6 +12,14 @@ afterAll(async () => {
 });
 
 const dir = tempDir('bq-batch-');
+/** Waits until the batch has written more than `count` answers to `out`. */
+const answersWritten = (out: string, count: number) => waitUntil(`${count} answers written`, async () => {
+  try {
+    return readFileSync(out, 'utf8').split('\n').length > count;
+  } catch {
+    return false;
+  }
+});
 const readOut = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; id?: string; status: string; output?: string; error?: { code: string } });
 
 describe('batch: a file of prompts in, a file of answers out', () => {
@@ -36,20 +44,15 @@ describe('batch: a file of prompts in, a file of answers out', () => {
   });
 
   it('keeps going while the local stack is killed and started again mid-run (within --retry-for), and removes its journal once done', async () => {
-    const stack = await startLocal('batch-restart', '--model-latency', '20ms', '--concurrency', '4', '--rate-limit', '10000', '--burst-limit', '10000');
+    // --timeout 3: what the kill caught in flight comes back after its visibility timeout (6 x 3 s), as on SQS.
+    const stack = await startLocal('batch-restart', '--model-latency', '20ms', '--concurrency', '4', '--timeout', '3', '--rate-limit', '10000', '--burst-limit', '10000');
     started.push(stack);
     const count = 400;
     const input = join(dir, 'restart.txt');
     writeFileSync(input, Array.from({ length: count }, (_, i) => `again ${i + 1}`).join('\n'));
     const out = join(dir, 'restart.jsonl');
     const batch = cli('batch', input, '--out', out, '--local', '--name', stack.name, '--parallel', '8', '--retry-for', '2m', '--json');
-    await waitUntil('some answers written', async () => {
-      try {
-        return readFileSync(out, 'utf8').split('\n').length > 50;
-      } catch {
-        return false;
-      }
-    });
+    await answersWritten(out, 50);
     process.kill(stack.state.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 1_000));
     const up = await cli('up', '--local', '--detach', '--name', stack.name);
@@ -72,13 +75,7 @@ describe('batch: a file of prompts in, a file of answers out', () => {
     const out = join(dir, 'many.jsonl');
     const child = spawn(process.execPath, [BIN, 'batch', input, '--out', out, '--local', '--name', stack.name, '--parallel', '16'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', BEDROCK_QUEUE_STATE_DIR: STATE_DIR }, stdio: 'ignore' });
     const exited = new Promise((resolve) => child.on('exit', resolve));
-    await waitUntil('some answers written', async () => {
-      try {
-        return readFileSync(out, 'utf8').split('\n').length > 200;
-      } catch {
-        return false;
-      }
-    });
+    await answersWritten(out, 200);
     child.kill('SIGKILL');
     await exited;
     const before = readOut(out).length;

@@ -3,10 +3,11 @@ import {
   GetQueueAttributesCommand, GetQueueUrlCommand, ListMessageMoveTasksCommand, ListQueuesCommand, ReceiveMessageCommand, SendMessageBatchCommand,
   SendMessageCommand, SQSClient, StartMessageMoveTaskCommand, type Message,
 } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
+import { describe, expect, it } from 'vitest';
+import { startSqsServer } from '../../src/local/sqs-server.js';
 import { errorName } from '../../src/errors.js';
-import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
+import { requireMoto } from '../helpers/moto.js';
+import { sqsPeers } from '../helpers/sqs-peers.js';
 
 const hasMoto = requireMoto();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -122,18 +123,11 @@ async function script(endpoint: string, withMoveTask: boolean): Promise<Record<s
 }
 
 describe.skipIf(!hasMoto)('SQS semantics: the local server against moto, one script', () => {
-  let moto: Moto;
-  let local: SqsServer;
-  beforeAll(async () => {
-    [moto, local] = await Promise.all([startMoto(), startSqsServer()]);
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all([moto?.stop(), local?.close()]);
-  });
+  const peers = sqsPeers();
 
   // moto 5.2 has no StartMessageMoveTask (it answers 404): that part runs against ours alone, checked against AWS's documentation.
   it('observes the same results from both', async () => {
-    const [reference, ours] = await Promise.all([script(moto.endpoint, false), script(local.endpoint, false)]);
+    const [reference, ours] = await Promise.all([script(peers.moto().endpoint, false), script(peers.local().endpoint, false)]);
     expect(ours).toEqual(reference);
     // And what AWS documents, so that both cannot be wrong the same way.
     expect((ours.receives as { count: string }[]).map((r) => r.count)).toEqual(['1', '2', '3']);

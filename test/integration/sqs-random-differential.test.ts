@@ -13,10 +13,10 @@ import {
   ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageBatchCommand, DeleteMessageCommand, GetQueueAttributesCommand,
   ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient, type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
+import { describe, expect, it } from 'vitest';
 import { errorName } from '../../src/errors.js';
-import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
+import { requireMoto } from '../helpers/moto.js';
+import { sqsPeers } from '../helpers/sqs-peers.js';
 
 const hasMoto = requireMoto();
 const OPERATIONS = 300;
@@ -133,18 +133,11 @@ async function run(endpoint: string, steps: Step[]): Promise<unknown[]> {
 }
 
 describe.skipIf(!hasMoto)(`SQS semantics: a seeded random walk of ${OPERATIONS} calls on moto and on the local server`, () => {
-  let moto: Moto;
-  let local: SqsServer;
-  beforeAll(async () => {
-    [moto, local] = await Promise.all([startMoto(), startSqsServer()]);
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all([moto?.stop(), local?.close()]);
-  });
+  const peers = sqsPeers();
 
   it(`observes the same at every step (seed ${SEED})`, async () => {
     const steps = walk(SEED);
-    const [reference, ours] = await Promise.all([run(moto.endpoint, steps), run(local.endpoint, steps)]);
+    const [reference, ours] = await Promise.all([run(peers.moto().endpoint, steps), run(peers.local().endpoint, steps)]);
     const first = ours.findIndex((o, i) => JSON.stringify(o) !== JSON.stringify(reference[i]));
     expect(first, `seed ${SEED}: the first difference, moto then ours: ${JSON.stringify(reference[first])} ${JSON.stringify(ours[first])}`).toBe(-1);
     expect(ours).toHaveLength(reference.length);

@@ -101,22 +101,30 @@ describe('SendMessage and POST /invokeModel answer only once the request is dura
     return { file, QueueUrl, api };
   }
 
+  /**
+   * Sends `call` and holds the sync of the record that holds `text`: no answer may come before the
+   * sync succeeds. Releases it, and resolves with the answer's status and body.
+   */
+  async function answeredOnlyAfterSync<T>(file: ControlledFile, text: string, call: Promise<Response>): Promise<{ status: number; body: T }> {
+    let answered = false;
+    const answer = call.then(async (r) => {
+      answered = true;
+      return { status: r.status, body: await r.json() as T };
+    });
+    await until(`the sync of ${text} to be asked for`, () => file.written.includes(text) && file.pending.length === 1);
+    await settle();
+    expect(answered).toBe(false);
+    file.pending.shift()!.resolve();
+    return answer;
+  }
+
   const sqsCall = (endpoint: string, action: string, params: unknown) => fetch(endpoint, {
     method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${action}` }, body: JSON.stringify(params),
   });
 
   it('SQS answers SendMessage after the sync of its record', async () => {
     const { file, QueueUrl } = await start();
-    let answered = false;
-    const sent = sqsCall(aws!.sqs.endpoint, 'SendMessage', { QueueUrl, MessageBody: 'precious' }).then(async (r) => {
-      answered = true;
-      return { status: r.status, body: await r.json() as { MessageId: string } };
-    });
-    await until('the message\'s sync to be asked for', () => file.written.includes('precious') && file.pending.length === 1);
-    await settle();
-    expect(answered).toBe(false);
-    file.pending.shift()!.resolve();
-    const { status, body } = await sent;
+    const { status, body } = await answeredOnlyAfterSync<{ MessageId: string }>(file, 'precious', sqsCall(aws!.sqs.endpoint, 'SendMessage', { QueueUrl, MessageBody: 'precious' }));
     expect(status).toBe(200);
     expect(file.durable).toContain(`"id":"${body.MessageId}"`);
     expect(file.durable).toContain('"body":"precious"');
@@ -125,16 +133,7 @@ describe('SendMessage and POST /invokeModel answer only once the request is dura
   it('the API answers 202 after the sync of its request, and 500 when the sync fails', async () => {
     const { file, api: server } = await start();
     const post = (prompt: string) => fetch(server.invokeUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k' }, body: JSON.stringify({ prompt }) });
-    let answered = false;
-    const accepted = post('keep me').then(async (r) => {
-      answered = true;
-      return { status: r.status, body: await r.json() as { id: string } };
-    });
-    await until('the request\'s sync to be asked for', () => file.written.includes('keep me') && file.pending.length === 1);
-    await settle();
-    expect(answered).toBe(false);
-    file.pending.shift()!.resolve();
-    const ok = await accepted;
+    const ok = await answeredOnlyAfterSync<{ id: string }>(file, 'keep me', post('keep me'));
     expect(ok.status).toBe(202);
     expect(file.durable).toContain(`"id":"${ok.body.id}"`);
 
