@@ -68,8 +68,8 @@ export async function handler(argv: ArgumentsCamelCase<BatchArgs>) {
   if (outcome.resentAfterInterruption) out.warn(`${plural(outcome.resentAfterInterruption, 'line')} whose send an interruption cut off ${outcome.resentAfterInterruption === 1 ? 'was' : 'were'} sent again: each may have been queued twice.`);
   const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines, ${outcome.notSent} not sent, ${outcome.pending} pending; tokens ${outcome.tokensIn} in, ${outcome.tokensOut} out; results in ${argv.out}.`;
   out.result({ out: argv.out, ...outcome }, () => `Batch: ${summary}`);
-  if (outcome.interrupted) throw new InterruptedError(`Interrupted: ${outcome.pending} results not collected yet. Continue with ${resume}.`);
-  if (outcome.timedOut) throw new CliError(`${outcome.pending} results still pending after ${formatSeconds(argv.timeout)}. Collect them later with ${resume}.`);
+  if (outcome.interrupted) throw new InterruptedError(`Interrupted: ${plural(outcome.pending, 'result')} not collected yet. Continue with ${resume}.`);
+  if (outcome.timedOut) throw new CliError(`${plural(outcome.pending, 'result')} still pending after ${formatSeconds(argv.timeout)}. Collect them later with ${resume}.`);
   if (outcome.notSent) throw new CliError(`${plural(outcome.notSent, 'line')} could not be sent to ${targetName} within --retry-for (${formatSeconds(argv.retryFor)}); ${resume} sends them again.`);
   if (outcome.error || outcome.badLines) process.exitCode = 1;
 }

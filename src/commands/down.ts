@@ -73,14 +73,14 @@ export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
 
   if (!argv.yes) {
     process.stderr.write(`Stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${ours.map((r) => `  ${r}`).join('\n')}\n`);
-    if (!(await confirm(`Delete these ${ours.length} resources? [y/N] `))) throw new CliError('Nothing was deleted.');
+    if (!(await confirm(`Delete ${ours.length === 1 ? 'this resource' : `these ${ours.length} resources`}? [y/N] `))) throw new CliError('Nothing was deleted.');
   }
 
   await engine.destroy(ctx, observed, (item, run) => out.step(`Deleting ${item.kind} ${item.name}`, async () => {
     await run();
     summary.removed.push(`${item.kind} ${item.name}`);
   }), (title, run) => out.step(title, run));
-  out.result({ ...summary, calls: callStats(session) }, () => `Stack ${argv.name} removed: ${summary.removed.length} resources deleted.`);
+  out.result({ ...summary, calls: callStats(session) }, () => `Stack ${argv.name} removed: ${plural(summary.removed.length, 'resource')} deleted.`);
 }
 
 export const downCommand: CommandModule<GlobalArgs, DownArgs> = {

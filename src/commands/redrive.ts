@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { Output, table } from '../output.js';
+import { Output, plural, table } from '../output.js';
 import type { GlobalArgs } from './options.js';
 import { openTarget } from './session.js';
 
@@ -25,13 +25,13 @@ export async function handler(argv: ArgumentsCamelCase<RedriveArgs>) {
     out.result({ stack: argv.name, dryRun: argv.dryRun, count: sample.count, sample: sample.messages }, () => {
       if (!sample.count) return `${ctx.names.deadLetterQueue} is empty: nothing to redrive.`;
       const rows = sample.messages.map((m) => [m.id, `${m.receiveCount} receives`, m.body.length > 100 ? `${m.body.slice(0, 97)}...` : m.body]);
-      return `${sample.count} requests would move from ${ctx.names.deadLetterQueue} to ${ctx.names.requestsQueue}. A sample:\n${table(rows)}`;
+      return `${plural(sample.count, 'request')} would move from ${ctx.names.deadLetterQueue} to ${ctx.names.requestsQueue}. A sample:\n${table(rows)}`;
     });
     return;
   }
-  const done = await out.step(`Moving ${sample.count} requests from ${ctx.names.deadLetterQueue} to ${ctx.names.requestsQueue}`, () =>
+  const done = await out.step(`Moving ${plural(sample.count, 'request')} from ${ctx.names.deadLetterQueue} to ${ctx.names.requestsQueue}`, () =>
     redrive(ctx, (p) => out.note(`${p.moved} of ${p.toMove || sample.count} moved`)));
-  out.result({ stack: argv.name, ...done }, () => `${done.status === 'COMPLETED' ? 'Moved' : `Move task ${done.status}:`} ${done.moved} requests${done.failureReason ? ` (${done.failureReason})` : ''}.`);
+  out.result({ stack: argv.name, ...done }, () => `${done.status === 'COMPLETED' ? 'Moved' : `Move task ${done.status}:`} ${plural(done.moved, 'request')}${done.failureReason ? ` (${done.failureReason})` : ''}.`);
   if (done.status !== 'COMPLETED') process.exitCode = 1;
 }
 

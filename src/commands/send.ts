@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { UsageError } from '../errors.js';
-import { Output, formatSeconds } from '../output.js';
+import { Output, formatSeconds, plural } from '../output.js';
 import { STDIN_ARGUMENT, checkReadable, duration, integerIn, keyValues, numberIn, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 import { waitForResultOf } from './stored-result.js';
@@ -88,7 +88,7 @@ async function sendFileCommand(argv: SendArgs, out: Output) {
   });
   if (out.interactive) process.stderr.write('\n');
   const rate = done.sent / Math.max(0.001, done.elapsedMs / 1000);
-  process.stderr.write(`Sent ${done.sent} requests in ${(done.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)}/s); ${done.skipped} bad lines skipped; ${done.failed} failed.\n`);
+  process.stderr.write(`Sent ${plural(done.sent, 'request')} in ${(done.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)}/s); ${plural(done.skipped, 'bad line')} skipped; ${done.failed} failed.\n`);
   if (done.failed || done.skipped) process.exitCode = 1;
 }
 

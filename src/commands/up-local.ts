@@ -1,5 +1,5 @@
 import { CliError } from '../errors.js';
-import { table, type Output } from '../output.js';
+import { plural, table, type Output } from '../output.js';
 import type { LocalState } from '../local/state.js';
 import type { LocalSettings } from '../local/settings.js';
 import type { StackOptions } from '../provision/types.js';
@@ -96,7 +96,7 @@ async function dryRun(argv: UpArgs, settings: LocalSettings, out: Output) {
         ['API key', plan.apiKey],
         ['Model', settings.model],
         ['Concurrency', String(settings.concurrency)],
-        ['Journal', held ? `resumes ${held.requests} requests, ${held.results} results, ${held.deadLetters} dead letters` : 'none: empty queues'],
+        ['Journal', held ? `resumes ${plural(held.requests, 'request')}, ${plural(held.results, 'result')}, ${plural(held.deadLetters, 'dead letter')}` : 'none: empty queues'],
       ], ''),
     ].join('\n'));
 }

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULTS, DEFAULT_MODEL_ID, DEFAULT_RESULTS_TTL_SECONDS, LOG_RETENTION_DAYS, MIN_TIMEOUT_SECONDS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
-import { formatValue, Output, table } from '../output.js';
+import { formatValue, Output, plural, table } from '../output.js';
 import type { Ctx, StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
 import { decimal, duration, integerIn, keyValues, numberIn, period, tagProblem, type GlobalArgs } from './options.js';
@@ -180,8 +180,8 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
       calls: callStats(session),
     },
     () => {
-      if (argv.dryRun) return `Dry run: ${pending.length} of ${items.length} resources would change; nothing was changed.`;
-      const lines = [pending.length ? `Stack ${argv.name} is up: ${pending.length} resources created or repaired.` : `Stack ${argv.name} is up to date: nothing to change.`];
+      if (argv.dryRun) return `Dry run: ${pending.length} of ${plural(items.length, 'resource')} would change; nothing was changed.`;
+      const lines = [pending.length ? `Stack ${argv.name} is up: ${plural(pending.length, 'resource')} created or repaired.` : `Stack ${argv.name} is up to date: nothing to change.`];
       if (invokeUrl) {
         lines.push('', table([
           ['Invoke URL', invokeUrl],

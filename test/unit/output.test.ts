@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Output } from '../../src/output.js';
+import { formatTimestamp, Output, plural } from '../../src/output.js';
 
 function capture() {
   const stream = new PassThrough();
@@ -24,5 +24,17 @@ describe('progress off a terminal', () => {
       'Creating mapping m ... failed',
       '',
     ].join('\n'));
+  });
+});
+
+describe('counts in words', () => {
+  it('says "1 request", "0 requests", "2 requests"', () => {
+    expect([0, 1, 2].map((n) => plural(n, 'request'))).toEqual(['0 requests', '1 request', '2 requests']);
+  });
+
+  it('gives results a date and a time, in UTC', () => {
+    expect(formatTimestamp('2026-12-03T09:12:05.123Z')).toBe('2026-12-03 09:12:05 UTC');
+    expect(formatTimestamp(Date.UTC(2026, 0, 2, 3, 4, 5))).toBe('2026-01-02 03:04:05 UTC');
+    expect(formatTimestamp('not a date')).toBe('not a date');
   });
 });
