@@ -1,7 +1,7 @@
 import { REQUEUE_ATTRIBUTES, RESULT_ITEM, type ResourceNames } from '../contract.js';
 import { Journal, readJournal, type JournalOptions } from './journal.js';
 import { ResultsStore } from './results-store.js';
-import type { StoredMessage } from './sqs-queue.js';
+import type { StoredMessage } from './sqs-message.js';
 import { startSqsServer, type SqsServer } from './sqs-server.js';
 import { SqsService, type JournalRecord } from './sqs-service.js';
 

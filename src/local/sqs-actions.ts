@@ -1,4 +1,5 @@
-import { Queue, type Received } from './sqs-queue.js';
+import { Queue } from './sqs-queue.js';
+import type { Received } from './sqs-message.js';
 import { AwsError, md5, md5OfAttributes, queueMissing, type MessageAttribute } from './sqs-wire.js';
 import { attributesSize, checkMessageAttributes, INVALID_CHARACTER } from './sqs-attributes.js';
 import type { SqsService } from './sqs-service.js';

@@ -1,4 +1,5 @@
-import { Queue, type StoredMessage } from './sqs-queue.js';
+import { Queue } from './sqs-queue.js';
+import type { StoredMessage } from './sqs-message.js';
 import { AwsError, queueMissing } from './sqs-wire.js';
 
 /** What the journal keeps: every change to queues and messages, replayed in order after a restart. */
