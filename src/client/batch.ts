@@ -60,6 +60,26 @@ function transient(err: unknown): boolean {
   return status === undefined || status === 429 || status >= 500 || /Throttl|ProvisionedThroughputExceeded/.test((err as Error).name);
 }
 
+/** One round of reads: the stored records of `ids`, 100 keys a BatchGetItem call, the calls side by side. */
+async function readResults(store: ResultsStoreSource, ids: string[], signal?: AbortSignal) {
+  const chunks = Array.from({ length: Math.ceil(ids.length / KEYS_PER_CALL) }, (_, i) => ids.slice(i * KEYS_PER_CALL, (i + 1) * KEYS_PER_CALL));
+  return (await Promise.all(chunks.map(async (chunk) => {
+    try {
+      const answer = await store.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [store.table]: {
+        Keys: chunk.map((id) => ({ [RESULT_ITEM.key]: { S: id } })),
+        ProjectionExpression: '#id, #record',
+        ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#record': RESULT_ITEM.record },
+        ConsistentRead: true,
+      } } }), { abortSignal: signal });
+      // Keys DynamoDB left unprocessed simply stay pending for the next round.
+      return answer.Responses?.[store.table] ?? [];
+    } catch (err) {
+      if (signal?.aborted) return [];
+      throw err;
+    }
+  }))).flat();
+}
+
 const badLineRecord = (reason: string) => JSON.stringify({ status: 'error', error: { code: BAD_LINE, message: reason } });
 
 /**
@@ -89,30 +109,15 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
     counts.tokensOut += result.usage?.outputTokens ?? 0;
   };
 
-  /** Since when the results store has not answered: a restarting local stack, a network blip; given up after --retry-for. */
-  let failingSince: number | undefined;
   const collector = (async () => {
     let pause = FIRST_PAUSE_MS;
+    /** Since when the results store has not answered: a restarting local stack, a network blip; given up after --retry-for. */
+    let failingSince: number | undefined;
     while (!stopped() && (!sendingDone || pending.size)) {
       const ids = [...pending.keys()].slice(0, KEYS_PER_CALL * CALLS_PER_ROUND);
-      const chunks = Array.from({ length: Math.ceil(ids.length / KEYS_PER_CALL) }, (_, i) => ids.slice(i * KEYS_PER_CALL, (i + 1) * KEYS_PER_CALL));
       let found;
       try {
-        found = (await Promise.all(chunks.map(async (chunk) => {
-        try {
-          const answer = await store.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [store.table]: {
-            Keys: chunk.map((id) => ({ [RESULT_ITEM.key]: { S: id } })),
-            ProjectionExpression: '#id, #record',
-            ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#record': RESULT_ITEM.record },
-            ConsistentRead: true,
-          } } }), { abortSignal: options.signal });
-          // Keys DynamoDB left unprocessed simply stay pending for the next round.
-          return answer.Responses?.[store.table] ?? [];
-        } catch (err) {
-          if (options.signal?.aborted) return [];
-          throw err;
-        }
-      }))).flat();
+        found = await readResults(store, ids, options.signal);
         failingSince = undefined;
       } catch (err) {
         failingSince ??= Date.now();
@@ -163,8 +168,7 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
     await collector;
   } finally {
     clearInterval(ticker);
-    const { notSent } = counts;
-    journal.close(!options.signal?.aborted && !notSent && !pending.size && sendingDone);
+    journal.close(!options.signal?.aborted && !counts.notSent && !pending.size && sendingDone);
   }
   const done = progress();
   onProgress(done);
