@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { REQUEST_ID_PATTERN, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, validateInvokeRequest } from '../contract.js';
 import { CliError } from '../errors.js';
-import { closeServer, listen, readBody } from './http.js';
+import { closeServer, listen, listenToKeep, readBody } from './http.js';
 import type { SqsCall } from './sqs-server.js';
 
 /** Above this the body could not be one SQS message (1 MiB): API Gateway would pass it and SQS refuse it. */
@@ -118,7 +118,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
   });
   server.keepAliveTimeout = 65_000;
-  const port = await listen(server, options.port ?? 0).catch((err: NodeJS.ErrnoException) => {
+  const port = await (options.port === undefined ? listenToKeep(server) : listen(server, options.port)).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new CliError(`Port ${options.port} on 127.0.0.1 is in use: choose another --port, or leave --port out and the system picks an unused port.`);
     throw err;
   });

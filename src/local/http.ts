@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 
 /** Reads a request or response body; undefined when it is larger than `limit` bytes (the rest is drained, not kept). */
@@ -23,4 +24,35 @@ export function listen(server: Server, port = 0): Promise<number> {
 export function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Where ports to keep are chosen: above the well-known and registered ports most services take, below the ephemeral range. */
+const KEPT_PORTS_FROM = 10_000;
+
+/** The ports the system hands to outgoing connections (Linux: ip_local_port_range; elsewhere IANA's 49152-65535). */
+function ephemeralPortsFrom(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 0) return low;
+  } catch {
+    // not Linux
+  }
+  return 49_152;
+}
+
+/**
+ * Listens on a port that a restart can have again: one below the ephemeral range, which no client's
+ * outgoing connection takes meanwhile (a port the system picked with 0 could be, when the stack
+ * restarts while its own clients, batch say, reconnect). Falls back to any free port.
+ */
+export async function listenToKeep(server: Server): Promise<number> {
+  const below = ephemeralPortsFrom();
+  for (let attempt = 0; below - KEPT_PORTS_FROM > 1_000 && attempt < 20; attempt++) {
+    try {
+      return await listen(server, KEPT_PORTS_FROM + Math.floor(Math.random() * (below - KEPT_PORTS_FROM)));
+    } catch (err) {
+      if (!['EADDRINUSE', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+  return listen(server, 0);
 }

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { closeServer, listen, readBody } from './http.js';
+import { closeServer, listen, listenToKeep, readBody } from './http.js';
 import { sqsActions, type SqsAction } from './sqs-actions.js';
 import { moveTaskActions } from './sqs-move-tasks.js';
 import { AwsError, dynamoError } from './sqs-wire.js';
@@ -87,8 +87,8 @@ export async function startSqsServer(options: SqsServerOptions = {}): Promise<Sq
     }
   });
   server.keepAliveTimeout = 65_000;
-  const port = await listen(server, options.preferredPort ?? 0).catch((err: NodeJS.ErrnoException) => {
-    if (options.preferredPort && err.code === 'EADDRINUSE') return listen(server, 0);
+  const port = await (options.preferredPort ? listen(server, options.preferredPort) : listenToKeep(server)).catch((err: NodeJS.ErrnoException) => {
+    if (options.preferredPort && err.code === 'EADDRINUSE') return listenToKeep(server);
     throw err;
   });
   endpoint = `http://127.0.0.1:${port}`;

@@ -57,6 +57,8 @@ describe('batch: a file of prompts in, a file of answers out', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     const up = await cli('up', '--local', '--detach', '--name', stack.name);
     expect(up.code, up.stderr).toBe(0);
+    // Back where batch was pointed: neither the API's nor the SQS endpoint's port moved.
+    expect(up.stderr).not.toMatch(/is taken/);
     const run = await batch;
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: count, error: 0, pending: 0, notSent: 0 });

@@ -105,6 +105,13 @@ describe('the local SQS server', () => {
     expect(QueueUrls).toEqual([`${server.endpoint}/123456789012/listed`]);
   });
 
+  it('listens on a port below the ephemeral range, which no outgoing connection can hold when a restart asks for it again', () => {
+    const ephemeralFrom = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const port = Number(new URL(server.endpoint).port);
+    expect(port).toBeGreaterThanOrEqual(10_000);
+    expect(port).toBeLessThan(ephemeralFrom);
+  });
+
   it('refuses the query protocol with a message that says which one it speaks', async () => {
     const answer = await fetch(server.endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=ListQueues' });
     expect(answer.status).toBe(400);
