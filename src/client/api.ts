@@ -1,4 +1,5 @@
 import { CliError } from '../errors.js';
+import { realSleep, waitFor, WaitTimeout, type WaitEnv } from '../waiter.js';
 import type { InvokeRequest } from '../contract.js';
 import { httpCall, type HttpAnswer } from './http.js';
 
@@ -80,7 +81,6 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Posts one request. Throttling is not failure: 429, 5xx and network errors are tried again, with
@@ -182,9 +182,7 @@ class LastSecond {
   }
 }
 
-export interface KeyWaitOptions {
-  sleep: (ms: number) => Promise<void>;
-  note: (message: string) => void;
+export interface KeyWaitOptions extends WaitEnv {
   timeoutMs: number;
   intervalMs: number;
 }
@@ -196,11 +194,20 @@ export interface KeyWaitOptions {
  */
 export async function waitUntilKeyAccepted(target: ApiTarget, options: KeyWaitOptions): Promise<boolean> {
   const headers = { 'content-type': 'application/json', ...(target.apiKey ? { 'x-api-key': target.apiKey } : {}) };
-  for (let waited = 0; ; waited += options.intervalMs) {
+  const probe = async () => {
     const status = await httpCall(target.invokeUrl, 'POST', headers, '{}').then((r) => r.status, () => 0);
-    if (status === 400) return true;
-    if (waited >= options.timeoutMs) return false;
-    options.note(`waiting for the API to accept its key (it answered ${status || 'nothing'}; new keys take a few seconds)`);
-    await options.sleep(options.intervalMs);
+    if (status !== 400) options.note(`waiting for the API to accept its key (it answered ${status || 'nothing'}; new keys take a few seconds)`);
+    return status;
+  };
+  try {
+    await waitFor(options, {
+      what: 'the API to accept its key', read: probe, done: (status) => status === 400,
+      intervalMs: options.intervalMs, timeoutMs: options.timeoutMs,
+      reference: 'API Gateway: a new API key or usage plan takes effect within seconds to a minute',
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof WaitTimeout) return false;
+    throw err;
   }
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { BATCH_SIZE, RESULT_ITEM, resourceNames } from '../contract.js';
 import { queueArn } from '../provision/arns.js';
 import type { Account } from '../provision/aws.js';
-import { openSession, type QueueReport } from '../provision/engine.js';
+import { createOrAdopt, openSession, type QueueReport } from '../provision/engine.js';
 import { workerEnvironment } from '../provision/function.js';
 import { deadLetterQueue, queueDepth, requestsQueue, resultsQueue } from '../provision/queue.js';
 import type { Ctx, Settings } from '../provision/types.js';
@@ -128,7 +128,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   const settings = { ...options.settings, model };
   const ctx = await localContext(options.stack, sqsEndpoint, settings);
   ctx.settings = settings;
-  for (const queue of [deadLetterQueue, resultsQueue, requestsQueue]) await queue.create(ctx);
+  for (const queue of [deadLetterQueue, resultsQueue, requestsQueue]) await createOrAdopt(ctx, queue);
   const requestsUrl = ctx.ids.queueUrls[ctx.names.requestsQueue]!;
 
   const modelServer = awsModel ? undefined : await startModelServer({ ...localModel, ...(options.modelEndpointKey ? { forwardKey: options.modelEndpointKey } : {}) });

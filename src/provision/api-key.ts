@@ -5,8 +5,8 @@ import {
   TagResourceCommand,
   UpdateApiKeyCommand,
 } from '@aws-sdk/client-api-gateway';
-import { STACK_TAG } from '../contract.js';
-import { change, missingTags, tagChanges } from './diff.js';
+import { apiGatewayArn } from './arns.js';
+import { change } from './diff.js';
 import { apiCall, findByName } from './api-gateway.js';
 import type { Live, Resource } from './types.js';
 
@@ -23,11 +23,12 @@ export const apiKey: Resource<ApiKeyLive> = {
     const { item: key, duplicates } = await findByName(ctx, ctx.names.apiKey, (position) =>
       ctx.clients.apigateway.send(new GetApiKeysCommand({ nameQuery: ctx.names.apiKey, includeValues: false, limit: 500, position })));
     if (!key) return undefined;
-    const tags = key.tags ?? {};
-    if (tags[STACK_TAG] === ctx.stack) ctx.ids.apiKeyId = key.id!;
-    return { id: key.id!, enabled: key.enabled ?? false, tags, duplicates: duplicates.map((d) => d.id!) };
+    return { id: key.id!, enabled: key.enabled ?? false, tags: key.tags ?? {}, duplicates: duplicates.map((d) => d.id!) };
   },
-  diff: (ctx, live) => [...change('enabled', live.enabled, true), ...tagChanges(ctx.tags, live.tags)],
+  ids: (_ctx, live) => ({ apiKeyId: live.id }),
+  diff: (ctx, live) => change('enabled', live.enabled, true, async () => {
+    await apiCall(ctx, () => ctx.clients.apigateway.send(new UpdateApiKeyCommand({ apiKey: live.id, patchOperations: [{ op: 'replace', path: '/enabled', value: 'true' }] })));
+  }),
   async create(ctx) {
     const created = await apiCall(ctx, () => ctx.clients.apigateway.send(new CreateApiKeyCommand({
       name: ctx.names.apiKey,
@@ -35,17 +36,10 @@ export const apiKey: Resource<ApiKeyLive> = {
       enabled: true,
       tags: ctx.tags,
     })));
-    ctx.ids.apiKeyId = created.id!;
+    return { apiKeyId: created.id! };
   },
-  async update(ctx, live) {
-    if (!live.enabled) {
-      await apiCall(ctx, () => ctx.clients.apigateway.send(new UpdateApiKeyCommand({ apiKey: live.id, patchOperations: [{ op: 'replace', path: '/enabled', value: 'true' }] })));
-    }
-    const tags = missingTags(ctx.tags, live.tags);
-    if (Object.keys(tags).length) {
-      const resourceArn = `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/apikeys/${live.id}`;
-      await apiCall(ctx, () => ctx.clients.apigateway.send(new TagResourceCommand({ resourceArn, tags })));
-    }
+  async tag(ctx, live, tags) {
+    await apiCall(ctx, () => ctx.clients.apigateway.send(new TagResourceCommand({ resourceArn: apiGatewayArn(ctx, 'apikeys', live.id), tags })));
   },
   async remove(ctx, live) {
     await apiKey.removeDuplicate!(ctx, live.id);

@@ -30,8 +30,9 @@ export function tableArn(ctx: Ctx) {
   return `arn:${partition}:dynamodb:${region}:${accountId}:table/${ctx.names.resultsTable}`;
 }
 
-export function restApiArn(ctx: Ctx, restApiId: string) {
-  return `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/restapis/${restApiId}`;
+/** API Gateway's own resources: the REST API, an API key or a usage plan, by id. */
+export function apiGatewayArn(ctx: Ctx, kind: 'restapis' | 'apikeys' | 'usageplans', id: string) {
+  return `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/${kind}/${id}`;
 }
 
 /** Geography prefixes of system-defined cross-Region inference profiles. */

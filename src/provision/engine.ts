@@ -1,5 +1,6 @@
 import { DEFAULTS, DEFAULT_MODEL_ID, DEFAULT_RESULTS_TTL_SECONDS, STACK_TAG, TAG_RULES, resourceNames } from '../contract.js';
 import { CliError, foreignError } from '../errors.js';
+import { realSleep, type Sleep } from '../waiter.js';
 import { apiKey } from './api-key.js';
 import { createClients, regionOnly, resolveAccount, type Account, type AwsTarget } from './aws.js';
 import { CallLog } from './call-log.js';
@@ -9,9 +10,10 @@ import { logGroup } from './log-group.js';
 import { deadLetterQueue, queueDepth, requestsQueue, resultsQueue, type QueueLive } from './queue.js';
 import { restApi } from './rest-api.js';
 import { resultsTable } from './results-table.js';
-import { realSleep, withRetry, type Sleep } from './retry.js';
+import { withRetry } from './retry.js';
 import { apiRole, workerRole } from './role.js';
-import type { Change, Ctx, Live, Resource, Settings, StackOptions, WorkerCode } from './types.js';
+import { missingTags, pick, runPuts } from './diff.js';
+import { Change, type Ctx, type Ids, type Live, type Resource, type Settings, type StackOptions, type WorkerCode } from './types.js';
 import { usagePlan } from './usage-plan.js';
 import { workerCode } from './zip.js';
 
@@ -108,7 +110,7 @@ export interface Observed {
   owned: boolean;
 }
 
-/** Reads every resource of the stack at once, then settles the effective settings from what is live. */
+/** Reads every resource of the stack at once, then settles the effective settings and ids from what is live and ours. */
 export async function observe(ctx: Ctx): Promise<Observed[]> {
   const lives = await Promise.all(RESOURCES.map((r) => r.read(ctx)));
   const tagged = RESOURCES.map((_, i) => lives[i]?.tags[STACK_TAG] === ctx.stack);
@@ -118,10 +120,19 @@ export async function observe(ctx: Ctx): Promise<Observed[]> {
     const owned = !!live && (tagged[i]! || (!!resource.ownedWith && resource.ownedWith.every((key) => taggedByKey.get(key))));
     return { resource, live, owned };
   });
+  for (const { resource, live, owned } of observed) if (live && owned) learn(ctx, resource.ids?.(ctx, live));
   const liveSettings = Object.assign({}, ...observed.map((o) => (o.live && o.owned ? o.resource.liveSettings?.(o.live) ?? {} : {})));
   ctx.live = liveSettings;
   ctx.settings = resolveSettings(ctx.options, liveSettings);
   return observed;
+}
+
+/** Hands the ids a resource learned (reading or creating it) to the resources after it. */
+function learn(ctx: Ctx, ids: Partial<Ids> | undefined) {
+  if (!ids) return;
+  const { queueUrls, ...rest } = ids;
+  Object.assign(ctx.ids, rest);
+  Object.assign(ctx.ids.queueUrls, queueUrls);
 }
 
 export type Action = 'create' | 'update' | 'unchanged' | 'foreign';
@@ -152,26 +163,50 @@ export async function plan(ctx: Ctx, observed: Observed[]): Promise<PlanItem[]> 
     const base = { key: resource.key, kind: resource.kind, name: resource.name(ctx) };
     if (!live) return { ...base, action: 'create' as const, changes: [] };
     if (!owned) return { ...base, action: 'foreign' as const, changes: [] };
-    const changes = [...await resource.diff(ctx, live), ...(live.duplicates?.length ? [{ field: 'duplicates', live: live.duplicates, desired: [] }] : [])];
+    const changes = await changesOf(ctx, resource, live);
     return { ...base, action: changes.length ? 'update' as const : 'unchanged' as const, changes };
   }));
 }
 
+/** What differs on a live resource of ours, each with its put: its duplicates first, then its own fields, then the tags it lacks. */
+async function changesOf<L extends Live>(ctx: Ctx, resource: Resource<L>, live: L): Promise<Change[]> {
+  const duplicates = live.duplicates ?? [];
+  const missing = missingTags(ctx.tags, live.tags);
+  return [
+    ...(duplicates.length ? [new Change('duplicates', duplicates, [], async () => {
+      for (const id of duplicates) await resource.removeDuplicate!(ctx, id);
+    })] : []),
+    ...await resource.diff(ctx, live),
+    ...(Object.keys(missing).length ? [new Change('tags', pick(live.tags, Object.keys(missing)), missing, () => resource.tag(ctx, live, missing))] : []),
+  ];
+}
+
 export type StepRunner = (item: PlanItem, run: () => Promise<void>) => Promise<void>;
 
-/** Applies a plan in dependency order; a failure stops here, and a re-run picks up where it stopped. */
+/** Applies a plan in dependency order, running exactly its changes; a failure stops here, and a re-run picks up where it stopped. */
 export async function apply(ctx: Ctx, observed: Observed[], items: PlanItem[], step: StepRunner): Promise<void> {
   const foreign = items.filter((i) => i.action === 'foreign');
   if (foreign.length) throw foreignError(foreign, ctx.stack);
   for (const [i, item] of items.entries()) {
-    const { resource, live } = observed[i]!;
-    if (item.action === 'create') await step(item, () => resource.create(ctx));
-    if (item.action === 'update') {
-      await step(item, async () => {
-        for (const id of live!.duplicates ?? []) await resource.removeDuplicate!(ctx, id);
-        await resource.update(ctx, live!);
-      });
-    }
+    if (item.action === 'create') await step(item, () => createOrAdopt(ctx, observed[i]!.resource));
+    if (item.action === 'update') await step(item, () => runPuts(item.changes));
+  }
+}
+
+/**
+ * Creates the resource; when the create meets one of the same name (a create interrupted or
+ * retried, a listing that lagged), adopts it if it carries the stack tag and converges it.
+ */
+export async function createOrAdopt<L extends Live>(ctx: Ctx, resource: Resource<L>): Promise<void> {
+  try {
+    learn(ctx, await resource.create(ctx));
+  } catch (err) {
+    if (!resource.createConflict?.(err)) throw err;
+    const live = await (resource.readAfterConflict ?? resource.read)(ctx);
+    if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: resource.kind, name: resource.name(ctx) }], ctx.stack);
+    learn(ctx, resource.ids?.(ctx, live));
+    await resource.settle?.(ctx, live);
+    await runPuts(await changesOf(ctx, resource, live));
   }
 }
 

@@ -13,8 +13,9 @@ import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { BATCH_SIZE, STACK_TAG } from '../contract.js';
 import { functionArn, mappingArn, queueArn } from './arns.js';
 import { CliError, errorName, foreignError } from '../errors.js';
-import { change, isNotFound, missingTags, orMissing, tagChanges } from './diff.js';
-import { RULES, pollUntil } from './retry.js';
+import { waitFor } from '../waiter.js';
+import { change, orMissing } from './diff.js';
+import { RULES } from './retry.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
 export interface MappingLive extends Live {
@@ -34,20 +35,39 @@ function desired(ctx: Ctx) {
   };
 }
 
+/** The settings that differ, all set by one UpdateEventSourceMapping. */
 function changes(ctx: Ctx, config: EventSourceMappingConfiguration): Change[] {
   const want = desired(ctx);
+  const UUID = config.UUID!;
+  const put = async () => {
+    await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new UpdateEventSourceMappingCommand({
+      UUID,
+      ...desired(ctx),
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    })));
+    await waitForStableMapping(ctx, UUID);
+  };
   return [
-    ...change('BatchSize', config.BatchSize, want.BatchSize),
-    ...change('MaximumBatchingWindowInSeconds', config.MaximumBatchingWindowInSeconds ?? 0, want.MaximumBatchingWindowInSeconds),
-    ...change('FunctionResponseTypes', config.FunctionResponseTypes, want.FunctionResponseTypes),
-    ...change('MaximumConcurrency', config.ScalingConfig?.MaximumConcurrency, want.ScalingConfig.MaximumConcurrency),
+    ...change('BatchSize', config.BatchSize, want.BatchSize, put),
+    ...change('MaximumBatchingWindowInSeconds', config.MaximumBatchingWindowInSeconds ?? 0, want.MaximumBatchingWindowInSeconds, put),
+    ...change('FunctionResponseTypes', config.FunctionResponseTypes, want.FunctionResponseTypes, put),
+    ...change('MaximumConcurrency', config.ScalingConfig?.MaximumConcurrency, want.ScalingConfig.MaximumConcurrency, put),
   ];
 }
 
+/** Creating, Enabling, Updating and Disabling take seconds to a few minutes (Lambda: event source mapping states). */
+const MAPPING_SETTLES = {
+  intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 10 * 60_000,
+  reference: 'Lambda event source mappings: a change of state is eventually consistent and can take several minutes',
+};
+
 export async function waitForStableMapping(ctx: Ctx, UUID: string) {
-  return pollUntil(ctx, 'the event source mapping to settle',
-    () => ctx.clients.lambda.send(new GetEventSourceMappingCommand({ UUID })),
-    (m) => STABLE_STATES.has(m.State ?? ''));
+  return waitFor(ctx, {
+    what: 'the event source mapping to settle',
+    read: () => ctx.clients.lambda.send(new GetEventSourceMappingCommand({ UUID })),
+    done: (m) => STABLE_STATES.has(m.State ?? ''),
+    ...MAPPING_SETTLES,
+  });
 }
 
 export const mappingRetry = [RULES.mappingBusy, RULES.iamPropagation];
@@ -90,57 +110,38 @@ export const eventSourceMapping: Resource<MappingLive> = {
   },
   ownedWith: ['requests-queue', 'function'],
   liveSettings: (live) => (live.config.ScalingConfig?.MaximumConcurrency ? { concurrency: live.config.ScalingConfig.MaximumConcurrency } : {}),
-  diff: (ctx, live) => [...changes(ctx, live.config), ...tagChanges(ctx.tags, live.tags)],
+  diff: (ctx, live) => changes(ctx, live.config),
   async create(ctx) {
-    let UUID: string;
-    try {
-      UUID = (await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new CreateEventSourceMappingCommand({
-        EventSourceArn: queueArn(ctx, ctx.names.requestsQueue),
-        FunctionName: ctx.names.workerFunction,
-        Enabled: true,
-        ...desired(ctx),
-        FunctionResponseTypes: ['ReportBatchItemFailures'],
-        Tags: ctx.tags,
-      })))).UUID!;
-    } catch (err) {
-      // Lambda allows one mapping per queue and function: a retried or interrupted create that
-      // went through answers ResourceConflictException. Adopt that mapping when it is ours.
-      if (errorName(err) !== 'ResourceConflictException') throw err;
-      const live = await eventSourceMapping.read(ctx);
-      if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: eventSourceMapping.kind, name: eventSourceMapping.name(ctx) }], ctx.stack);
-      UUID = live.config.UUID!;
-      await waitForStableMapping(ctx, UUID);
-      await eventSourceMapping.update(ctx, live);
-      return;
-    }
-    await waitForStableMapping(ctx, UUID);
+    const { UUID } = await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new CreateEventSourceMappingCommand({
+      EventSourceArn: queueArn(ctx, ctx.names.requestsQueue),
+      FunctionName: ctx.names.workerFunction,
+      Enabled: true,
+      ...desired(ctx),
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      Tags: ctx.tags,
+    })));
+    await waitForStableMapping(ctx, UUID!);
+    return {};
   },
-  async update(ctx, live) {
-    const UUID = live.config.UUID!;
-    if (changes(ctx, live.config).length) {
-      await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new UpdateEventSourceMappingCommand({
-        UUID,
-        ...desired(ctx),
-        FunctionResponseTypes: ['ReportBatchItemFailures'],
-      })));
-      await waitForStableMapping(ctx, UUID);
-    }
-    // An untagged mapping owned through both of its ends gets the stack's tags, so later reads find it by them.
-    const tags = missingTags(ctx.tags, live.tags);
-    if (Object.keys(tags).length) await ctx.clients.lambda.send(new TagResourceCommand({ Resource: live.config.EventSourceMappingArn ?? mappingArn(ctx, UUID), Tags: tags }));
+  // Lambda allows one mapping per queue and function: a retried or interrupted create that went
+  // through answers ResourceConflictException.
+  createConflict: (err) => errorName(err) === 'ResourceConflictException',
+  settle: async (ctx, live) => {
+    await waitForStableMapping(ctx, live.config.UUID!);
+  },
+  // An untagged mapping owned through both of its ends gets the stack's tags, so later reads find it by them.
+  async tag(ctx, live, tags) {
+    await ctx.clients.lambda.send(new TagResourceCommand({ Resource: live.config.EventSourceMappingArn ?? mappingArn(ctx, live.config.UUID!), Tags: tags }));
   },
   async remove(ctx, live) {
     const UUID = live.config.UUID!;
     await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new DeleteEventSourceMappingCommand({ UUID })));
-    await pollUntil(ctx, 'the event source mapping to be deleted', async () => {
-      try {
-        await ctx.clients.lambda.send(new GetEventSourceMappingCommand({ UUID }));
-        return false;
-      } catch (err) {
-        if (isNotFound(err)) return true;
-        throw err;
-      }
-    }, (gone) => gone);
+    await waitFor(ctx, {
+      what: 'the event source mapping to be deleted',
+      read: async () => !(await orMissing(ctx.clients.lambda.send(new GetEventSourceMappingCommand({ UUID })))),
+      done: (gone) => gone,
+      ...MAPPING_SETTLES,
+    });
   },
 };
 

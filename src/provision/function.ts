@@ -9,16 +9,20 @@ import {
   type FunctionConfiguration,
   type GetFunctionCommandOutput,
 } from '@aws-sdk/client-lambda';
-import { LAMBDA_HANDLER, LAMBDA_RUNTIME, STACK_TAG, WORKER_ENV } from '../contract.js';
-import { CliError, errorName, foreignError } from '../errors.js';
+import { LAMBDA_HANDLER, LAMBDA_RUNTIME, WORKER_ENV } from '../contract.js';
+import { CliError, errorName } from '../errors.js';
+import { waitFor } from '../waiter.js';
 import { functionArn, roleArn } from './arns.js';
-import { change, missingTags, orMissing, tagChanges } from './diff.js';
-import { RULES, pollUntil } from './retry.js';
+import { change, orMissing } from './diff.js';
+import { RULES } from './retry.js';
 import type { Change, Ctx, Live, Resource, Settings } from './types.js';
 
 export interface FunctionLive extends Live {
   config: FunctionConfiguration;
 }
+
+const createRetry = [RULES.iamPropagation];
+const updateRetry = [RULES.iamPropagation, RULES.functionBusy];
 
 /**
  * The worker's environment. The results queue's URL is known once the queue is read or created; a
@@ -49,15 +53,22 @@ function desiredConfiguration(ctx: Ctx, live?: FunctionConfiguration) {
   };
 }
 
+/** The configuration fields that differ, all set by one UpdateFunctionConfiguration. */
 function configurationChanges(ctx: Ctx, config: FunctionConfiguration): Change[] {
   const desired = desiredConfiguration(ctx, config);
+  const put = async () => {
+    const FunctionName = ctx.names.workerFunction;
+    // Computed again: the results queue's URL may have been learned since the plan.
+    await ctx.retry(updateRetry, () => ctx.clients.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName, ...desiredConfiguration(ctx, config) })));
+    await waitUntilSettled(ctx);
+  };
   return [
-    ...change('Runtime', config.Runtime, desired.Runtime),
-    ...change('Handler', config.Handler, desired.Handler),
-    ...change('Role', config.Role, desired.Role),
-    ...change('Timeout', config.Timeout, desired.Timeout),
-    ...change('MemorySize', config.MemorySize, desired.MemorySize),
-    ...change('Environment', config.Environment?.Variables, desired.Environment.Variables),
+    ...change('Runtime', config.Runtime, desired.Runtime, put),
+    ...change('Handler', config.Handler, desired.Handler, put),
+    ...change('Role', config.Role, desired.Role, put),
+    ...change('Timeout', config.Timeout, desired.Timeout, put),
+    ...change('MemorySize', config.MemorySize, desired.MemorySize, put),
+    ...change('Environment', config.Environment?.Variables, desired.Environment.Variables, put),
   ];
 }
 
@@ -68,15 +79,18 @@ function configurationChanges(ctx: Ctx, config: FunctionConfiguration): Change[]
  */
 async function waitUntilSettled(ctx: Ctx) {
   const FunctionName = ctx.names.workerFunction;
-  const config = await pollUntil(ctx, `function ${FunctionName} to be Active`,
-    () => ctx.clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName })),
-    (c) => c.State === 'Failed' || c.LastUpdateStatus === 'Failed' || (c.State === 'Active' && (c.LastUpdateStatus ?? 'Successful') === 'Successful'));
-  if (config.State === 'Failed') {
-    throw new CliError(`Lambda function ${FunctionName} failed to become Active: ${config.StateReasonCode ?? 'no reason code'}: ${config.StateReason ?? 'no reason given'}`);
-  }
-  if (config.LastUpdateStatus === 'Failed') {
-    throw new CliError(`The update of Lambda function ${FunctionName} failed: ${config.LastUpdateStatusReasonCode ?? 'no reason code'}: ${config.LastUpdateStatusReason ?? 'no reason given'}`);
-  }
+  await waitFor(ctx, {
+    what: `function ${FunctionName} to be Active`,
+    read: () => ctx.clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName })),
+    done: (c) => c.State === 'Active' && (c.LastUpdateStatus ?? 'Successful') === 'Successful',
+    failed: (c) => {
+      if (c.State === 'Failed') return new CliError(`Lambda function ${FunctionName} failed to become Active: ${c.StateReasonCode ?? 'no reason code'}: ${c.StateReason ?? 'no reason given'}`);
+      if (c.LastUpdateStatus === 'Failed') return new CliError(`The update of Lambda function ${FunctionName} failed: ${c.LastUpdateStatusReasonCode ?? 'no reason code'}: ${c.LastUpdateStatusReason ?? 'no reason given'}`);
+      return undefined;
+    },
+    intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 10 * 60_000,
+    reference: 'the Lambda SDK waiters FunctionActiveV2 and FunctionUpdatedV2, which wait up to 5 minutes; twice that here',
+  });
 }
 
 /** Lambda returns Tags from GetFunction only to callers allowed lambda:ListTags; otherwise TagsError. */
@@ -87,9 +101,6 @@ function tagsOf(found: GetFunctionCommandOutput, FunctionName: string): Record<s
   }
   return found.Tags ?? {};
 }
-
-const createRetry = [RULES.iamPropagation];
-const updateRetry = [RULES.iamPropagation, RULES.functionBusy];
 
 export const workerFunction: Resource<FunctionLive> = {
   key: 'function',
@@ -115,48 +126,32 @@ export const workerFunction: Resource<FunctionLive> = {
     const code = await ctx.code();
     return [
       ...configurationChanges(ctx, live.config),
-      ...change('CodeSha256', live.config.CodeSha256, code.sha256),
-      ...tagChanges(ctx.tags, live.tags),
+      ...change('CodeSha256', live.config.CodeSha256, code.sha256, async () => {
+        await ctx.retry(updateRetry, () => ctx.clients.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: ctx.names.workerFunction, ZipFile: code.zip, Architectures: ['arm64'] })));
+        await waitUntilSettled(ctx);
+      }),
     ];
   },
   async create(ctx) {
     const code = await ctx.code();
-    try {
-      await ctx.retry(createRetry, () => ctx.clients.lambda.send(new CreateFunctionCommand({
-        FunctionName: ctx.names.workerFunction,
-        ...desiredConfiguration(ctx),
-        Code: { ZipFile: code.zip },
-        Architectures: ['arm64'],
-        Description: `bedrock-queue worker for stack ${ctx.stack}`,
-        Tags: ctx.tags,
-      })));
-    } catch (err) {
-      // A create that was interrupted or retried may have succeeded: adopt the function if it is ours.
-      if (errorName(err) !== 'ResourceConflictException') throw err;
-      const live = await workerFunction.read(ctx);
-      if (!live || live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind: workerFunction.kind, name: ctx.names.workerFunction }], ctx.stack);
-      await waitUntilSettled(ctx);
-      await workerFunction.update(ctx, live);
-      return;
-    }
+    await ctx.retry(createRetry, () => ctx.clients.lambda.send(new CreateFunctionCommand({
+      FunctionName: ctx.names.workerFunction,
+      ...desiredConfiguration(ctx),
+      Code: { ZipFile: code.zip },
+      Architectures: ['arm64'],
+      Description: `bedrock-queue worker for stack ${ctx.stack}`,
+      Tags: ctx.tags,
+    })));
     await waitUntilSettled(ctx);
+    return {};
   },
-  async update(ctx, live) {
-    const FunctionName = ctx.names.workerFunction;
-    if (configurationChanges(ctx, live.config).length) {
-      await ctx.retry(updateRetry, () => ctx.clients.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName, ...desiredConfiguration(ctx, live.config) })));
-      await waitUntilSettled(ctx);
-    }
-    const code = await ctx.code();
-    if (code.sha256 !== live.config.CodeSha256) {
-      await ctx.retry(updateRetry, () => ctx.clients.lambda.send(new UpdateFunctionCodeCommand({ FunctionName, ZipFile: code.zip, Architectures: ['arm64'] })));
-      await waitUntilSettled(ctx);
-    }
-    const tags = missingTags(ctx.tags, live.tags);
-    if (Object.keys(tags).length) await ctx.clients.lambda.send(new TagResourceCommand({ Resource: functionArn(ctx), Tags: tags }));
+  // A create that was interrupted or retried may have succeeded: that function may still be Pending.
+  createConflict: (err) => errorName(err) === 'ResourceConflictException',
+  settle: (ctx) => waitUntilSettled(ctx),
+  async tag(ctx, _live, tags) {
+    await ctx.clients.lambda.send(new TagResourceCommand({ Resource: functionArn(ctx), Tags: tags }));
   },
   async remove(ctx) {
     await ctx.clients.lambda.send(new DeleteFunctionCommand({ FunctionName: ctx.names.workerFunction }));
   },
 };
-

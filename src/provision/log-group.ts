@@ -8,14 +8,12 @@ import {
   TagResourceCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { logGroupArn } from './arns.js';
-import { change, missingTags, orMissing, tagChanges } from './diff.js';
+import { change, orMissing } from './diff.js';
 import type { Ctx, Live, Resource } from './types.js';
 
 export interface LogGroupLive extends Live {
   retentionDays?: number;
 }
-
-const retentionChange = (ctx: Ctx, live: LogGroupLive) => change('retentionInDays', live.retentionDays, ctx.settings.logRetention);
 
 export const logGroup: Resource<LogGroupLive> = {
   key: 'log-group',
@@ -29,18 +27,17 @@ export const logGroup: Resource<LogGroupLive> = {
     return tags && { retentionDays: group.retentionInDays, tags: tags.tags ?? {} };
   },
   liveSettings: (live) => (live.retentionDays ? { logRetention: live.retentionDays } : {}),
-  diff: (ctx, live) => [...retentionChange(ctx, live), ...tagChanges(ctx.tags, live.tags)],
+  diff: (ctx, live) => change('retentionInDays', live.retentionDays, ctx.settings.logRetention, async () => {
+    await ctx.clients.logs.send(new PutRetentionPolicyCommand({ logGroupName: ctx.names.logGroup, retentionInDays: ctx.settings.logRetention }));
+  }),
   async create(ctx) {
     const logGroupName = ctx.names.logGroup;
     await ctx.clients.logs.send(new CreateLogGroupCommand({ logGroupName, tags: ctx.tags }));
     await ctx.clients.logs.send(new PutRetentionPolicyCommand({ logGroupName, retentionInDays: ctx.settings.logRetention }));
+    return {};
   },
-  async update(ctx, live) {
-    if (retentionChange(ctx, live).length) {
-      await ctx.clients.logs.send(new PutRetentionPolicyCommand({ logGroupName: ctx.names.logGroup, retentionInDays: ctx.settings.logRetention }));
-    }
-    const tags = missingTags(ctx.tags, live.tags);
-    if (Object.keys(tags).length) await ctx.clients.logs.send(new TagResourceCommand({ resourceArn: logGroupArn(ctx), tags }));
+  async tag(ctx, _live, tags) {
+    await ctx.clients.logs.send(new TagResourceCommand({ resourceArn: logGroupArn(ctx), tags }));
   },
   async remove(ctx) {
     await ctx.clients.logs.send(new DeleteLogGroupCommand({ logGroupName: ctx.names.logGroup }));
@@ -53,6 +50,9 @@ export interface FollowLogsOptions {
   signal?: AbortSignal;
   onEvent: (message: string) => void;
 }
+
+/** FilterLogEvents has a low per-account rate quota (CloudWatch Logs quotas), shared with other readers: a follower asks every 2 s. */
+const FOLLOW_INTERVAL_MS = 2_000;
 
 /** Follows the worker's log group from now on, polling every 2 s; returns how many lines were shown. */
 export async function followLogGroup(ctx: Ctx, options: FollowLogsOptions): Promise<number> {
@@ -76,7 +76,7 @@ export async function followLogGroup(ctx: Ctx, options: FollowLogsOptions): Prom
     } while (nextToken);
     if (seen.size > 100_000) seen.clear();
     if (options.idleMs !== undefined && Date.now() - lastEvent >= options.idleMs) break;
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await ctx.sleep(FOLLOW_INTERVAL_MS);
   }
   return shown;
 }

@@ -15,15 +15,15 @@ import {
   DLQ_RETENTION_SECONDS,
   REQUESTS_RETENTION_SECONDS,
   RESULTS_RETENTION_SECONDS,
-  STACK_TAG,
   VISIBILITY_TIMEOUT_FACTOR,
   type ResourceNames,
 } from '../contract.js';
 import { releaseMessages } from '../client/results.js';
-import { errorName, foreignError } from '../errors.js';
+import { errorName } from '../errors.js';
+import { waitFor } from '../waiter.js';
 import { queueArn } from './arns.js';
-import { change, missingTags, orMissing, tagChanges } from './diff.js';
-import { RULES, pollUntil, waitUntilGone } from './retry.js';
+import { change, orMissing, sameDocument } from './diff.js';
+import { RULES } from './retry.js';
 import type { Change, Ctx, Live, Resource, Settings } from './types.js';
 
 export interface QueueLive extends Live {
@@ -76,10 +76,15 @@ function comparable(name: string, value: string | undefined): unknown {
   return { deadLetterTargetArn: policy.deadLetterTargetArn, maxReceiveCount: Number(policy.maxReceiveCount) };
 }
 
+/** The managed attributes that differ, all set by one SetQueueAttributes. */
 function attributeChanges(ctx: Ctx, role: QueueRole, live: QueueLive): Change[] {
-  return Object.entries(desiredAttributes(ctx, role)).flatMap(([name, value]) =>
-    change(name, comparable(name, live.attributes[name]), comparable(name, value)),
-  );
+  const desired = desiredAttributes(ctx, role);
+  const differing = Object.keys(desired).filter((name) => !sameDocument(comparable(name, live.attributes[name]), comparable(name, desired[name])));
+  const put = async () => {
+    const Attributes = Object.fromEntries(differing.map((name) => [name, desired[name]!]));
+    await ctx.retry([RULES.deadLetterTargetMissing], () => ctx.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: live.url, Attributes })));
+  };
+  return differing.flatMap((name) => change(name, comparable(name, live.attributes[name]), comparable(name, desired[name]), put));
 }
 
 async function listStackQueues(ctx: Ctx): Promise<Map<string, string>> {
@@ -108,19 +113,22 @@ async function readQueue(ctx: Ctx, url: string): Promise<QueueLive> {
  * has said QueueDoesNotExist several times in a row, so a following `up` finds the name free of
  * stale listings (it still waits out QueueDeletedRecently).
  */
-const QUEUE_GONE = { confirmations: 3, intervalMs: 2_000, timeoutMs: 3 * 60_000 };
-/** A new queue answers reliably about a second after CreateQueue (aws-facts.md). */
-const QUEUE_READY_TIMEOUT_MS = 30_000;
+const QUEUE_GONE = { confirmations: 3, intervalMs: 2_000, timeoutMs: 3 * 60_000, reference: 'SQS DeleteQueue: "the deletion process takes up to 60 seconds"' };
 
+/** A new queue answers reliably about a second after CreateQueue (aws-facts.md). */
 async function waitUntilAnswering(ctx: Ctx, QueueName: string, QueueUrl: string) {
-  await pollUntil(ctx, `queue ${QueueName} to answer`,
-    () => orMissing(ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }))),
-    (answer) => answer !== undefined, QUEUE_READY_TIMEOUT_MS);
+  await waitFor(ctx, {
+    what: `queue ${QueueName} to answer`,
+    read: () => orMissing(ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }))),
+    done: (answer) => answer !== undefined,
+    intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 30_000,
+    reference: 'SQS CreateQueue: "after you create a queue, you must wait at least one second after the queue is created to be able to use the queue"',
+  });
 }
 
 function queueResource(key: string, role: QueueRole, kind: string): Resource<QueueLive> {
   const name = (ctx: Ctx) => ctx.names[role as keyof ResourceNames];
-  const queue: Resource<QueueLive> = {
+  return {
     key,
     kind,
     name,
@@ -128,56 +136,46 @@ function queueResource(key: string, role: QueueRole, kind: string): Resource<Que
       const url = (await listStackQueues(ctx)).get(name(ctx));
       // After DeleteQueue, SQS may list a queue for up to 60 s and answer QueueDoesNotExist to reads:
       // a queue that vanished between the listing and the read is missing, not an error.
-      const live = url ? await orMissing(readQueue(ctx, url)) : undefined;
-      if (live) ctx.ids.queueUrls[name(ctx)] = live.url;
-      return live;
+      return url ? orMissing(readQueue(ctx, url)) : undefined;
     },
+    ids: (ctx, live) => ({ queueUrls: { [name(ctx)]: live.url } }),
     liveSettings(live): Partial<Settings> {
       if (role !== 'requestsQueue' || !live.attributes.RedrivePolicy) return {};
       const { maxReceiveCount } = comparable('RedrivePolicy', live.attributes.RedrivePolicy) as { maxReceiveCount: number };
       return Number.isFinite(maxReceiveCount) ? { maxReceiveCount } : {};
     },
-    diff(ctx, live) {
-      return [...attributeChanges(ctx, role, live), ...tagChanges(ctx.tags, live.tags)];
-    },
+    diff: (ctx, live) => attributeChanges(ctx, role, live),
     async create(ctx) {
       const QueueName = name(ctx);
-      try {
-        const created = await ctx.retry([RULES.queueDeletedRecently, RULES.deadLetterTargetMissing], () =>
-          ctx.clients.sqs.send(new CreateQueueCommand({ QueueName, Attributes: desiredAttributes(ctx, role), tags: ctx.tags })),
-        );
-        const url = created.QueueUrl ?? (await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl!;
-        await waitUntilAnswering(ctx, QueueName, url);
-        ctx.ids.queueUrls[QueueName] = url;
-      } catch (err) {
-        if (!/QueueNameExists|QueueAlreadyExists/.test(errorName(err))) throw err;
-        // ListQueues is eventually consistent: a queue created moments ago may not be listed yet.
-        // It exists with other attributes; adopt it if it is ours, then converge it.
-        const { QueueUrl } = await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }));
-        const live = await readQueue(ctx, QueueUrl!);
-        if (live.tags[STACK_TAG] !== ctx.stack) throw foreignError([{ kind, name: QueueName }], ctx.stack);
-        ctx.ids.queueUrls[QueueName] = QueueUrl!;
-        await queue.update(ctx, live);
-      }
+      const created = await ctx.retry([RULES.queueDeletedRecently, RULES.deadLetterTargetMissing], () =>
+        ctx.clients.sqs.send(new CreateQueueCommand({ QueueName, Attributes: desiredAttributes(ctx, role), tags: ctx.tags })),
+      );
+      const url = created.QueueUrl ?? (await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName }))).QueueUrl!;
+      await waitUntilAnswering(ctx, QueueName, url);
+      return { queueUrls: { [QueueName]: url } };
     },
-    async update(ctx, live) {
-      const changed = attributeChanges(ctx, role, live);
-      if (changed.length) {
-        const desired = desiredAttributes(ctx, role);
-        const Attributes = Object.fromEntries(changed.map((c) => [c.field, desired[c.field]!]));
-        await ctx.retry([RULES.deadLetterTargetMissing], () => ctx.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: live.url, Attributes })));
-      }
-      const tags = missingTags(ctx.tags, live.tags);
-      if (Object.keys(tags).length) await ctx.clients.sqs.send(new TagQueueCommand({ QueueUrl: live.url, Tags: tags }));
+    // A queue of that name with other attributes: ListQueues is eventually consistent, and a queue
+    // created moments ago may not be listed yet, so it is looked up by name.
+    createConflict: (err) => /QueueNameExists|QueueAlreadyExists/.test(errorName(err)),
+    async readAfterConflict(ctx) {
+      const { QueueUrl } = await ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName: name(ctx) }));
+      return readQueue(ctx, QueueUrl!);
+    },
+    async tag(ctx, live, tags) {
+      await ctx.clients.sqs.send(new TagQueueCommand({ QueueUrl: live.url, Tags: tags }));
     },
     async remove(ctx, live) {
       await ctx.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: live.url }));
     },
     async untilRemoved(ctx) {
-      await waitUntilGone(ctx, `${name(ctx)} is deleted`, async () => !(await orMissing(ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName: name(ctx) })))), QUEUE_GONE);
+      await waitFor(ctx, {
+        what: `${name(ctx)} is deleted`,
+        read: async () => !(await orMissing(ctx.clients.sqs.send(new GetQueueUrlCommand({ QueueName: name(ctx) })))),
+        done: (gone) => gone,
+        ...QUEUE_GONE,
+      });
     },
   };
-  return queue;
 }
 
 export const deadLetterQueue = queueResource('dead-letter-queue', 'deadLetterQueue', 'SQS queue (DLQ)');
@@ -198,7 +196,7 @@ export interface MoveProgress {
 export async function redrive(ctx: Ctx, onProgress: (p: MoveProgress) => void): Promise<MoveProgress> {
   const SourceArn = queueArn(ctx, ctx.names.deadLetterQueue);
   await ctx.clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn, DestinationArn: queueArn(ctx, ctx.names.requestsQueue) }));
-  const finished = await pollUntil(ctx, 'the message move task to finish', async () => {
+  const readTask = async (): Promise<MoveProgress> => {
     const { Results } = await ctx.clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn, MaxResults: 1 }));
     const task = Results?.[0];
     const progress: MoveProgress = {
@@ -209,8 +207,14 @@ export async function redrive(ctx: Ctx, onProgress: (p: MoveProgress) => void): 
     };
     onProgress(progress);
     return progress;
-  }, (p) => !['RUNNING', 'CANCELLING'].includes(p.status), 60 * 60_000);
-  return finished;
+  };
+  return waitFor(ctx, {
+    what: 'the message move task to finish',
+    read: readTask,
+    done: (p) => !['RUNNING', 'CANCELLING'].includes(p.status),
+    intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 60 * 60_000,
+    reference: 'SQS StartMessageMoveTask: at most 500 messages a second (MaxNumberOfMessagesPerSecond); an hour moves 1.8 million',
+  });
 }
 
 export interface QueueSample {

@@ -1,8 +1,7 @@
 import type { GatewayResponse, Method, Model, RequestValidator, Stage } from '@aws-sdk/client-api-gateway';
-import { REQUEST_BODY_SCHEMA, REQUEST_MODEL_NAME, REQUEST_VALIDATOR_NAME, RESOURCE_PATH, RESULT_ITEM, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody } from '../contract.js';
+import { REQUEST_MODEL_NAME, RESULT_ITEM, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, pendingBody } from '../contract.js';
 import { roleArn } from './arns.js';
-import { fieldChanges } from './diff.js';
-import type { Change, Ctx, Live } from './types.js';
+import type { Ctx, Live } from './types.js';
 
 /** What the REST API should look like (methods, integrations, gateway responses, stage), and how the live one is read for comparison. */
 
@@ -220,29 +219,11 @@ export function liveGatewayResponse(live: RestApiLive, type: string) {
   return found && { statusCode: found.statusCode, responseTemplates: found.responseTemplates, responseParameters: found.responseParameters };
 }
 
-function stageShape(ctx: Ctx) {
+export function stageShape(ctx: Ctx) {
   return { deployed: true, throttlingRateLimit: ctx.settings.rateLimit, throttlingBurstLimit: ctx.settings.burstLimit };
 }
 
 export function liveStageShape(stage: Stage | undefined) {
   const all = stage?.methodSettings?.['*/*'];
   return { deployed: !!stage, throttlingRateLimit: all?.throttlingRateLimit, throttlingBurstLimit: all?.throttlingBurstLimit };
-}
-
-/** Every part of the API that differs, with the fields that differ; the stage is compared last. */
-export function apiChanges(ctx: Ctx, live: RestApiLive) {
-  const gateway = gatewayResponseShapes(ctx);
-  const api: Change[] = [
-    ...fieldChanges(`resource /${RESOURCE_PATH}`, live.resourceId ? 'present' : undefined, 'present'),
-    ...fieldChanges(`model ${REQUEST_MODEL_NAME}`, live.model && { contentType: live.model.contentType, schema: JSON.parse(live.model.schema ?? '{}') }, { contentType: JSON_TYPE, schema: REQUEST_BODY_SCHEMA }),
-    ...fieldChanges(`validator ${REQUEST_VALIDATOR_NAME}`, live.validator && { validateRequestBody: live.validator.validateRequestBody, validateRequestParameters: live.validator.validateRequestParameters ?? false }, { validateRequestBody: true, validateRequestParameters: false }),
-    ...Object.entries(gateway).flatMap(([type, shape]) => fieldChanges(`gateway response ${type}`, liveGatewayResponse(live, type), shape)),
-    ...fieldChanges('POST', liveMethodShape(live.methods.POST), postShape(ctx, live.validator?.id)),
-    ...fieldChanges('OPTIONS', liveMethodShape(live.methods.OPTIONS), optionsShape(ctx, 'POST')),
-    ...fieldChanges(`resource /${RESULTS_PATH}/{id}`, live.resultId ? 'present' : undefined, 'present'),
-    ...fieldChanges(`GET /${RESULTS_PATH}/{id}`, liveMethodShape(live.resultMethods.GET), getResultShape(ctx)),
-    ...fieldChanges(`OPTIONS /${RESULTS_PATH}/{id}`, liveMethodShape(live.resultMethods.OPTIONS), optionsShape(ctx, 'GET')),
-  ];
-  const stage = fieldChanges(`stage ${STAGE_NAME}`, liveStageShape(live.stage), stageShape(ctx));
-  return { api, stage };
 }

@@ -12,8 +12,8 @@ import {
 import { RESULT_ITEM } from '../contract.js';
 import { CliError } from '../errors.js';
 import { tableArn } from './arns.js';
-import { change, missingTags, orMissing, tagChanges } from './diff.js';
-import { pollUntil, waitUntilGone } from './retry.js';
+import { waitFor } from '../waiter.js';
+import { change, orMissing, tagList } from './diff.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
 export interface TableLive extends Live {
@@ -23,25 +23,40 @@ export interface TableLive extends Live {
   ttlAttribute?: string;
 }
 
-/** A new table is ACTIVE within seconds to a minute; a deleted one is gone within minutes (DynamoDB waiters). */
-const TABLE_ACTIVE_TIMEOUT_MS = 5 * 60_000;
-const TABLE_GONE = { confirmations: 2, intervalMs: 2_000, timeoutMs: 10 * 60_000 };
+/** The bounds of the SDK's DynamoDB waiters TableExists and TableNotExists: 25 reads 20 s apart. */
+const TABLE_WAITS = { intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 5 * 60_000, reference: 'the DynamoDB SDK waiters TableExists and TableNotExists (25 reads, 20 s apart)' };
 
 /** TTL is on (or turning on), on whichever attribute; and on ours. */
 const ttlActive = (live: TableLive) => live.ttlStatus === 'ENABLED' || live.ttlStatus === 'ENABLING';
 const ttlOn = (live: TableLive) => ttlActive(live) && live.ttlAttribute === RESULT_ITEM.expiresAt;
 
-function tableChanges(live: TableLive): Change[] {
+function tableChanges(ctx: Ctx, live: TableLive): Change[] {
+  const TableName = ctx.names.resultsTable;
+  // A table being created or updated takes no other update until it is ACTIVE again.
+  const whenActive = async () => {
+    if (live.table.TableStatus !== 'ACTIVE') await waitUntilActive(ctx);
+  };
   return [
-    ...change('BillingMode', live.table.BillingModeSummary?.BillingMode ?? 'PROVISIONED', 'PAY_PER_REQUEST'),
-    ...(ttlOn(live) ? [] : change('TimeToLive', ttlActive(live) ? `${live.ttlStatus} on ${live.ttlAttribute}` : live.ttlStatus ?? 'DISABLED', `ENABLED on ${RESULT_ITEM.expiresAt}`)),
+    ...change('BillingMode', live.table.BillingModeSummary?.BillingMode ?? 'PROVISIONED', 'PAY_PER_REQUEST', async () => {
+      await whenActive();
+      await ctx.clients.dynamodb.send(new UpdateTableCommand({ TableName, BillingMode: 'PAY_PER_REQUEST' }));
+      await waitUntilActive(ctx);
+    }),
+    ...(ttlOn(live) ? [] : change('TimeToLive', ttlActive(live) ? `${live.ttlStatus} on ${live.ttlAttribute}` : live.ttlStatus ?? 'DISABLED', `ENABLED on ${RESULT_ITEM.expiresAt}`, async () => {
+      await whenActive();
+      await enableTtl(ctx, live);
+    })),
   ];
 }
 
 async function waitUntilActive(ctx: Ctx) {
   const TableName = ctx.names.resultsTable;
-  await pollUntil(ctx, `table ${TableName} to be ACTIVE`, () => ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName })),
-    (answer) => answer.Table?.TableStatus === 'ACTIVE', TABLE_ACTIVE_TIMEOUT_MS);
+  await waitFor(ctx, {
+    what: `table ${TableName} to be ACTIVE`,
+    read: () => ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName })),
+    done: (answer) => answer.Table?.TableStatus === 'ACTIVE',
+    ...TABLE_WAITS,
+  });
 }
 
 /**
@@ -83,33 +98,32 @@ export const resultsTable: Resource<TableLive> = {
       ...(description?.AttributeName ? { ttlAttribute: description.AttributeName } : {}),
     };
   },
-  diff: (ctx, live) => [...tableChanges(live), ...tagChanges(ctx.tags, live.tags)],
+  diff: (ctx, live) => tableChanges(ctx, live),
   async create(ctx) {
     await ctx.clients.dynamodb.send(new CreateTableCommand({
       TableName: ctx.names.resultsTable,
       AttributeDefinitions: [{ AttributeName: RESULT_ITEM.key, AttributeType: 'S' }],
       KeySchema: [{ AttributeName: RESULT_ITEM.key, KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
-      Tags: Object.entries(ctx.tags).map(([Key, Value]) => ({ Key, Value })),
+      Tags: tagList(ctx.tags),
     }));
     await waitUntilActive(ctx);
     await enableTtl(ctx, undefined);
+    return {};
   },
-  async update(ctx, live) {
-    if (live.table.TableStatus !== 'ACTIVE') await waitUntilActive(ctx);
-    if (live.table.BillingModeSummary?.BillingMode !== 'PAY_PER_REQUEST') {
-      await ctx.clients.dynamodb.send(new UpdateTableCommand({ TableName: ctx.names.resultsTable, BillingMode: 'PAY_PER_REQUEST' }));
-      await waitUntilActive(ctx);
-    }
-    await enableTtl(ctx, live);
-    const tags = missingTags(ctx.tags, live.tags);
-    if (Object.keys(tags).length) {
-      await ctx.clients.dynamodb.send(new TagResourceCommand({ ResourceArn: live.table.TableArn ?? tableArn(ctx), Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
-    }
+  async tag(ctx, live, tags) {
+    await ctx.clients.dynamodb.send(new TagResourceCommand({ ResourceArn: live.table.TableArn ?? tableArn(ctx), Tags: tagList(tags) }));
   },
   async remove(ctx) {
     const TableName = ctx.names.resultsTable;
     await ctx.clients.dynamodb.send(new DeleteTableCommand({ TableName }));
-    await waitUntilGone(ctx, `table ${TableName} is deleted`, async () => !(await orMissing(ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName })))), TABLE_GONE);
+    await waitFor(ctx, {
+      what: `table ${TableName} is deleted`,
+      read: async () => !(await orMissing(ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName })))),
+      done: (gone) => gone,
+      confirmations: 2,
+      ...TABLE_WAITS,
+      intervalMs: 2_000, maxIntervalMs: 2_000, timeoutMs: 10 * 60_000,
+    });
   },
 };

@@ -1,7 +1,5 @@
 import { errorMessage, errorName } from '../errors.js';
-
-export type Sleep = (ms: number) => Promise<void>;
-export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+import type { WaitEnv } from '../waiter.js';
 
 export interface RetryRule {
   /** True when this error is worth waiting out. */
@@ -14,10 +12,7 @@ export interface RetryRule {
   maxDelayMs: number;
 }
 
-export interface RetryEnv {
-  sleep: Sleep;
-  note: (message: string) => void;
-}
+export type RetryEnv = WaitEnv;
 
 /** Runs `call`, waiting out the errors that a rule matches with exponential backoff; anything else is thrown at once. */
 export async function withRetry<T>(env: RetryEnv, rules: RetryRule[], call: () => Promise<T>): Promise<T> {
@@ -97,33 +92,3 @@ export const RULES = {
     maxDelayMs: 10_000,
   },
 } satisfies Record<string, RetryRule>;
-
-/**
- * Asks `gone` until it has said yes `confirmations` times in a row: after a delete, AWS's reads
- * are eventually consistent and a single not-found can be followed by the resource again
- * (Terraform's SQS waiter asks for many consecutive not-found reads for the same reason).
- */
-export async function waitUntilGone(env: RetryEnv, what: string, gone: () => Promise<boolean>, options: { confirmations: number; intervalMs: number; timeoutMs: number }): Promise<void> {
-  let streak = 0;
-  for (let elapsed = 0; ; elapsed += options.intervalMs) {
-    streak = (await gone()) ? streak + 1 : 0;
-    if (streak >= options.confirmations) return;
-    if (elapsed >= options.timeoutMs) throw new Error(`timed out after ${Math.round(elapsed / 1000)} s waiting for ${what}`);
-    if (streak) env.note(`waiting for AWS to confirm ${what} (${streak}/${options.confirmations})`);
-    await env.sleep(options.intervalMs);
-  }
-}
-
-/** Polls `read` until `done` holds, or fails with `what` after `timeoutMs`. */
-export async function pollUntil<T>(env: RetryEnv, what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10 * 60_000): Promise<T> {
-  let elapsed = 0;
-  let delay = 500;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (elapsed >= timeoutMs) throw new Error(`timed out after ${Math.round(elapsed / 1000)} s waiting for ${what}`);
-    await env.sleep(delay);
-    elapsed += delay;
-    delay = Math.min(delay * 2, 5_000);
-  }
-}

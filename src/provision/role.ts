@@ -12,11 +12,11 @@ import {
   UpdateAssumeRolePolicyCommand,
   type Role,
 } from '@aws-sdk/client-iam';
-import { IAM_PATH, STACK_TAG } from '../contract.js';
-import { CliError, errorName } from '../errors.js';
+import { IAM_PATH } from '../contract.js';
+import { errorName } from '../errors.js';
 import { logGroupArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
-import { change, missingTags, orMissing, sameDocument, tagChanges } from './diff.js';
-import type { Change, Ctx, Live, Resource } from './types.js';
+import { change, orMissing, sameDocument, tagList } from './diff.js';
+import type { Ctx, Live, Resource } from './types.js';
 
 export const INLINE_POLICY_NAME = 'bedrock-queue';
 
@@ -65,51 +65,39 @@ async function readRole(ctx: Ctx, RoleName: string): Promise<RoleLive | undefine
 }
 
 function roleResource(spec: RoleSpec): Resource<RoleLive> {
-  const changes = (ctx: Ctx, live: RoleLive): Change[] => [
-    ...change('trust policy', live.trust, trustPolicy(spec.service)),
-    ...change('permissions', live.policy, spec.policy(ctx, live)),
-  ];
-  const role: Resource<RoleLive> = {
+  return {
     key: spec.key,
     kind: 'IAM role',
     name: spec.name,
     read: (ctx) => readRole(ctx, spec.name(ctx)),
-    diff: (ctx, live) => [...changes(ctx, live), ...tagChanges(ctx.tags, live.tags)],
+    diff(ctx, live) {
+      const RoleName = spec.name(ctx);
+      const trust = trustPolicy(spec.service);
+      const policy = spec.policy(ctx, live);
+      return [
+        ...change('trust policy', live.trust, trust, async () => {
+          await ctx.clients.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName, PolicyDocument: JSON.stringify(trust) }));
+        }),
+        ...change('permissions', live.policy, policy, () => putPolicy(ctx, RoleName, policy)),
+      ];
+    },
     async create(ctx) {
       const RoleName = spec.name(ctx);
-      try {
-        await ctx.clients.iam.send(new CreateRoleCommand({
-          RoleName,
-          Path: IAM_PATH,
-          AssumeRolePolicyDocument: JSON.stringify(trustPolicy(spec.service)),
-          Description: `bedrock-queue stack ${ctx.stack}`,
-          Tags: Object.entries(ctx.tags).map(([Key, Value]) => ({ Key, Value })),
-        }));
-      } catch (err) {
-        if (errorName(err) !== 'EntityAlreadyExistsException') throw err;
-        // After an interrupted up the role is usually ours, created a moment ago: adopt it.
-        const live = await readRole(ctx, RoleName);
-        if (!live || live.tags[STACK_TAG] !== ctx.stack) {
-          throw new CliError(`IAM role ${RoleName} already exists and is not this stack's (not under the path ${IAM_PATH} with the tag ${STACK_TAG}=${ctx.stack}): choose another --name or remove that role.`);
-        }
-        await role.update(ctx, live);
-        return;
-      }
+      await ctx.clients.iam.send(new CreateRoleCommand({
+        RoleName,
+        Path: IAM_PATH,
+        AssumeRolePolicyDocument: JSON.stringify(trustPolicy(spec.service)),
+        Description: `bedrock-queue stack ${ctx.stack}`,
+        Tags: tagList(ctx.tags),
+      }));
       await putPolicy(ctx, RoleName, spec.policy(ctx));
+      return {};
     },
-    async update(ctx, live) {
-      const RoleName = spec.name(ctx);
-      for (const c of changes(ctx, live)) {
-        if (c.field === 'trust policy') {
-          await ctx.clients.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName, PolicyDocument: JSON.stringify(c.desired) }));
-        } else {
-          await putPolicy(ctx, RoleName, c.desired);
-        }
-      }
-      const tags = missingTags(ctx.tags, live.tags);
-      if (Object.keys(tags).length) {
-        await ctx.clients.iam.send(new TagRoleCommand({ RoleName, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
-      }
+    // After an interrupted up the role is usually ours, created a moment ago. One outside IAM_PATH
+    // reads as untagged (readRole), so it is never adopted.
+    createConflict: (err) => errorName(err) === 'EntityAlreadyExistsException',
+    async tag(ctx, _live, tags) {
+      await ctx.clients.iam.send(new TagRoleCommand({ RoleName: spec.name(ctx), Tags: tagList(tags) }));
     },
     async remove(ctx) {
       const RoleName = spec.name(ctx);
@@ -122,7 +110,6 @@ function roleResource(spec: RoleSpec): Resource<RoleLive> {
       await ctx.clients.iam.send(new DeleteRoleCommand({ RoleName }));
     },
   };
-  return role;
 }
 
 async function putPolicy(ctx: Ctx, RoleName: string, policy: unknown) {

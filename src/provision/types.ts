@@ -82,10 +82,22 @@ export interface Ctx extends RetryEnv {
   retry: <T>(rules: RetryRule[], call: () => Promise<T>) => Promise<T>;
 }
 
-export interface Change {
-  field: string;
-  live: unknown;
-  desired: unknown;
+/** Corrects one or more fields of a live resource with one call or a few. */
+export type Put = () => Promise<void>;
+
+/**
+ * One field that differs, and the put that corrects it: fields corrected by one call share one
+ * put, which the engine runs once. The plan shows these objects and `up` runs exactly their puts.
+ */
+export class Change {
+  readonly #put: Put;
+  constructor(readonly field: string, readonly live: unknown, readonly desired: unknown, put: Put) {
+    this.#put = put;
+  }
+
+  get put(): Put {
+    return this.#put;
+  }
 }
 
 export interface Live {
@@ -94,17 +106,34 @@ export interface Live {
   duplicates?: string[];
 }
 
-/** One resource kind: find it by name and tag, create it, converge what differs, delete it. */
+/**
+ * One resource kind: find it by name and tag, create it, say what differs (each difference with
+ * its put), delete it. What every resource shares is the engine's: tags, adopting our own
+ * resource after a create conflict, duplicates, and handing on the ids each one learns.
+ */
 export interface Resource<L extends Live = Live> {
   key: string;
   kind: string;
   name: (ctx: Ctx) => string;
   read: (ctx: Ctx) => Promise<L | undefined>;
+  /** The ids an owned live resource makes known to the resources after it. */
+  ids?: (ctx: Ctx, live: L) => Partial<Ids>;
   /** Settings this resource is the authority for, as they are live. */
   liveSettings?: (live: L) => Partial<Settings>;
+  /** What differs from the settings, tags aside. */
   diff: (ctx: Ctx, live: L) => Change[] | Promise<Change[]>;
-  create: (ctx: Ctx) => Promise<void>;
-  update: (ctx: Ctx, live: L) => Promise<void>;
+  /** Creates it, with the stack's tags, ready for what depends on it; returns the ids it learned. */
+  create: (ctx: Ctx) => Promise<Partial<Ids>>;
+  /** Adds tags to the live resource (tags already there and not ours are left alone). */
+  tag: (ctx: Ctx, live: L, tags: Record<string, string>) => Promise<void>;
+  /**
+   * A create that failed with this error met a resource of the same name: the engine reads it with
+   * `readAfterConflict` (else `read`), adopts it when it carries the stack tag, and converges it.
+   */
+  createConflict?: (err: unknown) => boolean;
+  readAfterConflict?: (ctx: Ctx) => Promise<L | undefined>;
+  /** Waits until an adopted resource can be changed and used (one that was being created, say). */
+  settle?: (ctx: Ctx, live: L) => Promise<void>;
   remove: (ctx: Ctx, live: L) => Promise<void>;
   /** Waits until a removal is seen through: `down` waits for these side by side, while it removes the rest. */
   untilRemoved?: (ctx: Ctx, live: L) => Promise<void>;

@@ -11,7 +11,8 @@ import {
   type PatchOperation,
 } from '@aws-sdk/client-api-gateway';
 import { STACK_TAG, STAGE_NAME } from '../contract.js';
-import { change, missingTags, orMissing, tagChanges } from './diff.js';
+import { apiGatewayArn } from './arns.js';
+import { change, orMissing } from './diff.js';
 import { apiCall, findByName } from './api-gateway.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
@@ -23,14 +24,36 @@ export interface UsagePlanLive extends Live {
   keyIds: string[];
 }
 
-const stageRef = (ctx: Ctx) => `${ctx.ids.restApiId ?? '(new API)'}:${STAGE_NAME}`;
+/** The stage and key this plan should hold; until the API or the key is created, the plan says so. */
+const stageRef = (ctx: Ctx) => `${ctx.ids.restApiId ?? '(the API this up creates)'}:${STAGE_NAME}`;
+const keyRef = (ctx: Ctx) => ctx.ids.apiKeyId ?? '(the key this up creates)';
 
 function changes(ctx: Ctx, live: UsagePlanLive): Change[] {
+  const gw = ctx.clients.apigateway;
+  // Both puts read the ids when they run: the API and the key come earlier in the same apply.
+  const updatePlan = async () => {
+    const wanted = stageRef(ctx);
+    const patchOperations: PatchOperation[] = [
+      ...live.stages.filter((s) => s !== wanted).map((value) => ({ op: 'remove' as const, path: '/apiStages', value })),
+      ...(live.stages.includes(wanted) ? [] : [{ op: 'add' as const, path: '/apiStages', value: wanted }]),
+      ...(live.rateLimit !== ctx.settings.rateLimit ? [{ op: 'replace' as const, path: '/throttle/rateLimit', value: String(ctx.settings.rateLimit) }] : []),
+      ...(live.burstLimit !== ctx.settings.burstLimit ? [{ op: 'replace' as const, path: '/throttle/burstLimit', value: String(ctx.settings.burstLimit) }] : []),
+    ];
+    if (patchOperations.length) await apiCall(ctx, () => gw.send(new UpdateUsagePlanCommand({ usagePlanId: live.id, patchOperations })));
+  };
+  const attachKey = async () => {
+    for (const keyId of live.keyIds.filter((k) => k !== ctx.ids.apiKeyId)) {
+      await apiCall(ctx, () => gw.send(new DeleteUsagePlanKeyCommand({ usagePlanId: live.id, keyId })));
+    }
+    if (ctx.ids.apiKeyId && !live.keyIds.includes(ctx.ids.apiKeyId)) {
+      await apiCall(ctx, () => gw.send(new CreateUsagePlanKeyCommand({ usagePlanId: live.id, keyId: ctx.ids.apiKeyId, keyType: 'API_KEY' })));
+    }
+  };
   return [
-    ...change('apiStages', live.stages, [stageRef(ctx)]),
-    ...change('throttle.rateLimit', live.rateLimit, ctx.settings.rateLimit),
-    ...change('throttle.burstLimit', live.burstLimit, ctx.settings.burstLimit),
-    ...change('apiKeys', live.keyIds, [ctx.ids.apiKeyId ?? '(new key)']),
+    ...change('apiStages', live.stages, [stageRef(ctx)], updatePlan),
+    ...change('throttle.rateLimit', live.rateLimit, ctx.settings.rateLimit, updatePlan),
+    ...change('throttle.burstLimit', live.burstLimit, ctx.settings.burstLimit, updatePlan),
+    ...change('apiKeys', live.keyIds, [keyRef(ctx)], attachKey),
   ];
 }
 
@@ -58,7 +81,7 @@ export const usagePlan: Resource<UsagePlanLive> = {
     ...(live.rateLimit !== undefined ? { rateLimit: live.rateLimit } : {}),
     ...(live.burstLimit !== undefined ? { burstLimit: live.burstLimit } : {}),
   }),
-  diff: (ctx, live) => [...changes(ctx, live), ...tagChanges(ctx.tags, live.tags)],
+  diff: (ctx, live) => changes(ctx, live),
   async create(ctx) {
     const created = await apiCall(ctx, () => ctx.clients.apigateway.send(new CreateUsagePlanCommand({
       name: ctx.names.usagePlan,
@@ -68,28 +91,10 @@ export const usagePlan: Resource<UsagePlanLive> = {
       tags: ctx.tags,
     })));
     await apiCall(ctx, () => ctx.clients.apigateway.send(new CreateUsagePlanKeyCommand({ usagePlanId: created.id, keyId: ctx.ids.apiKeyId, keyType: 'API_KEY' })));
+    return {};
   },
-  async update(ctx, live) {
-    const gw = ctx.clients.apigateway;
-    const wanted = stageRef(ctx);
-    const patchOperations: PatchOperation[] = [
-      ...live.stages.filter((s) => s !== wanted).map((value) => ({ op: 'remove' as const, path: '/apiStages', value })),
-      ...(live.stages.includes(wanted) ? [] : [{ op: 'add' as const, path: '/apiStages', value: wanted }]),
-      ...(live.rateLimit !== ctx.settings.rateLimit ? [{ op: 'replace' as const, path: '/throttle/rateLimit', value: String(ctx.settings.rateLimit) }] : []),
-      ...(live.burstLimit !== ctx.settings.burstLimit ? [{ op: 'replace' as const, path: '/throttle/burstLimit', value: String(ctx.settings.burstLimit) }] : []),
-    ];
-    if (patchOperations.length) await apiCall(ctx, () => gw.send(new UpdateUsagePlanCommand({ usagePlanId: live.id, patchOperations })));
-    for (const keyId of live.keyIds.filter((k) => k !== ctx.ids.apiKeyId)) {
-      await apiCall(ctx, () => gw.send(new DeleteUsagePlanKeyCommand({ usagePlanId: live.id, keyId })));
-    }
-    if (ctx.ids.apiKeyId && !live.keyIds.includes(ctx.ids.apiKeyId)) {
-      await apiCall(ctx, () => gw.send(new CreateUsagePlanKeyCommand({ usagePlanId: live.id, keyId: ctx.ids.apiKeyId, keyType: 'API_KEY' })));
-    }
-    const tags = missingTags(ctx.tags, live.tags);
-    if (Object.keys(tags).length) {
-      const resourceArn = `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/usageplans/${live.id}`;
-      await apiCall(ctx, () => gw.send(new TagResourceCommand({ resourceArn, tags })));
-    }
+  async tag(ctx, live, tags) {
+    await apiCall(ctx, () => ctx.clients.apigateway.send(new TagResourceCommand({ resourceArn: apiGatewayArn(ctx, 'usageplans', live.id), tags })));
   },
   remove: (ctx, live) => removePlan(ctx, live.id, live.stages, live.keyIds),
   async removeDuplicate(ctx, usagePlanId) {

@@ -188,7 +188,7 @@ describe('item 8: EntityAlreadyExists after an interrupted up', () => {
       state.roles['demo-api'] = { path: '/', trust: {}, tags: { ...TAGS } };
       throw exists();
     });
-    await expect(up()).rejects.toThrow(/IAM role demo-api already exists and is not this stack's/);
+    await expect(up()).rejects.toThrow(/Not this stack's: IAM role demo-api exists without the tag bedrock-queue:stack=demo/);
     expect(m.iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0);
   });
 });
