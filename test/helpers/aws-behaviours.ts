@@ -190,3 +190,28 @@ export function bedrockControlPlane(account: string, overrides: { availability?:
     },
   };
 }
+
+/**
+ * A deployment to an existing stage keeps the stage's settings on AWS (CreateDeployment points the
+ * stage at the new deployment); moto replaces the stage and drops its method settings. Reads of
+ * the stage through the proxy show what AWS would: the method settings last written.
+ */
+export function deploymentKeepsStageSettings(): Behaviour {
+  const kept = new Map<string, unknown>();
+  const stageRoute = /^\/restapis\/([^/]+)\/stages\/([^/]+)$/;
+  return {
+    name: 'DeploymentKeepsStageSettings',
+    rewrite(req, answer) {
+      const route = stageRoute.exec(req.path);
+      if (req.service !== 'apigateway' || !route || answer.status !== 200) return undefined;
+      const key = `${route[1]}/${route[2]}`;
+      const stage = JSON.parse(answer.body) as { methodSettings?: Record<string, unknown> };
+      const settings = stage.methodSettings ?? {};
+      if (req.method === 'PATCH' || Object.keys(settings).length) {
+        kept.set(key, settings);
+        return undefined;
+      }
+      return req.method === 'GET' && kept.has(key) ? json({ ...stage, methodSettings: kept.get(key) }) : undefined;
+    },
+  };
+}
