@@ -56,19 +56,6 @@ export const REQUEST_VALIDATOR_NAME = 'body-only';
 /** A current Claude model through the global cross-Region inference profile (any commercial source Region). */
 export const DEFAULT_MODEL_ID = 'global.anthropic.claude-sonnet-4-6';
 
-export const DEFAULTS = {
-  concurrency: 10,
-  timeoutSeconds: 120,
-  memoryMb: 512,
-  maxReceiveCount: 5,
-  logRetentionDays: 14,
-  rateLimit: 50,
-  burstLimit: 100,
-  corsOrigin: '*',
-  maxTokens: 1024,
-  apiKeyRequired: true,
-} as const;
-
 /** What the worker keeps back from each invocation for publishing results and shortening visibilities. */
 export const WORKER_RESERVE_MS = 2_000;
 /** The shortest worker timeout that leaves a model call a second after the reserve (Lambda allows 1 s). */

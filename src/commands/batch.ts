@@ -4,7 +4,8 @@ import { Output, formatSeconds, plural } from '../output.js';
 
 /** Back to the start of the line, and erase it: a shorter progress line leaves nothing of the longer one. */
 const CLEAR_LINE = '\r\x1b[K';
-import { checkReadable, duration, integerIn, waitTimeout, type GlobalArgs } from './options.js';
+import { duration, integerIn } from '../flag-values.js';
+import { checkReadable, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 
 interface BatchArgs extends GlobalArgs {

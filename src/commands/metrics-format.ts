@@ -1,7 +1,7 @@
 import { DEFAULT_METRICS_WINDOW_SECONDS, MAX_METRICS_WINDOW_SECONDS, type Percentiles, type PipelineMetrics } from '../metrics-contract.js';
 import { UsageError } from '../errors.js';
 import { formatSeconds } from '../output.js';
-import { duration } from './options.js';
+import { duration } from '../flag-values.js';
 
 /** `--since 15m`: the window of the figures, whole minutes from 1 minute to a day. */
 export const sinceOption = {

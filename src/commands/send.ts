@@ -2,7 +2,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { UsageError } from '../errors.js';
 import { Output, formatSeconds, plural } from '../output.js';
-import { STDIN_ARGUMENT, checkReadable, duration, integerIn, keyValues, numberIn, waitTimeout, type GlobalArgs } from './options.js';
+import { duration, integerIn, keyValues, numberIn } from '../flag-values.js';
+import { STDIN_ARGUMENT, checkReadable, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 import { waitForResultOf } from './stored-result.js';
 

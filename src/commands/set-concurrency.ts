@@ -1,7 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { Output } from '../output.js';
 import { changeLiveMapping } from './mapping-change.js';
-import { integerIn, type GlobalArgs } from './options.js';
+import { integerIn } from '../flag-values.js';
+import { type GlobalArgs } from './options.js';
 
 interface SetConcurrencyArgs extends GlobalArgs {
   concurrency: number;

@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { Output } from '../output.js';
-import { duration, integerIn, type GlobalArgs } from './options.js';
+import { duration, integerIn } from '../flag-values.js';
+import { type GlobalArgs } from './options.js';
 import { UsageError } from '../errors.js';
 import { formatResult } from './stored-result.js';
 import { interruptSignal, openTarget } from './session.js';

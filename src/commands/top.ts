@@ -2,7 +2,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError, describeError } from '../errors.js';
 import { colourWanted } from '../output.js';
 import { pause } from '../client/pause.js';
-import { duration, type GlobalArgs } from './options.js';
+import { duration } from '../flag-values.js';
+import { type GlobalArgs } from './options.js';
 import { sinceOption } from './metrics-format.js';
 import { renderTop, type TopSnapshot } from './top-screen.js';
 

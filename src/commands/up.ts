@@ -1,9 +1,11 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { DEFAULTS, DEFAULT_MODEL_ID, DEFAULT_RESULTS_TTL_SECONDS, LOG_RETENTION_DAYS, MIN_TIMEOUT_SECONDS, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
+import { DEFAULT_MODEL_ID, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
+import { settingOptions, settingsFromArgs } from '../settings.js';
 import { formatValue, Output, plural, table } from '../output.js';
 import type { Ctx, StackOptions } from '../provision/types.js';
 import { foreignError, UsageError } from '../errors.js';
-import { decimal, duration, integerIn, keyValues, numberIn, period, tagProblem, type GlobalArgs } from './options.js';
+import { duration, integerIn, keyValues, numberIn } from '../flag-values.js';
+import { tagProblem, type GlobalArgs } from './options.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
@@ -26,7 +28,7 @@ export interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' 
 
 const keep = 'kept from the live stack when not given';
 
-function checkModel(argv: { model?: string; modelEndpoint?: string; local?: boolean }): true {
+function checkModel(argv: { model?: string; modelEndpoint?: string; local?: boolean; [flag: string]: unknown }): true {
   const { model, modelEndpoint } = argv;
   if (modelEndpoint === undefined) {
     if (model !== undefined && !MODEL_ID_PATTERN.test(model.replace(/^aws:/, ''))) throw new UsageError(`--model "${model}" is not a Bedrock model id (e.g. anthropic.claude-3-haiku-20240307-v1:0) or inference profile id (e.g. ${DEFAULT_MODEL_ID})`);
@@ -47,33 +49,11 @@ function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number
   return true;
 }
 
+/** The settings' options come from their table, which types argv itself (UpArgs). */
+const withSettings = (yargs: Argv): Argv => yargs.options(settingOptions());
+
 export function builder(yargs: Argv) {
-  return yargs
-    .option('model', { type: 'string', requiresArg: true, describe: `Bedrock model or inference profile id [on creation: ${DEFAULT_MODEL_ID}; with --local: local.echo, aws:<id> for real Bedrock, or the --model-endpoint's model]` })
-    .option('concurrency', { type: 'string', requiresArg: true, describe: `Most model calls in flight (2-1000) [on creation: ${DEFAULTS.concurrency}]`, coerce: integerIn('concurrency', 2, 1000) })
-    // Below MIN_TIMEOUT_SECONDS the worker's reserve leaves no time for a model call: every request would fail.
-    .option('timeout', { type: 'string', requiresArg: true, describe: `Worker timeout in seconds (${MIN_TIMEOUT_SECONDS}-900) [on creation: ${DEFAULTS.timeoutSeconds}]`, coerce: integerIn('timeout', MIN_TIMEOUT_SECONDS, 900) })
-    .option('memory', { type: 'string', requiresArg: true, describe: `Worker memory in MB (128-10240) [on creation: ${DEFAULTS.memoryMb}]`, coerce: integerIn('memory', 128, 10240) })
-    .option('max-receive-count', { type: 'string', requiresArg: true, describe: `Attempts before a request moves to the DLQ (1-1000) [on creation: ${DEFAULTS.maxReceiveCount}]`, coerce: integerIn('max-receive-count', 1, 1000) })
-    .option('log-retention', { type: 'string', requiresArg: true, describe: `Days the worker's logs are kept [on creation: ${DEFAULTS.logRetentionDays}]`, coerce: (v: unknown) => {
-      if (v === undefined) return undefined;
-      if (!LOG_RETENTION_DAYS.includes(decimal(v))) throw new UsageError(`--log-retention must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${String(v)})`);
-      return decimal(v);
-    } })
-    .option('rate-limit', { type: 'string', requiresArg: true, describe: `API requests per second, steady [on creation: ${DEFAULTS.rateLimit}]`, coerce: (v: unknown) => {
-      if (v === undefined) return undefined;
-      if (!(decimal(v) > 0)) throw new UsageError(`--rate-limit must be a number above 0 (got ${String(v)})`);
-      return decimal(v);
-    } })
-    .option('burst-limit', { type: 'string', requiresArg: true, describe: `API requests in a burst [on creation: ${DEFAULTS.burstLimit}]`, coerce: integerIn('burst-limit', 1, 100000) })
-    .option('cors-origin', { type: 'string', requiresArg: true, describe: `Access-Control-Allow-Origin of the API [on creation: ${DEFAULTS.corsOrigin}]`, coerce: (v?: string) => {
-      if (v !== undefined && (!v || /[\s']/.test(v))) throw new UsageError('--cors-origin must be * or an origin such as https://example.com');
-      return v;
-    } })
-    .option('api-key', { type: 'boolean', describe: 'Require an API key (--no-api-key opens the API to anyone with the URL) [on creation: required]' })
-    .option('max-tokens', { type: 'string', requiresArg: true, describe: `Default maxTokens for requests that give none [on creation: ${DEFAULTS.maxTokens}]`, coerce: integerIn('max-tokens', 1, 200000) })
-    .option('results-ttl', { type: 'string', requiresArg: true, describe: `How long results stay readable by id (GET /results/{id}, result), e.g. 7d, 12h [on creation: ${DEFAULT_RESULTS_TTL_SECONDS / 86_400}d]`, coerce: period('results-ttl', 3_600, 365 * 86_400) })
-    .option('temperature', { type: 'string', requiresArg: true, describe: 'Default temperature for requests that give none (0-1) [on creation: the model\'s]', coerce: numberIn('temperature', 0, 1) })
+  return withSettings(yargs)
     .option('tag', { type: 'string', requiresArg: true, array: true, describe: 'Extra tag key=value on every resource (repeatable)',
       // AWS allows 50 tags; one is the stack tag.
       coerce: keyValues('tag', { maxCount: TAG_RULES.maxTags - 1, maxKey: TAG_RULES.maxKey, maxValue: TAG_RULES.maxValue }, tagProblem) })
@@ -105,22 +85,7 @@ export function builder(yargs: Argv) {
 }
 
 function stackOptions(argv: UpArgs): StackOptions {
-  return {
-    model: argv.model,
-    concurrency: argv.concurrency,
-    timeout: argv.timeout,
-    memory: argv.memory,
-    maxReceiveCount: argv.maxReceiveCount,
-    logRetention: argv.logRetention,
-    rateLimit: argv.rateLimit,
-    burstLimit: argv.burstLimit,
-    corsOrigin: argv.corsOrigin,
-    apiKeyRequired: argv.apiKey,
-    maxTokens: argv.maxTokens,
-    temperature: argv.temperature,
-    resultsTtl: argv.resultsTtl,
-    tags: argv.tag ?? {},
-  };
+  return { ...settingsFromArgs(argv as unknown as Record<string, unknown>), tags: argv.tag ?? {} };
 }
 
 const PLAN_LABELS = {

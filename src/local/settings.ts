@@ -1,5 +1,4 @@
-import type { Settings, StackOptions } from '../provision/types.js';
-import { resolveSettings } from '../provision/engine.js';
+import { LOCAL_SETTING_LABELS, resolveSettings, type Settings, type StackOptions } from '../settings.js';
 import { LOCAL_MODEL_ID, type ModelServerOptions } from './model-server.js';
 
 /** How the local model behaves: what `up --local`'s --model-* flags set (the endpoint's key stays in the environment). */
@@ -50,16 +49,7 @@ const LABELS: [string, (s: LocalSettings) => unknown][] = [
   ['model tokens per minute', (s) => s.localModel.tokensPerMinute],
   ['model error rate', (s) => s.localModel.errorRate],
   ['model quota window (ms)', (s) => s.localModel.quotaWindowMs],
-  ['concurrency', (s) => s.concurrency],
-  ['timeout', (s) => s.timeout],
-  ['max receive count', (s) => s.maxReceiveCount],
-  ['rate limit', (s) => s.rateLimit],
-  ['burst limit', (s) => s.burstLimit],
-  ['CORS origin', (s) => s.corsOrigin],
-  ['API key required', (s) => s.apiKeyRequired],
-  ['max tokens', (s) => s.maxTokens],
-  ['temperature', (s) => s.temperature],
-  ['results TTL (s)', (s) => s.resultsTtl],
+  ...LOCAL_SETTING_LABELS.filter(([key]) => key !== 'model').map(([key, label]): [string, (s: LocalSettings) => unknown] => [label, (s) => s[key]]),
   ['batch size', (s) => s.batchSize],
   ['paused', (s) => s.paused],
 ];

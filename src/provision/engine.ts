@@ -1,4 +1,5 @@
-import { DEFAULTS, DEFAULT_MODEL_ID, DEFAULT_RESULTS_TTL_SECONDS, STACK_TAG, TAG_RULES, resourceNames } from '../contract.js';
+import { STACK_TAG, TAG_RULES, resourceNames } from '../contract.js';
+import { resolveSettings } from '../settings.js';
 import { CliError, foreignError } from '../errors.js';
 import { realSleep, type Sleep } from '../waiter.js';
 import { apiKey } from './api-key.js';
@@ -13,7 +14,7 @@ import { resultsTable } from './results-table.js';
 import { withRetry } from './retry.js';
 import { apiRole, workerRole } from './role.js';
 import { missingTags, pick, runPuts } from './diff.js';
-import { Change, type Ctx, type Ids, type Live, type Resource, type Settings, type StackOptions, type WorkerCode } from './types.js';
+import { Change, type Ctx, type Ids, type Live, type Resource, type StackOptions, type WorkerCode } from './types.js';
 import { usagePlan } from './usage-plan.js';
 import { workerCode } from './zip.js';
 
@@ -83,25 +84,6 @@ export async function openSession(input: SessionInput): Promise<Session> {
     retry: (rules, call) => withRetry(env, rules, call),
   };
   return { ctx, calls };
-}
-
-/** Given on the command line, else live, else the default. */
-export function resolveSettings(options: StackOptions, live: Partial<Settings>): Settings {
-  return {
-    model: options.model ?? live.model ?? DEFAULT_MODEL_ID,
-    concurrency: options.concurrency ?? live.concurrency ?? DEFAULTS.concurrency,
-    timeout: options.timeout ?? live.timeout ?? DEFAULTS.timeoutSeconds,
-    memory: options.memory ?? live.memory ?? DEFAULTS.memoryMb,
-    maxReceiveCount: options.maxReceiveCount ?? live.maxReceiveCount ?? DEFAULTS.maxReceiveCount,
-    logRetention: options.logRetention ?? live.logRetention ?? DEFAULTS.logRetentionDays,
-    rateLimit: options.rateLimit ?? live.rateLimit ?? DEFAULTS.rateLimit,
-    burstLimit: options.burstLimit ?? live.burstLimit ?? DEFAULTS.burstLimit,
-    corsOrigin: options.corsOrigin ?? live.corsOrigin ?? DEFAULTS.corsOrigin,
-    apiKeyRequired: options.apiKeyRequired ?? live.apiKeyRequired ?? DEFAULTS.apiKeyRequired,
-    maxTokens: options.maxTokens ?? live.maxTokens ?? DEFAULTS.maxTokens,
-    temperature: options.temperature ?? live.temperature,
-    resultsTtl: options.resultsTtl ?? live.resultsTtl ?? DEFAULT_RESULTS_TTL_SECONDS,
-  };
 }
 
 export interface Observed {

@@ -1,43 +1,9 @@
 import type { ResourceNames } from '../contract.js';
+import type { Settings, StackOptions } from '../settings.js';
 import type { Account, Clients } from './aws.js';
 import type { RetryEnv, RetryRule } from './retry.js';
 
-/** Settings as given on the command line: undefined means "keep the live value, or the default on creation". */
-export interface StackOptions {
-  model?: string;
-  concurrency?: number;
-  timeout?: number;
-  memory?: number;
-  maxReceiveCount?: number;
-  logRetention?: number;
-  rateLimit?: number;
-  burstLimit?: number;
-  corsOrigin?: string;
-  apiKeyRequired?: boolean;
-  maxTokens?: number;
-  temperature?: number;
-  /** Seconds a result stays in the results store (DynamoDB TTL). */
-  resultsTtl?: number;
-  /** Extra tags from `--tag key=value`, added to the stack tag. */
-  tags?: Record<string, string>;
-}
-
-/** The effective settings: given, else live, else default. */
-export interface Settings {
-  model: string;
-  concurrency: number;
-  timeout: number;
-  memory: number;
-  maxReceiveCount: number;
-  logRetention: number;
-  rateLimit: number;
-  burstLimit: number;
-  corsOrigin: string;
-  apiKeyRequired: boolean;
-  maxTokens: number;
-  temperature?: number;
-  resultsTtl: number;
-}
+export type { Settings, StackOptions } from '../settings.js';
 
 export interface WorkerCode {
   zip: Uint8Array;
