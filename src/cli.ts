@@ -13,7 +13,9 @@ import { statusCommand } from './commands/status.js';
 import { tailCommand } from './commands/tail.js';
 import { topCommand } from './commands/top.js';
 import { upCommand } from './commands/up.js';
+import { commandModule } from './commands/command.js';
 import { CliError, InterruptedError, UsageError, describeError } from './errors.js';
+import { Output } from './output.js';
 
 declare const __VERSION__: string;
 
@@ -56,26 +58,28 @@ function unknownArguments(text: string, args: string[]): string | undefined {
   return `Unknown ${flags ? 'option' : 'argument'}${names.length > 1 ? 's' : ''}: ${names.join(', ')}`;
 }
 
-/** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 usage error. */
-export async function main(args: string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
+/** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 usage error. Everything it says goes through `out`. */
+export async function main(args: string[], out: Output = new Output()): Promise<number> {
+  const { stderr } = out;
   const cli = yargs(normalizeArgs(args))
     .scriptName('bedrock-queue')
     .usage('$0 <command> [options]\n\nDeploy and operate an asynchronous Amazon Bedrock pipeline: API Gateway -> SQS -> Lambda -> Bedrock.')
     .options(globalOptions)
     .check(checkGlobalArgs, true)
-    .command(upCommand)
-    .command(downCommand)
-    .command(statusCommand)
-    .command(sendCommand)
-    .command(resultCommand)
-    .command(batchCommand)
-    .command(tailCommand)
-    .command(topCommand)
-    .command(setConcurrencyCommand)
-    .command(pauseCommand)
-    .command(resumeCommand)
-    .command(redriveCommand)
-    .command(policyCommand)
+    .middleware((argv) => out.configure(argv))
+    .command(commandModule(upCommand, out))
+    .command(commandModule(downCommand, out))
+    .command(commandModule(statusCommand, out))
+    .command(commandModule(sendCommand, out))
+    .command(commandModule(resultCommand, out))
+    .command(commandModule(batchCommand, out))
+    .command(commandModule(tailCommand, out))
+    .command(commandModule(topCommand, out))
+    .command(commandModule(setConcurrencyCommand, out))
+    .command(commandModule(pauseCommand, out))
+    .command(commandModule(resumeCommand, out))
+    .command(commandModule(redriveCommand, out))
+    .command(commandModule(policyCommand, out))
     .demandCommand(1, 'Name a command: up, down, status, top, send, result, batch, tail, set-concurrency, pause, resume, redrive or policy.')
     .strict()
     .recommendCommands()
@@ -93,7 +97,7 @@ export async function main(args: string[], stderr: NodeJS.WritableStream = proce
     .exitProcess(false);
   try {
     await cli.parseAsync();
-    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
+    return out.exitCode ?? EXIT.ok;
   } catch (err) {
     if (err instanceof UsageError) {
       stderr.write(`Error: ${err.message}\nRun "bedrock-queue --help" for usage.\n`);

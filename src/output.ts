@@ -7,19 +7,53 @@ export interface OutputFlags {
 /** Colours unless the user turned them off (NO_COLOR) or the terminal cannot show them. */
 export const colourWanted = () => !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
-/** Human output on a terminal, JSON with --json; progress always on stderr, data always on stdout. */
+type Stream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
+type InputStream = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+
+/**
+ * Everything a command says goes through here: human output on a terminal, JSON with --json;
+ * progress always on stderr, data always on stdout; and the exit code it ends with. One is built
+ * in main() and handed to each command, so a command never touches the process's streams itself.
+ */
 export class Output {
-  readonly json: boolean;
+  json: boolean;
   readonly interactive: boolean;
   readonly color: boolean;
+  /** Set by a command whose outcome is a failure it has already reported (exit 1). */
+  exitCode: number | undefined;
   private spinner: Ora | undefined;
   /** Off a terminal: the step whose line is still open, to be ended by its outcome. */
   private openLine = false;
 
-  constructor(flags: OutputFlags, private readonly stdout = process.stdout, private readonly stderr = process.stderr) {
+  constructor(
+    flags: OutputFlags = {},
+    readonly stdout: Stream = process.stdout,
+    readonly stderr: Stream = process.stderr,
+    readonly stdin: InputStream = process.stdin,
+  ) {
     this.json = !!flags.json;
     this.interactive = !!stderr.isTTY && !process.env.CI;
     this.color = !!stderr.isTTY && colourWanted();
+  }
+
+  /** Takes the parsed flags (--json), once the command line is parsed. */
+  configure(flags: OutputFlags) {
+    this.json = !!flags.json;
+  }
+
+  /** Data, as it is: stdout. */
+  data(text: string) {
+    this.stdout.write(text);
+  }
+
+  /** Progress and logs, as they are: stderr. */
+  log(text: string) {
+    this.stderr.write(text);
+  }
+
+  /** The command failed in a way it has said (a request that ended in an error, say): exit 1. */
+  fail() {
+    this.exitCode = 1;
   }
 
   /** Runs one step behind a spinner on a terminal, or as one line of progress elsewhere. */

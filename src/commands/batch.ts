@@ -1,6 +1,7 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
 import { CliError, InterruptedError, UsageError } from '../errors.js';
-import { Output, formatSeconds, plural } from '../output.js';
+import { formatSeconds, plural, type Output } from '../output.js';
 
 /** Back to the start of the line, and erase it: a shorter progress line leaves nothing of the longer one. */
 const CLEAR_LINE = '\r\x1b[K';
@@ -17,7 +18,7 @@ interface BatchArgs extends GlobalArgs {
   resume: boolean;
 }
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .positional('file', { type: 'string', describe: 'One request a line: a JSON request object, or a prompt (as send --file)' })
     .option('out', { type: 'string', requiresArg: true, demandOption: 'name the results file with --out', describe: 'Where to write one JSON line per input line: {"line": n, "id": ..., ...result}' })
@@ -38,8 +39,7 @@ async function checkWritableDirectory(path: string) {
   if (!info?.isDirectory()) throw new UsageError(`--out ${path}: the directory ${directory} does not exist; create it first.`);
 }
 
-export async function handler(argv: ArgumentsCamelCase<BatchArgs>) {
-  const out = new Output(argv);
+async function run(argv: ArgumentsCamelCase<BatchArgs>, out: Output) {
   await checkReadable(argv.file, 'the file');
   await checkWritableDirectory(argv.out);
   const target = await openTarget(argv, true);
@@ -50,10 +50,10 @@ export async function handler(argv: ArgumentsCamelCase<BatchArgs>) {
   let lastLine = 0;
   const outcome = await runBatch(api, { dynamodb: ctx.clients.dynamodb, table: ctx.names.resultsTable }, {
     file: argv.file, out: argv.out, parallel: argv.parallel, retryForMs: argv.retryFor, timeoutMs: argv.timeout, resume: argv.resume, signal: interruptSignal(), target: targetName,
-    onBadLine: (line, reason) => process.stderr.write(`${interactive ? CLEAR_LINE : ''}line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
+    onBadLine: (line, reason) => out.log(`${interactive ? CLEAR_LINE : ''}line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
     // The first few, then a count: a stack that stopped answering fails every line the same way.
     onNotSent: (line, reason) => {
-      if (++notSentSaid <= 3) process.stderr.write(`${interactive ? CLEAR_LINE : ''}line ${line} not sent to ${targetName}: ${reason}\n`);
+      if (++notSentSaid <= 3) out.log(`${interactive ? CLEAR_LINE : ''}line ${line} not sent to ${targetName}: ${reason}\n`);
     },
   }, (p) => {
     // Progress: on a terminal one line kept up to date, elsewhere a line every 5 s.
@@ -62,9 +62,9 @@ export async function handler(argv: ArgumentsCamelCase<BatchArgs>) {
     const rate = p.collected / Math.max(0.001, p.elapsedMs / 1000);
     const eta = p.sendingDone && rate > 0 && p.pending ? `, about ${formatSeconds((p.pending / rate) * 1000)} left` : '';
     const text = `${p.sent} sent, ${p.ok} ok, ${p.error} error, ${p.pending} pending (${rate.toFixed(0)}/s${eta}); tokens ${p.tokensIn} in, ${p.tokensOut} out`;
-    process.stderr.write(interactive ? `${CLEAR_LINE}${text}` : `${text}\n`);
+    out.log(interactive ? `${CLEAR_LINE}${text}` : `${text}\n`);
   });
-  if (interactive) process.stderr.write('\n');
+  if (interactive) out.log('\n');
   const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --resume"`;
   if (outcome.resentAfterInterruption) out.warn(`${plural(outcome.resentAfterInterruption, 'line')} whose send an interruption cut off ${outcome.resentAfterInterruption === 1 ? 'was' : 'were'} sent again: each may have been queued twice.`);
   const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines, ${outcome.notSent} not sent, ${outcome.pending} pending; tokens ${outcome.tokensIn} in, ${outcome.tokensOut} out; results in ${argv.out}.`;
@@ -72,12 +72,12 @@ export async function handler(argv: ArgumentsCamelCase<BatchArgs>) {
   if (outcome.interrupted) throw new InterruptedError(`Interrupted: ${plural(outcome.pending, 'result')} not collected yet. Continue with ${resume}.`);
   if (outcome.timedOut) throw new CliError(`${plural(outcome.pending, 'result')} still pending after ${formatSeconds(argv.timeout)}. Collect them later with ${resume}.`);
   if (outcome.notSent) throw new CliError(`${plural(outcome.notSent, 'line')} could not be sent to ${targetName} within --retry-for (${formatSeconds(argv.retryFor)}); ${resume} sends them again.`);
-  if (outcome.error || outcome.badLines) process.exitCode = 1;
+  if (outcome.error || outcome.badLines) out.fail();
 }
 
-export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
+export const batchCommand = defineCommand<BatchArgs>({
   command: 'batch <file>',
   describe: 'Send a file of prompts and write a file of answers, one line each (resumable)',
-  builder: builder as unknown as CommandModule<GlobalArgs, BatchArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

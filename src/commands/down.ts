@@ -1,8 +1,9 @@
 import { createInterface } from 'node:readline/promises';
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
 import { resourceNames } from '../contract.js';
 import { CliError, UsageError } from '../errors.js';
-import { Output, plural } from '../output.js';
+import { plural, type Output } from '../output.js';
 import type { GlobalArgs } from './options.js';
 import { callStats, openStack } from './session.js';
 
@@ -11,7 +12,7 @@ interface DownArgs extends GlobalArgs {
   keepLogs: boolean;
 }
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .option('force', { type: 'boolean', default: false, describe: 'Delete the queues even while they hold unprocessed requests or dead letters (with --local: discard the journal)' })
     .option('keep-logs', { type: 'boolean', default: false, describe: 'With --local: keep the detached stack\'s log file' })
@@ -21,8 +22,8 @@ export function builder(yargs: Argv) {
     .example('$0 down --local', 'Stop the local target (refuses while requests or dead letters are left, unless --force)');
 }
 
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+async function confirm(out: Output, question: string): Promise<boolean> {
+  const rl = createInterface({ input: out.stdin, output: out.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(question)).trim());
   } finally {
@@ -48,10 +49,9 @@ async function downLocal(argv: DownArgs, out: Output) {
   });
 }
 
-export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
-  const out = new Output(argv);
+async function run(argv: ArgumentsCamelCase<DownArgs>, out: Output) {
   if (argv.local) return downLocal(argv, out);
-  const canAsk = !!process.stdin.isTTY && !!process.stderr.isTTY;
+  const canAsk = !!out.stdin.isTTY && !!out.stderr.isTTY;
   if (!argv.yes && !canAsk) throw new UsageError('down deletes resources: pass --yes to confirm when not running in a terminal.');
   const { session, observed } = await openStack(argv, out);
   const { ctx } = session;
@@ -72,8 +72,8 @@ export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
   if (summary.unreadResults) out.warn(`${unreadWarning(summary.unreadResults, ctx.names.resultsQueue)} (read them first with "bedrock-queue tail --name ${argv.name}").`);
 
   if (!argv.yes) {
-    process.stderr.write(`Stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${ours.map((r) => `  ${r}`).join('\n')}\n`);
-    if (!(await confirm(`Delete ${ours.length === 1 ? 'this resource' : `these ${ours.length} resources`}? [y/N] `))) throw new CliError('Nothing was deleted.');
+    out.log(`Stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${ours.map((r) => `  ${r}`).join('\n')}\n`);
+    if (!(await confirm(out, `Delete ${ours.length === 1 ? 'this resource' : `these ${ours.length} resources`}? [y/N] `))) throw new CliError('Nothing was deleted.');
   }
 
   await engine.destroy(ctx, observed, (item, run) => out.step(`Deleting ${item.kind} ${item.name}`, async () => {
@@ -83,9 +83,9 @@ export async function handler(argv: ArgumentsCamelCase<DownArgs>) {
   out.result({ ...summary, calls: callStats(session) }, () => `Stack ${argv.name} removed: ${plural(summary.removed.length, 'resource')} deleted.`);
 }
 
-export const downCommand: CommandModule<GlobalArgs, DownArgs> = {
+export const downCommand = defineCommand<DownArgs>({
   command: 'down',
   describe: 'Delete every resource tagged for the stack (asks first; --yes in scripts)',
-  builder: builder as unknown as CommandModule<GlobalArgs, DownArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

@@ -1,7 +1,7 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { MappingChange, MappingState } from '../provision/event-source-mapping.js';
 import { resourceNames } from '../contract.js';
-import { Output } from '../output.js';
+import type { Output } from '../output.js';
+import { defineCommand } from './command.js';
 import type { GlobalArgs } from './options.js';
 import { openTarget } from './session.js';
 
@@ -15,11 +15,11 @@ export async function changeLiveMapping(argv: GlobalArgs, out: Output, change: M
 }
 
 /** pause and resume: the same command, disabling or enabling the mapping. */
-export function toggleCommand(spec: { command: string; enabled: boolean; describe: string; example: string; title: string }): CommandModule<GlobalArgs, GlobalArgs> {
-  return {
+export function toggleCommand(spec: { command: string; enabled: boolean; describe: string; example: string; title: string }) {
+  return defineCommand<GlobalArgs>({
     command: spec.command,
     describe: spec.describe,
-    builder: ((yargs: Argv) => yargs.example(`$0 ${spec.command}`, spec.example)) as unknown as CommandModule<GlobalArgs, GlobalArgs>['builder'],
-    handler: (argv: ArgumentsCamelCase<GlobalArgs>) => changeLiveMapping(argv, new Output(argv), { enabled: spec.enabled }, spec.title),
-  };
+    builder: (yargs) => yargs.example(`$0 ${spec.command}`, spec.example),
+    run: (argv, out) => changeLiveMapping(argv, out, { enabled: spec.enabled }, spec.title),
+  });
 }

@@ -1,4 +1,6 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
+import type { Output } from '../output.js';
 import { UsageError } from '../errors.js';
 import { partitionOf } from '../contract.js';
 import { MANAGED_POLICY_MAX_CHARS, operatorPolicies, POLICY_PARTS, type PolicyPart } from '../provision/permissions.js';
@@ -9,7 +11,7 @@ interface PolicyArgs extends GlobalArgs {
   part?: PolicyPart;
 }
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .option('account', { type: 'string', requiresArg: true, describe: 'AWS account id (12 digits) the policy is for [any: *]', coerce: (v?: string) => {
       if (v !== undefined && !/^\d{12}$/.test(v)) throw new UsageError(`--account must be a 12-digit AWS account id (got ${v})`);
@@ -21,16 +23,16 @@ export function builder(yargs: Argv) {
     .example('$0 policy --name demo --region eu-west-1 --account 123456789012 --part pipeline > pipeline.json', 'One part with exact ARNs for one stack, for aws iam create-policy');
 }
 
-export async function handler(argv: ArgumentsCamelCase<PolicyArgs>) {
+async function run(argv: ArgumentsCamelCase<PolicyArgs>, out: Output) {
   const region = argv.region ?? '*';
   const policies = operatorPolicies({ stack: argv.name, region, account: argv.account ?? '*', partition: partitionOf(region) });
   const printed = argv.part ? policies[POLICY_PARTS.findIndex((p) => p.part === argv.part)]!.PolicyDocument : policies;
-  process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+  out.data(`${JSON.stringify(printed, null, 2)}\n`);
 }
 
-export const policyCommand: CommandModule<GlobalArgs, PolicyArgs> = {
+export const policyCommand = defineCommand<PolicyArgs>({
   command: 'policy',
   describe: 'Print the least-privilege IAM policies that running bedrock-queue needs (JSON)',
-  builder: builder as unknown as CommandModule<GlobalArgs, PolicyArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

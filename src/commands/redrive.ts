@@ -1,5 +1,6 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { Output, plural, table } from '../output.js';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
+import { plural, table, type Output } from '../output.js';
 import type { GlobalArgs } from './options.js';
 import { openTarget } from './session.js';
 
@@ -7,15 +8,14 @@ interface RedriveArgs extends GlobalArgs {
   dryRun: boolean;
 }
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .option('dry-run', { type: 'boolean', default: false, describe: 'Show how many would move, and a sample, without moving' })
     .example('$0 redrive --dry-run', 'Count the DLQ and show up to 10 of its requests')
     .example('$0 redrive', 'Move every request in the DLQ back to the requests queue');
 }
 
-export async function handler(argv: ArgumentsCamelCase<RedriveArgs>) {
-  const out = new Output(argv);
+async function run(argv: ArgumentsCamelCase<RedriveArgs>, out: Output) {
   const target = await openTarget(argv);
   const ctx = await target.context();
   const [dlqUrl] = await Promise.all([target.queueUrl('deadLetterQueue'), target.queueUrl('requestsQueue')]);
@@ -32,12 +32,12 @@ export async function handler(argv: ArgumentsCamelCase<RedriveArgs>) {
   const done = await out.step(`Moving ${plural(sample.count, 'request')} from ${ctx.names.deadLetterQueue} to ${ctx.names.requestsQueue}`, () =>
     redrive(ctx, (p) => out.note(`${p.moved} of ${p.toMove || sample.count} moved`)));
   out.result({ stack: argv.name, ...done }, () => `${done.status === 'COMPLETED' ? 'Moved' : `Move task ${done.status}:`} ${plural(done.moved, 'request')}${done.failureReason ? ` (${done.failureReason})` : ''}.`);
-  if (done.status !== 'COMPLETED') process.exitCode = 1;
+  if (done.status !== 'COMPLETED') out.fail();
 }
 
-export const redriveCommand: CommandModule<GlobalArgs, RedriveArgs> = {
+export const redriveCommand = defineCommand<RedriveArgs>({
   command: 'redrive',
   describe: 'Move requests from the DLQ back to the requests queue (--dry-run to look first)',
-  builder: builder as unknown as CommandModule<GlobalArgs, RedriveArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

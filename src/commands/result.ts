@@ -1,7 +1,8 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
 import { REQUEST_ID_PATTERN } from '../contract.js';
 import { UsageError } from '../errors.js';
-import { Output } from '../output.js';
+import type { Output } from '../output.js';
 import { waitTimeout, type GlobalArgs } from './options.js';
 import { openTarget } from './session.js';
 import { formatResult, waitForResultOf } from './stored-result.js';
@@ -12,7 +13,7 @@ interface ResultArgs extends GlobalArgs {
   timeout: number;
 }
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .positional('id', { type: 'string', describe: 'The request id that send (or POST /invokeModel) answered with' })
     .option('wait', { type: 'boolean', describe: 'Wait until the result is there' })
@@ -21,8 +22,7 @@ export function builder(yargs: Argv) {
     .example('$0 result 2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe --wait --json', 'Wait for it, then print the stored record as JSON');
 }
 
-export async function handler(argv: ArgumentsCamelCase<ResultArgs>) {
-  const out = new Output(argv);
+async function run(argv: ArgumentsCamelCase<ResultArgs>, out: Output) {
   const { readResult } = await import('../client/store.js');
   if (!REQUEST_ID_PATTERN.test(argv.id)) throw new UsageError(`"${argv.id}" is not a request id: ids are UUIDs such as 2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe, as send answers.`);
   const target = await openTarget(argv, true);
@@ -33,15 +33,15 @@ export async function handler(argv: ArgumentsCamelCase<ResultArgs>) {
     return;
   }
   // The stored record byte for byte with --json, as GET /results/{id} answers it.
-  if (out.json) process.stdout.write(`${found.text}\n`);
-  else process.stdout.write(formatResult(out, found.record));
+  if (out.json) out.data(`${found.text}\n`);
+  else out.data(formatResult(out, found.record));
   // As send --wait: a request that ended in an error exits 1.
-  if (found.record.status !== 'ok') process.exitCode = 1;
+  if (found.record.status !== 'ok') out.fail();
 }
 
-export const resultCommand: CommandModule<GlobalArgs, ResultArgs> = {
+export const resultCommand = defineCommand<ResultArgs>({
   command: 'result <id>',
   describe: 'Print the result of one request from the results store (or pending); --wait waits for it',
-  builder: builder as unknown as CommandModule<GlobalArgs, ResultArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

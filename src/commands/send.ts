@@ -1,7 +1,8 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { UsageError } from '../errors.js';
-import { Output, formatSeconds, plural } from '../output.js';
+import { formatSeconds, plural, type Output } from '../output.js';
 import { duration, integerIn, keyValues, numberIn } from '../flag-values.js';
 import { STDIN_ARGUMENT, checkReadable, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
@@ -20,7 +21,7 @@ interface SendArgs extends GlobalArgs {
   retryFor: number;
 }
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .positional('prompt', { type: 'string', describe: 'The prompt; - (or a pipe) reads it from stdin' })
     .option('system', { type: 'string', requiresArg: true, describe: 'System prompt' })
@@ -40,16 +41,16 @@ export function builder(yargs: Argv) {
 }
 
 /** The prompt piped in, without the newlines that end it, as the shell's $(cat) gives it: a file's last line break is not part of the question. */
-async function readStdin(): Promise<string> {
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  for await (const chunk of stdin) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks).toString('utf8').replace(/(\r?\n)+$/, '');
 }
 
-async function buildRequest(argv: SendArgs): Promise<InvokeRequest> {
+async function buildRequest(argv: SendArgs, stdin: Output['stdin']): Promise<InvokeRequest> {
   if (argv.system === STDIN_ARGUMENT) throw new UsageError('- (stdin) stands for the prompt only: give --system its text.');
-  const fromStdin = argv.prompt === STDIN_ARGUMENT || (argv.prompt === undefined && !process.stdin.isTTY);
-  const prompt = fromStdin ? await readStdin() : argv.prompt;
+  const fromStdin = argv.prompt === STDIN_ARGUMENT || (argv.prompt === undefined && !stdin.isTTY);
+  const prompt = fromStdin ? await readStdin(stdin) : argv.prompt;
   if (prompt === undefined) throw new UsageError('Give a prompt, - to read it from stdin, or --file.');
   const request: InvokeRequest = {
     prompt,
@@ -71,40 +72,39 @@ async function sendFileCommand(argv: SendArgs, out: Output) {
   const { sendFile } = await import('../client/bulk.js');
   const problems: string[] = [];
   const done = await sendFile(api, argv.file!, { parallel: argv.parallel, retryForMs: argv.retryFor, signal: interruptSignal() }, {
-    sent: (line, id) => process.stdout.write(`${JSON.stringify({ line, id })}\n`),
+    sent: (line, id) => out.data(`${JSON.stringify({ line, id })}\n`),
     skipped: (line, reason) => {
       problems.push(`line ${line}: ${reason}`);
-      process.stderr.write(`line ${line} skipped: ${reason}\n`);
+      out.log(`line ${line} skipped: ${reason}\n`);
     },
     failed: (line, reason) => {
       problems.push(`line ${line}: ${reason}`);
-      process.stderr.write(`line ${line} failed: ${reason}\n`);
+      out.log(`line ${line} failed: ${reason}\n`);
     },
     progress: (p) => {
       if (!out.interactive) return;
       const rate = p.sent / Math.max(0.001, p.elapsedMs / 1000);
       const eta = p.fraction > 0 && p.fraction < 1 ? `, about ${formatSeconds((p.elapsedMs / p.fraction) * (1 - p.fraction))} left` : '';
-      process.stderr.write(`\r${p.sent} sent (${rate.toFixed(0)}/s), ${p.failed} failed, ${p.skipped} skipped${eta}   `);
+      out.log(`\r${p.sent} sent (${rate.toFixed(0)}/s), ${p.failed} failed, ${p.skipped} skipped${eta}   `);
     },
   });
-  if (out.interactive) process.stderr.write('\n');
+  if (out.interactive) out.log('\n');
   const rate = done.sent / Math.max(0.001, done.elapsedMs / 1000);
-  process.stderr.write(`Sent ${plural(done.sent, 'request')} in ${(done.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)}/s); ${plural(done.skipped, 'bad line')} skipped; ${done.failed} failed.\n`);
-  if (done.failed || done.skipped) process.exitCode = 1;
+  out.log(`Sent ${plural(done.sent, 'request')} in ${(done.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)}/s); ${plural(done.skipped, 'bad line')} skipped; ${done.failed} failed.\n`);
+  if (done.failed || done.skipped) out.fail();
 }
 
 function printResult(out: Output, result: ResultRecord) {
   out.result(result, () => (result.status === 'ok' ? result.output ?? '' : ''));
   if (result.status !== 'ok') {
-    process.stderr.write(`Error: the request ${result.id} failed: ${result.error?.code}: ${result.error?.message}\n`);
-    process.exitCode = 1;
+    out.log(`Error: the request ${result.id} failed: ${result.error?.code}: ${result.error?.message}\n`);
+    out.fail();
   }
 }
 
-export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
-  const out = new Output(argv);
+async function run(argv: ArgumentsCamelCase<SendArgs>, out: Output) {
   if (argv.file) return sendFileCommand(argv, out);
-  const request = await buildRequest(argv);
+  const request = await buildRequest(argv, out.stdin);
   const target = await openTarget(argv, true);
   const api = await target.api();
   const { postRequest } = await import('../client/api.js');
@@ -113,14 +113,14 @@ export async function handler(argv: ArgumentsCamelCase<SendArgs>) {
     out.result({ id }, () => id);
     return;
   }
-  process.stderr.write(`Queued ${id}; waiting for its result...\n`);
+  out.log(`Queued ${id}; waiting for its result...\n`);
   const result = await waitForResultOf(argv, target, id, argv.timeout);
   if (result) printResult(out, result.record);
 }
 
-export const sendCommand: CommandModule<GlobalArgs, SendArgs> = {
+export const sendCommand = defineCommand<SendArgs>({
   command: 'send [prompt]',
   describe: 'Queue a prompt (or a file of them) through the API; --wait prints the answer',
-  builder: builder as unknown as CommandModule<GlobalArgs, SendArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

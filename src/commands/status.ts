@@ -1,6 +1,7 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
 import { invokeUrl as invokeUrlOf, resourceNames, type StatusReport } from '../contract.js';
-import { formatValue, Output, table } from '../output.js';
+import { formatValue, table, type Output } from '../output.js';
 import type { PipelineMetrics } from '../metrics-contract.js';
 import { summarize } from '../client/metrics.js';
 import { describeError } from '../errors.js';
@@ -20,7 +21,7 @@ interface StatusArgs extends GlobalArgs {
   since: number;
 }
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .option('since', sinceOption)
     .example('$0 status', 'Resources, queue depths, concurrency, the invoke URL, and the last 5 minutes: results, latency, tokens, errors')
@@ -72,7 +73,7 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     const report: StatusReport = { ...base, deployed: false, resources: [], queues: [], stale: !!found };
     out.result(report, () => `The local stack ${argv.name} is not running: ${why} Start it with: bedrock-queue up --local --name ${argv.name}`);
     // A stack that was started and no longer runs (stopped, crashed, unreadable) is a failure to report; one never started is not.
-    if (found) process.exitCode = 1;
+    if (found) out.fail();
     return;
   }
   const report: StatusReport = {
@@ -113,8 +114,7 @@ async function cloudWatchMetrics(session: Awaited<ReturnType<typeof openStack>>[
   }
 }
 
-export async function handler(argv: ArgumentsCamelCase<StatusArgs>) {
-  const out = new Output(argv);
+async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
   if (argv.local) return statusLocal(argv, out);
   const { session, observed, items } = await openStack(argv, out);
   const { ctx } = session;
@@ -154,9 +154,9 @@ export async function handler(argv: ArgumentsCamelCase<StatusArgs>) {
   });
 }
 
-export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
+export const statusCommand = defineCommand<StatusArgs>({
   command: 'status',
   describe: 'Show each resource, queue depths, concurrency, the invoke URL, and throughput, latency, tokens and errors',
-  builder: builder as unknown as CommandModule<GlobalArgs, StatusArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

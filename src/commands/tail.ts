@@ -1,5 +1,6 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { Output } from '../output.js';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
+import type { Output } from '../output.js';
 import { duration, integerIn } from '../flag-values.js';
 import { type GlobalArgs } from './options.js';
 import { UsageError } from '../errors.js';
@@ -13,7 +14,7 @@ interface TailArgs extends GlobalArgs {
   logs?: boolean;
 }
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     // No defaults on these booleans: yargs counts a default as given when checking conflicts.
     .option('keep', { type: 'boolean', describe: 'Read without deleting: results return to other consumers' })
@@ -26,8 +27,7 @@ export function builder(yargs: Argv) {
     .example('$0 tail --logs', 'The worker\'s per-request log lines');
 }
 
-export async function handler(argv: ArgumentsCamelCase<TailArgs>) {
-  const out = new Output(argv);
+async function run(argv: ArgumentsCamelCase<TailArgs>, out: Output) {
   if (argv.logs && argv.local) {
     const log = (await import('../local/state.js')).logPath(argv.name);
     throw new UsageError(`--logs follows the worker's CloudWatch log group, on AWS only. The local worker's log lines go to the output of "up --local", or, with --detach, to ${log}: tail -f ${log}`);
@@ -38,20 +38,20 @@ export async function handler(argv: ArgumentsCamelCase<TailArgs>) {
   let shown: number;
   if (argv.logs) {
     const { followLogGroup } = await import('../provision/log-group.js');
-    shown = await followLogGroup(ctx, { count: argv.count, idleMs: argv.idle, signal, onEvent: (message) => process.stdout.write(`${readableLogLine(message, out.json)}\n`) });
+    shown = await followLogGroup(ctx, { count: argv.count, idleMs: argv.idle, signal, onEvent: (message) => out.data(`${readableLogLine(message, out.json)}\n`) });
   } else {
     const queueUrl = await target.queueUrl('resultsQueue');
-    process.stderr.write(`Following ${ctx.names.resultsQueue}${argv.keep ? ' (keeping results on the queue)' : ''}; Ctrl-C to stop.\n`);
+    out.log(`Following ${ctx.names.resultsQueue}${argv.keep ? ' (keeping results on the queue)' : ''}; Ctrl-C to stop.\n`);
     const { followResults } = await import('../client/results.js');
     shown = await followResults({ sqs: ctx.clients.sqs, queueUrl }, {
       keep: !!argv.keep, count: argv.count, idleMs: argv.idle, signal,
       onResult: (result, message) => {
-        if (!result) process.stderr.write(`skipped a message that is not a result record: ${message.MessageId}\n`);
-        else process.stdout.write(out.json ? `${JSON.stringify(result)}\n` : formatResult(out, result));
+        if (!result) out.log(`skipped a message that is not a result record: ${message.MessageId}\n`);
+        else out.data(out.json ? `${JSON.stringify(result)}\n` : formatResult(out, result));
       },
     });
   }
-  process.stderr.write(`${shown} ${argv.logs ? 'log lines' : 'results'} shown.\n`);
+  out.log(`${shown} ${argv.logs ? 'log lines' : 'results'} shown.\n`);
 }
 
 /** A worker log line for people, without its EMF directive (`_aws`); with --json, as CloudWatch stored it. */
@@ -66,9 +66,9 @@ export function readableLogLine(message: string, json: boolean): string {
   }
 }
 
-export const tailCommand: CommandModule<GlobalArgs, TailArgs> = {
+export const tailCommand = defineCommand<TailArgs>({
   command: 'tail',
   describe: 'Follow results as they arrive (or the worker\'s logs with --logs)',
-  builder: builder as unknown as CommandModule<GlobalArgs, TailArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

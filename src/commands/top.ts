@@ -1,6 +1,7 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
 import { UsageError, describeError } from '../errors.js';
-import { colourWanted } from '../output.js';
+import { colourWanted, type Output } from '../output.js';
 import { pause } from '../client/pause.js';
 import { duration } from '../flag-values.js';
 import { type GlobalArgs } from './options.js';
@@ -15,7 +16,7 @@ interface TopArgs extends GlobalArgs {
 
 const DEFAULT_INTERVAL_MS = { local: 2_000, aws: 5_000 };
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .option('interval', {
       type: 'string', requiresArg: true, describe: 'Time between refreshes (default 2s locally, 5s on AWS; at least 1s)',
@@ -33,9 +34,9 @@ export function builder(yargs: Argv) {
 }
 
 /** The full-screen view: the terminal's alternate screen, redrawn in place, restored however it ends. */
-async function fullScreen(next: () => Promise<TopSnapshot>, intervalMs: number, stopped: AbortSignal, stop: () => void) {
+async function fullScreen(out: Output, next: () => Promise<TopSnapshot>, intervalMs: number, stopped: AbortSignal, stop: () => void) {
   const { default: ansi } = await import('ansi-escapes');
-  const { stdout, stdin } = process;
+  const { stdout, stdin } = out;
   let last: TopSnapshot | undefined;
   let problem = '';
   const draw = () => {
@@ -46,14 +47,14 @@ async function fullScreen(next: () => Promise<TopSnapshot>, intervalMs: number, 
   };
   const restore = () => {
     stdout.off('resize', draw);
-    if (stdin.isTTY) stdin.setRawMode(false);
+    if (stdin.isTTY) stdin.setRawMode?.(false);
     stdin.pause();
     stdout.write(ansi.cursorShow + ansi.exitAlternativeScreen);
   };
   stdout.write(ansi.enterAlternativeScreen + ansi.cursorHide);
   process.once('exit', restore);
   try {
-    if (stdin.isTTY) stdin.setRawMode(true);
+    if (stdin.isTTY) stdin.setRawMode?.(true);
     // In raw mode Ctrl-C arrives as a byte, not as SIGINT.
     stdin.on('data', (key: Buffer) => {
       if (['q', 'Q', '\u0003'].includes(key.toString())) stop();
@@ -77,7 +78,7 @@ async function fullScreen(next: () => Promise<TopSnapshot>, intervalMs: number, 
   }
 }
 
-export async function handler(argv: ArgumentsCamelCase<TopArgs>) {
+async function run(argv: ArgumentsCamelCase<TopArgs>, out: Output) {
   const intervalMs = argv.interval ?? DEFAULT_INTERVAL_MS[argv.local ? 'local' : 'aws'];
   const { openSnapshotSource } = await import('./top-source.js');
   const next = await openSnapshotSource(argv, argv.since);
@@ -85,20 +86,20 @@ export async function handler(argv: ArgumentsCamelCase<TopArgs>) {
   const stop = () => controller.abort();
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, stop);
 
-  if (process.stdout.isTTY && !argv.json && !argv.once) return fullScreen(next, intervalMs, controller.signal, stop);
+  if (out.stdout.isTTY && !argv.json && !argv.once) return fullScreen(out, next, intervalMs, controller.signal, stop);
   // Off a terminal (or with --json, or --once): a plain summary a refresh, data only on stdout.
   while (!controller.signal.aborted) {
     const snapshot = await next();
-    if (argv.json) process.stdout.write(`${JSON.stringify(snapshot)}\n`);
-    else process.stdout.write(`${renderTop(snapshot, { width: 200, height: 100, color: false, ...(argv.once ? {} : { intervalMs }) }).join('\n')}\n\n`);
+    if (argv.json) out.data(`${JSON.stringify(snapshot)}\n`);
+    else out.data(`${renderTop(snapshot, { width: 200, height: 100, color: false, ...(argv.once ? {} : { intervalMs }) }).join('\n')}\n\n`);
     if (argv.once) break;
     await pause(intervalMs, controller.signal);
   }
 }
 
-export const topCommand: CommandModule<GlobalArgs, TopArgs> = {
+export const topCommand = defineCommand<TopArgs>({
   command: 'top',
   describe: 'A live view of the pipeline: queue depths, results, latency, tokens and errors per minute',
-  builder: builder as unknown as CommandModule<GlobalArgs, TopArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});

@@ -2,8 +2,8 @@ import { CliError } from '../errors.js';
 import { plural, table, type Output } from '../output.js';
 import type { LocalState } from '../local/state.js';
 import type { LocalSettings } from '../local/settings.js';
-import type { StackOptions } from '../provision/types.js';
-import type { UpArgs } from './up.js';
+import type { StackOptions } from '../settings.js';
+import type { UpArgs } from './up-args.js';
 
 /** `up --local`: the same pipeline on 127.0.0.1, in the foreground or detached; with --dry-run, what would start. */
 export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) {
@@ -53,9 +53,9 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
     modelEndpointKey: process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY,
   }, out, show);
   const queued = left.filter((q) => q.visible + q.inFlight + q.delayed > 0).map((q) => `${q.name} ${q.visible + q.inFlight + q.delayed}`).join(', ');
-  if (!queued) process.stderr.write('Stopped. Nothing was left in the queues.\n');
-  else if (kept) process.stderr.write(`Stopped. Still queued, kept in the journal: ${queued}. "bedrock-queue up --local --name ${argv.name}" resumes them.\n`);
-  else process.stderr.write(`Stopped. Discarded as asked (down --force): ${queued}.\n`);
+  if (!queued) out.log('Stopped. Nothing was left in the queues.\n');
+  else if (kept) out.log(`Stopped. Still queued, kept in the journal: ${queued}. "bedrock-queue up --local --name ${argv.name}" resumes them.\n`);
+  else out.log(`Stopped. Discarded as asked (down --force): ${queued}.\n`);
 }
 
 async function checkModelEndpoint(endpoint: string, argv: UpArgs, out: Output) {

@@ -1,30 +1,17 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { defineCommand } from './command.js';
 import { DEFAULT_MODEL_ID, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
 import { settingOptions, settingsFromArgs } from '../settings.js';
-import { formatValue, Output, plural, table } from '../output.js';
-import type { Ctx, StackOptions } from '../provision/types.js';
+import { formatValue, plural, table, type Output } from '../output.js';
+import type { Ctx } from '../provision/types.js';
+import type { StackOptions } from '../settings.js';
 import { foreignError, UsageError } from '../errors.js';
 import { duration, integerIn, keyValues, numberIn } from '../flag-values.js';
 import { tagProblem, type GlobalArgs } from './options.js';
+import type { UpArgs } from './up-args.js';
 import { callStats, openStack, resourceTable } from './session.js';
 
 
-export interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' | 'tags'> {
-  apiKey?: boolean;
-  tag?: Record<string, string>;
-  dryRun: boolean;
-  skipModelCheck: boolean;
-  port?: number;
-  detach: boolean;
-  modelLatency?: string;
-  modelRpm?: number;
-  modelTpm?: number;
-  modelErrorRate?: number;
-  modelQuotaWindow?: number;
-  modelEndpoint?: string;
-  ifModelUnreachable: 'refuse' | 'warn';
-  batchSize?: number;
-}
 
 const keep = 'kept from the live stack when not given';
 
@@ -52,7 +39,7 @@ function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number
 /** The settings' options come from their table, which types argv itself (UpArgs). */
 const withSettings = (yargs: Argv): Argv => yargs.options(settingOptions());
 
-export function builder(yargs: Argv) {
+function builder(yargs: Argv<GlobalArgs>) {
   return withSettings(yargs)
     .option('tag', { type: 'string', requiresArg: true, array: true, describe: 'Extra tag key=value on every resource (repeatable)',
       // AWS allows 50 tags; one is the stack tag.
@@ -111,8 +98,7 @@ async function waitForApi(ctx: Ctx, out: Output, invokeUrl: string) {
   if (!accepted) out.warn(`The API did not accept its key within ${KEY_WAIT.timeoutMs / 60_000} minutes; new keys usually work within a minute. If send answers 403, try again shortly.`);
 }
 
-export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
-  const out = new Output(argv);
+async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
   if (argv.local) return (await import('./up-local.js')).upLocal(argv, stackOptions(argv), out);
   const { session, observed, items } = await openStack(argv, out, stackOptions(argv), !argv.skipModelCheck);
   const { ctx } = session;
@@ -120,7 +106,7 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   const pending = items.filter((i) => i.action === 'create' || i.action === 'update');
   const foreign = items.filter((i) => i.action === 'foreign');
 
-  if (!out.json) process.stderr.write(`\nPlan for stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${resourceTable(out, items, PLAN_LABELS, (c) => `${c.field}: ${formatValue(c.live)} -> ${formatValue(c.desired)}`)}\n\n`);
+  if (!out.json) out.log(`\nPlan for stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${resourceTable(out, items, PLAN_LABELS, (c) => `${c.field}: ${formatValue(c.live)} -> ${formatValue(c.desired)}`)}\n\n`);
   if (foreign.length) throw foreignError(foreign, ctx.stack);
   if (!ctx.settings.apiKeyRequired) out.warn('--no-api-key: anyone with the URL can queue prompts, and you pay for every model call. Only the stage throttle limits them.');
 
@@ -167,9 +153,9 @@ export async function handler(argv: ArgumentsCamelCase<UpArgs>) {
   );
 }
 
-export const upCommand: CommandModule<GlobalArgs, UpArgs> = {
+export const upCommand = defineCommand<UpArgs>({
   command: 'up',
   describe: 'Create the stack, or repair it so it matches the settings (idempotent)',
-  builder: builder as unknown as CommandModule<GlobalArgs, UpArgs>['builder'],
-  handler,
-};
+  builder,
+  run,
+});
