@@ -10,7 +10,7 @@ rmSync(`${root}dist`, { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
-  entryPoints: { cli: 'src/cli.ts', 'function-host': 'src/local/function-host.ts' },
+  entryPoints: { cli: 'src/cli.ts', 'function-host': 'src/local/services/function-host.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,

@@ -37,7 +37,7 @@ function unreadWarning(count: number, queue: string): string {
 }
 
 async function downLocal(argv: DownArgs, out: Output) {
-  const { stopLocal } = await import('../local/run.js');
+  const { stopLocal } = await import('../local/lifecycle/run.js');
   const result = await stopLocal(argv.name, { force: argv.force, keepLogs: argv.keepLogs, progress: (title, run) => out.step(title, run) });
   if (result.unreadResults) out.warn(`${unreadWarning(result.unreadResults, resourceNames(argv.name).resultsQueue)}.`);
   out.result({ stack: argv.name, local: true, ...result }, () => {
@@ -55,7 +55,7 @@ async function run(argv: ArgumentsCamelCase<DownArgs>, out: Output) {
   if (!argv.yes && !canAsk) throw new UsageError('down deletes resources: pass --yes to confirm when not running in a terminal.');
   const { session, observed } = await openStack(argv, out);
   const { ctx } = session;
-  const engine = await import('../provision/engine.js');
+  const [engine, busy] = await Promise.all([import('../provision/engine.js'), import('../operate/busy-queues.js')]);
   const ours = observed.filter((o) => o.live && o.owned).map((o) => `${o.resource.kind} ${o.resource.name(ctx)}`);
   const leftAlone = observed.filter((o) => o.live && !o.owned).map((o) => `${o.resource.kind} ${o.resource.name(ctx)}`);
   for (const name of leftAlone) out.warn(`${name} is not tagged for stack ${argv.name}: left alone.`);
@@ -66,9 +66,9 @@ async function run(argv: ArgumentsCamelCase<DownArgs>, out: Output) {
     return;
   }
 
-  const reports = engine.queueReports(ctx, observed);
-  if (!argv.force) engine.refuseBusyQueues(reports, ctx.names.resultsQueue, 'delete them with their messages');
-  summary.unreadResults = engine.messagesIn(reports, ctx.names.resultsQueue);
+  const reports = busy.queueReports(ctx, observed);
+  if (!argv.force) busy.refuseBusyQueues(reports, ctx.names.resultsQueue, 'delete them with their messages');
+  summary.unreadResults = busy.messagesIn(reports, ctx.names.resultsQueue);
   if (summary.unreadResults) out.warn(`${unreadWarning(summary.unreadResults, ctx.names.resultsQueue)} (read them first with "bedrock-queue tail --name ${argv.name}").`);
 
   if (!argv.yes) {

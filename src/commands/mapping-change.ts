@@ -1,4 +1,4 @@
-import type { MappingChange, MappingState } from '../provision/event-source-mapping.js';
+import type { MappingChange, MappingState } from '../operate/mapping.js';
 import { resourceNames } from '../contract.js';
 import type { Output } from '../output.js';
 import { defineCommand } from './command.js';

@@ -19,7 +19,7 @@ async function run(argv: ArgumentsCamelCase<RedriveArgs>, out: Output) {
   const target = await openTarget(argv);
   const ctx = await target.context();
   const [dlqUrl] = await Promise.all([target.queueUrl('deadLetterQueue'), target.queueUrl('requestsQueue')]);
-  const { redrive, sampleQueue } = await import('../provision/queue.js');
+  const { redrive, sampleQueue } = await import('../operate/redrive.js');
   const sample = await sampleQueue(ctx, dlqUrl);
   if (argv.dryRun || sample.count === 0) {
     out.result({ stack: argv.name, dryRun: argv.dryRun, count: sample.count, sample: sample.messages }, () => {

@@ -1,6 +1,6 @@
 import type { ApiTarget } from '../client/api.js';
 import type { Action, Observed, PlanItem, Session } from '../provision/engine.js';
-import type { MappingChange, MappingState } from '../provision/event-source-mapping.js';
+import type { MappingChange, MappingState } from '../operate/mapping.js';
 import type { Change, Ctx, StackOptions } from '../provision/types.js';
 import { resourceNames } from '../contract.js';
 import { CliError, describeError } from '../errors.js';
@@ -67,10 +67,10 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
  */
 export async function openTarget(argv: GlobalArgs, byNameOnly = false): Promise<OperatorTarget> {
   if (argv.local) {
-    const { requireRunning, control } = await import('../local/state.js');
+    const { requireRunning, control } = await import('../local/lifecycle/state.js');
     const state = await requireRunning(argv.name);
-    const context = once(async () => (await import('../local/stack.js')).localContext(argv.name, state.sqsEndpoint));
-    const locator = once(async () => new (await import('../provision/locate.js')).StackLocator(await context()));
+    const context = once(async () => (await import('../local/lifecycle/stack.js')).localContext(argv.name, state.sqsEndpoint));
+    const locator = once(async () => new (await import('../operate/locate.js')).StackLocator(await context()));
     return {
       kind: 'local',
       context,
@@ -79,7 +79,7 @@ export async function openTarget(argv: GlobalArgs, byNameOnly = false): Promise<
       changeMapping: (change) => control(state, 'POST', 'mapping', change),
     };
   }
-  const [engine, { changeMapping }, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../provision/event-source-mapping.js'), import('../provision/locate.js')]);
+  const [engine, { changeMapping }, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../operate/mapping.js'), import('../operate/locate.js')]);
   const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv), identify: !byNameOnly });
   const locator = new StackLocator(ctx);
   return { kind: 'aws', context: async () => ctx, api: () => locator.api(), queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };

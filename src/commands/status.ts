@@ -6,7 +6,7 @@ import type { PipelineMetrics } from '../metrics-contract.js';
 import { summarize } from '../client/metrics.js';
 import { describeError } from '../errors.js';
 import { metricsRows, sinceOption } from './metrics-format.js';
-import type { LocalStatus } from '../local/stack.js';
+import type { LocalStatus } from '../local/lifecycle/stack.js';
 import type { GlobalArgs } from './options.js';
 import { callStats, openStack, orderedQueues, resourceTable } from './session.js';
 
@@ -62,13 +62,13 @@ function humanMetrics(report: StatusReport): string[] {
 
 async function statusLocal(argv: StatusArgs, out: Output) {
   // The running stack answers over its control endpoint: no SDK to load.
-  const { readState, statusOf } = await import('../local/state.js');
+  const { readState, statusOf } = await import('../local/lifecycle/state.js');
   // One status call decides whether the stack runs and gives its figures.
   const found = await readState(argv.name, true);
   const status = found?.state && (await statusOf<LocalStatus>(found.state, `?window=${argv.since}`));
   const base = { stack: argv.name, target: 'local' as const, region: 'local' };
   if (!status) {
-    const { whyNotRunning } = await import('../local/run.js');
+    const { whyNotRunning } = await import('../local/lifecycle/run.js');
     const why = await whyNotRunning(argv.name, found);
     const report: StatusReport = { ...base, deployed: false, resources: [], queues: [], stale: !!found };
     out.result(report, () => `The local stack ${argv.name} is not running: ${why} Start it with: bedrock-queue up --local --name ${argv.name}`);
@@ -118,7 +118,7 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
   if (argv.local) return statusLocal(argv, out);
   const { session, observed, items } = await openStack(argv, out);
   const { ctx } = session;
-  const engine = await import('../provision/engine.js');
+  const { queueReports } = await import('../operate/busy-queues.js');
   const mappingLive = observed.find((o) => o.resource.key === 'event-source-mapping' && o.live)?.live as
     { config: { State?: string; ScalingConfig?: { MaximumConcurrency?: number }; BatchSize?: number } } | undefined;
   const anyPresent = items.some((i) => i.action !== 'create');
@@ -131,7 +131,7 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
     ...(anyPresent ? { model: ctx.settings.model } : {}),
     ...(restApiId ? { invokeUrl: invokeUrlOf(ctx.account.region, restApiId, ctx.emulatorEndpoint) } : {}),
     resources: items.map((i) => ({ kind: i.kind, name: i.name, state: STATE_LABELS[i.action].text, changes: i.changes })),
-    queues: orderedQueues(argv.name, engine.queueReports(ctx, observed)),
+    queues: orderedQueues(argv.name, queueReports(ctx, observed)),
     ...(mappingLive ? { mapping: {
       state: mappingLive.config.State,
       paused: mappingLive.config.State === 'Disabled' || mappingLive.config.State === 'Disabling',

@@ -29,7 +29,7 @@ function builder(yargs: Argv<GlobalArgs>) {
 
 async function run(argv: ArgumentsCamelCase<TailArgs>, out: Output) {
   if (argv.logs && argv.local) {
-    const log = (await import('../local/state.js')).logPath(argv.name);
+    const log = (await import('../local/lifecycle/state.js')).logPath(argv.name);
     throw new UsageError(`--logs follows the worker's CloudWatch log group, on AWS only. The local worker's log lines go to the output of "up --local", or, with --detach, to ${log}: tail -f ${log}`);
   }
   const target = await openTarget(argv);
@@ -37,7 +37,7 @@ async function run(argv: ArgumentsCamelCase<TailArgs>, out: Output) {
   const signal = interruptSignal();
   let shown: number;
   if (argv.logs) {
-    const { followLogGroup } = await import('../provision/log-group.js');
+    const { followLogGroup } = await import('../operate/logs.js');
     shown = await followLogGroup(ctx, { count: argv.count, idleMs: argv.idle, signal, onEvent: (message) => out.data(`${readableLogLine(message, out.json)}\n`) });
   } else {
     const queueUrl = await target.queueUrl('resultsQueue');

@@ -1,6 +1,6 @@
 import { summarize } from '../client/metrics.js';
 import { CliError } from '../errors.js';
-import type { LocalStatus } from '../local/stack.js';
+import type { LocalStatus } from '../local/lifecycle/stack.js';
 import type { PipelineMetrics } from '../metrics-contract.js';
 import type { GlobalArgs } from './options.js';
 import { openTarget, orderedQueues } from './session.js';
@@ -13,7 +13,7 @@ const CLOUDWATCH_EVERY_MS = 60_000;
 export type SnapshotSource = () => Promise<TopSnapshot>;
 
 async function localSource(argv: GlobalArgs, windowSeconds: number): Promise<SnapshotSource> {
-  const { requireRunning, statusOf } = await import('../local/state.js');
+  const { requireRunning, statusOf } = await import('../local/lifecycle/state.js');
   const state = await requireRunning(argv.name);
   return async () => {
     const status = await statusOf<LocalStatus>(state, `?window=${windowSeconds}`);

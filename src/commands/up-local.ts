@@ -1,13 +1,13 @@
 import { CliError } from '../errors.js';
 import { plural, table, type Output } from '../output.js';
-import type { LocalState } from '../local/state.js';
-import type { LocalSettings } from '../local/settings.js';
+import type { LocalState } from '../local/lifecycle/state.js';
+import type { LocalSettings } from '../local/lifecycle/settings.js';
 import type { StackOptions } from '../settings.js';
 import type { UpArgs } from './up-args.js';
 
 /** `up --local`: the same pipeline on 127.0.0.1, in the foreground or detached; with --dry-run, what would start. */
 export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) {
-  const [{ readState }, { resolveLocalSettings, describeRestart }, local] = await Promise.all([import('../local/state.js'), import('../local/settings.js'), import('../local/run.js')]);
+  const [{ readState }, { resolveLocalSettings, describeRestart }, local] = await Promise.all([import('../local/lifecycle/state.js'), import('../local/lifecycle/settings.js'), import('../local/lifecycle/run.js')]);
   const found = await readState(argv.name, true);
   const previous = found?.state?.settings;
   const settings = resolveLocalSettings({
@@ -59,7 +59,7 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
 }
 
 async function checkModelEndpoint(endpoint: string, argv: UpArgs, out: Output) {
-  const { probeModelEndpoint } = await import('../local/model-server.js');
+  const { probeModelEndpoint } = await import('../local/services/model-server.js');
   const problem = await probeModelEndpoint(endpoint, process.env.BEDROCK_QUEUE_MODEL_ENDPOINT_KEY);
   if (!problem) return;
   const said = `The model endpoint ${endpoint} does not answer (${problem})`;
@@ -69,7 +69,7 @@ async function checkModelEndpoint(endpoint: string, argv: UpArgs, out: Output) {
 
 /** What `up --local` would start, from the flags and what an earlier run left; starts nothing. */
 async function dryRun(argv: UpArgs, settings: LocalSettings, out: Output) {
-  const [{ readState, journalPath }, { journalContents }, { resourceNames }] = await Promise.all([import('../local/state.js'), import('../local/journaled-aws.js'), import('../contract.js')]);
+  const [{ readState, journalPath }, { journalContents }, { resourceNames }] = await Promise.all([import('../local/lifecycle/state.js'), import('../local/durability/journaled-aws.js'), import('../contract.js')]);
   const found = await readState(argv.name);
   const previous = found?.state;
   const held = await journalContents(journalPath(argv.name), resourceNames(argv.name));

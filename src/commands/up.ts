@@ -92,7 +92,7 @@ async function waitForApi(ctx: Ctx, out: Output, invokeUrl: string) {
     out.note(`Not probing ${invokeUrl}: an emulator (--endpoint-url) does not enforce API keys, so there is nothing to wait for.`);
     return;
   }
-  const [{ StackLocator }, { waitUntilKeyAccepted }, { realSleep }] = await Promise.all([import('../provision/locate.js'), import('../client/api.js'), import('../waiter.js')]);
+  const [{ StackLocator }, { waitUntilKeyAccepted }, { realSleep }] = await Promise.all([import('../operate/locate.js'), import('../client/api.js'), import('../waiter.js')]);
   const apiKey = ctx.settings.apiKeyRequired && ctx.ids.apiKeyId ? await new StackLocator(ctx).apiKeyValue(ctx.ids.apiKeyId) : undefined;
   const accepted = await out.step('Waiting for the API to accept its key', () => waitUntilKeyAccepted({ invokeUrl, apiKey }, { ...KEY_WAIT, sleep: realSleep, note: (m) => out.note(m) }));
   if (!accepted) out.warn(`The API did not accept its key within ${KEY_WAIT.timeoutMs / 60_000} minutes; new keys usually work within a minute. If send answers 403, try again shortly.`);

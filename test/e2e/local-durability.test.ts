@@ -4,8 +4,8 @@ import { createServer } from 'node:http';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LocalState } from '../../src/local/state.js';
-import { listen, closeServer } from '../../src/local/http.js';
+import type { LocalState } from '../../src/local/lifecycle/state.js';
+import { listen, closeServer } from '../../src/local/services/http.js';
 import { STATE_DIR, cli, cliJson, collectResults, queueUrl, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 import { startOpenAiServer } from '../helpers/openai-server.js';
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_BODY_BYTES } from '../../src/local/api-server.js';
+import { MAX_BODY_BYTES } from '../../src/local/services/api-server.js';
 import { startOpenAiServer } from '../helpers/openai-server.js';
 import type { StatusReport } from '../../src/contract.js';
 import { expectStatusReport } from '../helpers/status-schema.js';

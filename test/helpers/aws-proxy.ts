@@ -5,7 +5,7 @@
  * or rewrite moto's answer.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { closeServer, listen } from '../../src/local/http.js';
+import { closeServer, listen } from '../../src/local/services/http.js';
 
 export interface AwsRequest {
   /** From the SigV4 credential scope: sqs, iam, lambda, logs, apigateway, sts, bedrock. */

@@ -1,4 +1,4 @@
-import { closeServer, listen } from '../../src/local/http.js';
+import { closeServer, listen } from '../../src/local/services/http.js';
 import { createServer, type Server } from 'node:http';
 
 export interface ConverseServer {

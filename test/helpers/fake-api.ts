@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeServer, listen } from '../../src/local/http.js';
+import { closeServer, listen } from '../../src/local/services/http.js';
 import { createServer, type Server } from 'node:http';
 import { validateInvokeRequest } from '../../src/contract.js';
 

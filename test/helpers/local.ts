@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import type { LocalState } from '../../src/local/state.js';
+import type { LocalState } from '../../src/local/lifecycle/state.js';
 import { spawn } from 'node:child_process';
 import { BIN, runCli, type CliRun } from './cli.js';
 import { tempDir } from './temp.js';

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { closeServer, listen, readBody } from '../../src/local/http.js';
+import { closeServer, listen, readBody } from '../../src/local/services/http.js';
 
 export interface ChatRequest {
   model: string;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
+import { startSqsServer, type SqsServer } from '../../src/local/services/sqs-dynamodb-server.js';
 import { startMoto, type Moto } from './moto.js';
 
 /** moto and the local SQS server side by side for a describe block (the differential tests' two peers). */

@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MappingEmulator } from '../../src/local/mapping.js';
-import { FunctionSandbox } from '../../src/local/sandbox.js';
-import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
+import { MappingEmulator } from '../../src/local/services/mapping.js';
+import { FunctionSandbox } from '../../src/local/services/sandbox.js';
+import { startSqsServer, type SqsServer } from '../../src/local/services/sqs-dynamodb-server.js';
 import { tempDir } from '../helpers/temp.js';
 
 // Functions that misbehave as a real one can: they run in the local sandbox exactly as the worker does.

@@ -4,7 +4,7 @@ import {
   SendMessageCommand, SQSClient, StartMessageMoveTaskCommand, type Message,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { startSqsServer } from '../../src/local/sqs-server.js';
+import { startSqsServer } from '../../src/local/services/sqs-dynamodb-server.js';
 import { errorName } from '../../src/errors.js';
 import { requireMoto } from '../helpers/moto.js';
 import { sqsPeers } from '../helpers/sqs-peers.js';

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { closeServer, listen } from '../../src/local/http.js';
+import { closeServer, listen } from '../../src/local/services/http.js';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdaptiveRate, ApiError, postRequest, postWithRetry, retryAfterMs, waitUntilKeyAccepted } from '../../src/client/api.js';

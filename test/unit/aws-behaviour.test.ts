@@ -20,7 +20,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, Inva
 import { describe, expect, it } from 'vitest';
 import { tagProblem } from '../../src/commands/options.js';
 import { observe } from '../../src/provision/engine.js';
-import { changeMapping } from '../../src/provision/event-source-mapping.js';
+import { changeMapping } from '../../src/operate/mapping.js';
 import { ACCOUNT, REGION, TAGS, convergedAccount, createQueueIn, emptyAccount, mocksPerTest, mutatingCommands, runDown, runUp, session } from '../helpers/fake-aws.js';
 
 const prepare = mocksPerTest();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runBatch } from '../../src/client/batch.js';
 import { BatchJournal } from '../../src/client/batch-journal.js';
 import { runCli } from '../helpers/cli.js';
-import { closeServer, listen } from '../../src/local/http.js';
+import { closeServer, listen } from '../../src/local/services/http.js';
 import { tempDir } from '../helpers/temp.js';
 
 const dynamoMock = mockClient(DynamoDBClient);

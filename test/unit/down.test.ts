@@ -2,7 +2,8 @@ import { UpdateUsagePlanCommand } from '@aws-sdk/client-api-gateway';
 import { GetEventSourceMappingCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { destroy, messagesIn, observe, queueReports, refuseBusyQueues } from '../../src/provision/engine.js';
+import { messagesIn, queueReports, refuseBusyQueues } from '../../src/operate/busy-queues.js';
+import { destroy, observe } from '../../src/provision/engine.js';
 import { convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
 
 let mocks: Mocks | undefined;

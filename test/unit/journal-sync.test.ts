@@ -7,9 +7,9 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resourceNames } from '../../src/contract.js';
-import { Journal, type AppendFile } from '../../src/local/journal.js';
-import { startJournaledAws, type JournaledAws } from '../../src/local/journaled-aws.js';
-import { startApiServer, type ApiServer } from '../../src/local/api-server.js';
+import { Journal, type AppendFile } from '../../src/local/durability/journal.js';
+import { startJournaledAws, type JournaledAws } from '../../src/local/durability/journaled-aws.js';
+import { startApiServer, type ApiServer } from '../../src/local/services/api-server.js';
 import { tempDir } from '../helpers/temp.js';
 
 /** An append-only file whose syncs wait for the test: bytes count as durable only once a sync that covers them has succeeded. */

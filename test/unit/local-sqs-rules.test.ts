@@ -7,7 +7,7 @@ import {
   ReceiveMessageCommand, SendMessageCommand, SQSClient, type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
+import { startSqsServer, type SqsServer } from '../../src/local/services/sqs-dynamodb-server.js';
 
 let server: SqsServer;
 let sqs: SQSClient;

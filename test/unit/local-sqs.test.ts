@@ -6,8 +6,8 @@ import {
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJournaledAws } from '../../src/local/journaled-aws.js';
-import { startSqsServer, type SqsServer } from '../../src/local/sqs-server.js';
+import { startJournaledAws } from '../../src/local/durability/journaled-aws.js';
+import { startSqsServer, type SqsServer } from '../../src/local/services/sqs-dynamodb-server.js';
 import { resourceNames } from '../../src/contract.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -263,7 +263,7 @@ describe('the local results store (DynamoDB\'s part of the local target)', () =>
 
 describe('the detached stack\'s log', () => {
   it('is cut back to empty past its limit, and later lines follow at its new end with no hole', async () => {
-    const { keepLogBounded } = await import('../../src/local/run.js');
+    const { keepLogBounded } = await import('../../src/local/lifecycle/run.js');
     const { openSync, writeSync, closeSync, statSync } = await import('node:fs');
     const path = join(tempDir('bq-log-'), 'stack.log');
     const fd = openSync(path, 'a');

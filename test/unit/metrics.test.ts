@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { metricDataRequest, readCloudWatch } from '../../src/client/cloudwatch-metrics.js';
 import { summarize } from '../../src/client/metrics.js';
-import { MetricsRecorder } from '../../src/local/metrics-recorder.js';
+import { MetricsRecorder } from '../../src/local/services/metrics-recorder.js';
 import { emfDocument, requestMetrics } from '../../src/worker/metrics.js';
 import { readableLogLine } from '../../src/commands/tail.js';
 

@@ -1,7 +1,7 @@
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chatCompletionsUrl, startModelServer, type ModelServer } from '../../src/local/model-server.js';
+import { chatCompletionsUrl, startModelServer, type ModelServer } from '../../src/local/services/model-server.js';
 import { startOpenAiServer, type OpenAiServer } from '../helpers/openai-server.js';
 
 let upstream: OpenAiServer | undefined;

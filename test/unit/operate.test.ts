@@ -1,9 +1,9 @@
 import { GetEventSourceMappingCommand, ResourceInUseException, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, ListMessageMoveTasksCommand, ReceiveMessageCommand, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { changeMapping } from '../../src/provision/event-source-mapping.js';
-import { StackLocator } from '../../src/provision/locate.js';
-import { redrive, sampleQueue } from '../../src/provision/queue.js';
+import { changeMapping } from '../../src/operate/mapping.js';
+import { StackLocator } from '../../src/operate/locate.js';
+import { redrive, sampleQueue } from '../../src/operate/redrive.js';
 import { openTarget } from '../../src/commands/session.js';
 import { ACCOUNT, REGION, convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, sentCommands, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
 

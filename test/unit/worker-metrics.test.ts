@@ -4,7 +4,7 @@ import { METRICS_NAMESPACE } from '../../src/metrics-contract.js';
 import { handler } from '../../src/worker/index.js';
 import { MAX_LOG_LINE_BYTES, writeLogLine, emfDocument } from '../../src/worker/metrics.js';
 import { emfProblems } from '../helpers/emf.js';
-import { humanLogLine } from '../../src/local/log-lines.js';
+import { humanLogLine } from '../../src/local/lifecycle/log-lines.js';
 import { bedrock, context, echo, event, logLines, meta, record, SENT, throttling, useWorkerFixture } from '../helpers/worker-fixture.js';
 
 useWorkerFixture();

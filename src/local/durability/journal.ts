@@ -1,7 +1,7 @@
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { JournalRecord, JournalSink } from './sqs-service.js';
+import type { JournalRecord, JournalSink } from '../services/sqs-service.js';
 
 /** Past this many bytes appended since the last compaction, the journal is rewritten from the live state. */
 export const COMPACT_AFTER_BYTES = 64 * 1024 * 1024;

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { chmodSync, openSync, writeFileSync } from 'node:fs';
 import { readFile, rm, stat, truncate } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { resourceNames } from '../contract.js';
-import { CliError } from '../errors.js';
-import { plural, type Output } from '../output.js';
-import { LOCAL_MODEL_ID } from './model-server.js';
-import type { QueueReport } from '../provision/engine.js';
-import { journalContents, type Recovered } from './journaled-aws.js';
+import { resourceNames } from '../../contract.js';
+import { CliError } from '../../errors.js';
+import { plural, type Output } from '../../output.js';
+import { LOCAL_MODEL_ID } from '../services/model-server.js';
+import type { QueueReport } from '../../operate/busy-queues.js';
+import { journalContents, type Recovered } from '../durability/journaled-aws.js';
 import { lockStack } from './lock.js';
 import type { LocalStackOptions, LocalStatus } from './stack.js';
 import { control, isAlive, journalPath, logPath, readState, removeState, writeState, type FoundState, type LocalState } from './state.js';
@@ -227,7 +227,7 @@ export async function stopLocal(stack: string, options: { force: boolean; keepLo
   }
   const { state } = found;
   const status = await control<LocalStatus>(state, 'GET', 'status');
-  const { refuseBusyQueues, messagesIn } = await import('../provision/engine.js');
+  const { refuseBusyQueues, messagesIn } = await import('../../operate/busy-queues.js');
   const { resultsQueue } = resourceNames(stack);
   if (!options.force) refuseBusyQueues(status.queues, resultsQueue, 'discard them');
   await control(state, 'POST', 'shutdown', { discard: true });

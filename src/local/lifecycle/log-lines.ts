@@ -1,4 +1,4 @@
-import { formatTimestamp } from '../output.js';
+import { formatTimestamp } from '../../output.js';
 
 /**
  * A worker log line (a CloudWatch EMF document) as a person at a terminal reads it: when, the

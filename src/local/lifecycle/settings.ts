@@ -1,5 +1,5 @@
-import { LOCAL_SETTING_LABELS, resolveSettings, type Settings, type StackOptions } from '../settings.js';
-import { LOCAL_MODEL_ID, type ModelServerOptions } from './model-server.js';
+import { LOCAL_SETTING_LABELS, resolveSettings, type Settings, type StackOptions } from '../../settings.js';
+import { LOCAL_MODEL_ID, type ModelServerOptions } from '../services/model-server.js';
 
 /** How the local model behaves: what `up --local`'s --model-* flags set (the endpoint's key stays in the environment). */
 export type LocalModel = Omit<ModelServerOptions, 'forwardKey'>;

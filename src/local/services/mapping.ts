@@ -1,6 +1,6 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { SqsCall } from './sqs-server.js';
+import type { SqsCall } from './sqs-dynamodb-server.js';
 
 export type Handler = (event: SQSEvent, context: { getRemainingTimeInMillis: () => number }) => Promise<SQSBatchResponse>;
 

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { REQUEST_ID_PATTERN, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, validateInvokeRequest } from '../contract.js';
-import { CliError } from '../errors.js';
+import { REQUEST_ID_PATTERN, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, validateInvokeRequest } from '../../contract.js';
+import { CliError } from '../../errors.js';
 import { closeServer, listen, listenToKeep, readBody } from './http.js';
-import type { SqsCall } from './sqs-server.js';
+import type { SqsCall } from './sqs-dynamodb-server.js';
 
 /** Above this the body could not be one SQS message (1 MiB): API Gateway would pass it and SQS refuse it. */
 export const MAX_BODY_BYTES = 1024 * 1024;

@@ -1,7 +1,7 @@
 import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CliError } from '../errors.js';
+import { CliError } from '../../errors.js';
 import { answers, ensureStateDir, isAlive, readState, stateDir } from './state.js';
 
 /** A stack starts within this bound (the detached parent waits 15 s); a younger lock with a live pid is a start in progress. */

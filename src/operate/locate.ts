@@ -2,9 +2,9 @@ import { GetApiKeyCommand, GetApiKeysCommand, GetRestApisCommand } from '@aws-sd
 import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { STACK_TAG, invokeUrl, type ResourceNames } from '../contract.js';
 import { CliError } from '../errors.js';
-import { orMissing } from './diff.js';
-import { findByName } from './api-gateway.js';
-import type { Ctx } from './types.js';
+import { orMissing } from '../provision/diff.js';
+import { findByName } from '../provision/api-gateway.js';
+import type { Ctx } from '../provision/types.js';
 
 type QueueRole = 'requestsQueue' | 'deadLetterQueue' | 'resultsQueue';
 

@@ -3,9 +3,9 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CliError } from '../errors.js';
-import { httpCall } from '../client/http.js';
-import type { Recovered } from './journaled-aws.js';
+import { CliError } from '../../errors.js';
+import { httpCall } from '../../client/http.js';
+import type { Recovered } from '../durability/journaled-aws.js';
 import type { LocalSettings } from './settings.js';
 
 /** What `up --local` leaves for the other commands: where it listens, its key, and its process. */

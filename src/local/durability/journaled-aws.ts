@@ -1,9 +1,9 @@
-import { REQUEUE_ATTRIBUTES, RESULT_ITEM, type ResourceNames } from '../contract.js';
+import { REQUEUE_ATTRIBUTES, RESULT_ITEM, type ResourceNames } from '../../contract.js';
 import { Journal, readJournal, type JournalOptions } from './journal.js';
-import { ResultsStore } from './results-store.js';
-import type { StoredMessage } from './sqs-message.js';
-import { startSqsServer, type SqsServer } from './sqs-server.js';
-import { SqsService, type JournalRecord } from './sqs-service.js';
+import { ResultsStore } from '../services/results-store.js';
+import type { StoredMessage } from '../services/sqs-message.js';
+import { startSqsServer, type SqsServer } from '../services/sqs-dynamodb-server.js';
+import { SqsService, type JournalRecord } from '../services/sqs-service.js';
 
 export interface Recovered {
   requests: number;

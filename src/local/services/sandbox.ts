@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Handler } from './mapping.js';
 
-/** The messages between the sandbox and its thread (src/local/function-host.ts). */
+/** The messages between the sandbox and its thread (src/local/services/function-host.ts). */
 export interface Invocation {
   id: number;
   event: Parameters<Handler>[0];
@@ -18,7 +18,7 @@ export const READY = 'ready';
 
 function hostScript(): URL {
   const beside = new URL('./function-host.mjs', import.meta.url);
-  return existsSync(beside) ? beside : new URL('../../dist/function-host.mjs', import.meta.url);
+  return existsSync(beside) ? beside : new URL('../../../dist/function-host.mjs', import.meta.url);
 }
 
 interface Thread {

@@ -1,7 +1,7 @@
 import {
   alignedMinutes, minuteOf, LATENCY_METRICS, MAX_METRICS_WINDOW_SECONDS, METRICS, METRICS_NAMESPACE, METRIC_DIMENSIONS, PERCENTILES, SUMMED_METRICS,
   type MetricKey, type MetricsReading, type Percentiles,
-} from '../metrics-contract.js';
+} from '../../metrics-contract.js';
 
 /** Latencies are kept as log-scale histograms: percentiles within 1%, in bounded memory at any rate. */
 const GROWTH = 1.01;
