@@ -7,13 +7,11 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { WORKER_RESERVE_MS, type ResultRecord } from '../contract.js';
 import { readConfig, type WorkerConfig } from './config.js';
-import { backoffSeconds, delayRetries, publishResults, queueUrlOf, requeue, retryDelaySeconds } from './publish.js';
+import { endBatch, planBatch } from './decide.js';
+import { delayRetries, publishResults, queueUrlOf, requeue } from './publish.js';
 import { emfDocument, requestMetrics, writeLogLine } from './metrics.js';
 import { storeResults } from './store.js';
-import { finalError, processRecord, queuedAtOf, receiveCountOf, requestIdOf, throttlesOf, THROTTLING_ERRORS, type Outcome } from './record.js';
-
-/** A request still throttled this long after it was queued takes the normal retry path, towards the DLQ. */
-export const MAX_THROTTLED_WAIT_MS = 24 * 3600 * 1000;
+import { processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
 
 const keepAlive = new HttpAgent({ keepAlive: true });
 const keepAliveTls = new HttpsAgent({ keepAlive: true });
@@ -94,37 +92,19 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
       kind: 'retry', record, attempt: 1, code: 'WorkerError', message: String(err), latencyMs: 0, modelCalled: false,
     })));
 
-  // A request whose last call was throttled goes back as a delayed copy; one that failed otherwise is retried.
-  const throttled = outcomes.filter((o): o is Extract<Outcome, { kind: 'retry' }> => o.kind === 'retry' && THROTTLING_ERRORS.has(o.code) && !(Date.now() - queuedAtOf(o.record) >= MAX_THROTTLED_WAIT_MS));
-  // On its last receive a failing request gets an error result now: SQS moves it to the DLQ next, and nothing ends silently.
-  const lastTries = outcomes.filter((o): o is Extract<Outcome, { kind: 'retry' }> => o.kind === 'retry' && !throttled.includes(o) &&
-    config.maxReceiveCount !== undefined && receiveCountOf(o.record) >= config.maxReceiveCount);
-
-  const results = [
-    ...outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : [])),
-    ...lastTries.map((o) => finalError(o, config)),
-  ];
-  // A result is done once both the results queue and the results store hold it; otherwise its request is tried again.
-  const [notQueued, notStored] = results.length
-    ? await Promise.all([publishResults(sqs, config.resultsQueueUrl, results), storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, results)])
+  const plan = planBatch(outcomes, config, Date.now());
+  const [notQueued, notStored] = plan.results.length
+    ? await Promise.all([publishResults(sqs, config.resultsQueueUrl, plan.results), storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, plan.results)])
     : [new Set<string>(), new Set<string>()];
-  const unpublished = new Set([...notQueued, ...notStored]);
-  const notRequeued = throttled.length ? await requeue(sqs, throttled.map((o) => ({
+  const notRequeued = plan.requeue.length ? await requeue(sqs, plan.requeue.map((o) => ({
     queueUrl: queueUrlOf(o.record.eventSourceARN),
     body: o.record.body,
     requestId: requestIdOf(o.record),
     queuedAt: queuedAtOf(o.record),
     throttles: throttlesOf(o.record) + (o.throttledCalls ?? 1),
   }))) : new Set<string>();
-  const requeued = new Set<Outcome>(throttled.filter((o) => !notRequeued.has(requestIdOf(o.record))));
-
-  const failed = outcomes.filter((o) => (o.kind === 'retry' && !requeued.has(o)) || unpublished.has(requestIdOf(o.record)));
-  await delayRetries(sqs, failed.map((o) => ({
-    queueUrl: queueUrlOf(o.record.eventSourceARN),
-    receiptHandle: o.record.receiptHandle,
-    seconds: o.kind === 'retry' ? retryDelaySeconds(o.code, o.attempt) : backoffSeconds(o.result.attempt),
-  })));
-  const ended = new Map(results.filter((r) => !unpublished.has(r.id)).map((r) => [r.id, r]));
+  const { retries, requeued, ended } = endBatch(outcomes, plan, notRequeued, new Set([...notQueued, ...notStored]));
+  await delayRetries(sqs, retries.map(({ outcome, seconds }) => ({ queueUrl: queueUrlOf(outcome.record.eventSourceARN), receiptHandle: outcome.record.receiptHandle, seconds })));
   for (const o of outcomes) logOutcome(o, config, ended.get(requestIdOf(o.record)), requeued.has(o));
-  return { batchItemFailures: failed.map((o) => ({ itemIdentifier: o.record.messageId })) };
+  return { batchItemFailures: retries.map(({ outcome }) => ({ itemIdentifier: outcome.record.messageId })) };
 }

@@ -51,12 +51,12 @@ export function attemptOf(record: SQSRecord): number {
 }
 
 /** The error result of a request whose last attempt failed: SQS moves it to the DLQ next. */
-export function finalError(outcome: Extract<Outcome, { kind: 'retry' }>, config: WorkerConfig): ResultRecord {
+export function finalError(outcome: Extract<Outcome, { kind: 'retry' }>, config: WorkerConfig, now = Date.now()): ResultRecord {
   return {
     ...resultBase(outcome.record, config, outcome.attempt),
     status: 'error',
     latencyMs: outcome.latencyMs,
-    completedAt: new Date().toISOString(),
+    completedAt: new Date(now).toISOString(),
     error: { code: outcome.code, message: outcome.message },
     final: true,
     ...(config.deadLetterQueue ? { deadLetterQueue: config.deadLetterQueue } : {}),
