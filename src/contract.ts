@@ -88,6 +88,12 @@ export function resourceNames(stack: string) {
 
 export type ResourceNames = ReturnType<typeof resourceNames>;
 
+/** The stack's three queues, by their role. */
+export type QueueRole = 'requestsQueue' | 'deadLetterQueue' | 'resultsQueue';
+
+/** The account and Region the local target answers as: its queue URLs and ARNs carry them. */
+export const LOCAL_ACCOUNT = { region: 'us-east-1', accountId: '123456789012', partition: 'aws' } as const;
+
 /**
  * The results store (a DynamoDB table per stack): one item per request id, holding the exact JSON
  * the results queue got (`record`), its status (for the conditional write: an `ok` is never

@@ -2,7 +2,7 @@ import type { ApiTarget } from '../client/api.js';
 import type { Action, Observed, PlanItem, Session } from '../provision/engine.js';
 import type { MappingChange, MappingState } from '../operate/mapping.js';
 import type { Change, Ctx, StackOptions } from '../provision/types.js';
-import { resourceNames } from '../contract.js';
+import { resourceNames, type QueueRole } from '../contract.js';
 import { CliError, describeError } from '../errors.js';
 import { table, type Output } from '../output.js';
 import { awsTarget, type GlobalArgs } from './options.js';
@@ -52,7 +52,7 @@ export interface OperatorTarget {
   /** The stack's clients and names; loads the SDK on first use (`send --local` without --wait never does). */
   context: () => Promise<Ctx>;
   api: () => Promise<ApiTarget>;
-  queueUrl: (role: 'requestsQueue' | 'deadLetterQueue' | 'resultsQueue') => Promise<string>;
+  queueUrl: (role: QueueRole) => Promise<string>;
   changeMapping: (change: MappingChange) => Promise<{ before: MappingState; after: MappingState }>;
 }
 

@@ -1,12 +1,10 @@
 import { GetApiKeyCommand, GetApiKeysCommand, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
 import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
-import { STACK_TAG, invokeUrl, type ResourceNames } from '../contract.js';
+import { STACK_TAG, invokeUrl, type QueueRole, type ResourceNames } from '../contract.js';
 import { CliError } from '../errors.js';
 import { orMissing } from '../provision/diff.js';
 import { findByName } from '../provision/api-gateway.js';
 import type { Ctx } from '../provision/types.js';
-
-type QueueRole = 'requestsQueue' | 'deadLetterQueue' | 'resultsQueue';
 
 /** Finds the live parts of a deployed stack that the operator commands need, by name and stack tag. */
 export class StackLocator {

@@ -1,38 +1,64 @@
-import { IAM_PATH } from '../contract.js';
+import { IAM_PATH, type ResourceNames } from '../contract.js';
+import type { Account } from './aws.js';
 import type { Ctx, ModelAccess } from './types.js';
 
-export function queueArn(ctx: Ctx, queueName: string) {
-  const { partition, region, accountId } = ctx.account;
+/** Where ARNs point: a stack's names in one partition, Region and account (`*` for any, in policies). A Ctx is one. */
+export interface ArnScope {
+  account: Account;
+  names: ResourceNames;
+}
+
+export function queueArn(at: ArnScope, queueName: string) {
+  const { partition, region, accountId } = at.account;
   return `arn:${partition}:sqs:${region}:${accountId}:${queueName}`;
 }
 
-export function roleArn(ctx: Ctx, roleName: string) {
-  return `arn:${ctx.account.partition}:iam::${ctx.account.accountId}:role${IAM_PATH}${roleName}`;
+export function roleArn(at: ArnScope, roleName: string, path = IAM_PATH) {
+  return `arn:${at.account.partition}:iam::${at.account.accountId}:role${path}${roleName}`;
 }
 
-export function functionArn(ctx: Ctx) {
-  const { partition, region, accountId } = ctx.account;
-  return `arn:${partition}:lambda:${region}:${accountId}:function:${ctx.names.workerFunction}`;
+export function functionArn(at: ArnScope) {
+  const { partition, region, accountId } = at.account;
+  return `arn:${partition}:lambda:${region}:${accountId}:function:${at.names.workerFunction}`;
 }
 
-export function mappingArn(ctx: Ctx, uuid: string) {
-  const { partition, region, accountId } = ctx.account;
+export function mappingArn(at: ArnScope, uuid: string) {
+  const { partition, region, accountId } = at.account;
   return `arn:${partition}:lambda:${region}:${accountId}:event-source-mapping:${uuid}`;
 }
 
-export function logGroupArn(ctx: Ctx) {
-  const { partition, region, accountId } = ctx.account;
-  return `arn:${partition}:logs:${region}:${accountId}:log-group:${ctx.names.logGroup}`;
+export function logGroupArn(at: ArnScope) {
+  const { partition, region, accountId } = at.account;
+  return `arn:${partition}:logs:${region}:${accountId}:log-group:${at.names.logGroup}`;
 }
 
-export function tableArn(ctx: Ctx) {
-  const { partition, region, accountId } = ctx.account;
-  return `arn:${partition}:dynamodb:${region}:${accountId}:table/${ctx.names.resultsTable}`;
+export function tableArn(at: ArnScope) {
+  const { partition, region, accountId } = at.account;
+  return `arn:${partition}:dynamodb:${region}:${accountId}:table/${at.names.resultsTable}`;
+}
+
+/** An API Gateway resource by its path: /restapis/abc, /apikeys/*, /tags/*. */
+export function apiGatewayPathArn(at: ArnScope, path: string) {
+  return `arn:${at.account.partition}:apigateway:${at.account.region}::${path}`;
 }
 
 /** API Gateway's own resources: the REST API, an API key or a usage plan, by id. */
-export function apiGatewayArn(ctx: Ctx, kind: 'restapis' | 'apikeys' | 'usageplans', id: string) {
-  return `arn:${ctx.account.partition}:apigateway:${ctx.account.region}::/${kind}/${id}`;
+export function apiGatewayArn(at: ArnScope, kind: 'restapis' | 'apikeys' | 'usageplans', id: string) {
+  return apiGatewayPathArn(at, `/${kind}/${id}`);
+}
+
+/** The URI of an API Gateway AWS-service integration: sqs:path/<account>/<queue>, dynamodb:action/GetItem. */
+export function integrationUri(at: ArnScope, service: string, path: string) {
+  return `arn:${at.account.partition}:apigateway:${at.account.region}:${service}:${path}`;
+}
+
+export function foundationModelArn(at: ArnScope, modelId: string, region = at.account.region) {
+  return `arn:${at.account.partition}:bedrock:${region}::foundation-model/${modelId}`;
+}
+
+export function inferenceProfileArn(at: ArnScope, profileId: string) {
+  const { partition, region, accountId } = at.account;
+  return `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${profileId}`;
 }
 
 /** Geography prefixes of system-defined cross-Region inference profiles. */
@@ -58,20 +84,19 @@ export function parseModelId(modelId: string): ModelTarget {
  * Region-less global form included; without it (--skip-model-check) the model in any Region.
  */
 export function modelStatements(ctx: Ctx, modelId: string, access?: ModelAccess) {
-  const { partition, region, accountId } = ctx.account;
   const target = parseModelId(modelId);
   const one = (list: string[]) => (list.length === 1 ? list[0]! : list);
   if (!target.profileId) {
-    return [{ Sid: 'InvokeModel', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: one(access?.modelArns ?? [`arn:${partition}:bedrock:${region}::foundation-model/${target.foundationModelId}`]) }];
+    return [{ Sid: 'InvokeModel', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: one(access?.modelArns ?? [foundationModelArn(ctx, target.foundationModelId)]) }];
   }
-  const profile = access?.profileArn ?? `arn:${partition}:bedrock:${region}:${accountId}:inference-profile/${target.profileId}`;
+  const profile = access?.profileArn ?? inferenceProfileArn(ctx, target.profileId);
   return [
     { Sid: 'InvokeInferenceProfile', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: profile },
     {
       Sid: 'InvokeProfileModel',
       Effect: 'Allow',
       Action: 'bedrock:InvokeModel',
-      Resource: one(access?.modelArns ?? [`arn:${partition}:bedrock:*::foundation-model/${target.foundationModelId}`]),
+      Resource: one(access?.modelArns ?? [foundationModelArn(ctx, target.foundationModelId, '*')]),
       Condition: { StringEquals: { 'bedrock:InferenceProfileArn': profile } },
     },
   ];

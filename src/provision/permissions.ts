@@ -1,4 +1,5 @@
-import { IAM_PATH, STACK_TAG, resourceNames } from '../contract.js';
+import { STACK_TAG, resourceNames } from '../contract.js';
+import { apiGatewayPathArn, foundationModelArn, functionArn, inferenceProfileArn, logGroupArn, mappingArn, queueArn, roleArn, tableArn } from './arns.js';
 
 /**
  * Every AWS call the CLI makes (on AWS: up, status, down and the operator commands), with the IAM
@@ -16,12 +17,12 @@ export interface PolicyScope {
 }
 
 function resources(scope: PolicyScope) {
-  const { partition: p, region: r, account: a } = scope;
   const names = resourceNames(scope.stack);
-  const queue = (name: string) => `arn:${p}:sqs:${r}:${a}:${name}`;
-  const role = (name: string) => `arn:${p}:iam::${a}:role${IAM_PATH}${name}`;
-  const logGroup = `arn:${p}:logs:${r}:${a}:log-group:${names.logGroup}`;
-  const api = (path: string) => `arn:${p}:apigateway:${r}::${path}`;
+  const at = { account: { partition: scope.partition, region: scope.region, accountId: scope.account }, names };
+  const queue = (name: string) => queueArn(at, name);
+  const role = (name: string) => roleArn(at, name);
+  const logGroup = logGroupArn(at);
+  const api = (path: string) => apiGatewayPathArn(at, path);
   return {
     any: ['*'],
     queues: [names.requestsQueue, names.deadLetterQueue, names.resultsQueue].map(queue),
@@ -31,13 +32,13 @@ function resources(scope: PolicyScope) {
     requestsQueue: [queue(names.requestsQueue)],
     roles: [names.apiRole, names.workerRole].map(role),
     // IAM authorizes GetRole of a role that does not exist yet by its name alone, without a path.
-    roleLookups: [names.apiRole, names.workerRole].flatMap((n) => [role(n), `arn:${p}:iam::${a}:role/${n}`]),
+    roleLookups: [names.apiRole, names.workerRole].flatMap((n) => [role(n), roleArn(at, n, '/')]),
     workerRole: [role(names.workerRole)],
     apiRole: [role(names.apiRole)],
-    function: [`arn:${p}:lambda:${r}:${a}:function:${names.workerFunction}`],
+    function: [functionArn(at)],
     newMapping: ['*'],
-    mappings: [`arn:${p}:lambda:${r}:${a}:event-source-mapping:*`],
-    mappingTags: [`arn:${p}:lambda:${r}:${a}:event-source-mapping:*`],
+    mappings: [mappingArn(at, '*')],
+    mappingTags: [mappingArn(at, '*')],
     // DeleteLogGroup and friends are evaluated on either form, depending on the action.
     logGroup: [logGroup, `${logGroup}:*`],
     apiCollections: ['/restapis', '/apikeys', '/usageplans'].map(api),
@@ -50,8 +51,8 @@ function resources(scope: PolicyScope) {
       '/restapis/*/resources/*/methods/*/responses/*', '/restapis/*/resources/*/methods/*/integration/responses/*',
     ].map(api),
     apiTags: [api('/tags/*')],
-    resultsTable: [`arn:${p}:dynamodb:${r}:${a}:table/${names.resultsTable}`],
-    models: [`arn:${p}:bedrock:${r}::foundation-model/*`, `arn:${p}:bedrock:${r}:${a}:inference-profile/*`],
+    resultsTable: [tableArn(at)],
+    models: [foundationModelArn(at, '*'), inferenceProfileArn(at, '*')],
   };
 }
 

@@ -13,6 +13,7 @@ import {
   REQUESTS_RETENTION_SECONDS,
   RESULTS_RETENTION_SECONDS,
   VISIBILITY_TIMEOUT_FACTOR,
+  type QueueRole,
   type ResourceNames,
 } from '../contract.js';
 import { errorName } from '../errors.js';
@@ -41,8 +42,6 @@ export function queueDepth(attributes: Record<string, string>): QueueDepth {
     delayed: count('ApproximateNumberOfMessagesDelayed'),
   };
 }
-
-type QueueRole = 'deadLetterQueue' | 'resultsQueue' | 'requestsQueue';
 
 /** The attributes `up` manages; any other attribute is left as it is. */
 function desiredAttributes(ctx: Ctx, role: QueueRole): Record<string, string> {

@@ -1,6 +1,6 @@
 import type { GatewayResponse, Method, Model, RequestValidator, Stage } from '@aws-sdk/client-api-gateway';
-import { REQUEST_MODEL_NAME, RESULT_ITEM, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, pendingBody } from '../contract.js';
-import { roleArn } from './arns.js';
+import { REQUEST_ID_PATTERN, REQUEST_MODEL_NAME, RESULT_ITEM, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, pendingBody } from '../contract.js';
+import { integrationUri, roleArn } from './arns.js';
 import type { Ctx, Live } from './types.js';
 
 /** What the REST API should look like (methods, integrations, gateway responses, stage), and how the live one is read for comparison. */
@@ -46,7 +46,7 @@ export const GET_ITEM_TEMPLATE = (table: string) => [
 /** 200 with the stored record byte for byte; 202 and Retry-After while there is none; 400 for what is not an id. */
 export const RESULT_TEMPLATE = [
   "#set($id = $input.params('id'))",
-  "#if(!$id.matches('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'))",
+  `#if(!$id.matches('${REQUEST_ID_PATTERN.source}'))`,
   '#set($context.responseOverride.status = 400)',
   errorTemplate(RESULT_MESSAGES.notAnId),
   '#else',
@@ -102,7 +102,6 @@ export interface MethodShape {
 }
 
 export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShape {
-  const { region, accountId } = ctx.account;
   const cors = { [CORS_ORIGIN_HEADER]: quoted(ctx.settings.corsOrigin) };
   return {
     authorizationType: 'NONE',
@@ -113,7 +112,7 @@ export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShap
     integration: {
       type: 'AWS',
       httpMethod: 'POST',
-      uri: `arn:${ctx.account.partition}:apigateway:${region}:sqs:path/${accountId}/${ctx.names.requestsQueue}`,
+      uri: integrationUri(ctx, 'sqs', `path/${ctx.account.accountId}/${ctx.names.requestsQueue}`),
       credentials: roleArn(ctx, ctx.names.apiRole),
       requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
       requestTemplates: { [JSON_TYPE]: SEND_MESSAGE_TEMPLATE },
@@ -138,7 +137,7 @@ export function getResultShape(ctx: Ctx): MethodShape {
     integration: {
       type: 'AWS',
       httpMethod: 'POST',
-      uri: `arn:${ctx.account.partition}:apigateway:${ctx.account.region}:dynamodb:action/GetItem`,
+      uri: integrationUri(ctx, 'dynamodb', 'action/GetItem'),
       credentials: roleArn(ctx, ctx.names.apiRole),
       requestTemplates: { [JSON_TYPE]: GET_ITEM_TEMPLATE(ctx.names.resultsTable) },
       passthroughBehavior: 'NEVER',

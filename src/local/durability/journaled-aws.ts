@@ -1,4 +1,4 @@
-import { REQUEUE_ATTRIBUTES, RESULT_ITEM, type ResourceNames } from '../../contract.js';
+import { LOCAL_ACCOUNT, REQUEUE_ATTRIBUTES, RESULT_ITEM, type ResourceNames } from '../../contract.js';
 import { Journal, readJournal, type JournalOptions } from './journal.js';
 import { ResultsStore } from '../services/results-store.js';
 import type { StoredMessage } from '../services/sqs-message.js';
@@ -108,7 +108,7 @@ function dropAnswered(service: SqsService, names: QueueNames, answered: Set<stri
 
 /** What a stopped stack's journal still holds, read without starting anything; undefined without a journal. */
 export function journalContents(journalPath: string, names: QueueNames): Promise<Recovered | undefined> {
-  return recover(new SqsService({ region: 'us-east-1', accountId: '123456789012', endpoint: () => '' }), new ResultsStore(names.resultsTable, RESULT_ITEM.key), journalPath, names);
+  return recover(new SqsService({ region: LOCAL_ACCOUNT.region, accountId: LOCAL_ACCOUNT.accountId, endpoint: () => '' }), new ResultsStore(names.resultsTable, RESULT_ITEM.key), journalPath, names);
 }
 
 /** Replays a journal into `service` and `store` and drops the requests it shows answered; undefined when there was none. */

@@ -1,10 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { BATCH_SIZE, RESULT_ITEM, resourceNames } from '../../contract.js';
+import { BATCH_SIZE, LOCAL_ACCOUNT, RESULT_ITEM, resourceNames } from '../../contract.js';
 import { queueArn } from '../../provision/arns.js';
-import type { Account } from '../../provision/aws.js';
 import type { QueueReport } from '../../operate/busy-queues.js';
 import { createOrAdopt, openSession } from '../../provision/engine.js';
 import { workerEnvironment } from '../../provision/function.js';
@@ -13,10 +11,10 @@ import type { Ctx, Settings } from '../../provision/types.js';
 import type { LocalSettings } from './settings.js';
 import { workerBundle } from '../../provision/zip.js';
 import { startApiServer } from '../services/api-server.js';
-import { readBody } from '../services/http.js';
 import { CliError } from '../../errors.js';
 import { MappingEmulator, type MappingStatus } from '../services/mapping.js';
 import { FunctionSandbox } from '../services/sandbox.js';
+import { controlRoutes } from './control-routes.js';
 import { humanLogLine } from './log-lines.js';
 import { MetricsRecorder } from '../services/metrics-recorder.js';
 import { MAX_METRICS_WINDOW_SECONDS, type MetricsReading } from '../../metrics-contract.js';
@@ -25,7 +23,6 @@ import { journalPath } from './state.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelStats } from '../services/model-server.js';
 
 /** The local target's account and credentials: cosmetic, as the embedded SQS server checks none. */
-export const LOCAL_ACCOUNT: Account = { region: 'us-east-1', accountId: '123456789012', partition: 'aws' };
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** `--model aws:<id>` calls real Bedrock (with your credentials) from the local pipeline. */
 export const AWS_MODEL_PREFIX = 'aws:';
@@ -101,11 +98,6 @@ function functionEnvironment(ctx: Ctx, sqsEndpoint: string, modelEndpoint: strin
   return env;
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const text = (await readBody(req))!.toString('utf8');
-  return text ? JSON.parse(text) as Record<string, unknown> : {};
-}
-
 /** Starts the local stack; if a part fails to start (a port in use, say), closes those already started. `opened` lists what `stop` closes, last opened first. */
 export async function startLocalStack(options: StartOptions): Promise<LocalStack> {
   const opened: (() => Promise<unknown>)[] = [];
@@ -175,52 +167,15 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   });
 
   let current = options.settings;
-  const keep = async (change: Partial<LocalSettings>) => {
-    current = { ...current, ...change };
+  const keep = async (change: (now: LocalSettings) => Partial<LocalSettings>) => {
+    current = { ...current, ...change(current) };
     await options.settingsChanged?.(current);
   };
 
-  const controlRoutes = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    if (!req.url?.startsWith('/_local/')) return false;
-    const reply = (code: number, body: unknown) => {
-      res.writeHead(code, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.headers['x-bedrock-queue-control'] !== controlToken) {
-      reply(403, { message: 'Forbidden' });
-      return true;
-    }
-    const url = new URL(req.url, 'http://local');
-    const route = `${req.method} ${url.pathname.slice('/_local/'.length)}`;
-    if (route === 'GET status') {
-      // ?window=300 adds the metrics of the last 300 s (status, top): one call for every figure.
-      const window = Number(url.searchParams.get('window'));
-      reply(200, { ...(await status()), ...(window > 0 ? { metrics: readMetrics(Math.min(window, MAX_METRICS_WINDOW_SECONDS)) } : {}) });
-    }
-    else if (route === 'POST mapping') {
-      const body = await readJson(req);
-      const before = mapping.status();
-      if (typeof body.concurrency === 'number') mapping.setConcurrency(body.concurrency);
-      if (typeof body.enabled === 'boolean') await mapping.setEnabled(body.enabled);
-      const after = mapping.status();
-      await keep({ concurrency: after.concurrency, paused: after.state === 'Disabled' });
-      reply(200, { before: { state: before.state, concurrency: before.concurrency }, after: { state: after.state, concurrency: after.concurrency } });
-    } else if (route === 'POST model' && modelServer) {
-      const body = await readJson(req);
-      const change = {
-        ...(typeof body.latency === 'string' ? { latency: body.latency } : {}),
-        ...(typeof body.errorRate === 'number' ? { errorRate: body.errorRate } : {}),
-      };
-      modelServer.configure(change);
-      await keep({ localModel: { ...current.localModel, ...change } });
-      reply(200, { modelStats: modelServer.stats() });
-    } else if (route === 'POST shutdown') {
-      const body = await readJson(req);
-      reply(202, { message: 'stopping' });
-      requestStop({ discard: body.discard === true });
-    } else reply(404, { message: `no control route ${route}` });
-    return true;
-  };
+  const extra = controlRoutes({
+    token: controlToken, mapping, modelServer, requestStop, keep,
+    status: async (windowSeconds) => ({ ...(await status()), ...(windowSeconds > 0 ? { metrics: readMetrics(Math.min(windowSeconds, MAX_METRICS_WINDOW_SECONDS)) } : {}) }),
+  });
 
   const startApi = (port: number | undefined) => startApiServer({
     port,
@@ -232,7 +187,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     requestsQueueUrl: requestsUrl,
     // As API Gateway's integration reads the table: the stored record, or nothing yet.
     storedResult: (id) => durable.store.text(id, RESULT_ITEM.record),
-    extra: controlRoutes,
+    extra,
   });
   const api = await startApi(options.port).catch((err: unknown) => {
     if (options.portIsPreference && err instanceof CliError) return startApi(undefined);

@@ -1,3 +1,4 @@
+import { LOCAL_ACCOUNT } from '../../contract.js';
 import { createServer } from 'node:http';
 import { closeServer, listen, listenToKeep, readBody } from './http.js';
 import { sqsActions, type SqsAction } from './sqs-actions.js';
@@ -43,7 +44,7 @@ const TARGETS = { sqs: 'AmazonSQS.', dynamodb: 'DynamoDB_20120810.' };
  */
 export async function startSqsServer(options: SqsServerOptions = {}): Promise<SqsServer> {
   let endpoint = '';
-  const service = new SqsService({ region: options.region ?? 'us-east-1', accountId: options.accountId ?? '123456789012', endpoint: () => endpoint, journal: options.journal });
+  const service = new SqsService({ region: options.region ?? LOCAL_ACCOUNT.region, accountId: options.accountId ?? LOCAL_ACCOUNT.accountId, endpoint: () => endpoint, journal: options.journal });
   const actions: Record<string, SqsAction> = { ...sqsActions(service), ...moveTaskActions(service) };
   await options.prepare?.(service);
 
