@@ -13,7 +13,6 @@ import { statusCommand } from './commands/status.js';
 import { tailCommand } from './commands/tail.js';
 import { topCommand } from './commands/top.js';
 import { upCommand } from './commands/up.js';
-import { commandModule } from './commands/command.js';
 import { CliError, InterruptedError, UsageError, describeError } from './errors.js';
 import { Output } from './output.js';
 
@@ -58,6 +57,11 @@ function unknownArguments(text: string, args: string[]): string | undefined {
   return `Unknown ${flags ? 'option' : 'argument'}${names.length > 1 ? 's' : ''}: ${names.join(', ')}`;
 }
 
+const COMMANDS = [
+  upCommand, downCommand, statusCommand, sendCommand, resultCommand, batchCommand, tailCommand, topCommand,
+  setConcurrencyCommand, pauseCommand, resumeCommand, redriveCommand, policyCommand,
+];
+
 /** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 usage error. Everything it says goes through `out`. */
 export async function main(args: string[], out: Output = new Output()): Promise<number> {
   const { stderr } = out;
@@ -67,19 +71,7 @@ export async function main(args: string[], out: Output = new Output()): Promise<
     .options(globalOptions)
     .check(checkGlobalArgs, true)
     .middleware((argv) => out.configure(argv))
-    .command(commandModule(upCommand, out))
-    .command(commandModule(downCommand, out))
-    .command(commandModule(statusCommand, out))
-    .command(commandModule(sendCommand, out))
-    .command(commandModule(resultCommand, out))
-    .command(commandModule(batchCommand, out))
-    .command(commandModule(tailCommand, out))
-    .command(commandModule(topCommand, out))
-    .command(commandModule(setConcurrencyCommand, out))
-    .command(commandModule(pauseCommand, out))
-    .command(commandModule(resumeCommand, out))
-    .command(commandModule(redriveCommand, out))
-    .command(commandModule(policyCommand, out))
+    .command(COMMANDS.map((command) => command.module(out)))
     .demandCommand(1, 'Name a command: up, down, status, top, send, result, batch, tail, set-concurrency, pause, resume, redrive or policy.')
     .strict()
     .recommendCommands()

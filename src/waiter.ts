@@ -37,9 +37,11 @@ export class WaitTimeout extends CliError {}
  */
 export async function waitFor<T>(env: WaitEnv, wait: Wait<T>): Promise<T> {
   const confirmations = wait.confirmations ?? 1;
+  const started = Date.now();
   let streak = 0;
   let delay = wait.intervalMs;
-  for (let elapsed = 0; ; elapsed += delay, delay = Math.min(delay * 2, wait.maxIntervalMs ?? delay)) {
+  // The time slept, or the time passed if more (reads take time too): an injected sleep passes none.
+  for (let slept = 0, elapsed = 0; ; slept += delay, delay = Math.min(delay * 2, wait.maxIntervalMs ?? delay), elapsed = Math.max(slept, Date.now() - started)) {
     if (wait.signal?.aborted) throw new CliError(`Stopped waiting for ${wait.what}.`);
     const value = await wait.read();
     const failure = wait.failed?.(value);

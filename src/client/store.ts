@@ -1,5 +1,6 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RESULT_ITEM, type ResultRecord } from '../contract.js';
+import { waitFor, WaitTimeout } from '../waiter.js';
 import { pause } from './pause.js';
 
 export interface ResultsStoreSource {
@@ -35,18 +36,18 @@ const MOST_POLL_MS = 5_000;
  */
 export async function waitForStoredResult(source: ResultsStoreSource, id: string, options: WaitOptions): Promise<{ record: ResultRecord; text: string } | undefined> {
   const sleep = options.sleep ?? pause;
-  const deadline = Date.now() + options.timeoutMs;
-  let delay = FIRST_POLL_MS;
-  while (!options.signal?.aborted) {
-    const found = await readResult(source, id, options.signal).catch((err: unknown) => {
-      if (options.signal?.aborted) return undefined;
-      throw err;
+  const { signal } = options;
+  try {
+    return await waitFor({ sleep: (ms) => sleep(ms, signal), note: () => {} }, {
+      what: `the result of ${id}`,
+      read: () => readResult(source, id, signal),
+      done: (found) => found !== undefined,
+      intervalMs: FIRST_POLL_MS, maxIntervalMs: MOST_POLL_MS, timeoutMs: options.timeoutMs, signal,
+      reference: 'the --timeout given',
     });
-    if (found) return found;
-    const left = deadline - Date.now();
-    if (left <= 0) return undefined;
-    await sleep(Math.min(delay, left), options.signal);
-    delay = Math.min(delay * 2, MOST_POLL_MS);
+  } catch (err) {
+    // Out of time, or stopped (Ctrl-C): no result, said by the caller.
+    if (err instanceof WaitTimeout || signal?.aborted) return undefined;
+    throw err;
   }
-  return undefined;
 }

@@ -10,19 +10,23 @@ export interface Command<A extends GlobalArgs> {
   run: (argv: ArgumentsCamelCase<A>, out: Output) => Promise<void>;
 }
 
-export function defineCommand<A extends GlobalArgs>(command: Command<A>): Command<A> {
-  return command;
+/** A command ready for the CLI: its yargs module, speaking through the Output main() built. */
+export interface CliCommand {
+  module: (out: Output) => CommandModule<GlobalArgs, GlobalArgs>;
 }
 
 /**
- * The yargs module of a command, speaking through `out`. The builder's inferred argv type is the
- * command's own (A), which yargs cannot see through its chain: this is the one place that says so.
+ * Defines a command. Its argv is the builder's, which yargs cannot carry through a chain of
+ * options to the handler: this is the one place that says the two are the same.
  */
-export function commandModule<A extends GlobalArgs>(command: Command<A>, out: Output): CommandModule<GlobalArgs, A> {
+export function defineCommand<A extends GlobalArgs>(command: Command<A>): Command<A> & CliCommand {
   return {
-    command: command.command,
-    describe: command.describe,
-    builder: (yargs: Argv<GlobalArgs>) => (command.builder ? command.builder(yargs) : yargs) as Argv<A>,
-    handler: (argv) => command.run(argv, out),
+    ...command,
+    module: (out) => ({
+      command: command.command,
+      describe: command.describe,
+      builder: (yargs: Argv<GlobalArgs>) => (command.builder ? command.builder(yargs) : yargs) as Argv<GlobalArgs>,
+      handler: (argv) => command.run(argv as ArgumentsCamelCase<A>, out),
+    }),
   };
 }

@@ -53,10 +53,10 @@ function changes(ctx: Ctx, config: EventSourceMappingConfiguration): Change[] {
   ];
 }
 
-/** Creating, Enabling, Updating and Disabling take seconds to a few minutes (Lambda: event source mapping states). */
+/** How long a mapping may take to reach Enabled or Disabled after a change. */
 const MAPPING_SETTLES = {
   intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 10 * 60_000,
-  reference: 'Lambda event source mappings: a change of state is eventually consistent and can take several minutes',
+  reference: 'Lambda event source mappings pass through Creating, Enabling, Updating and Disabling before a stable state (poll GetEventSourceMapping); 10 minutes is our bound',
 };
 
 export async function waitForStableMapping(ctx: Ctx, UUID: string) {

@@ -89,7 +89,7 @@ async function waitUntilSettled(ctx: Ctx) {
       return undefined;
     },
     intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 10 * 60_000,
-    reference: 'the Lambda SDK waiters FunctionActiveV2 and FunctionUpdatedV2, which wait up to 5 minutes; twice that here',
+    reference: 'Lambda function states: Pending after CreateFunction, LastUpdateStatus InProgress after an update, usually for seconds (the SDK waiters FunctionActiveV2 and FunctionUpdatedV2 poll the same fields); 10 minutes is our bound',
   });
 }
 

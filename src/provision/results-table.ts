@@ -23,8 +23,11 @@ export interface TableLive extends Live {
   ttlAttribute?: string;
 }
 
-/** The bounds of the SDK's DynamoDB waiters TableExists and TableNotExists: 25 reads 20 s apart. */
-const TABLE_WAITS = { intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 5 * 60_000, reference: 'the DynamoDB SDK waiters TableExists and TableNotExists (25 reads, 20 s apart)' };
+/** How long a table may be CREATING, UPDATING or DELETING before up gives up. */
+const TABLE_WAITS = {
+  intervalMs: 500, maxIntervalMs: 5_000, timeoutMs: 5 * 60_000,
+  reference: 'DynamoDB: a table is CREATING, UPDATING or DELETING for seconds to minutes (the SDK waiters TableExists and TableNotExists poll DescribeTable too); 5 minutes is our bound',
+};
 
 /** TTL is on (or turning on), on whichever attribute; and on ours. */
 const ttlActive = (live: TableLive) => live.ttlStatus === 'ENABLED' || live.ttlStatus === 'ENABLING';

@@ -4,6 +4,7 @@ import { readFile, rm, stat, truncate } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { resourceNames } from '../../contract.js';
 import { CliError } from '../../errors.js';
+import { realSleep, waitFor } from '../../waiter.js';
 import { plural, type Output } from '../../output.js';
 import { LOCAL_MODEL_ID } from '../services/model-server.js';
 import type { QueueReport } from '../../operate/busy-queues.js';
@@ -16,6 +17,8 @@ import { control, isAlive, journalPath, logPath, readState, removeState, writeSt
 const LOG_LIMIT_BYTES = 5 * 1024 * 1024;
 const DETACHED_START_MS = 15_000;
 const STOP_MS = 60_000;
+/** The local stack's waits: nothing to tell the operator while they last a second or two. */
+const LOCAL_WAITS = { sleep: realSleep, note: () => {} };
 
 function refuseIfRunning(stack: string, found: FoundState | undefined) {
   if (found?.alive) {
@@ -150,25 +153,22 @@ async function spawnDetached(stack: string, args: string[], startToken: string, 
     env: { ...process.env, BEDROCK_QUEUE_LOG_FILE: logFile, [START_LOCK_ENV]: startToken },
   });
   child.unref();
-  const deadline = Date.now() + DETACHED_START_MS;
-  while (Date.now() < deadline) {
+  // Answering: its state names the child, and its control route answers.
+  const answering = async (): Promise<LocalState | undefined> => {
     if (child.exitCode !== null) {
       const said = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((line) => line.startsWith('Error: ')).pop();
       throw new CliError(`The local stack ${stack} did not start (exit ${child.exitCode})${said ? `: ${said.slice('Error: '.length)}` : ''} See ${logFile}.`);
     }
     const found = await readState(stack, true);
-    if (found?.alive && found.state.pid === child.pid) {
-      try {
-        await control(found.state, 'GET', 'status');
-        if (!args.includes('--port')) warnIfMoved(previous, found.state.apiUrl, out);
-        return found.state;
-      } catch {
-        // not answering yet
-      }
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new CliError(`The local stack ${stack} did not answer within ${DETACHED_START_MS / 1000} s; see ${logFile}.`);
+    if (!found?.alive || found.state.pid !== child.pid) return undefined;
+    return control(found.state, 'GET', 'status').then(() => found.state, () => undefined);
+  };
+  const state = (await waitFor(LOCAL_WAITS, {
+    what: `the local stack ${stack} to answer`, read: answering, done: (s) => s !== undefined,
+    intervalMs: 50, timeoutMs: DETACHED_START_MS, reference: `a local start takes a second or two; its log is ${logFile}`,
+  }))!;
+  if (!args.includes('--port')) warnIfMoved(previous, state.apiUrl, out);
+  return state;
 }
 
 export interface StopOutcome {
@@ -232,9 +232,10 @@ export async function stopLocal(stack: string, options: { force: boolean; keepLo
   if (!options.force) refuseBusyQueues(status.queues, resultsQueue, 'discard them');
   await control(state, 'POST', 'shutdown', { discard: true });
   await options.progress(`Stopping the local stack ${stack} (pid ${state.pid})`, async () => {
-    const deadline = Date.now() + STOP_MS;
-    while (isAlive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    if (isAlive(state.pid)) throw new CliError(`The local stack ${stack} (pid ${state.pid}) did not stop within ${STOP_MS / 1000} s.`);
+    await waitFor(LOCAL_WAITS, {
+      what: `the local stack ${stack} (pid ${state.pid}) to stop`, read: async () => isAlive(state.pid), done: (alive) => !alive,
+      intervalMs: 20, timeoutMs: STOP_MS, reference: 'a stop finishes the invocations in flight, up to the worker timeout',
+    });
   });
   await removeLeftovers(stack, options.keepLogs);
   const unreadResults = messagesIn(status.queues, resultsQueue);
