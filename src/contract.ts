@@ -99,7 +99,12 @@ export const LOCAL_ACCOUNT = { region: 'us-east-1', accountId: '123456789012', p
  * the results queue got (`record`), its status (for the conditional write: an `ok` is never
  * replaced by an error) and when DynamoDB's TTL may delete it (epoch seconds).
  */
-export const RESULT_ITEM = { key: 'id', record: 'record', status: 'status', expiresAt: 'expiresAt' } as const;
+export const RESULT_ITEM = { key: 'id', record: 'record', status: 'status', expiresAt: 'expiresAt', leaseUntil: 'leaseUntil', leaseToken: 'leaseToken' } as const;
+/**
+ * The status of an item whose request a worker has claimed (`leaseUntil`, epoch ms; `leaseToken`,
+ * the claim's own): it has no record yet, so every reader sees it as pending.
+ */
+export const CLAIMED_STATUS = 'claimed';
 export const DEFAULT_RESULTS_TTL_SECONDS = 7 * 24 * 3600;
 /**
  * DynamoDB items hold at most 400 KB, names and values together; a record above this keeps a cut

@@ -131,9 +131,11 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
       for (const item of found) {
         const id = item[RESULT_ITEM.key]?.S;
         const line = id === undefined ? undefined : pending.get(id);
-        if (line === undefined) continue;
+        const text = item[RESULT_ITEM.record]?.S;
+        // A request claimed by a worker has an item but no record yet: pending.
+        if (line === undefined || text === undefined) continue;
         pending.delete(id!);
-        record(line, item[RESULT_ITEM.record]!.S!);
+        record(line, text);
       }
       // Results arriving: look again at once; none: wait longer each time, up to 5 s (1 s while still sending).
       pause = found.length ? FIRST_PAUSE_MS : Math.min(pause * 2, sendingDone ? MOST_PAUSE_MS : MOST_PAUSE_WHILE_SENDING_MS);

@@ -155,7 +155,8 @@ export function workerRolePolicy(ctx: Ctx, live?: RoleLive) {
       Resource: queueArn(ctx, ctx.names.requestsQueue),
     },
     { Sid: 'PublishResults', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(ctx, ctx.names.resultsQueue) },
-    { Sid: 'StoreResults', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: tableArn(ctx) },
+    // UpdateItem claims a request before its model call, GetItem reads what a failed claim met, PutItem stores the result.
+    { Sid: 'StoreResults', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'], Resource: tableArn(ctx) },
     ...bedrockStatements(ctx, live),
     { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroupArn(ctx)}:*` },
   ]);

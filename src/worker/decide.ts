@@ -1,7 +1,7 @@
 import type { ResultRecord } from '../contract.js';
 import type { WorkerConfig } from './config.js';
 import { backoffSeconds, retryDelaySeconds } from './publish.js';
-import { finalError, queuedAtOf, receiveCountOf, requestIdOf, THROTTLING_ERRORS, type Outcome } from './record.js';
+import { CLAIMED_ELSEWHERE, finalError, queuedAtOf, receiveCountOf, requestIdOf, THROTTLING_ERRORS, type Outcome } from './record.js';
 
 /**
  * What the worker does with a batch's outcomes, as functions of the outcomes, the configuration
@@ -28,7 +28,8 @@ export interface BatchPlan {
 export function planBatch(outcomes: Outcome[], config: WorkerConfig, now: number): BatchPlan {
   const retries = outcomes.filter((o): o is Retry => o.kind === 'retry');
   const requeue = retries.filter((o) => THROTTLING_ERRORS.has(o.code) && !(now - queuedAtOf(o.record) >= MAX_THROTTLED_WAIT_MS));
-  const lastTries = retries.filter((o) => !requeue.includes(o) && config.maxReceiveCount !== undefined && receiveCountOf(o.record) >= config.maxReceiveCount);
+  // A request another invocation is answering gets no final error: that one answers it.
+  const lastTries = retries.filter((o) => !requeue.includes(o) && o.code !== CLAIMED_ELSEWHERE && config.maxReceiveCount !== undefined && receiveCountOf(o.record) >= config.maxReceiveCount);
   return {
     results: [
       ...outcomes.flatMap((o) => (o.kind === 'result' ? [o.result] : [])),
@@ -58,7 +59,7 @@ export function endBatch(outcomes: Outcome[], plan: BatchPlan, notRequeued: Set<
   return {
     retries: failed.map((outcome) => ({
       outcome,
-      seconds: outcome.kind === 'retry' ? retryDelaySeconds(outcome.code, outcome.attempt, random) : backoffSeconds(outcome.result.attempt, random),
+      seconds: outcome.kind === 'retry' ? outcome.waitSeconds ?? retryDelaySeconds(outcome.code, outcome.attempt, random) : backoffSeconds(outcome.result.attempt, random),
     })),
     requeued,
     ended: new Map(plan.results.filter((r) => !unpublished.has(r.id)).map((r) => [r.id, r])),

@@ -8,7 +8,8 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { WORKER_RESERVE_MS, type ResultRecord } from '../contract.js';
 import { readConfig, type WorkerConfig } from './config.js';
 import { endBatch, planBatch } from './decide.js';
-import { delayRetries, publishResults, queueUrlOf, requeue } from './publish.js';
+import { claimRequest, releaseClaim } from './claim.js';
+import { delayRetries, publishResults, queueUrlOf, requeue, serializeResult } from './publish.js';
 import { emfDocument, requestMetrics, writeLogLine } from './metrics.js';
 import { storeResults } from './store.js';
 import { processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
@@ -47,9 +48,10 @@ async function mapWithLimit<T, R>(items: T[], limit: number, fn: (item: T) => Pr
   return results;
 }
 
-/** The request's log line, with its metrics: `ended` is the result published for it, if any. */
-function logOutcome(outcome: Outcome, config: WorkerConfig, ended: ResultRecord | undefined, requeued: boolean) {
+/** The request's log line, with its metrics: `ended` is the result published for it, if any; `retried`, whether SQS tries it again. */
+function logOutcome(outcome: Outcome, config: WorkerConfig, ended: ResultRecord | undefined, requeued: boolean, retried: boolean) {
   const line: Record<string, unknown> = { level: 'info', message: 'request', id: requestIdOf(outcome.record) };
+  const throttledCalls = outcome.kind === 'stored' ? 0 : outcome.throttledCalls ?? 0;
   if (ended) {
     Object.assign(line, {
       status: ended.status,
@@ -60,14 +62,17 @@ function logOutcome(outcome: Outcome, config: WorkerConfig, ended: ResultRecord 
       errorCode: ended.error?.code,
       ...(ended.final ? { final: true } : {}),
     });
+  } else if (outcome.kind === 'stored') {
+    // Answered before (a duplicate delivery, or a publish tried again): published, not counted again.
+    Object.assign(line, retried ? { status: 'retry', errorCode: 'ResultNotPublished' } : { status: 'duplicate' });
   } else if (outcome.kind === 'result') {
     Object.assign(line, { status: 'retry', attempt: outcome.result.attempt, latencyMs: outcome.result.latencyMs, errorCode: 'ResultNotPublished' });
   } else {
     Object.assign(line, { status: requeued ? 'requeued' : 'retry', attempt: outcome.attempt, latencyMs: outcome.latencyMs, errorCode: outcome.code, error: outcome.message });
   }
-  if (outcome.throttledCalls) line.throttledCalls = outcome.throttledCalls;
+  if (throttledCalls) line.throttledCalls = throttledCalls;
   if (config.logText && outcome.kind === 'result') Object.assign(line, { prompt: outcome.request?.prompt, output: outcome.result.output });
-  const values = requestMetrics(ended, outcome.throttledCalls ?? 0, outcome.modelCalled);
+  const values = requestMetrics(ended, throttledCalls, outcome.modelCalled);
   writeLogLine(config.stack ? emfDocument(line, config.stack, values, ended?.error?.code) : line);
 }
 
@@ -87,15 +92,27 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   const { bedrock, sqs, dynamo } = getClients();
   const deadline = Date.now() + context.getRemainingTimeInMillis() - WORKER_RESERVE_MS;
 
+  // A claim lasts until this invocation ends: one that crashes leaves it to expire.
+  const claimUntil = Date.now() + context.getRemainingTimeInMillis();
+  const claim = (id: string) => claimRequest(dynamo, config.resultsTable, id, claimUntil, config.resultsTtlSeconds);
   const outcomes = await mapWithLimit(records, config.recordConcurrency, (record) =>
-    processRecord(record, { bedrock, config, deadline }).catch((err: unknown): Outcome => ({
+    processRecord(record, { bedrock, config, deadline, claim }).catch((err: unknown): Outcome => ({
       kind: 'retry', record, attempt: 1, code: 'WorkerError', message: String(err), latencyMs: 0, modelCalled: false,
     })));
 
   const plan = planBatch(outcomes, config, Date.now());
-  const [notQueued, notStored] = plan.results.length
-    ? await Promise.all([publishResults(sqs, config.resultsQueueUrl, plan.results), storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, plan.results)])
-    : [new Set<string>(), new Set<string>()];
+  // The store first: the results queue gets what the store holds. A final error the store did not
+  // take is published all the same, so that it is not lost as its request moves to the DLQ.
+  const stored = plan.results.length ? await storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, plan.results) : new Map<string, string>();
+  const bodies = [
+    ...plan.results.flatMap((r) => {
+      const body = stored.get(r.id) ?? (r.final ? serializeResult(r) : undefined);
+      return body === undefined ? [] : [{ id: r.id, body }];
+    }),
+    ...outcomes.flatMap((o) => (o.kind === 'stored' ? [{ id: o.result.id, body: o.text }] : [])),
+  ];
+  const notQueued = bodies.length ? await publishResults(sqs, config.resultsQueueUrl, bodies) : new Set<string>();
+  const unpublished = new Set([...plan.results.filter((r) => !stored.has(r.id)).map((r) => r.id), ...notQueued]);
   const notRequeued = plan.requeue.length ? await requeue(sqs, plan.requeue.map((o) => ({
     queueUrl: queueUrlOf(o.record.eventSourceARN),
     body: o.record.body,
@@ -103,8 +120,12 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
     queuedAt: queuedAtOf(o.record),
     throttles: throttlesOf(o.record) + (o.throttledCalls ?? 1),
   }))) : new Set<string>();
-  const { retries, requeued, ended } = endBatch(outcomes, plan, notRequeued, new Set([...notQueued, ...notStored]));
+  const { retries, requeued, ended } = endBatch(outcomes, plan, notRequeued, unpublished);
+  // Claims of requests that come back are given back; a stored result replaced its claim already.
+  await Promise.all(outcomes.map((o) => (o.kind !== 'stored' && o.claim && (o.kind === 'retry' || !stored.has(o.result.id))
+    ? releaseClaim(dynamo, config.resultsTable, requestIdOf(o.record), o.claim) : undefined)));
   await delayRetries(sqs, retries.map(({ outcome, seconds }) => ({ queueUrl: queueUrlOf(outcome.record.eventSourceARN), receiptHandle: outcome.record.receiptHandle, seconds })));
-  for (const o of outcomes) logOutcome(o, config, ended.get(requestIdOf(o.record)), requeued.has(o));
+  const retried = new Set(retries.map((r) => r.outcome));
+  for (const o of outcomes) logOutcome(o, config, ended.get(requestIdOf(o.record)), requeued.has(o), retried.has(o));
   return { batchItemFailures: retries.map(({ outcome }) => ({ itemIdentifier: outcome.record.messageId })) };
 }

@@ -18,21 +18,20 @@ export function serializeResult(result: ResultRecord): string {
   return fitResult(result, MAX_MESSAGE_BYTES, { outputTruncated: true });
 }
 
-/** Publishes results with SendMessageBatch; returns the ids of the results that could not be published. */
-export async function publishResults(sqs: SQSClient, queueUrl: string, results: ResultRecord[]): Promise<Set<string>> {
+/** Publishes results (each its JSON, as `body`) with SendMessageBatch; returns the ids of the results that could not be published. */
+export async function publishResults(sqs: SQSClient, queueUrl: string, results: { id: string; body: string }[]): Promise<Set<string>> {
   const unpublished = new Set<string>();
   const batches: { id: string; body: string }[][] = [];
   let current: { id: string; body: string }[] = [];
   let bytes = 0;
-  for (const result of results) {
-    const body = serializeResult(result);
+  for (const { id, body } of results) {
     const size = Buffer.byteLength(body);
     if (current.length === MAX_ENTRIES || bytes + size > MAX_BATCH_BYTES) {
       batches.push(current);
       current = [];
       bytes = 0;
     }
-    current.push({ id: result.id, body });
+    current.push({ id, body });
     bytes += size;
   }
   if (current.length) batches.push(current);

@@ -1,15 +1,26 @@
 import { ConverseCommand, type BedrockRuntimeClient, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
 import type { SQSRecord } from 'aws-lambda';
 import { REQUEUE_ATTRIBUTES, validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
+import type { Claim } from './claim.js';
 import type { WorkerConfig } from './config.js';
 
 /**
- * A request ends with a result (ok, or an error that retrying cannot fix), or goes back to the queue.
- * `modelCalled` says whether its last attempt reached the model (its `latencyMs` is then the call's).
+ * A request ends with a result (ok, or an error that retrying cannot fix), finds its answer stored
+ * already (a duplicate delivery, or a retry after a failed publish), or goes back to the queue.
+ * `modelCalled` says whether its last attempt reached the model (its `latencyMs` is then the call's);
+ * `claim` is the token of the claim this invocation holds on it in the results store.
  */
 export type Outcome =
-  | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest; throttledCalls?: number; modelCalled: boolean }
-  | { kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number; throttledCalls?: number; modelCalled: boolean };
+  | { kind: 'result'; record: SQSRecord; result: ResultRecord; request?: InvokeRequest; throttledCalls?: number; modelCalled: boolean; claim?: string }
+  | { kind: 'stored'; record: SQSRecord; result: ResultRecord; text: string; modelCalled: false }
+  | {
+    kind: 'retry'; record: SQSRecord; attempt: number; code: string; message: string; latencyMs: number; throttledCalls?: number; modelCalled: boolean; claim?: string;
+    /** Come back after this long: another invocation holds the request's claim until then. */
+    waitSeconds?: number;
+  };
+
+/** The code of a request that another invocation is answering: it comes back when that claim ends. */
+export const CLAIMED_ELSEWHERE = 'ClaimedElsewhere';
 
 /** Bedrock errors that fail the same way every time. Everything else is worth another try. */
 const TERMINAL_ERRORS = new Set(['ValidationException']);
@@ -31,6 +42,8 @@ export interface RecordDeps {
   config: WorkerConfig;
   /** Epoch ms by which the model call must have finished. */
   deadline: number;
+  /** Claims the request in the results store before its model call. */
+  claim: (id: string) => Promise<Claim>;
 }
 
 const attribute = (record: SQSRecord, name: string) => record.messageAttributes?.[name]?.stringValue;
@@ -103,7 +116,7 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
   const { config } = deps;
   const attempt = attemptOf(record);
   const base = resultBase(record, config, attempt);
-  const fail = (code: string, message: string, latencyMs = 0, request?: InvokeRequest): Outcome => ({
+  const fail = (code: string, message: string, latencyMs = 0, request?: InvokeRequest): Extract<Outcome, { kind: 'result' }> => ({
     kind: 'result',
     record,
     request,
@@ -120,6 +133,18 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
   if (timeLeft < MIN_MODEL_MS) {
     return { kind: 'retry', record, attempt, code: 'TimeBudgetExceeded', message: `only ${Math.max(0, timeLeft)} ms left in this invocation`, latencyMs: 0, modelCalled: false };
   }
+
+  // One model call per request: whoever holds the claim calls; a stored answer is published again.
+  const claimed = await deps.claim(base.id).catch((err: unknown) => err as Error);
+  if (claimed instanceof Error) {
+    return { kind: 'retry', record, attempt, code: 'StoreUnavailable', message: `the results store did not take the claim: ${claimed.name}: ${claimed.message.split('\n')[0]}`, latencyMs: 0, modelCalled: false };
+  }
+  if (claimed.kind === 'answered') return { kind: 'stored', record, result: claimed.record, text: claimed.text, modelCalled: false };
+  if (claimed.kind === 'busy') {
+    const waitSeconds = Math.max(1, Math.ceil((claimed.untilMs - Date.now()) / 1000));
+    return { kind: 'retry', record, attempt, code: CLAIMED_ELSEWHERE, message: `another invocation is answering it (its claim ends in ${waitSeconds} s)`, latencyMs: 0, modelCalled: false, waitSeconds };
+  }
+  const claim = claimed.token;
 
   const temperature = request.temperature ?? config.defaultTemperature;
   const command = new ConverseCommand({
@@ -142,6 +167,7 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
         request,
         ...(throttledCalls ? { throttledCalls } : {}),
         modelCalled: true,
+        claim,
         result: {
           ...base,
           attempt: attempt + throttledCalls,
@@ -160,8 +186,8 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
       const message = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
       // This call's attempt number; throttledCalls, read when returning, includes this call if it was throttled.
       const thisAttempt = attempt + throttledCalls;
-      const retry = (code: string, why: string): Outcome => ({ kind: 'retry', record, attempt: thisAttempt, code, message: why, latencyMs, throttledCalls, modelCalled: true });
-      if (TERMINAL_ERRORS.has(name)) return fail(name, message, latencyMs, request);
+      const retry = (code: string, why: string): Outcome => ({ kind: 'retry', record, attempt: thisAttempt, code, message: why, latencyMs, throttledCalls, modelCalled: true, claim });
+      if (TERMINAL_ERRORS.has(name)) return { ...fail(name, message, latencyMs, request), claim };
       if (name === 'AbortError' || name === 'TimeoutError') return retry('TimeBudgetExceeded', `the model did not answer within the ${budget} ms left in this invocation`);
       if (!THROTTLING_ERRORS.has(name)) return retry(name === 'Error' ? 'NetworkError' : name, message);
       throttledCalls++;

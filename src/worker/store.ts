@@ -1,5 +1,6 @@
 import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MAX_STORED_RECORD_BYTES, RESULT_ITEM, type ResultRecord } from '../contract.js';
+import { readStored } from './claim.js';
 import { fitResult, serializeResult } from './publish.js';
 
 /** The record as the store keeps it: the results queue's JSON, or, above DynamoDB's item size, its output cut with `"truncated": true`. */
@@ -24,16 +25,38 @@ export function putResult(table: string, result: ResultRecord, ttlSeconds: numbe
   });
 }
 
-/** Stores results in the table; returns the ids that could not be stored (their requests are tried again). */
-export async function storeResults(dynamo: DynamoDBClient, table: string, ttlSeconds: number, results: ResultRecord[]): Promise<Set<string>> {
-  const unstored = new Set<string>();
+/** Errors worth another try within the invocation: a store write lost here costs a second model call later. */
+const PASSING_ERRORS = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError']);
+const STORE_TRIES = 3;
+const storePause = (attempt: number) => new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+
+async function withStoreRetries<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= STORE_TRIES || !PASSING_ERRORS.has((err as Error).name)) throw err;
+      await storePause(attempt);
+    }
+  }
+}
+
+/**
+ * Stores results, before anything is published: the store is the source of truth. Returns, by
+ * id, the JSON the results queue gets: the result's own, or, when an `ok` is stored already (the
+ * condition failed), the stored one, so that every reader sees one answer. An id missing was not stored.
+ */
+export async function storeResults(dynamo: DynamoDBClient, table: string, ttlSeconds: number, results: ResultRecord[]): Promise<Map<string, string>> {
+  const toPublish = new Map<string, string>();
   await Promise.all(results.map(async (result) => {
     try {
-      await dynamo.send(putResult(table, result, ttlSeconds));
+      await withStoreRetries(() => dynamo.send(putResult(table, result, ttlSeconds)));
+      toPublish.set(result.id, serializeResult(result));
     } catch (err) {
-      // The condition failed: an `ok` is stored already, which this error result must not replace.
-      if ((err as Error).name !== 'ConditionalCheckFailedException') unstored.add(result.id);
+      if ((err as Error).name !== 'ConditionalCheckFailedException') return;
+      const stored = await readStored(dynamo, table, result.id).catch(() => undefined);
+      if (stored?.text !== undefined) toPublish.set(result.id, stored.text);
     }
   }));
-  return unstored;
+  return toPublish;
 }

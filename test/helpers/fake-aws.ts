@@ -103,7 +103,7 @@ const WORKER_POLICY = {
   Statement: [
     { Sid: 'ConsumeRequests', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:SendMessage'], Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
     { Sid: 'PublishResults', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-results` },
-    { Sid: 'StoreResults', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
+    { Sid: 'StoreResults', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'], Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
     { Sid: 'InvokeInferenceProfile', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6` },
     {
       Sid: 'InvokeProfileModel', Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: 'arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6',

@@ -176,6 +176,8 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
     req('SendMessageBatch (results)', 'sqs:SendMessage', queue(names.resultsQueue)),
     req('SendMessageBatch (re-queue)', 'sqs:SendMessage', queue(names.requestsQueue)),
     req('PutItem (results store)', 'dynamodb:PutItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${names.resultsTable}`),
+    req('UpdateItem (the claim before a model call, and its release)', 'dynamodb:UpdateItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${names.resultsTable}`),
+    req('GetItem (what a failed claim or store write met)', 'dynamodb:GetItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${names.resultsTable}`),
     req('Converse', 'bedrock:InvokeModel', profile),
     ...ctx.modelAccess!.modelArns.map((arn) => req('Converse, routed', 'bedrock:InvokeModel', arn, { 'bedrock:InferenceProfileArn': profile })),
     ...['CreateLogStream', 'PutLogEvents'].map((a) => req('Lambda runtime', `logs:${a}`, `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${names.logGroup}:log-stream:2026/11/25/[$LATEST]abc`)),
@@ -190,7 +192,8 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
       req('another stack\'s queue', 'sqs:SendMessage', queue('other-results')),
       req('purge', 'sqs:PurgeQueue', queue(names.requestsQueue)),
       req('another stack\'s table', 'dynamodb:PutItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/other-results`),
-      req('reading the store', 'dynamodb:GetItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${names.resultsTable}`),
+      req('another stack\'s claims', 'dynamodb:UpdateItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/other-results`),
+      req('deleting results', 'dynamodb:DeleteItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${names.resultsTable}`),
       req('another log group', 'logs:PutLogEvents', `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/other-worker:log-stream:x`),
     ];
     expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);

@@ -1,5 +1,5 @@
 import { AccessDeniedException, ConverseCommand, InternalServerException, ThrottlingException, ValidationException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
-import { ConditionalCheckFailedException, PutItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it, vi } from 'vitest';
 import type { ResultRecord } from '../../src/contract.js';
@@ -205,11 +205,18 @@ describe('worker', () => {
     expect(expires - before).toBeLessThanOrEqual(604801);
   });
 
-  it('takes a failed condition as stored (an ok is there already), and retries a request whose store write failed otherwise', async () => {
+  it('publishes what is stored when the condition fails (an ok is there already), and retries a request whose store write kept failing', async () => {
+    const storedOk = JSON.stringify({ id: 'dup', status: 'ok', output: 'the first answer', model: 'm', latencyMs: 1, attempt: 1, completedAt: '2026-12-03T00:00:00.000Z' });
     dynamodb.on(PutItemCommand, { Item: { id: { S: 'dup' } } } as never).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    dynamodb.on(GetItemCommand, { Key: { id: { S: 'dup' } } } as never).resolves({ Item: { id: { S: 'dup' }, status: { S: 'ok' }, record: { S: storedOk } } });
     dynamodb.on(PutItemCommand, { Item: { id: { S: 'busy' } } } as never).rejects(new ProvisionedThroughputExceededException({ message: 'The level of configured provisioned throughput for the table was exceeded.', $metadata: {} }));
     const response = await handler(event(record('dup', { prompt: 'a' }), record('busy', { prompt: 'b' }), record('fine', { prompt: 'c' })), context());
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'busy' }]);
+    // Every reader sees one answer: the queue gets the stored one, not this call's.
+    expect(published().get('dup')!.output).toBe('the first answer');
+    expect(published().has('busy')).toBe(false);
+    // The store was tried three times before the request was given back.
+    expect(dynamodb.commandCalls(PutItemCommand).filter((c) => c.args[0].input.Item!.id!.S === 'busy')).toHaveLength(3);
   });
 
   it('stores a record too large for one DynamoDB item with its output cut and "truncated": true; the queue gets all of it', async () => {

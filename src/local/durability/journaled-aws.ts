@@ -48,8 +48,8 @@ function answeredBy(record: JournalRecord, names: QueueNames): string[] {
 /**
  * The local AWS endpoint (SQS and the results table) with everything journaled: a restart after a
  * crash, `kill -9` or Ctrl-C finds the same messages with the same ids and receive counts, and the
- * same stored results. A request whose result was journaled (stored, or sent to the results queue)
- * is dropped rather than answered twice; results sent since the last compaction are remembered in
+ * same stored results. A request whose result was sent to the results queue is dropped rather
+ * than answered twice; results sent since the last compaction are remembered in
  * the journal for as long as their request is still queued.
  */
 export async function startJournaledAws(journalPath: string, names: QueueNames, options: JournalOptions & { sqsPort?: number } = {}): Promise<JournaledAws> {
@@ -120,6 +120,7 @@ async function recover(service: SqsService, store: ResultsStore, journalPath: st
     for (const id of answeredBy(record, names)) answered.add(id);
   });
   if (replayed.records + replayed.unreadable === 0) return undefined;
-  for (const item of store.all()) answered.add((item[RESULT_ITEM.key] as { S: string }).S);
+  // Only a result on the results queue answers its request: one stored but not yet published is
+  // published when its request comes back (the worker finds it stored and calls no model).
   return { ...dropAnswered(service, names, answered), unreadable: replayed.unreadable };
 }

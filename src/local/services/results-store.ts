@@ -1,9 +1,7 @@
+import { parseExpressions, type Item } from './dynamo-expressions.js';
 import { dynamoError } from './sqs-wire.js';
 import type { JournalSink } from './sqs-service.js';
 
-/** A DynamoDB attribute value, as the JSON protocol carries it (the store keeps strings and numbers). */
-export type AttributeValue = { S: string } | { N: string };
-export type Item = Record<string, AttributeValue>;
 
 type Params = Record<string, unknown>;
 
@@ -11,13 +9,11 @@ const validation = (message: string) => dynamoError('ValidationException', messa
 const tableMissing = () => dynamoError('ResourceNotFoundException', 'Requested resource not found');
 const conditionFailed = () => dynamoError('ConditionalCheckFailedException', 'The conditional request failed');
 
-/** The one condition form the worker writes with: `attribute_not_exists(#a) OR #b <> :v`. */
-const CONDITION = /^attribute_not_exists\((#\w+)\) OR (#\w+) <> (:\w+)$/;
-
 /**
- * The results table of the local target: the part of DynamoDB the pipeline uses (PutItem with the
- * worker's condition, GetItem, BatchGetItem), with DynamoDB's answer shapes and error names, every
- * write journaled before it is acknowledged. Any other expression is refused, never guessed at.
+ * The results table of the local target: the part of DynamoDB the pipeline uses (PutItem and
+ * UpdateItem with conditions, GetItem, BatchGetItem), with DynamoDB's answer shapes and error names,
+ * every write journaled before it is acknowledged. An expression outside the subset that
+ * dynamo-expressions.ts evaluates is refused, never guessed at.
  */
 export class ResultsStore {
   private readonly items = new Map<string, Item>();
@@ -56,20 +52,9 @@ export class ResultsStore {
     }
   }
 
-  private allowed(existing: Item | undefined, params: Params): boolean {
-    const expression = params.ConditionExpression;
-    if (expression === undefined) return true;
-    const match = CONDITION.exec(String(expression).trim());
-    if (!match) throw validation(`The local results store evaluates only the worker's condition (attribute_not_exists(#a) OR #b <> :v), not: ${String(expression)}`);
-    const names = (params.ExpressionAttributeNames ?? {}) as Record<string, string>;
-    const values = (params.ExpressionAttributeValues ?? {}) as Record<string, AttributeValue>;
-    const [, absent, compared, value] = match;
-    const absentName = names[absent!];
-    const comparedName = names[compared!];
-    const expected = values[value!];
-    if (!absentName || !comparedName || !expected) throw validation('Value provided in ExpressionAttributeNames or ExpressionAttributeValues unused or missing in expressions');
-    if (!existing || !(absentName in existing)) return true;
-    return JSON.stringify(existing[comparedName]) !== JSON.stringify(expected);
+  private async write(id: string, item: Item) {
+    this.items.set(id, item);
+    await this.journal?.write({ op: 'item', table: this.table, item }, true);
   }
 
   /** Only the attributes a ProjectionExpression names (plain names or #placeholders), as DynamoDB returns them. */
@@ -87,9 +72,20 @@ export class ResultsStore {
         this.checkTable(p.TableName);
         const item = p.Item as Item;
         const id = this.keyOf(item);
-        if (!this.allowed(this.items.get(id), p)) throw conditionFailed();
-        this.items.set(id, item);
-        await this.journal?.write({ op: 'item', table: this.table, item }, true);
+        const { condition } = parseExpressions(p);
+        if (condition && !condition(this.items.get(id))) throw conditionFailed();
+        await this.write(id, item);
+        return {};
+      },
+      // Creates the item when there is none, as DynamoDB's UpdateItem does.
+      UpdateItem: async (p) => {
+        this.checkTable(p.TableName);
+        const key = p.Key as Item;
+        const id = this.keyOf(key);
+        const { condition, update } = parseExpressions(p);
+        const existing = this.items.get(id);
+        if (condition && !condition(existing)) throw conditionFailed();
+        await this.write(id, update ? update({ ...key, ...existing }) : { ...key, ...existing });
         return {};
       },
       GetItem: (p) => {
