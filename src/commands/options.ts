@@ -63,6 +63,8 @@ export function tagProblem(key: string, value: string): string | undefined {
   if (TAG_RULES.reservedPrefix.test(key)) return 'keys starting with aws: are reserved by AWS';
   if (key === STACK_TAG) return `${STACK_TAG} is set by bedrock-queue itself (use --name)`;
   if (!TAG_RULES.pattern.test(key) || !TAG_RULES.pattern.test(value)) return 'AWS allows only letters, digits, spaces and _ . : / = + - @ in tag keys and values';
+  // Every resource carries the tag: the narrowest service decides.
+  if (`${key}${value}`.includes('@')) return 'DynamoDB (the results table) allows no @ in tags, though the other services do';
   return undefined;
 }
 

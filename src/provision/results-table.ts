@@ -10,9 +10,9 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { RESULT_ITEM } from '../contract.js';
-import { CliError } from '../errors.js';
+import { CliError, errorMessage, errorName } from '../errors.js';
 import { tableArn } from './arns.js';
-import { waitFor } from '../waiter.js';
+import { waitFor, WaitTimeout } from '../waiter.js';
 import { change, orMissing, tagList } from './diff.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
@@ -52,6 +52,23 @@ function tableChanges(ctx: Ctx, live: TableLive): Change[] {
   ];
 }
 
+async function deleting(ctx: Ctx): Promise<boolean> {
+  const described = await orMissing(ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName: ctx.names.resultsTable })));
+  return described?.Table?.TableStatus === 'DELETING';
+}
+
+async function waitUntilDeleted(ctx: Ctx) {
+  const TableName = ctx.names.resultsTable;
+  await waitFor(ctx, {
+    what: `table ${TableName} is deleted`,
+    read: async () => !(await orMissing(ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName })))),
+    done: (gone) => gone,
+    confirmations: 2,
+    ...TABLE_WAITS,
+    intervalMs: 2_000, maxIntervalMs: 2_000, timeoutMs: 10 * 60_000,
+  });
+}
+
 async function waitUntilActive(ctx: Ctx) {
   const TableName = ctx.names.resultsTable;
   await waitFor(ctx, {
@@ -72,10 +89,42 @@ async function enableTtl(ctx: Ctx, live: TableLive | undefined) {
   if (live?.ttlAttribute && ttlActive(live)) {
     throw new CliError(`Table ${ctx.names.resultsTable} has time to live on attribute ${live.ttlAttribute}, not ${RESULT_ITEM.expiresAt}: disable it (aws dynamodb update-time-to-live), wait an hour as DynamoDB requires, then run up again.`);
   }
-  await ctx.clients.dynamodb.send(new UpdateTimeToLiveCommand({
-    TableName: ctx.names.resultsTable,
-    TimeToLiveSpecification: { Enabled: true, AttributeName: RESULT_ITEM.expiresAt },
-  }));
+  if (live?.ttlStatus === 'DISABLING') {
+    ctx.note(`warning: the time to live of table ${ctx.names.resultsTable} is being disabled; run up again later to turn it on (results stay readable meanwhile, and are not deleted)`);
+    return;
+  }
+  try {
+    await ctx.clients.dynamodb.send(new UpdateTimeToLiveCommand({
+      TableName: ctx.names.resultsTable,
+      TimeToLiveSpecification: { Enabled: true, AttributeName: RESULT_ITEM.expiresAt },
+    }));
+  } catch (err) {
+    // DynamoDB takes one TTL change an hour, and refuses to enable a TTL already on: neither stops up.
+    if (errorName(err) !== 'ValidationException' || !/multiple times|already enabled/i.test(errorMessage(err))) throw err;
+    ctx.note(`warning: table ${ctx.names.resultsTable} did not take the time to live now (${errorMessage(err)}); run up again in an hour to turn it on (results are kept meanwhile)`);
+  }
+}
+
+/** How long after its creation a table's tags may still read empty (TagResource is eventually consistent). */
+const NEW_TABLE_TAGS_MS = 5 * 60_000;
+
+/**
+ * The table's tags. DynamoDB's TagResource is eventually consistent: a table created moments ago
+ * (an interrupted up) may list none yet, so an empty list on a new table is read again before the
+ * table is taken for another's.
+ */
+async function readTags(ctx: Ctx, table: TableDescription) {
+  const ResourceArn = table.TableArn ?? tableArn(ctx);
+  const read = () => orMissing(ctx.clients.dynamodb.send(new ListTagsOfResourceCommand({ ResourceArn })));
+  const isNew = Date.now() - (table.CreationDateTime?.getTime() ?? 0) < NEW_TABLE_TAGS_MS;
+  if (!isNew) return read();
+  return waitFor(ctx, {
+    what: `the tags of the new table ${ctx.names.resultsTable}`,
+    read,
+    done: (tags) => !tags || !!tags.Tags?.length,
+    intervalMs: 1_000, maxIntervalMs: 2_000, timeoutMs: 6_000,
+    reference: 'DynamoDB TagResource: tags are eventually consistent after a write',
+  }).catch((err: unknown) => (err instanceof WaitTimeout ? read() : Promise.reject(err)));
 }
 
 /** The results store: one item per request id, on-demand billing, TTL on `expiresAt`, encrypted at rest by DynamoDB's default key. */
@@ -89,7 +138,7 @@ export const resultsTable: Resource<TableLive> = {
     const table = described?.Table;
     if (!table || table.TableStatus === 'DELETING') return undefined;
     const [tags, ttl] = await Promise.all([
-      orMissing(ctx.clients.dynamodb.send(new ListTagsOfResourceCommand({ ResourceArn: table.TableArn ?? tableArn(ctx) }))),
+      readTags(ctx, table),
       orMissing(ctx.clients.dynamodb.send(new DescribeTimeToLiveCommand({ TableName }))),
     ]);
     if (!tags) return undefined;
@@ -103,30 +152,36 @@ export const resultsTable: Resource<TableLive> = {
   },
   diff: (ctx, live) => tableChanges(ctx, live),
   async create(ctx) {
-    await ctx.clients.dynamodb.send(new CreateTableCommand({
+    const create = () => ctx.clients.dynamodb.send(new CreateTableCommand({
       TableName: ctx.names.resultsTable,
       AttributeDefinitions: [{ AttributeName: RESULT_ITEM.key, AttributeType: 'S' }],
       KeySchema: [{ AttributeName: RESULT_ITEM.key, KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
       Tags: tagList(ctx.tags),
     }));
+    try {
+      await create();
+    } catch (err) {
+      // A `down` interrupted a moment ago: the name is free once its table has gone. An existing table is the engine's to adopt.
+      if (errorName(err) !== 'ResourceInUseException' || !(await deleting(ctx))) throw err;
+      await waitUntilDeleted(ctx);
+      await create();
+    }
     await waitUntilActive(ctx);
     await enableTtl(ctx, undefined);
     return {};
   },
+  createConflict: (err) => errorName(err) === 'ResourceInUseException',
+  settle: async (ctx, live) => {
+    if (live.table.TableStatus !== 'ACTIVE') await waitUntilActive(ctx);
+  },
   async tag(ctx, live, tags) {
     await ctx.clients.dynamodb.send(new TagResourceCommand({ ResourceArn: live.table.TableArn ?? tableArn(ctx), Tags: tagList(tags) }));
   },
-  async remove(ctx) {
-    const TableName = ctx.names.resultsTable;
-    await ctx.clients.dynamodb.send(new DeleteTableCommand({ TableName }));
-    await waitFor(ctx, {
-      what: `table ${TableName} is deleted`,
-      read: async () => !(await orMissing(ctx.clients.dynamodb.send(new DescribeTableCommand({ TableName })))),
-      done: (gone) => gone,
-      confirmations: 2,
-      ...TABLE_WAITS,
-      intervalMs: 2_000, maxIntervalMs: 2_000, timeoutMs: 10 * 60_000,
-    });
+  async remove(ctx, live) {
+    // DeleteTable of a CREATING or UPDATING table is ResourceInUseException: let it settle first.
+    if (live.table.TableStatus !== 'ACTIVE') await waitUntilActive(ctx);
+    await ctx.clients.dynamodb.send(new DeleteTableCommand({ TableName: ctx.names.resultsTable }));
+    await waitUntilDeleted(ctx);
   },
 };

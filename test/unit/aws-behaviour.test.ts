@@ -17,6 +17,10 @@ import {
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, InvalidAttributeValue, ListQueuesCommand, QueueDoesNotExist } from '@aws-sdk/client-sqs';
+import {
+  CreateTableCommand, DeleteTableCommand, DescribeTableCommand, ListTagsOfResourceCommand, ResourceInUseException as DynamoInUse,
+  ResourceNotFoundException as TableNotFound, UpdateTimeToLiveCommand, DynamoDBServiceException,
+} from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { tagProblem } from '../../src/commands/options.js';
 import { observe } from '../../src/provision/engine.js';
@@ -253,7 +257,9 @@ describe('item 10: duplicates left by non-idempotent creates', () => {
 
 describe('item 12: tags', () => {
   it('accepts what AWS accepts and names what it does not', () => {
-    expect(tagProblem('Équipe', 'ML ops/2026 @x+y=z')).toBeUndefined();
+    expect(tagProblem('Équipe', 'ML ops/2026 x+y=z')).toBeUndefined();
+    // DynamoDB's tagging rules leave out the @ that the other services take.
+    expect(tagProblem('owner', 'ml@example.com')).toMatch(/DynamoDB \(the results table\) allows no @ in tags/);
     expect(tagProblem('aws:x', '1')).toMatch(/reserved/);
     expect(tagProblem('team', 'a;b')).toMatch(/only letters, digits/);
   });
@@ -273,3 +279,94 @@ describe('item 12: tags', () => {
     await expect(up({ tags: { team: 'ml' } })).resolves.toBeDefined();
   });
 });
+
+/** DynamoDB's ValidationException has no class of its own in the SDK: a service exception by that name. */
+const validation = (message: string) => new DynamoDBServiceException({ name: 'ValidationException', $fault: 'client', message, ...meta });
+
+describe('the third review: the results table', () => {
+  const ttlOff = () => {
+    const state = convergedAccount();
+    state.tables['demo-results']!.ttl = { status: 'DISABLED', attribute: 'expiresAt' };
+    return state;
+  };
+
+  for (const message of ['Time to live has been modified multiple times within a fixed interval', 'TimeToLive is already enabled']) {
+    it(`warns and goes on when UpdateTimeToLive answers "${message}"`, async () => {
+      const m = prepare(ttlOff());
+      m.dynamodb.on(UpdateTimeToLiveCommand).rejects(validation(message));
+      const harness = await up();
+      expect(harness.notes.some((n) => n.startsWith('warning: table demo-results did not take the time to live now') && n.includes(message))).toBe(true);
+    });
+  }
+
+  it('still stops on another ValidationException from UpdateTimeToLive', async () => {
+    const m = prepare(ttlOff());
+    m.dynamodb.on(UpdateTimeToLiveCommand).rejects(validation('One or more parameter values were invalid'));
+    await expect(up()).rejects.toThrow(/One or more parameter values were invalid/);
+  });
+
+  it('leaves a TTL that is being disabled alone, and says to run up later', async () => {
+    const state = convergedAccount();
+    state.tables['demo-results']!.ttl = { status: 'DISABLING', attribute: 'expiresAt' };
+    const m = prepare(state);
+    const harness = await up();
+    expect(m.dynamodb.commandCalls(UpdateTimeToLiveCommand)).toEqual([]);
+    expect(harness.notes.some((n) => /is being disabled; run up again later/.test(n))).toBe(true);
+  });
+
+  it('waits for a table still DELETING (an interrupted down) to be gone, then creates it', async () => {
+    const state = convergedAccount();
+    state.tables['demo-results']!.status = 'DELETING';
+    const m = prepare(state);
+    let reads = 0;
+    m.dynamodb.on(DescribeTableCommand, { TableName: 'demo-results' }).callsFake(() => {
+      const t = state.tables['demo-results'];
+      if (t?.status === 'DELETING' && ++reads > 3) delete state.tables['demo-results'];
+      const now = state.tables['demo-results'];
+      if (!now) throw new TableNotFound({ message: 'Requested resource not found: Table: demo-results not found', ...meta });
+      return { Table: { TableName: 'demo-results', TableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results`, TableStatus: now.status, BillingModeSummary: { BillingMode: now.billingMode } } };
+    });
+    m.dynamodb.on(CreateTableCommand, { TableName: 'demo-results' }).callsFake((input) => {
+      if (state.tables['demo-results']) throw new DynamoInUse({ message: 'Table already exists: demo-results', ...meta });
+      state.tables['demo-results'] = { billingMode: 'PAY_PER_REQUEST', status: 'ACTIVE', tags: Object.fromEntries((input.Tags ?? []).map((t: { Key?: string; Value?: string }) => [t.Key!, t.Value!])) };
+      return { TableDescription: { TableName: 'demo-results', TableStatus: 'CREATING' } };
+    });
+    await up();
+    expect(m.dynamodb.commandCalls(CreateTableCommand)).toHaveLength(2);
+    expect(state.tables['demo-results']).toMatchObject({ status: 'ACTIVE', ttl: { status: 'ENABLED', attribute: 'expiresAt' } });
+  });
+
+  it('waits for a CREATING table to be ACTIVE before deleting it (DeleteTable refuses it)', async () => {
+    const state = convergedAccount();
+    state.tables['demo-results']!.status = 'CREATING';
+    const m = prepare(state);
+    let reads = 0;
+    m.dynamodb.on(DescribeTableCommand, { TableName: 'demo-results' }).callsFake(() => {
+      const t = state.tables['demo-results'];
+      if (!t) throw new TableNotFound({ message: 'Requested resource not found: Table: demo-results not found', ...meta });
+      if (++reads > 2) t.status = 'ACTIVE';
+      return { Table: { TableName: 'demo-results', TableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results`, TableStatus: t.status, BillingModeSummary: { BillingMode: t.billingMode } } };
+    });
+    m.dynamodb.on(DeleteTableCommand, { TableName: 'demo-results' }).callsFake(() => {
+      if (state.tables['demo-results']!.status !== 'ACTIVE') throw new DynamoInUse({ message: 'Attempt to change a resource which is still in use: Table is being created: demo-results', ...meta });
+      delete state.tables['demo-results'];
+      return { TableDescription: { TableName: 'demo-results', TableStatus: 'DELETING' } };
+    });
+    await down();
+    expect(m.dynamodb.commandCalls(DeleteTableCommand)).toHaveLength(1);
+    expect(state.tables['demo-results']).toBeUndefined();
+  });
+
+  it('reads the tags of a table created moments ago again before calling it foreign (TagResource is eventually consistent)', async () => {
+    const state = convergedAccount();
+    const m = prepare(state);
+    m.dynamodb.on(DescribeTableCommand, { TableName: 'demo-results' }).resolves({
+      Table: { TableName: 'demo-results', TableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results`, TableStatus: 'ACTIVE', CreationDateTime: new Date(), BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' } },
+    });
+    m.dynamodb.on(ListTagsOfResourceCommand).resolvesOnce({ Tags: [] }).resolves({ Tags: Object.entries(TAGS).map(([Key, Value]) => ({ Key, Value })) });
+    const { items } = await up();
+    expect(items.find((i) => i.key === 'results-table')!.action).toBe('unchanged');
+    expect(m.dynamodb.commandCalls(ListTagsOfResourceCommand)).toHaveLength(2);
+  });
+});
+
