@@ -284,6 +284,29 @@ describe('item 12: tags', () => {
 const validation = (message: string) => new DynamoDBServiceException({ name: 'ValidationException', $fault: 'client', message, ...meta });
 
 describe('the third review: the results table', () => {
+  /** DescribeTable's answer for the results table, in the state the test gives it. */
+  const described = (t: { status: string; billingMode: string }) => ({
+    Table: { TableName: 'demo-results', TableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results`, TableStatus: t.status, BillingModeSummary: { BillingMode: t.billingMode } },
+  });
+  const gone = () => new TableNotFound({ message: 'Requested resource not found: Table: demo-results not found', ...meta });
+  /** A results table DELETING (gone after `reads` reads) or CREATING (ACTIVE after them). */
+  const inTransition = (status: 'DELETING' | 'CREATING', reads: number) => {
+    const state = convergedAccount();
+    state.tables['demo-results']!.status = status;
+    const m = prepare(state);
+    let seen = 0;
+    m.dynamodb.on(DescribeTableCommand, { TableName: 'demo-results' }).callsFake(() => {
+      const t = state.tables['demo-results'];
+      if (t?.status === status && ++seen > reads) {
+        if (status === 'DELETING') delete state.tables['demo-results'];
+        else t.status = 'ACTIVE';
+      }
+      const now = state.tables['demo-results'];
+      if (!now) throw gone();
+      return described(now);
+    });
+    return { state, m };
+  };
   const ttlOff = () => {
     const state = convergedAccount();
     state.tables['demo-results']!.ttl = { status: 'DISABLED', attribute: 'expiresAt' };
@@ -315,17 +338,7 @@ describe('the third review: the results table', () => {
   });
 
   it('waits for a table still DELETING (an interrupted down) to be gone, then creates it', async () => {
-    const state = convergedAccount();
-    state.tables['demo-results']!.status = 'DELETING';
-    const m = prepare(state);
-    let reads = 0;
-    m.dynamodb.on(DescribeTableCommand, { TableName: 'demo-results' }).callsFake(() => {
-      const t = state.tables['demo-results'];
-      if (t?.status === 'DELETING' && ++reads > 3) delete state.tables['demo-results'];
-      const now = state.tables['demo-results'];
-      if (!now) throw new TableNotFound({ message: 'Requested resource not found: Table: demo-results not found', ...meta });
-      return { Table: { TableName: 'demo-results', TableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results`, TableStatus: now.status, BillingModeSummary: { BillingMode: now.billingMode } } };
-    });
+    const { state, m } = inTransition('DELETING', 3);
     m.dynamodb.on(CreateTableCommand, { TableName: 'demo-results' }).callsFake((input) => {
       if (state.tables['demo-results']) throw new DynamoInUse({ message: 'Table already exists: demo-results', ...meta });
       state.tables['demo-results'] = { billingMode: 'PAY_PER_REQUEST', status: 'ACTIVE', tags: Object.fromEntries((input.Tags ?? []).map((t: { Key?: string; Value?: string }) => [t.Key!, t.Value!])) };
@@ -337,16 +350,7 @@ describe('the third review: the results table', () => {
   });
 
   it('waits for a CREATING table to be ACTIVE before deleting it (DeleteTable refuses it)', async () => {
-    const state = convergedAccount();
-    state.tables['demo-results']!.status = 'CREATING';
-    const m = prepare(state);
-    let reads = 0;
-    m.dynamodb.on(DescribeTableCommand, { TableName: 'demo-results' }).callsFake(() => {
-      const t = state.tables['demo-results'];
-      if (!t) throw new TableNotFound({ message: 'Requested resource not found: Table: demo-results not found', ...meta });
-      if (++reads > 2) t.status = 'ACTIVE';
-      return { Table: { TableName: 'demo-results', TableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results`, TableStatus: t.status, BillingModeSummary: { BillingMode: t.billingMode } } };
-    });
+    const { state, m } = inTransition('CREATING', 2);
     m.dynamodb.on(DeleteTableCommand, { TableName: 'demo-results' }).callsFake(() => {
       if (state.tables['demo-results']!.status !== 'ACTIVE') throw new DynamoInUse({ message: 'Attempt to change a resource which is still in use: Table is being created: demo-results', ...meta });
       delete state.tables['demo-results'];

@@ -22,6 +22,9 @@ function tokens(expression: string): string[] {
   return found;
 }
 
+/** A parsed condition, evaluated against an item (absent: no item) and the request's placeholders. */
+type Test = (item: Item | undefined, p: Placeholders) => boolean;
+
 class Parser {
   private at = 0;
   readonly used = { names: new Set<string>(), values: new Set<string>() };
@@ -60,26 +63,22 @@ class Parser {
     return { name: this.name() };
   }
 
-  /** condition := and (OR and)* */
-  condition(): (item: Item | undefined, p: Placeholders) => boolean {
-    const parts = [this.and()];
-    while (this.peek()?.toUpperCase() === 'OR') {
-      this.take();
-      parts.push(this.and());
-    }
-    return (item, p) => parts.some((part) => part(item, p));
+  /** condition := and (OR and)*; and := factor (AND factor)* */
+  condition(): Test {
+    return this.joined('OR', () => this.joined('AND', () => this.factor()));
   }
 
-  private and(): (item: Item | undefined, p: Placeholders) => boolean {
-    const parts = [this.factor()];
-    while (this.peek()?.toUpperCase() === 'AND') {
+  /** Parts parsed by `part` between the word `joiner`: any of them (OR) or all (AND) must hold. */
+  private joined(joiner: 'OR' | 'AND', part: () => Test): Test {
+    const parts = [part()];
+    while (this.peek()?.toUpperCase() === joiner) {
       this.take();
-      parts.push(this.factor());
+      parts.push(part());
     }
-    return (item, p) => parts.every((part) => part(item, p));
+    return joiner === 'OR' ? (item, p) => parts.some((t) => t(item, p)) : (item, p) => parts.every((t) => t(item, p));
   }
 
-  private factor(): (item: Item | undefined, p: Placeholders) => boolean {
+  private factor(): Test {
     const token = this.peek();
     if (token === '(') {
       this.take();
