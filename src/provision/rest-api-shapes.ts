@@ -26,55 +26,68 @@ const quoted = (value: string) => `'${value.replace(/'/g, '')}'`;
 
 /** The body must be URL-encoded: a raw body with &, + or = is cut or corrupted by the SQS query protocol. */
 export const SEND_MESSAGE_TEMPLATE = 'Action=SendMessage&MessageBody=$util.urlEncode($input.body)';
+/**
+ * Templates are written on one line, with #{else} and #{end}: Velocity engines differ in the
+ * newlines they keep around directives, and a body must be exactly what it carries.
+ */
+const oneLine = (...parts: string[]) => parts.join('');
+
 /** The 202's body is the id; its Location header names where the result will be (Asynchronous Request-Reply). */
-export const ACCEPTED_TEMPLATE = [
+export const ACCEPTED_TEMPLATE = oneLine(
   "#set($id = $input.path('$.SendMessageResponse.SendMessageResult.MessageId'))",
   `#set($context.responseOverride.header.Location = "${RESULTS_PATH}/$id")`,
   '{"id": "$id"}',
-].join('\n');
+);
 const errorTemplate = (message: string) => `{"message": "${message}", "requestId": "$context.requestId"}`;
 
 export const LOCATION_HEADER = 'method.response.header.Location';
 export const RETRY_AFTER_HEADER = 'method.response.header.Retry-After';
+/** Browsers show a script only the CORS-safelisted headers, unless the response names the others here. */
+export const EXPOSE_HEADERS_HEADER = 'method.response.header.Access-Control-Expose-Headers';
 
-/** GetItem of one result: the id from the path, the stored record only, strongly consistent. */
-export const GET_ITEM_TEMPLATE = (table: string) => [
-  "#set($id = $input.params('id'))",
-  `{"TableName": "${table}", "Key": {"${RESULT_ITEM.key}": {"S": "$util.escapeJavaScript($id)"}}, "ProjectionExpression": "#r", "ExpressionAttributeNames": {"#r": "${RESULT_ITEM.record}"}, "ConsistentRead": true}`,
-].join('\n');
+/**
+ * GetItem of one result: the id from the path, the stored record only, strongly consistent.
+ * $util.escapeJavaScript writes ' as \', which is not JSON: AWS's template reference puts it back.
+ */
+export const GET_ITEM_TEMPLATE = (table: string) => oneLine(
+  "#set($id = $util.escapeJavaScript($input.params('id')).replaceAll(\"\\\\'\",\"'\"))",
+  `{"TableName": "${table}", "Key": {"${RESULT_ITEM.key}": {"S": "$id"}}, "ProjectionExpression": "#r", "ExpressionAttributeNames": {"#r": "${RESULT_ITEM.record}"}, "ConsistentRead": true}`,
+);
 
 /** 200 with the stored record byte for byte; 202 and Retry-After while there is none; 400 for what is not an id. */
-export const RESULT_TEMPLATE = [
+export const RESULT_TEMPLATE = oneLine(
   "#set($id = $input.params('id'))",
   `#if(!$id.matches('${REQUEST_ID_PATTERN.source}'))`,
   '#set($context.responseOverride.status = 400)',
   errorTemplate(RESULT_MESSAGES.notAnId),
-  '#else',
+  '#{else}',
   `#set($record = $input.path('$.Item.${RESULT_ITEM.record}.S'))`,
   '#if("$!record" == "")',
   '#set($context.responseOverride.status = 202)',
   `#set($context.responseOverride.header.Retry-After = "${RESULT_RETRY_AFTER_SECONDS}")`,
   pendingBody('$util.escapeJavaScript($id)'),
-  '#else',
-  '$record',
-  '#end',
-  '#end',
-].join('\n');
+  '#{else}$record#{end}',
+  '#{end}',
+);
 
-/** DynamoDB's 400s: throttling becomes 429 with Retry-After, a key it refuses a 400, anything else (access, a missing table) a 500. */
-export const STORE_ERROR_TEMPLATE = [
+/**
+ * DynamoDB's 400s: throttling becomes 429 with Retry-After, a key it refuses (ValidationException,
+ * or SerializationException for a request it cannot read) a 400, anything else (access, a missing
+ * table) a 500.
+ */
+export const STORE_ERROR_TEMPLATE = oneLine(
   "#set($type = $input.path('$.__type'))",
   "#if($type.contains('ProvisionedThroughputExceeded') || $type.contains('Throttling') || $type.contains('RequestLimitExceeded'))",
   '#set($context.responseOverride.status = 429)',
   `#set($context.responseOverride.header.Retry-After = "${RESULT_RETRY_AFTER_SECONDS}")`,
   errorTemplate(RESULT_MESSAGES.busy),
-  "#elseif($type.contains('ValidationException'))",
+  "#elseif($type.contains('ValidationException') || $type.contains('SerializationException'))",
   errorTemplate(RESULT_MESSAGES.notAnId),
-  '#else',
+  '#{else}',
   '#set($context.responseOverride.status = 500)',
   errorTemplate(RESULT_MESSAGES.unavailable),
-  '#end',
-].join('\n');
+  '#{end}',
+);
 
 /** Integration responses: SQS errors never reach the client as 200. */
 const POST_RESPONSES = [
@@ -108,7 +121,7 @@ export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShap
     apiKeyRequired: ctx.settings.apiKeyRequired,
     requestValidatorId: validatorId ?? '(the new validator)',
     requestModels: { [JSON_TYPE]: REQUEST_MODEL_NAME },
-    methodResponses: Object.fromEntries(POST_RESPONSES.map((r) => [r.statusCode, { responseParameters: { [CORS_ORIGIN_HEADER]: false, ...(r.statusCode === '202' ? { [LOCATION_HEADER]: false } : {}) } }])),
+    methodResponses: Object.fromEntries(POST_RESPONSES.map((r) => [r.statusCode, { responseParameters: { [CORS_ORIGIN_HEADER]: false, ...(r.statusCode === '202' ? { [LOCATION_HEADER]: false, [EXPOSE_HEADERS_HEADER]: false } : {}) } }])),
     integration: {
       type: 'AWS',
       httpMethod: 'POST',
@@ -120,7 +133,7 @@ export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShap
       integrationResponses: Object.fromEntries(POST_RESPONSES.map((r) => [r.statusCode, {
         selectionPattern: r.selectionPattern,
         responseTemplates: { [JSON_TYPE]: r.template },
-        responseParameters: cors,
+        responseParameters: r.statusCode === '202' ? { ...cors, [EXPOSE_HEADERS_HEADER]: "'Location'" } : cors,
       }])),
     },
   };
@@ -130,10 +143,15 @@ export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShap
 export function getResultShape(ctx: Ctx): MethodShape {
   const cors = { [CORS_ORIGIN_HEADER]: quoted(ctx.settings.corsOrigin) };
   const declared = (extra: Record<string, boolean> = {}) => ({ responseParameters: { [CORS_ORIGIN_HEADER]: false, ...extra } });
+  const exposed = { ...cors, [EXPOSE_HEADERS_HEADER]: "'Retry-After'" };
   return {
     authorizationType: 'NONE',
     apiKeyRequired: ctx.settings.apiKeyRequired,
-    methodResponses: { '200': declared(), '202': declared({ [RETRY_AFTER_HEADER]: false }), '400': declared(), '429': declared({ [RETRY_AFTER_HEADER]: false }), '500': declared() },
+    // The 200 and 400 integration responses become 202 and 429 (responseOverride), which carry Retry-After.
+    methodResponses: {
+      '200': declared({ [EXPOSE_HEADERS_HEADER]: false }), '202': declared({ [RETRY_AFTER_HEADER]: false, [EXPOSE_HEADERS_HEADER]: false }),
+      '400': declared({ [EXPOSE_HEADERS_HEADER]: false }), '429': declared({ [RETRY_AFTER_HEADER]: false, [EXPOSE_HEADERS_HEADER]: false }), '500': declared(),
+    },
     integration: {
       type: 'AWS',
       httpMethod: 'POST',
@@ -142,8 +160,8 @@ export function getResultShape(ctx: Ctx): MethodShape {
       requestTemplates: { [JSON_TYPE]: GET_ITEM_TEMPLATE(ctx.names.resultsTable) },
       passthroughBehavior: 'NEVER',
       integrationResponses: {
-        '200': { selectionPattern: undefined, responseTemplates: { [JSON_TYPE]: RESULT_TEMPLATE }, responseParameters: cors },
-        '400': { selectionPattern: '4\\d{2}', responseTemplates: { [JSON_TYPE]: STORE_ERROR_TEMPLATE }, responseParameters: cors },
+        '200': { selectionPattern: undefined, responseTemplates: { [JSON_TYPE]: RESULT_TEMPLATE }, responseParameters: exposed },
+        '400': { selectionPattern: '4\\d{2}', responseTemplates: { [JSON_TYPE]: STORE_ERROR_TEMPLATE }, responseParameters: exposed },
         '500': { selectionPattern: '5\\d{2}', responseTemplates: { [JSON_TYPE]: errorTemplate(RESULT_MESSAGES.unavailable) }, responseParameters: cors },
       },
     },

@@ -212,6 +212,8 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     for (const prompt of prompts) {
       const answer = await fetch(stack.state.invokeUrl, { method: 'POST', headers: json(stack), body: JSON.stringify({ prompt }) });
       expect(answer.status).toBe(202);
+      // A browser script may read Location only because the response says so.
+      expect(answer.headers.get('access-control-expose-headers')).toBe('Location');
       const { id } = await answer.json() as { id: string };
       located.push({ id, location: answer.headers.get('location')! });
     }
@@ -219,6 +221,7 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     for (const { id, location } of located) expect(location).toBe(`results/${id}`);
     const pending = await fetch(new URL(located[0]!.location, stack.state.invokeUrl), { headers: { 'x-api-key': stack.state.apiKey! } });
     expect([pending.status, pending.headers.get('retry-after'), await pending.text()]).toEqual([202, '2', `{"id": "${located[0]!.id}", "status": "pending"}`]);
+    expect(pending.headers.get('access-control-expose-headers')).toBe('Retry-After');
     await cliJson('resume', '--local', '--name', stack.name);
     const queued = await collectResults(stack, prompts.length);
     for (const [i, { id }] of located.entries()) {

@@ -164,14 +164,14 @@ export function convergedAccount(): AccountState {
           id: 'res1', path: '/invokeModel', resourceMethods: {
             POST: {
               httpMethod: 'POST', authorizationType: 'NONE', apiKeyRequired: true, requestValidatorId: 'val1', requestModels: { 'application/json': 'InvokeModelRequest' },
-              methodResponses: Object.fromEntries(['202', '400', '500'].map((s) => [s, { statusCode: s, responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false, ...(s === '202' ? { 'method.response.header.Location': false } : {}) } }])),
+              methodResponses: Object.fromEntries(['202', '400', '500'].map((s) => [s, { statusCode: s, responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false, ...(s === '202' ? { 'method.response.header.Location': false, 'method.response.header.Access-Control-Expose-Headers': false } : {}) } }])),
               methodIntegration: {
                 type: 'AWS', httpMethod: 'POST', uri: `arn:aws:apigateway:${REGION}:sqs:path/${ACCOUNT}/demo-requests`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
                 requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
                 requestTemplates: { 'application/json': 'Action=SendMessage&MessageBody=$util.urlEncode($input.body)' },
                 passthroughBehavior: 'NEVER', timeoutInMillis: 29000, cacheNamespace: 'res1', cacheKeyParameters: [],
                 integrationResponses: {
-                  '202': { statusCode: '202', responseParameters: CORS, responseTemplates: { 'application/json': ACCEPTED_TEMPLATE } },
+                  '202': { statusCode: '202', responseParameters: { ...CORS, 'method.response.header.Access-Control-Expose-Headers': "'Location'" }, responseTemplates: { 'application/json': ACCEPTED_TEMPLATE } },
                   '400': { statusCode: '400', selectionPattern: '4\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': errorBody('The queue rejected the request') } },
                   '500': { statusCode: '500', selectionPattern: '5\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': errorBody('The queue is unavailable; try again') } },
                 },
@@ -195,14 +195,15 @@ export function convergedAccount(): AccountState {
               httpMethod: 'GET', authorizationType: 'NONE', apiKeyRequired: true,
               methodResponses: Object.fromEntries(['200', '202', '400', '429', '500'].map((s) => [s, { statusCode: s, responseParameters: {
                 'method.response.header.Access-Control-Allow-Origin': false, ...(s === '202' || s === '429' ? { 'method.response.header.Retry-After': false } : {}),
+                ...(s === '500' ? {} : { 'method.response.header.Access-Control-Expose-Headers': false }),
               } }])),
               methodIntegration: {
                 type: 'AWS', httpMethod: 'POST', uri: `arn:aws:apigateway:${REGION}:dynamodb:action/GetItem`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
                 requestTemplates: { 'application/json': GET_ITEM_TEMPLATE('demo-results') },
                 passthroughBehavior: 'NEVER', timeoutInMillis: 29000, cacheNamespace: 'res3', cacheKeyParameters: [],
                 integrationResponses: {
-                  '200': { statusCode: '200', responseParameters: CORS, responseTemplates: { 'application/json': RESULT_TEMPLATE } },
-                  '400': { statusCode: '400', selectionPattern: '4\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': STORE_ERROR_TEMPLATE } },
+                  '200': { statusCode: '200', responseParameters: { ...CORS, 'method.response.header.Access-Control-Expose-Headers': "'Retry-After'" }, responseTemplates: { 'application/json': RESULT_TEMPLATE } },
+                  '400': { statusCode: '400', selectionPattern: '4\\d{2}', responseParameters: { ...CORS, 'method.response.header.Access-Control-Expose-Headers': "'Retry-After'" }, responseTemplates: { 'application/json': STORE_ERROR_TEMPLATE } },
                   '500': { statusCode: '500', selectionPattern: '5\\d{2}', responseParameters: CORS, responseTemplates: { 'application/json': errorBody('The results store is unavailable; try again') } },
                 },
               },

@@ -89,10 +89,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         if (!REQUEST_ID_PATTERN.test(resultId)) return answer(400, { message: RESULT_MESSAGES.notAnId, requestId: randomUUID() });
         const record = options.storedResult(resultId);
         if (record === undefined) {
-          res.writeHead(202, { 'content-type': 'application/json', ...cors, 'retry-after': String(RESULT_RETRY_AFTER_SECONDS) });
+          res.writeHead(202, { 'content-type': 'application/json', ...cors, 'retry-after': String(RESULT_RETRY_AFTER_SECONDS), 'access-control-expose-headers': 'Retry-After' });
           return res.end(pendingBody(resultId));
         }
-        res.writeHead(200, { 'content-type': 'application/json', ...cors });
+        res.writeHead(200, { 'content-type': 'application/json', ...cors, 'access-control-expose-headers': 'Retry-After' });
         return res.end(record);
       }
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -112,7 +112,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       const problems = validateInvokeRequest(body);
       if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
       const sent = await options.sqs<{ MessageId: string }>('SendMessage', { QueueUrl: options.requestsQueueUrl, MessageBody: text });
-      return answer(202, { id: sent.MessageId }, { location: `${RESULTS_PATH}/${sent.MessageId}` });
+      return answer(202, { id: sent.MessageId }, { location: `${RESULTS_PATH}/${sent.MessageId}`, 'access-control-expose-headers': 'Location' });
     } catch (err) {
       if (!res.headersSent) answer(500, { message: `The queue is unavailable; try again (${(err as Error).message})` });
     }

@@ -1,0 +1,67 @@
+/**
+ * The REST API's mapping templates, rendered by an independent Velocity engine with API Gateway's
+ * template context (test/helpers/vtl.ts): bodies exactly what they carry, whatever newlines an
+ * engine keeps; the GET's DynamoDB request valid JSON for any id; DynamoDB's errors mapped.
+ */
+import { describe, expect, it } from 'vitest';
+import { RESULT_MESSAGES } from '../../src/contract.js';
+import { ACCEPTED_TEMPLATE, EXPOSE_HEADERS_HEADER, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, STORE_ERROR_TEMPLATE, getResultShape, postShape } from '../../src/provision/rest-api-shapes.js';
+import type { Ctx } from '../../src/provision/types.js';
+import { resourceNames } from '../../src/contract.js';
+import { renderTemplate } from '../helpers/vtl.js';
+
+const ID = '2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe';
+
+describe('the API\'s templates', () => {
+  it('answer POST with exactly {"id": ...} and the Location of the result', () => {
+    const out = renderTemplate(ACCEPTED_TEMPLATE, { body: { SendMessageResponse: { SendMessageResult: { MessageId: ID } } } });
+    expect(out.body).toBe(`{"id": "${ID}"}`);
+    expect(out.headers).toEqual({ Location: `results/${ID}` });
+  });
+
+  it('answer GET with the stored record byte for byte, nothing around it', () => {
+    const record = '{"id":"x","status":"ok","output":"  spaced\\n"}';
+    const out = renderTemplate(RESULT_TEMPLATE, { params: { id: ID }, body: { Item: { record: { S: record } } } });
+    expect(out).toEqual({ body: record, headers: {} });
+  });
+
+  it('answer 202 with Retry-After while there is no record (a claimed request has none)', () => {
+    const out = renderTemplate(RESULT_TEMPLATE, { params: { id: ID }, body: { Item: { id: { S: ID }, status: { S: 'claimed' } } } });
+    expect(out.status).toBe(202);
+    expect(out.headers).toEqual({ 'Retry-After': '2' });
+    expect(JSON.parse(out.body)).toEqual({ id: ID, status: 'pending' });
+  });
+
+  it('send DynamoDB valid JSON for any id, a quote included, so that what is not an id is a 400', () => {
+    for (const id of ["x'y", 'a"b\\c', ID]) {
+      const request = JSON.parse(renderTemplate(GET_ITEM_TEMPLATE('demo-results'), { params: { id } }).body) as { Key: { id: { S: string } } };
+      expect(request.Key.id.S).toBe(id);
+    }
+    const answer = renderTemplate(RESULT_TEMPLATE, { params: { id: "x'y" }, body: {} });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ message: RESULT_MESSAGES.notAnId });
+  });
+
+  it('map DynamoDB\'s errors: throttling 429, a request it cannot read 400, the rest 500', () => {
+    const status = (type: string) => renderTemplate(STORE_ERROR_TEMPLATE, { body: { __type: `com.amazonaws.dynamodb.v20120810#${type}` } }).status;
+    expect(status('ProvisionedThroughputExceededException')).toBe(429);
+    expect(status('ValidationException')).toBeUndefined();
+    expect(status('SerializationException')).toBeUndefined();
+    expect(status('AccessDeniedException')).toBe(500);
+    expect(JSON.parse(renderTemplate(STORE_ERROR_TEMPLATE, { body: { __type: 'com.amazon.coral.service#SerializationException' } }).body)).toMatchObject({ message: RESULT_MESSAGES.notAnId });
+  });
+});
+
+describe('the API\'s CORS', () => {
+  const ctx = { account: { partition: 'aws', region: 'us-east-1', accountId: '123456789012' }, names: resourceNames('demo'), settings: { corsOrigin: '*', apiKeyRequired: true } } as unknown as Ctx;
+
+  it('lets browsers read Location on a 202 and Retry-After on a 202 or 429 (Access-Control-Expose-Headers)', () => {
+    const post = postShape(ctx, 'val1');
+    expect(post.methodResponses['202']!.responseParameters[EXPOSE_HEADERS_HEADER]).toBe(false);
+    expect(post.integration.integrationResponses['202']!.responseParameters[EXPOSE_HEADERS_HEADER]).toBe("'Location'");
+    const get = getResultShape(ctx);
+    for (const code of ['202', '429']) expect(get.methodResponses[code]!.responseParameters).toHaveProperty([EXPOSE_HEADERS_HEADER], false);
+    // The 200 and 400 integration responses are the ones a template turns into 202 and 429.
+    for (const code of ['200', '400']) expect(get.integration.integrationResponses[code]!.responseParameters[EXPOSE_HEADERS_HEADER]).toBe("'Retry-After'");
+  });
+});
