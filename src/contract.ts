@@ -106,6 +106,14 @@ export const RESULT_ITEM = { key: 'id', record: 'record', status: 'status', expi
  */
 export const CLAIMED_STATUS = 'claimed';
 export const DEFAULT_RESULTS_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * DynamoDB's TTL deletes an expired item within days and returns it until then: every reader
+ * treats a record past its `expiresAt` (epoch seconds) as absent, as if deleted on time.
+ */
+export function isExpired(expiresAt: string | undefined, nowMs = Date.now()): boolean {
+  return expiresAt !== undefined && Number(expiresAt) < nowMs / 1000;
+}
 /**
  * DynamoDB items hold at most 400 KB, names and values together; a record above this keeps a cut
  * output and `"truncated": true` (the whole answer stays on the results queue).

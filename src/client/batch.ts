@@ -1,5 +1,5 @@
 import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
-import { RESULT_ITEM, type ResultRecord } from '../contract.js';
+import { isExpired, RESULT_ITEM, type ResultRecord } from '../contract.js';
 import { CliError, describeError, errorMessage } from '../errors.js';
 import type { ApiTarget } from './api.js';
 import { BAD_LINE, BatchJournal } from './batch-journal.js';
@@ -67,8 +67,8 @@ async function readResults(store: ResultsStoreSource, ids: string[], signal?: Ab
     try {
       const answer = await store.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [store.table]: {
         Keys: chunk.map((id) => ({ [RESULT_ITEM.key]: { S: id } })),
-        ProjectionExpression: '#id, #record',
-        ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#record': RESULT_ITEM.record },
+        ProjectionExpression: '#id, #record, #expires',
+        ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#record': RESULT_ITEM.record, '#expires': RESULT_ITEM.expiresAt },
         ConsistentRead: true,
       } } }), { abortSignal: signal });
       // Keys DynamoDB left unprocessed simply stay pending for the next round.
@@ -132,8 +132,8 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
         const id = item[RESULT_ITEM.key]?.S;
         const line = id === undefined ? undefined : pending.get(id);
         const text = item[RESULT_ITEM.record]?.S;
-        // A request claimed by a worker has an item but no record yet: pending.
-        if (line === undefined || text === undefined) continue;
+        // A request claimed by a worker has an item but no record yet: pending. An expired one is gone.
+        if (line === undefined || text === undefined || isExpired(item[RESULT_ITEM.expiresAt]?.N)) continue;
         pending.delete(id!);
         record(line, text);
       }

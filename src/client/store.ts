@@ -1,5 +1,5 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { RESULT_ITEM, type ResultRecord } from '../contract.js';
+import { isExpired, RESULT_ITEM, type ResultRecord } from '../contract.js';
 import { waitFor, WaitTimeout } from '../waiter.js';
 import { pause } from './pause.js';
 
@@ -13,12 +13,13 @@ export async function readResult(source: ResultsStoreSource, id: string, signal?
   const { Item } = await source.dynamodb.send(new GetItemCommand({
     TableName: source.table,
     Key: { [RESULT_ITEM.key]: { S: id } },
-    ProjectionExpression: '#record',
-    ExpressionAttributeNames: { '#record': RESULT_ITEM.record },
+    ProjectionExpression: '#record, #expires',
+    ExpressionAttributeNames: { '#record': RESULT_ITEM.record, '#expires': RESULT_ITEM.expiresAt },
     ConsistentRead: true,
   }), { abortSignal: signal });
   const text = Item?.[RESULT_ITEM.record]?.S;
-  return text === undefined ? undefined : { record: JSON.parse(text) as ResultRecord, text };
+  if (text === undefined || isExpired(Item?.[RESULT_ITEM.expiresAt]?.N)) return undefined;
+  return { record: JSON.parse(text) as ResultRecord, text };
 }
 
 export interface WaitOptions {

@@ -51,10 +51,10 @@ export const EXPOSE_HEADERS_HEADER = 'method.response.header.Access-Control-Expo
  */
 export const GET_ITEM_TEMPLATE = (table: string) => oneLine(
   "#set($id = $util.escapeJavaScript($input.params('id')).replaceAll(\"\\\\'\",\"'\"))",
-  `{"TableName": "${table}", "Key": {"${RESULT_ITEM.key}": {"S": "$id"}}, "ProjectionExpression": "#r", "ExpressionAttributeNames": {"#r": "${RESULT_ITEM.record}"}, "ConsistentRead": true}`,
+  `{"TableName": "${table}", "Key": {"${RESULT_ITEM.key}": {"S": "$id"}}, "ProjectionExpression": "#r, #e", "ExpressionAttributeNames": {"#r": "${RESULT_ITEM.record}", "#e": "${RESULT_ITEM.expiresAt}"}, "ConsistentRead": true}`,
 );
 
-/** 200 with the stored record byte for byte; 202 and Retry-After while there is none; 400 for what is not an id. */
+/** 200 with the stored record byte for byte; 202 and Retry-After while there is none (or it has expired); 400 for what is not an id. */
 export const RESULT_TEMPLATE = oneLine(
   "#set($id = $input.params('id'))",
   `#if(!$id.matches('${REQUEST_ID_PATTERN.source}'))`,
@@ -62,7 +62,9 @@ export const RESULT_TEMPLATE = oneLine(
   errorTemplate(RESULT_MESSAGES.notAnId),
   '#{else}',
   `#set($record = $input.path('$.Item.${RESULT_ITEM.record}.S'))`,
-  '#if("$!record" == "")',
+  `#set($expires = $input.path('$.Item.${RESULT_ITEM.expiresAt}.N'))`,
+  // Past its expiresAt a record is gone, though TTL deletes it only within days.
+  '#if("$!record" == "" || ("$!expires" != "" && $util.parseJson($expires) < $context.requestTimeEpoch / 1000))',
   '#set($context.responseOverride.status = 202)',
   `#set($context.responseOverride.header.Retry-After = "${RESULT_RETRY_AFTER_SECONDS}")`,
   pendingBody('$util.escapeJavaScript($id)'),

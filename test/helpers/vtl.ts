@@ -1,7 +1,7 @@
 /**
  * API Gateway's mapping templates rendered by an independent Velocity engine (velocityjs), with
  * the parts of API Gateway's template context the templates use: $input (params, path, body),
- * $util (escapeJavaScript, urlEncode), $context (requestId, requestTimeEpoch, responseOverride),
+ * $util (escapeJavaScript, urlEncode, parseJson), $context (requestId, requestTimeEpoch, responseOverride),
  * and strings that behave as Java's (matches, contains, replaceAll take Java regular expressions).
  */
 import { render } from 'velocityjs';
@@ -52,7 +52,7 @@ export function renderTemplate(template: string, request: { params?: Record<stri
       path: (path: string) => java(jsonPath(parsed, path)),
       body: bodyText,
     },
-    util: { escapeJavaScript, urlEncode: (v: unknown) => encodeURIComponent(String(v)) },
+    util: { escapeJavaScript, urlEncode: (v: unknown) => encodeURIComponent(String(v)), parseJson: (v: unknown) => JSON.parse(String(v)) as unknown },
     context: { requestId: 'req-1', requestTimeEpoch: request.requestTimeEpoch ?? Date.now(), responseOverride },
   });
   return { body, ...(responseOverride.status !== undefined ? { status: Number(responseOverride.status) } : {}), headers: responseOverride.header };

@@ -25,6 +25,13 @@ describe('the API\'s templates', () => {
     expect(out).toEqual({ body: record, headers: {} });
   });
 
+  it('take a record past its expiresAt for gone (TTL deletes it only within days): 202, as for none', () => {
+    const now = Date.UTC(2026, 11, 3, 12);
+    const item = (expiresAt: number) => ({ Item: { record: { S: '{"id":"x"}' }, expiresAt: { N: String(expiresAt) } } });
+    expect(renderTemplate(RESULT_TEMPLATE, { params: { id: ID }, body: item(now / 1000 - 1), requestTimeEpoch: now }).status).toBe(202);
+    expect(renderTemplate(RESULT_TEMPLATE, { params: { id: ID }, body: item(now / 1000 + 60), requestTimeEpoch: now })).toEqual({ body: '{"id":"x"}', headers: {} });
+  });
+
   it('answer 202 with Retry-After while there is no record (a claimed request has none)', () => {
     const out = renderTemplate(RESULT_TEMPLATE, { params: { id: ID }, body: { Item: { id: { S: ID }, status: { S: 'claimed' } } } });
     expect(out.status).toBe(202);

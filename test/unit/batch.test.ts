@@ -54,13 +54,26 @@ describe('batch', () => {
     expect(outcome).toMatchObject({ ok: 150, error: 0, pending: 0, sent: 150, tokensIn: 300, tokensOut: 450, timedOut: false });
     expect(round).toBeGreaterThan(2);
     const calls = dynamoMock.commandCalls(BatchGetItemCommand).map((c) => c.args[0].input.RequestItems!['demo-results']!);
-    expect(calls.every((c) => c.Keys!.length <= 100 && c.ConsistentRead === true && c.ProjectionExpression === '#id, #record')).toBe(true);
-    expect(calls[0]!.ExpressionAttributeNames).toEqual({ '#id': 'id', '#record': 'record' });
+    expect(calls.every((c) => c.Keys!.length <= 100 && c.ConsistentRead === true && c.ProjectionExpression === '#id, #record, #expires')).toBe(true);
+    expect(calls[0]!.ExpressionAttributeNames).toEqual({ '#id': 'id', '#record': 'record', '#expires': 'expiresAt' });
     const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(150);
     expect(lines.find((l) => l.line === 42)).toMatchObject({ line: 42, status: 'ok', output: 'echo: p42' });
     // Complete: nothing to resume, so the journal is gone.
     expect(existsSync(`${out}.journal`)).toBe(false);
+  });
+
+  it('leaves a result past its expiresAt pending, as if TTL had deleted it on time', async () => {
+    const dir = tempDir('bq-batch-unit-');
+    const file = join(dir, 'in.txt');
+    writeFileSync(file, 'fresh\nexpired');
+    const out = join(dir, 'out.jsonl');
+    const now = Math.floor(Date.now() / 1000);
+    dynamoMock.on(BatchGetItemCommand).callsFake((input) => ({ Responses: { 'demo-results': (input.RequestItems['demo-results'].Keys as { id: { S: string } }[]).map((k) => ({
+      id: k.id, record: { S: record(k.id.S, 'answer') }, expiresAt: { N: String(bodies.get(k.id.S) === 'expired' ? now - 10 : now + 3600) },
+    })) } }));
+    const outcome = await runBatch(api, store, { file, out, parallel: 2, retryForMs: 10_000, timeoutMs: 1_500, resume: false, target: 'stack demo' }, () => undefined);
+    expect(outcome).toMatchObject({ ok: 1, pending: 1 });
   });
 
   it('keeps collecting while the results store does not answer for a moment (a local stack restarting), within --retry-for', async () => {

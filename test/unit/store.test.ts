@@ -2,6 +2,7 @@ import { DynamoDBClient, GetItemCommand, ProvisionedThroughputExceededException 
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { readResult, waitForStoredResult } from '../../src/client/store.js';
+import { ResultsStore } from '../../src/local/services/results-store.js';
 
 const dynamoMock = mockClient(DynamoDBClient);
 const source = { dynamodb: new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }), table: 'demo-results' };
@@ -14,8 +15,23 @@ describe('reading the results store', () => {
     dynamoMock.on(GetItemCommand).resolves({ Item: { record: { S: text } } });
     expect(await readResult(source, 'r1')).toEqual({ record: JSON.parse(text), text });
     expect(dynamoMock.commandCalls(GetItemCommand).map((c) => c.args[0].input)).toEqual([{
-      TableName: 'demo-results', Key: { id: { S: 'r1' } }, ProjectionExpression: '#record', ExpressionAttributeNames: { '#record': 'record' }, ConsistentRead: true,
+      TableName: 'demo-results', Key: { id: { S: 'r1' } }, ProjectionExpression: '#record, #expires', ExpressionAttributeNames: { '#record': 'record', '#expires': 'expiresAt' }, ConsistentRead: true,
     }]);
+  });
+
+  it('takes a record past its expiresAt for gone, as if TTL had deleted it on time', async () => {
+    const at = (seconds: number) => ({ Item: { record: { S: text }, expiresAt: { N: String(Math.floor(Date.now() / 1000) + seconds) } } });
+    dynamoMock.on(GetItemCommand).resolvesOnce(at(-5)).resolvesOnce(at(3600));
+    expect(await readResult(source, 'r1')).toBeUndefined();
+    expect((await readResult(source, 'r1'))?.text).toBe(text);
+  });
+
+  it('the local results store says the same of an expired item, which it still returns to GetItem as DynamoDB does', () => {
+    const store = new ResultsStore('demo-results', 'id');
+    store.restore({ id: { S: 'old' }, record: { S: text }, expiresAt: { N: '1' } });
+    store.restore({ id: { S: 'new' }, record: { S: text }, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 3600) } });
+    expect([store.expired('old', 'expiresAt'), store.expired('new', 'expiresAt')]).toEqual([true, false]);
+    expect(store.text('old', 'record')).toBe(text);
   });
 
   it('says pending (undefined) when there is no item yet', async () => {

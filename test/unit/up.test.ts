@@ -158,7 +158,7 @@ describe('up from an empty account', () => {
       restApiId: 'newapi', resourceId: 'newres', httpMethod: 'GET', integrationHttpMethod: 'POST', type: 'AWS',
       uri: `arn:aws:apigateway:${REGION}:dynamodb:action/GetItem`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
       requestTemplates: { 'application/json': "#set($id = $util.escapeJavaScript($input.params('id')).replaceAll(\"\\\\'\",\"'\"))" +
-        '{"TableName": "demo-results", "Key": {"id": {"S": "$id"}}, "ProjectionExpression": "#r", "ExpressionAttributeNames": {"#r": "record"}, "ConsistentRead": true}' },
+        '{"TableName": "demo-results", "Key": {"id": {"S": "$id"}}, "ProjectionExpression": "#r, #e", "ExpressionAttributeNames": {"#r": "record", "#e": "expiresAt"}, "ConsistentRead": true}' },
       passthroughBehavior: 'NEVER',
     });
     const responses = m.apigateway.commandCalls(PutIntegrationResponseCommand).map((c) => c.args[0].input).filter((i) => i.httpMethod === 'GET');

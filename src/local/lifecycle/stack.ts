@@ -186,7 +186,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     sqs: sqsServer.call,
     requestsQueueUrl: requestsUrl,
     // As API Gateway's integration reads the table: the stored record, or nothing yet.
-    storedResult: (id) => durable.store.text(id, RESULT_ITEM.record),
+    storedResult: (id) => (durable.store.expired(id, RESULT_ITEM.expiresAt) ? undefined : durable.store.text(id, RESULT_ITEM.record)),
     extra,
   });
   const api = await startApi(options.port).catch((err: unknown) => {

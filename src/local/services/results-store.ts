@@ -1,3 +1,4 @@
+import { isExpired } from '../../contract.js';
 import { parseExpressions, type Item } from './dynamo-expressions.js';
 import { dynamoError } from './sqs-wire.js';
 import type { JournalSink } from './sqs-service.js';
@@ -33,6 +34,11 @@ export class ResultsStore {
   /** Applies an item recovered from the journal. */
   restore(item: Item) {
     this.items.set(this.keyOf(item), item);
+  }
+
+  /** The item's `attribute` (epoch seconds) has passed: DynamoDB still returns it, readers take it for deleted. */
+  expired(id: string, attribute: string, nowMs = Date.now()): boolean {
+    return isExpired((this.items.get(id)?.[attribute] as { N?: string } | undefined)?.N, nowMs);
   }
 
   /** One attribute's string value of the item under `id`, as GetItem with a projection would give it. */
