@@ -19,7 +19,7 @@ import {
 import { errorName } from '../errors.js';
 import { waitFor } from '../waiter.js';
 import { queueArn } from './arns.js';
-import { change, orMissing, sameDocument } from './diff.js';
+import { change, orMissing } from './diff.js';
 import { RULES } from './retry.js';
 import type { Change, Ctx, Live, Resource, Settings } from './types.js';
 
@@ -74,12 +74,12 @@ function comparable(name: string, value: string | undefined): unknown {
 /** The managed attributes that differ, all set by one SetQueueAttributes. */
 function attributeChanges(ctx: Ctx, role: QueueRole, live: QueueLive): Change[] {
   const desired = desiredAttributes(ctx, role);
-  const differing = Object.keys(desired).filter((name) => !sameDocument(comparable(name, live.attributes[name]), comparable(name, desired[name])));
   const put = async () => {
-    const Attributes = Object.fromEntries(differing.map((name) => [name, desired[name]!]));
+    const Attributes = Object.fromEntries(changes.map((c) => [c.field, desired[c.field]!]));
     await ctx.retry([RULES.deadLetterTargetMissing], () => ctx.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: live.url, Attributes })));
   };
-  return differing.flatMap((name) => change(name, comparable(name, live.attributes[name]), comparable(name, desired[name]), put));
+  const changes = Object.keys(desired).flatMap((name) => change(name, comparable(name, live.attributes[name]), comparable(name, desired[name]), put));
+  return changes;
 }
 
 async function listStackQueues(ctx: Ctx): Promise<Map<string, string>> {

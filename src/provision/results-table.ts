@@ -12,7 +12,7 @@ import {
 import { RESULT_ITEM } from '../contract.js';
 import { CliError, errorMessage, errorName } from '../errors.js';
 import { tableArn } from './arns.js';
-import { waitFor, WaitTimeout } from '../waiter.js';
+import { waitFor } from '../waiter.js';
 import { change, orMissing, tagList } from './diff.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
 
@@ -107,6 +107,7 @@ async function enableTtl(ctx: Ctx, live: TableLive | undefined) {
 
 /** How long after its creation a table's tags may still read empty (TagResource is eventually consistent). */
 const NEW_TABLE_TAGS_MS = 5 * 60_000;
+const NEW_TABLE_TAG_READS = 5;
 
 /**
  * The table's tags. DynamoDB's TagResource is eventually consistent: a table created moments ago
@@ -118,13 +119,15 @@ async function readTags(ctx: Ctx, table: TableDescription) {
   const read = () => orMissing(ctx.clients.dynamodb.send(new ListTagsOfResourceCommand({ ResourceArn })));
   const isNew = Date.now() - (table.CreationDateTime?.getTime() ?? 0) < NEW_TABLE_TAGS_MS;
   if (!isNew) return read();
+  // Five reads over about seven seconds; the last one stands, empty or not.
+  let reads = 0;
   return waitFor(ctx, {
     what: `the tags of the new table ${ctx.names.resultsTable}`,
     read,
-    done: (tags) => !tags || !!tags.Tags?.length,
-    intervalMs: 1_000, maxIntervalMs: 2_000, timeoutMs: 6_000,
+    done: (tags) => !tags || !!tags.Tags?.length || ++reads >= NEW_TABLE_TAG_READS,
+    intervalMs: 1_000, maxIntervalMs: 2_000, timeoutMs: 10_000,
     reference: 'DynamoDB TagResource: tags are eventually consistent after a write',
-  }).catch((err: unknown) => (err instanceof WaitTimeout ? read() : Promise.reject(err)));
+  });
 }
 
 /** The results store: one item per request id, on-demand billing, TTL on `expiresAt`, encrypted at rest by DynamoDB's default key. */

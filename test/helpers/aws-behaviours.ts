@@ -11,26 +11,38 @@ const since = (history: Recorded[], match: (r: Recorded) => boolean) => {
 };
 const functionRoute = /^\/2015-03-31\/functions\/([^/]+)(\/configuration|\/code)?$/;
 
+/** Queues deleted through the proxy, for `window` ms after: what AWS still shows of them. */
+function recentDeletions(window: number) {
+  const deletedAt = new Map<string, { at: number; url: string }>();
+  const recent = (d: { at: number } | undefined) => !!d && Date.now() - d.at < window;
+  return {
+    /** Notes a DeleteQueue; then the recent deletion of the request's queue, if any. */
+    of(req: AwsRequest) {
+      if (req.operation === 'DeleteQueue') deletedAt.set(queueName(req), { at: Date.now(), url: String(req.params.QueueUrl) });
+      const deleted = deletedAt.get(queueName(req));
+      return recent(deleted) ? deleted : undefined;
+    },
+    urls: () => [...deletedAt.values()].filter(recent).map((d) => d.url),
+  };
+}
+
 /** After DeleteQueue: CreateQueue of the name fails QueueDeletedRecently, and ListQueues still lists it. */
 export function queueDeletedRecently(window: number): Behaviour {
-  const deletedAt = new Map<string, { at: number; url: string }>();
+  const deletions = recentDeletions(window);
   return {
     name: 'QueueDeletedRecently',
     respond(req) {
       if (req.service !== 'sqs') return undefined;
-      if (req.operation === 'DeleteQueue') deletedAt.set(queueName(req), { at: Date.now(), url: String(req.params.QueueUrl) });
-      const deleted = deletedAt.get(queueName(req));
-      if (req.operation === 'CreateQueue' && deleted && Date.now() - deleted.at < window) {
+      if (deletions.of(req) && req.operation === 'CreateQueue') {
         return awsError.sqs('QueueDeletedRecently', 'You must wait 60 seconds after deleting a queue before you can create another with the same name.');
       }
       return undefined;
     },
     rewrite(req, answer) {
       if (req.service !== 'sqs' || req.operation !== 'ListQueues' || answer.status !== 200) return undefined;
-      const stale = [...deletedAt.values()].filter((d) => Date.now() - d.at < window).map((d) => d.url);
       const listed = (JSON.parse(answer.body || '{}') as { QueueUrls?: string[] }).QueueUrls ?? [];
       const prefix = String(req.params.QueueNamePrefix ?? '');
-      const extra = stale.filter((u) => u.split('/').pop()!.startsWith(prefix) && !listed.includes(u));
+      const extra = deletions.urls().filter((u) => u.split('/').pop()!.startsWith(prefix) && !listed.includes(u));
       return extra.length ? json({ QueueUrls: [...listed, ...extra] }) : undefined;
     },
   };
@@ -38,15 +50,13 @@ export function queueDeletedRecently(window: number): Behaviour {
 
 /** After DeleteQueue, reads of the name still find it for `window` (eventual consistency): GetQueueUrl answers its URL. */
 export function deletedQueueLingers(window: number): Behaviour {
-  const deletedAt = new Map<string, { at: number; url: string }>();
+  const deletions = recentDeletions(window);
   return {
     name: 'DeletedQueueLingers',
     respond(req) {
       if (req.service !== 'sqs') return undefined;
-      if (req.operation === 'DeleteQueue') deletedAt.set(queueName(req), { at: Date.now(), url: String(req.params.QueueUrl) });
-      const deleted = deletedAt.get(queueName(req));
-      if (req.operation === 'GetQueueUrl' && deleted && Date.now() - deleted.at < window) return json({ QueueUrl: deleted.url });
-      return undefined;
+      const deleted = deletions.of(req);
+      return deleted && req.operation === 'GetQueueUrl' ? json({ QueueUrl: deleted.url }) : undefined;
     },
   };
 }
