@@ -1,6 +1,6 @@
 import type { ResultRecord } from '../contract.js';
 import type { WorkerConfig } from './config.js';
-import { backoffSeconds, retryDelaySeconds } from './publish.js';
+import { backoffSeconds, retryDelaySeconds, serializeResult } from './publish.js';
 import { CLAIMED_ELSEWHERE, finalError, queuedAtOf, receiveCountOf, requestIdOf, THROTTLING_ERRORS, type Outcome } from './record.js';
 
 /**
@@ -37,6 +37,27 @@ export function planBatch(outcomes: Outcome[], config: WorkerConfig, now: number
     ],
     requeue,
   };
+}
+
+/**
+ * What the results queue gets once the store has answered (`stored`: by id, the JSON it holds):
+ * each stored result; a final error the store did not take, all the same, so that it is not lost
+ * as its request moves to the DLQ; and the stored answers that duplicate deliveries found.
+ */
+export function toPublish(outcomes: Outcome[], plan: BatchPlan, stored: Map<string, string>): { id: string; body: string }[] {
+  return [
+    ...plan.results.flatMap((r) => {
+      const body = stored.get(r.id) ?? (r.final ? serializeResult(r) : undefined);
+      return body === undefined ? [] : [{ id: r.id, body }];
+    }),
+    ...outcomes.flatMap((o) => (o.kind === 'stored' ? [{ id: o.result.id, body: o.text }] : [])),
+  ];
+}
+
+/** Claims of requests that come back are given back; a stored result replaced its claim already. */
+export function claimsToGiveBack(outcomes: Outcome[], stored: Map<string, string>): { id: string; claim: string }[] {
+  return outcomes.flatMap((o) => (o.kind !== 'stored' && o.claim && (o.kind === 'retry' || !stored.has(o.result.id))
+    ? [{ id: requestIdOf(o.record), claim: o.claim }] : []));
 }
 
 export interface BatchEnd {

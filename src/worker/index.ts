@@ -7,9 +7,9 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { WORKER_RESERVE_MS, type ResultRecord } from '../contract.js';
 import { readConfig, type WorkerConfig } from './config.js';
-import { endBatch, planBatch } from './decide.js';
+import { claimsToGiveBack, endBatch, planBatch, toPublish } from './decide.js';
 import { claimRequest, releaseClaim } from './claim.js';
-import { delayRetries, publishResults, queueUrlOf, requeue, serializeResult } from './publish.js';
+import { delayRetries, publishResults, queueUrlOf, requeue } from './publish.js';
 import { emfDocument, requestMetrics, writeLogLine } from './metrics.js';
 import { storeResults } from './store.js';
 import { processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
@@ -104,13 +104,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   // The store first: the results queue gets what the store holds. A final error the store did not
   // take is published all the same, so that it is not lost as its request moves to the DLQ.
   const stored = plan.results.length ? await storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, plan.results) : new Map<string, string>();
-  const bodies = [
-    ...plan.results.flatMap((r) => {
-      const body = stored.get(r.id) ?? (r.final ? serializeResult(r) : undefined);
-      return body === undefined ? [] : [{ id: r.id, body }];
-    }),
-    ...outcomes.flatMap((o) => (o.kind === 'stored' ? [{ id: o.result.id, body: o.text }] : [])),
-  ];
+  const bodies = toPublish(outcomes, plan, stored);
   const notQueued = bodies.length ? await publishResults(sqs, config.resultsQueueUrl, bodies) : new Set<string>();
   const unpublished = new Set([...plan.results.filter((r) => !stored.has(r.id)).map((r) => r.id), ...notQueued]);
   const notRequeued = plan.requeue.length ? await requeue(sqs, plan.requeue.map((o) => ({
@@ -121,9 +115,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
     throttles: throttlesOf(o.record) + (o.throttledCalls ?? 1),
   }))) : new Set<string>();
   const { retries, requeued, ended } = endBatch(outcomes, plan, notRequeued, unpublished);
-  // Claims of requests that come back are given back; a stored result replaced its claim already.
-  await Promise.all(outcomes.map((o) => (o.kind !== 'stored' && o.claim && (o.kind === 'retry' || !stored.has(o.result.id))
-    ? releaseClaim(dynamo, config.resultsTable, requestIdOf(o.record), o.claim) : undefined)));
+  await Promise.all(claimsToGiveBack(outcomes, stored).map(({ id, claim }) => releaseClaim(dynamo, config.resultsTable, id, claim)));
   await delayRetries(sqs, retries.map(({ outcome, seconds }) => ({ queueUrl: queueUrlOf(outcome.record.eventSourceARN), receiptHandle: outcome.record.receiptHandle, seconds })));
   const retried = new Set(retries.map((r) => r.outcome));
   for (const o of outcomes) logOutcome(o, config, ended.get(requestIdOf(o.record)), requeued.has(o), retried.has(o));

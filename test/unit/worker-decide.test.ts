@@ -7,7 +7,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../src/contract.js';
 import type { WorkerConfig } from '../../src/worker/config.js';
-import { endBatch, MAX_THROTTLED_WAIT_MS, planBatch } from '../../src/worker/decide.js';
+import { claimsToGiveBack, endBatch, MAX_THROTTLED_WAIT_MS, planBatch, toPublish } from '../../src/worker/decide.js';
 import type { Outcome } from '../../src/worker/record.js';
 
 const NOW = Date.UTC(2026, 11, 3, 12);
@@ -90,3 +90,26 @@ describe('the worker decides, from the outcomes, the configuration and the time'
     expect([...end.ended.keys()]).toEqual(['a']);
   });
 });
+
+describe('after the store has answered', () => {
+  const claimed = <T extends Outcome>(o: T): T => ({ ...o, claim: `claim-${o.record.messageId}` });
+
+  it('publishes what the store holds, a final error the store refused all the same, and the answers duplicates found', () => {
+    const outcomes: Outcome[] = [answered('a'), answered('b'), failed('d', 'NetworkError', 5),
+      { kind: 'stored', record: sqsRecord('s', 2, HOUR), result: { id: 's' } as ResultRecord, text: '{"id":"s"}', modelCalled: false }];
+    const plan = planBatch(outcomes, config, NOW);
+    // a is stored as ours; b met an ok stored by another (its JSON wins); d's final error was refused.
+    const bodies = toPublish(outcomes, plan, new Map([['a', 'A'], ['b', 'B-stored']]));
+    expect(bodies.map((b) => b.id)).toEqual(['a', 'b', 'd', 's']);
+    expect(bodies.filter((b) => b.id !== 'd').map((b) => b.body)).toEqual(['A', 'B-stored', '{"id":"s"}']);
+    expect(JSON.parse(bodies.find((b) => b.id === 'd')!.body)).toMatchObject({ id: 'd', status: 'error', final: true });
+  });
+
+  it('gives back the claims of requests that come back, and no other', () => {
+    const outcomes: Outcome[] = [claimed(answered('stored')), claimed(answered('refused')), claimed(failed('failed', 'NetworkError', 1)), failed('unclaimed', 'NetworkError', 1)];
+    expect(claimsToGiveBack(outcomes, new Map([['stored', '{}']]))).toEqual([
+      { id: 'refused', claim: 'claim-refused' }, { id: 'failed', claim: 'claim-failed' },
+    ]);
+  });
+});
+
