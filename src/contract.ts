@@ -38,8 +38,10 @@ export const RESULT_MESSAGES = {
 } as const;
 /** The body of GET /results/{id} while a result is pending (202, with Retry-After). */
 export const pendingBody = (id: string) => `{"id": "${id}", "status": "pending"}`;
-/** A request id as the API answers it: an SQS message id, a UUID. */
+/** A request id as the API answers it: a UUID in lower case (the client's own, or one the API chose). */
 export const REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The `id` a client may put in a request body (its idempotency key): a UUID in either case, which the API lowers. */
+export const CLIENT_ID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 /**
  * The URL that invokes the API. Under an emulator (--endpoint-url) it is the emulator's own path
  * for it (moto's and LocalStack's `_user_request_`), so that nothing is ever sent to a real
@@ -208,8 +210,9 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
 export const MODEL_ID_PATTERN = /^[a-z0-9-]+(\.[A-Za-z0-9-]+)+(:[A-Za-z0-9.-]+)?$/;
 
 /**
- * Message attributes of a request the worker put back on the queue because the model was throttling:
- * the id the API answered with, when it was first queued, and how many times it was throttled.
+ * Message attributes of a request: the id the API answered with (the API sets it on every request),
+ * and, on a request the worker put back on the queue because the model was throttling, when it was
+ * first queued and how many times it was throttled.
  */
 export const REQUEUE_ATTRIBUTES = { requestId: 'bq-request-id', queuedAt: 'bq-queued-at', throttles: 'bq-throttles' } as const;
 
@@ -226,6 +229,8 @@ export const REQUEST_BODY_SCHEMA = {
   required: ['prompt'],
   additionalProperties: false,
   properties: {
+    /** The client's own request id: the same id sent twice is one request (README, "Idempotency"). */
+    id: { type: 'string', pattern: CLIENT_ID_PATTERN },
     prompt: { type: 'string', minLength: 1, maxLength: MAX_PROMPT_CHARS },
     system: { type: 'string', maxLength: MAX_PROMPT_CHARS },
     maxTokens: { type: 'integer', minimum: 1, maximum: 200_000 },
@@ -239,6 +244,7 @@ export const REQUEST_BODY_SCHEMA = {
 } as const;
 
 export interface InvokeRequest {
+  id?: string;
   prompt: string;
   system?: string;
   maxTokens?: number;
@@ -255,7 +261,8 @@ export function validateInvokeRequest(body: unknown): string[] {
   for (const key of Object.keys(record)) {
     if (!(key in schema.properties)) problems.push(`unknown property "${key}"`);
   }
-  const { prompt, system, maxTokens, temperature, metadata } = record;
+  const { id, prompt, system, maxTokens, temperature, metadata } = record;
+  if (id !== undefined && (typeof id !== 'string' || !new RegExp(CLIENT_ID_PATTERN).test(id))) problems.push('"id" must be a UUID (8-4-4-4-12 hexadecimal digits)');
   if (typeof prompt !== 'string') problems.push('"prompt" is required and must be a string');
   else if (prompt.length < schema.properties.prompt.minLength) problems.push('"prompt" must not be empty');
   else if (prompt.length > schema.properties.prompt.maxLength) problems.push(`"prompt" is longer than ${MAX_PROMPT_CHARS} characters`);

@@ -1,7 +1,8 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { CliError } from '../errors.js';
 
-type Entry = { line: number; id: string; resent?: true } | { line: number; sending: true };
+/** A line sent (its id confirmed by the API), or about to be: a line's id is chosen and written before its first send. */
+type Entry = { line: number; id: string; sending?: true };
 type Written = { line: number; status?: string; error?: { code?: string }; usage?: { inputTokens?: number; outputTokens?: number } };
 
 /** The error code of an output line for a line of the file that is not a request. */
@@ -22,17 +23,16 @@ function jsonLines<T>(path: string): T[] {
 /**
  * What `batch` has done, kept beside its output so that `--resume` after Ctrl-C, a crash or
  * `kill -9` sends only the lines never sent and collects the rest. The journal holds the request id
- * of every line sent (and a mark before each send, so that a line interrupted mid-send is known);
- * the output holds every line whose result was written. Both are appended with a write straight to
+ * of every line, written before its first send and again once the API took it: a line whose send
+ * was cut off goes again with the same id, which the pipeline answers once (README, "Idempotency").
+ * The output holds every line whose result was written. Both are appended with a write straight to
  * the file, which a killed process cannot lose.
  */
 export class BatchJournal {
   /** Request ids of lines sent, by line. */
   readonly sent = new Map<number, string>();
-  /** Lines whose send started but whose id never arrived: their request may or may not be queued. */
-  readonly interrupted = new Set<number>();
-  /** Lines sent again after an interrupted send, in this run or an earlier one: each may have been queued twice. */
-  readonly maybeTwice = new Set<number>();
+  /** Lines whose send started but was never confirmed, with the id they were sent with: they go again with it. */
+  readonly interrupted = new Map<number, string>();
   /** Lines with a result (or a bad-line record) in the output. */
   readonly written = new Set<number>();
   /** What the output held already: counted in the summary of the run that resumes it. */
@@ -45,11 +45,10 @@ export class BatchJournal {
     if (exists && !resume) throw new CliError(`${existsSync(journalPath) ? journalPath : outPath} is there from an earlier run: pass --resume to continue it, or remove it (and ${outPath}) to start over.`);
     if (resume && !existsSync(journalPath)) throw new CliError(`Nothing to resume: there is no ${journalPath} beside ${outPath}.`);
     for (const entry of jsonLines<Entry>(journalPath)) {
-      if ('id' in entry) {
+      if (!entry.sending) {
         this.sent.set(entry.line, entry.id);
         this.interrupted.delete(entry.line);
-        if (entry.resent) this.maybeTwice.add(entry.line);
-      } else if (!this.sent.has(entry.line)) this.interrupted.add(entry.line);
+      } else if (!this.sent.has(entry.line)) this.interrupted.set(entry.line, entry.id);
     }
     for (const written of jsonLines<Written>(outPath)) {
       this.written.add(written.line);
@@ -68,15 +67,19 @@ export class BatchJournal {
     return this.sent.has(line) || this.written.has(line);
   }
 
-  sending(line: number) {
-    writeSync(this.journalFd, `${JSON.stringify({ line, sending: true })}\n`);
+  /** The id a line was sent with before an interruption: it must go again with the same one. */
+  idOf(line: number): string | undefined {
+    return this.interrupted.get(line);
+  }
+
+  sending(line: number, id: string) {
+    writeSync(this.journalFd, `${JSON.stringify({ line, id, sending: true })}\n`);
   }
 
   recordSent(line: number, id: string) {
     this.sent.set(line, id);
-    const resent = this.interrupted.delete(line);
-    if (resent) this.maybeTwice.add(line);
-    writeSync(this.journalFd, `${JSON.stringify({ line, id, ...(resent ? { resent: true } : {}) })}\n`);
+    this.interrupted.delete(line);
+    writeSync(this.journalFd, `${JSON.stringify({ line, id })}\n`);
   }
 
   /** Appends one output line: `{"line": n, ...}`. */

@@ -48,8 +48,6 @@ export interface BatchProgress {
 }
 
 export interface BatchOutcome extends BatchProgress {
-  /** Lines whose send a run began without learning the id, sent again (in this run or an earlier one): one may be queued twice. */
-  resentAfterInterruption: number;
   timedOut: boolean;
   interrupted: boolean;
 }
@@ -147,8 +145,8 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
   collector.catch(() => undefined);
   const ticker = setInterval(() => onProgress(progress()), 500);
   try {
-    await sendFile(api, options.file, { parallel: options.parallel, retryForMs: options.retryForMs, signal: options.signal, alreadyDone: (line) => journal.handled(line) }, {
-      sending: (line) => journal.sending(line),
+    await sendFile(api, options.file, { parallel: options.parallel, retryForMs: options.retryForMs, signal: options.signal, alreadyDone: (line) => journal.handled(line), earlierId: (line) => journal.idOf(line) }, {
+      sending: (line, id) => journal.sending(line, id),
       sent: (line, id) => {
         journal.recordSent(line, id);
         counts.sent++;
@@ -174,5 +172,5 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
   }
   const done = progress();
   onProgress(done);
-  return { ...done, resentAfterInterruption: journal.maybeTwice.size, timedOut: Date.now() >= deadline && done.pending > 0, interrupted: !!options.signal?.aborted };
+  return { ...done, timedOut: Date.now() >= deadline && done.pending > 0, interrupted: !!options.signal?.aborted };
 }

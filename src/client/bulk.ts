@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -19,8 +20,8 @@ export interface BulkEvents {
   skipped: (line: number, reason: string) => void;
   failed: (line: number, reason: string) => void;
   progress: (p: BulkProgress) => void;
-  /** Right before a line's first request: a journal can note that it may be queued from now on. */
-  sending?: (line: number) => void;
+  /** Right before a line's first request, with the id it goes with: a journal can note that it may be queued from now on. */
+  sending?: (line: number, id: string) => void;
 }
 
 /**
@@ -51,12 +52,16 @@ export interface BulkOptions {
   signal?: AbortSignal;
   /** Lines an earlier run already handled: passed over without a word. */
   alreadyDone?: (line: number) => boolean;
+  /** The id an earlier run sent a line with, when its send was cut off: the line goes again with it. */
+  earlierId?: (line: number) => string | undefined;
 }
 
 /**
  * Streams a file of requests to the API with at most `parallel` requests in flight: memory stays
  * flat whatever the file's size. Bad lines are reported and skipped; the rest still go, retried
- * while throttled, at a rate that adapts to the API's limit.
+ * while throttled, at a rate that adapts to the API's limit. Each line has its id before its first
+ * try (its own `id`, else a new UUID): a try that timed out or failed and is tried again is the same
+ * request, answered once.
  */
 export async function sendFile(target: ApiTarget, path: string, options: BulkOptions, on: BulkEvents): Promise<BulkProgress> {
   const { parallel, signal } = options;
@@ -84,8 +89,9 @@ export async function sendFile(target: ApiTarget, path: string, options: BulkOpt
         continue;
       }
       const line = lineNumber;
-      on.sending?.(line);
-      const task = postWithRetry(target, parsed.request, { retryForMs: options.retryForMs, signal, rate })
+      const id = (parsed.request.id ?? options.earlierId?.(line) ?? randomUUID()).toLowerCase();
+      on.sending?.(line, id);
+      const task = postWithRetry(target, { ...parsed.request, id }, { retryForMs: options.retryForMs, signal, rate })
         .then(({ id }) => {
           counts.sent++;
           on.sent(line, id);

@@ -66,7 +66,6 @@ async function run(argv: ArgumentsCamelCase<BatchArgs>, out: Output) {
   });
   if (interactive) out.log('\n');
   const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --resume"`;
-  if (outcome.resentAfterInterruption) out.warn(`${plural(outcome.resentAfterInterruption, 'line')} whose send an interruption cut off ${outcome.resentAfterInterruption === 1 ? 'was' : 'were'} sent again: each may have been queued twice.`);
   const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines, ${outcome.notSent} not sent, ${outcome.pending} pending; tokens ${outcome.tokensIn} in, ${outcome.tokensOut} out; results in ${argv.out}.`;
   out.result({ out: argv.out, ...outcome }, () => `Batch: ${summary}`);
   if (outcome.interrupted) throw new InterruptedError(`Interrupted: ${plural(outcome.pending, 'result')} not collected yet. Continue with ${resume}.`);

@@ -1,5 +1,5 @@
 import type { GatewayResponse, Method, Model, RequestValidator, Stage } from '@aws-sdk/client-api-gateway';
-import { REQUEST_ID_PATTERN, REQUEST_MODEL_NAME, RESULT_ITEM, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, pendingBody } from '../contract.js';
+import { REQUEST_ID_PATTERN, REQUEST_MODEL_NAME, REQUEUE_ATTRIBUTES, RESULT_ITEM, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, pendingBody } from '../contract.js';
 import { integrationUri, roleArn } from './arns.js';
 import type { Ctx, Live } from './types.js';
 
@@ -24,21 +24,49 @@ export const JSON_TYPE = 'application/json';
 export const CORS_ORIGIN_HEADER = 'method.response.header.Access-Control-Allow-Origin';
 const quoted = (value: string) => `'${value.replace(/'/g, '')}'`;
 
-/** The body must be URL-encoded: a raw body with &, + or = is cut or corrupted by the SQS query protocol. */
-export const SEND_MESSAGE_TEMPLATE = 'Action=SendMessage&MessageBody=$util.urlEncode($input.body)';
 /**
  * Templates are written on one line, with #{else} and #{end}: Velocity engines differ in the
  * newlines they keep around directives, and a body must be exactly what it carries.
  */
 const oneLine = (...parts: string[]) => parts.join('');
+const entry = (field: string) => `SendMessageBatchRequestEntry.1.${field}`;
 
-/** The 202's body is the id; its Location header names where the result will be (Asynchronous Request-Reply). */
+/**
+ * The request goes to SQS as a batch of one, whose entry Id SQS answers back: the id the client
+ * chose (the model checked it is a UUID), else the API's own request id. An integration response
+ * cannot see the request body, so this echo is how the 202 can name an id the client chose. The
+ * body is URL-encoded: a raw body with &, + or = is cut or corrupted by the SQS query protocol. The
+ * id travels in a message attribute too, for the worker.
+ */
+export const SEND_MESSAGE_TEMPLATE = oneLine(
+  "#set($id = $input.path('$.id'))",
+  '#if("$!id" == "")#set($id = $context.requestId)#{else}#set($id = $id.toLowerCase())#{end}',
+  `Action=SendMessageBatch&${entry('Id')}=$id&${entry('MessageBody')}=$util.urlEncode($input.body)`,
+  `&${entry('MessageAttribute.1.Name')}=${REQUEUE_ATTRIBUTES.requestId}&${entry('MessageAttribute.1.Value.DataType')}=String&${entry('MessageAttribute.1.Value.StringValue')}=$id`,
+);
+/** SQS answers in XML (Accept), whose element names its API reference documents for SendMessageBatch. */
+export const SQS_ACCEPT = "'application/xml'";
+const xmlField = (element: string, field: string) => `$input.body.replaceAll('^[\\s\\S]*?<${element}>[\\s\\S]*?<${field}>([^<]*)</${field}>[\\s\\S]*$', '$1')`;
+const errorTemplate = (message: string) => `{"message": "${message}", "requestId": "$context.requestId"}`;
+
+/**
+ * The 202's body is the id; its Location header names where the result will be (Asynchronous
+ * Request-Reply). SendMessageBatch answers 200 even when its one entry failed: then the entry's
+ * SenderFault says whether the request (400) or SQS (500) is at fault.
+ */
 export const ACCEPTED_TEMPLATE = oneLine(
-  "#set($id = $input.path('$.SendMessageResponse.SendMessageResult.MessageId'))",
+  "#if($input.body.contains('<SendMessageBatchResultEntry>'))",
+  `#set($id = ${xmlField('SendMessageBatchResultEntry', 'Id')})`,
   `#set($context.responseOverride.header.Location = "${RESULTS_PATH}/$id")`,
   '{"id": "$id"}',
+  "#elseif($input.body.contains('<SenderFault>true</SenderFault>'))",
+  '#set($context.responseOverride.status = 400)',
+  errorTemplate('The queue rejected the request'),
+  '#{else}',
+  '#set($context.responseOverride.status = 500)',
+  errorTemplate('The queue is unavailable; try again'),
+  '#{end}',
 );
-const errorTemplate = (message: string) => `{"message": "${message}", "requestId": "$context.requestId"}`;
 
 export const LOCATION_HEADER = 'method.response.header.Location';
 export const RETRY_AFTER_HEADER = 'method.response.header.Retry-After';
@@ -129,7 +157,7 @@ export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShap
       httpMethod: 'POST',
       uri: integrationUri(ctx, 'sqs', `path/${ctx.account.accountId}/${ctx.names.requestsQueue}`),
       credentials: roleArn(ctx, ctx.names.apiRole),
-      requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
+      requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'", 'integration.request.header.Accept': SQS_ACCEPT },
       requestTemplates: { [JSON_TYPE]: SEND_MESSAGE_TEMPLATE },
       passthroughBehavior: 'NEVER',
       integrationResponses: Object.fromEntries(POST_RESPONSES.map((r) => [r.statusCode, {

@@ -68,32 +68,49 @@ describe('batch: a file of prompts in, a file of answers out', () => {
     expect(existsSync(`${out}.journal`)).toBe(false);
   }, 180_000);
 
-  it('after kill -9 mid-run, --resume sends only what was never sent and collects the rest: every line once, all ok', async () => {
-    const stack = await startLocal('batch-kill', '--model-latency', '20ms', '--concurrency', '8', '--rate-limit', '10000', '--burst-limit', '10000');
-    started.push(stack);
-    const count = 2000;
-    const input = join(dir, 'many.txt');
-    writeFileSync(input, Array.from({ length: count }, (_, i) => `prompt ${i + 1}`).join('\n'));
-    const out = join(dir, 'many.jsonl');
-    const child = spawn(process.execPath, [BIN, 'batch', input, '--out', out, '--local', '--name', stack.name, '--parallel', '16'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', BEDROCK_QUEUE_STATE_DIR: STATE_DIR }, stdio: 'ignore' });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    await answersWritten(out, 200);
-    child.kill('SIGKILL');
-    await exited;
-    const before = readOut(out).length;
-    expect(before).toBeLessThan(count);
+  /** Lines the API took, by the journal (a line's id is written before its send and again once taken). */
+  const taken = (out: string) => {
+    try {
+      return new Set(readFileSync(`${out}.journal`, 'utf8').split('\n').filter((l) => l && !l.includes('"sending"')).map((l) => (JSON.parse(l) as { line: number }).line)).size;
+    } catch {
+      return 0;
+    }
+  };
 
-    const resumed = await cli('batch', input, '--out', out, '--local', '--name', stack.name, '--resume', '--json');
-    expect(resumed.code, resumed.stderr).toBe(0);
-    const outcome = JSON.parse(resumed.stdout) as { ok: number; resentAfterInterruption: number };
-    expect(outcome.ok).toBe(count);
-    const lines = readOut(out);
-    expect(lines).toHaveLength(count);
-    expect(new Set(lines.map((l) => l.line)).size).toBe(count);
-    expect(lines.every((l) => l.status === 'ok' && l.output === `echo: prompt ${l.line}`)).toBe(true);
-    // Nothing was sent twice but the lines whose send the kill cut off (counted and reported).
-    const calls = (await stack.status()).modelStats.calls;
-    expect(calls).toBeGreaterThanOrEqual(count);
-    expect(calls).toBeLessThanOrEqual(count + outcome.resentAfterInterruption);
-  }, 120_000);
+  for (const errorRate of [0, 0.3]) {
+    it(`kill -9 five times at random moments while sending, --resume each time: every line once, one answered model call per ok line (model failing ${errorRate * 100}% of calls)`, async () => {
+      const stack = await startLocal(`batch-kill-${errorRate * 10}`, '--model-latency', '20ms', '--concurrency', '8', '--rate-limit', '400', '--burst-limit', '50', '--model-error-rate', String(errorRate));
+      started.push(stack);
+      const count = 3000;
+      const input = join(dir, `kill-${errorRate * 10}.txt`);
+      writeFileSync(input, Array.from({ length: count }, (_, i) => `prompt ${i + 1}`).join('\n'));
+      const out = join(dir, `kill-${errorRate * 10}.jsonl`);
+      for (let kill = 0; kill < 5; kill++) {
+        const args = ['batch', input, '--out', out, '--local', '--name', stack.name, '--parallel', '16', ...(kill ? ['--resume'] : [])];
+        const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', BEDROCK_QUEUE_STATE_DIR: STATE_DIR }, stdio: 'ignore' });
+        const exited = new Promise((resolve) => child.on('exit', resolve));
+        // A random moment of sending: 20 to 300 more lines taken (the stack takes at most 400 a second).
+        const until = taken(out) + 20 + Math.floor(Math.random() * 280);
+        await waitUntil(`${until} lines taken`, async () => taken(out) >= until, 60_000);
+        child.kill('SIGKILL');
+        await exited;
+        expect(taken(out), 'killed while still sending').toBeLessThan(count);
+      }
+      const resumed = await cli('batch', input, '--out', out, '--local', '--name', stack.name, '--resume', '--json');
+      const outcome = JSON.parse(resumed.stdout) as { ok: number; error: number; pending: number };
+      expect(outcome.pending, resumed.stderr).toBe(0);
+      const lines = readOut(out);
+      expect(lines).toHaveLength(count);
+      expect(new Set(lines.map((l) => l.line)).size).toBe(count);
+      const ok = lines.filter((l) => l.status === 'ok');
+      expect(ok.every((l) => l.output === `echo: prompt ${l.line}`)).toBe(true);
+      // A line that is not ok failed its every attempt: a final error, on its way to the DLQ.
+      expect(lines.filter((l) => l.status !== 'ok').every((l) => l.error?.code === 'InternalServerException')).toBe(true);
+      expect([outcome.ok, resumed.code]).toEqual([ok.length, ok.length === count ? 0 : 1]);
+      const stats = (await stack.status()).modelStats;
+      // One answered (billed) model call per ok line, whatever the kills cut off and sent again.
+      expect(stats.answered).toBe(ok.length);
+      if (errorRate === 0) expect([ok.length, stats.calls]).toEqual([count, count]);
+    }, 300_000);
+  }
 });

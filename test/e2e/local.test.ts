@@ -240,6 +240,28 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     expect((await fetch(`${base}results/`, { headers: { 'x-api-key': stack.state.apiKey! } })).status).toBe(403);
   });
 
+  it('a client\'s own id sent three times, copies in flight at once, is one model call and one result under that id', async () => {
+    // A copy that meets a live claim comes back when the claim's lease ends: a short timeout keeps that short.
+    const stack = await local('e2e-own-id', '--concurrency', '4', '--timeout', '5');
+    await cliJson('pause', '--local', '--name', stack.name);
+    const id = '5f0c2b7e-91d4-4a8e-b3c6-7d2e9f1a0b4c';
+    const post = (body: unknown) => fetch(stack.state.invokeUrl, { method: 'POST', headers: json(stack), body: JSON.stringify(body) });
+    for (const sent of [id, id.toUpperCase(), id]) {
+      const answer = await post({ id: sent, prompt: 'once only' });
+      expect(answer.status).toBe(202);
+      expect([await answer.json(), answer.headers.get('location')]).toEqual([{ id }, `results/${id}`]);
+    }
+    const refused = await post({ id: 'not-a-uuid', prompt: 'x' });
+    expect([refused.status, (await refused.json() as { message: string }).message]).toEqual([400, 'Invalid request body: "id" must be a UUID (8-4-4-4-12 hexadecimal digits)']);
+    // Three copies queued together: on resume the mapping hands them to workers side by side.
+    await cliJson('resume', '--local', '--name', stack.name);
+    expect((await collectResults(stack, 1))[id]).toMatchObject({ id, status: 'ok', output: 'echo: once only' });
+    await waitUntil('every copy to be done with', async () => (await depth(stack)).requests === 0, 30_000);
+    expect((await stack.status()).modelStats.calls).toBe(1);
+    const stored = await cliJson<{ id: string; output: string }>('result', id, '--local', '--name', stack.name);
+    expect(stored).toMatchObject({ id, output: 'echo: once only' });
+  });
+
   it('a hundred concurrent send --wait each get their own answer', async () => {
     const stack = await local('e2e-waiters', '--concurrency', '16');
     const runs = await Promise.all(Array.from({ length: 100 }, (_, i) => cli('send', '--local', '--name', stack.name, '--wait', '--timeout', '2m', `waiter ${i}`)));

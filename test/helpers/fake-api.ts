@@ -10,6 +10,8 @@ export interface FakeApi {
   accepted: { id: string; body: string }[];
   /** Statuses to answer before accepting, one per request (e.g. [429, 503]). */
   failNext: number[];
+  /** The body's own id of each request answered with one of those statuses. */
+  refusedIds: (string | undefined)[];
   /** Sent as Retry-After with the scripted failures, when set. */
   retryAfter?: string;
   /** A usage plan's throttle: a token bucket refilled at `perSecond`, holding `burst`; 429 when empty. */
@@ -36,7 +38,7 @@ export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
     tokens -= 1;
     return true;
   };
-  const api: FakeApi = { invokeUrl: '', apiKey: 'test-key', accepted: [], failNext: [], throttled: 0, keyNotYetActive: 0, mostInFlight: 0, close: async () => {} };
+  const api: FakeApi = { invokeUrl: '', apiKey: 'test-key', accepted: [], failNext: [], refusedIds: [], throttled: 0, keyNotYetActive: 0, mostInFlight: 0, close: async () => {} };
   const server: Server = createServer((req, res) => {
     inFlight++;
     api.mostInFlight = Math.max(api.mostInFlight, inFlight);
@@ -52,6 +54,7 @@ export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
       if (req.headers['x-api-key'] !== api.apiKey) return answer(403, { message: 'Forbidden' });
       if (api.keyNotYetActive > 0 && api.keyNotYetActive--) return answer(403, { message: 'Forbidden' });
       const scripted = api.failNext.shift();
+      if (scripted) api.refusedIds.push((JSON.parse(body) as { id?: string }).id);
       if (scripted) return answer(scripted, { message: scripted === 429 ? 'Too Many Requests' : 'Internal server error' }, api.retryAfter ? { 'retry-after': api.retryAfter } : {});
       if (!takeToken()) {
         api.throttled++;
@@ -65,7 +68,8 @@ export async function startFakeApi(latencyMs = 0): Promise<FakeApi> {
       }
       const problems = validateInvokeRequest(parsed);
       if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
-      const id = randomUUID();
+      // As the deployed API: the body's own id, lowered, else one of its own.
+      const id = (parsed as { id?: string }).id?.toLowerCase() ?? randomUUID();
       api.accepted.push({ id, body });
       answer(202, { id });
     });

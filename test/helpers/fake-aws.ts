@@ -54,7 +54,7 @@ import { CreateQueueCommand, type CreateQueueCommandInput, DeleteQueueCommand, G
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { REQUEST_BODY_SCHEMA } from '../../src/contract.js';
-import { ACCEPTED_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, STORE_ERROR_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
+import { ACCEPTED_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, SEND_MESSAGE_TEMPLATE, SQS_ACCEPT, STORE_ERROR_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
 import { afterEach } from 'vitest';
 import { apply, destroy, observe, openSession, plan } from '../../src/provision/engine.js';
 import type { StackOptions, WorkerCode } from '../../src/provision/types.js';
@@ -167,8 +167,8 @@ export function convergedAccount(): AccountState {
               methodResponses: Object.fromEntries(['202', '400', '500'].map((s) => [s, { statusCode: s, responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false, ...(s === '202' ? { 'method.response.header.Location': false, 'method.response.header.Access-Control-Expose-Headers': false } : {}) } }])),
               methodIntegration: {
                 type: 'AWS', httpMethod: 'POST', uri: `arn:aws:apigateway:${REGION}:sqs:path/${ACCOUNT}/demo-requests`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
-                requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
-                requestTemplates: { 'application/json': 'Action=SendMessage&MessageBody=$util.urlEncode($input.body)' },
+                requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'", 'integration.request.header.Accept': SQS_ACCEPT },
+                requestTemplates: { 'application/json': SEND_MESSAGE_TEMPLATE },
                 passthroughBehavior: 'NEVER', timeoutInMillis: 29000, cacheNamespace: 'res1', cacheKeyParameters: [],
                 integrationResponses: {
                   '202': { statusCode: '202', responseParameters: { ...CORS, 'method.response.header.Access-Control-Expose-Headers': "'Location'" }, responseTemplates: { 'application/json': ACCEPTED_TEMPLATE } },

@@ -2,7 +2,8 @@
  * API Gateway's mapping templates rendered by an independent Velocity engine (velocityjs), with
  * the parts of API Gateway's template context the templates use: $input (params, path, body),
  * $util (escapeJavaScript, urlEncode, parseJson), $context (requestId, requestTimeEpoch, responseOverride),
- * and strings that behave as Java's (matches, contains, replaceAll take Java regular expressions).
+ * and strings that behave as Java's (matches, contains, replaceAll, toLowerCase; the regular
+ * expressions are those Java and JavaScript read alike).
  */
 import { render } from 'velocityjs';
 
@@ -20,6 +21,9 @@ class JavaString {
   }
   replaceAll(regex: string, replacement: string) {
     return new JavaString(this.value.replace(new RegExp(String(regex), 'g'), String(replacement)));
+  }
+  toLowerCase() {
+    return new JavaString(this.value.toLowerCase());
   }
 }
 
@@ -42,7 +46,7 @@ export interface Rendered {
   headers: Record<string, string>;
 }
 
-export function renderTemplate(template: string, request: { params?: Record<string, string>; body?: unknown; requestTimeEpoch?: number }): Rendered {
+export function renderTemplate(template: string, request: { params?: Record<string, string>; body?: unknown; requestTimeEpoch?: number; requestId?: string }): Rendered {
   const responseOverride: { status?: number; header: Record<string, string> } = { header: {} };
   const bodyText = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? {});
   const parsed = typeof request.body === 'string' ? (() => { try { return JSON.parse(request.body); } catch { return undefined; } })() : request.body;
@@ -50,10 +54,10 @@ export function renderTemplate(template: string, request: { params?: Record<stri
     input: {
       params: (name: string) => java(request.params?.[name] ?? ''),
       path: (path: string) => java(jsonPath(parsed, path)),
-      body: bodyText,
+      body: new JavaString(bodyText),
     },
     util: { escapeJavaScript, urlEncode: (v: unknown) => encodeURIComponent(String(v)), parseJson: (v: unknown) => JSON.parse(String(v)) as unknown },
-    context: { requestId: 'req-1', requestTimeEpoch: request.requestTimeEpoch ?? Date.now(), responseOverride },
+    context: { requestId: request.requestId ?? 'req-1', requestTimeEpoch: request.requestTimeEpoch ?? Date.now(), responseOverride },
   });
   return { body, ...(responseOverride.status !== undefined ? { status: Number(responseOverride.status) } : {}), headers: responseOverride.header };
 }

@@ -187,8 +187,12 @@ describe('sending a file', () => {
     expect(api.accepted).toHaveLength(997);
     expect(api.mostInFlight).toBeLessThanOrEqual(8);
     expect(api.mostInFlight).toBeGreaterThan(1);
+    // Each line has its id before its first try: the ones refused (429, 503) were tried again with theirs.
     const byId = new Map(api.accepted.map((a) => [a.id, a.body]));
-    expect(byId.get(sent.find((s) => s.line === 2)!.id)).toBe(JSON.stringify({ prompt: 'p2', metadata: { n: '2' } }));
-    expect(byId.get(sent.find((s) => s.line === 1)!.id)).toBe(JSON.stringify({ prompt: 'plain prompt 1' }));
+    const idOf = (line: number) => sent.find((s) => s.line === line)!.id;
+    expect(byId.get(idOf(2))).toBe(JSON.stringify({ prompt: 'p2', metadata: { n: '2' }, id: idOf(2) }));
+    expect(byId.get(idOf(1))).toBe(JSON.stringify({ prompt: 'plain prompt 1', id: idOf(1) }));
+    expect(api.refusedIds).toHaveLength(3);
+    for (const id of api.refusedIds) expect(byId.has(id!)).toBe(true);
   });
 });

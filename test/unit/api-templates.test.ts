@@ -5,18 +5,58 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RESULT_MESSAGES } from '../../src/contract.js';
-import { ACCEPTED_TEMPLATE, EXPOSE_HEADERS_HEADER, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, STORE_ERROR_TEMPLATE, getResultShape, postShape } from '../../src/provision/rest-api-shapes.js';
+import { ACCEPTED_TEMPLATE, EXPOSE_HEADERS_HEADER, SEND_MESSAGE_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, STORE_ERROR_TEMPLATE, getResultShape, postShape } from '../../src/provision/rest-api-shapes.js';
 import type { Ctx } from '../../src/provision/types.js';
 import { resourceNames } from '../../src/contract.js';
 import { renderTemplate } from '../helpers/vtl.js';
 
 const ID = '2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe';
+const OTHER_ID = '7f1b3c2a-0d4e-4f5a-8b6c-9d0e1f2a3b4c';
 
 describe('the API\'s templates', () => {
-  it('answer POST with exactly {"id": ...} and the Location of the result', () => {
-    const out = renderTemplate(ACCEPTED_TEMPLATE, { body: { SendMessageResponse: { SendMessageResult: { MessageId: ID } } } });
-    expect(out.body).toBe(`{"id": "${ID}"}`);
-    expect(out.headers).toEqual({ Location: `results/${ID}` });
+  /** SendMessageBatch's answers in the XML of the SQS API reference's examples. */
+  const batchAnswer = (entry: string) => `<?xml version="1.0"?><SendMessageBatchResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><SendMessageBatchResult>${entry}</SendMessageBatchResult><ResponseMetadata><RequestId>ca1d1c8b-5e2a-4c1d-9a4e-0d6c8f5a1b2c</RequestId></ResponseMetadata></SendMessageBatchResponse>`;
+  const accepted = (id: string) => batchAnswer(`<SendMessageBatchResultEntry><Id>${id}</Id><MessageId>0a5231c7-8bff-4955-be2e-8dc7c50a25fa</MessageId><MD5OfMessageBody>0e024d309850c78cba5eabbeff7cae71</MD5OfMessageBody></SendMessageBatchResultEntry>`);
+  const refused = (senderFault: boolean) => batchAnswer(`<BatchResultErrorEntry><Id>${ID}</Id><Code>${senderFault ? 'InvalidMessageContents' : 'InternalError'}</Code><Message>no</Message><SenderFault>${senderFault}</SenderFault></BatchResultErrorEntry>`);
+  const form = (body: string) => Object.fromEntries(new URLSearchParams(body));
+
+  it('queue the body byte for byte as a batch of one whose entry Id is the client\'s id, lowered, also in an attribute', () => {
+    const body = `{"id": "${ID.toUpperCase()}", "prompt": "a & b = c + d 'q' \\"dq\\" é 🚀"}`;
+    const sent = form(renderTemplate(SEND_MESSAGE_TEMPLATE, { body, requestId: OTHER_ID }).body);
+    expect(sent).toEqual({
+      Action: 'SendMessageBatch',
+      'SendMessageBatchRequestEntry.1.Id': ID,
+      'SendMessageBatchRequestEntry.1.MessageBody': body,
+      'SendMessageBatchRequestEntry.1.MessageAttribute.1.Name': 'bq-request-id',
+      'SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType': 'String',
+      'SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue': ID,
+    });
+  });
+
+  it('give a request without an id the API\'s own request id', () => {
+    const sent = form(renderTemplate(SEND_MESSAGE_TEMPLATE, { body: '{"prompt": "hi"}', requestId: OTHER_ID }).body);
+    expect(sent['SendMessageBatchRequestEntry.1.Id']).toBe(OTHER_ID);
+    expect(sent['SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue']).toBe(OTHER_ID);
+  });
+
+  it('answer POST with exactly {"id": ...} of the entry SQS took, and the Location of the result', () => {
+    const out = renderTemplate(ACCEPTED_TEMPLATE, { body: accepted(ID) });
+    expect(out).toEqual({ body: `{"id": "${ID}"}`, headers: { Location: `results/${ID}` } });
+  });
+
+  it('turn the 200 of a batch whose entry SQS refused into 400 (the request\'s fault) or 500 (SQS\'s)', () => {
+    const sender = renderTemplate(ACCEPTED_TEMPLATE, { body: refused(true), requestId: OTHER_ID });
+    expect(sender.status).toBe(400);
+    expect(JSON.parse(sender.body)).toEqual({ message: 'The queue rejected the request', requestId: OTHER_ID });
+    const server = renderTemplate(ACCEPTED_TEMPLATE, { body: refused(false) });
+    expect(server.status).toBe(500);
+    expect(JSON.parse(server.body)).toMatchObject({ message: 'The queue is unavailable; try again' });
+    expect(server.headers).toEqual({});
+  });
+
+  it('ask SQS for XML, the answer whose element names its API reference documents', () => {
+    const ctx = { names: resourceNames('demo'), settings: { corsOrigin: '*', apiKeyRequired: true }, account: { accountId: '123456789012', region: 'us-east-1', partition: 'aws' } } as unknown as Ctx;
+    expect(postShape(ctx, 'v1').integration.requestParameters).toMatchObject({ 'integration.request.header.Accept': "'application/xml'" });
   });
 
   it('answer GET with the stored record byte for byte, nothing around it', () => {

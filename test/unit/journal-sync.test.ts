@@ -135,7 +135,7 @@ describe('SendMessage and POST /invokeModel answer only once the request is dura
     const post = (prompt: string) => fetch(server.invokeUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k' }, body: JSON.stringify({ prompt }) });
     const ok = await answeredOnlyAfterSync<{ id: string }>(file, 'keep me', post('keep me'));
     expect(ok.status).toBe(202);
-    expect(file.durable).toContain(`"id":"${ok.body.id}"`);
+    expect(file.durable).toContain(`"bq-request-id":{"DataType":"String","StringValue":"${ok.body.id}"}`);
 
     const refused = post('lost to a broken disk');
     await until('the next sync to be asked for', () => file.written.includes('broken disk') && file.pending.length === 1);

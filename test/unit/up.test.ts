@@ -9,6 +9,7 @@ import { CliError } from '../../src/errors.js';
 import { apply, observe, plan } from '../../src/provision/engine.js';
 import type { StackOptions } from '../../src/provision/types.js';
 import { ACCOUNT, REGION, TAGS, TEST_CODE, convergedAccount, emptyAccount, mockAws, mutatingCommands, resetMocks, sentCommands, session, type AccountState, type Mocks } from '../helpers/fake-aws.js';
+import { ACCEPTED_TEMPLATE, SEND_MESSAGE_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
 
 let mocks: Mocks | undefined;
 afterEach(() => {
@@ -129,18 +130,16 @@ describe('up from an empty account', () => {
     expect(input(m.apigateway.commandCalls(PutIntegrationCommand))).toEqual({
       restApiId: 'newapi', resourceId: 'newres', httpMethod: 'POST', integrationHttpMethod: 'POST', type: 'AWS',
       uri: `arn:aws:apigateway:${REGION}:sqs:path/${ACCOUNT}/demo-requests`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
-      requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
-      requestTemplates: { 'application/json': 'Action=SendMessage&MessageBody=$util.urlEncode($input.body)' },
+      requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'", 'integration.request.header.Accept': "'application/xml'" },
+      // What the templates do is rendered in api-templates.test.ts.
+      requestTemplates: { 'application/json': SEND_MESSAGE_TEMPLATE },
       passthroughBehavior: 'NEVER',
     });
+    expect(SEND_MESSAGE_TEMPLATE).toContain('Action=SendMessageBatch&SendMessageBatchRequestEntry.1.Id=$id&SendMessageBatchRequestEntry.1.MessageBody=$util.urlEncode($input.body)');
     const responses = m.apigateway.commandCalls(PutIntegrationResponseCommand).slice(0, 3).map((c) => c.args[0].input);
     expect(responses.map((r) => [r.statusCode, r.selectionPattern])).toEqual([['202', undefined], ['400', '4\\d{2}'], ['500', '5\\d{2}']]);
     // The body is the id; the Location header names where its result will be.
-    expect(responses[0]!.responseTemplates).toEqual({ 'application/json': [
-      "#set($id = $input.path('$.SendMessageResponse.SendMessageResult.MessageId'))",
-      '#set($context.responseOverride.header.Location = "results/$id")',
-      '{"id": "$id"}',
-    ].join('') });
+    expect(responses[0]!.responseTemplates).toEqual({ 'application/json': ACCEPTED_TEMPLATE });
     expect(input(m.apigateway.commandCalls(PutMethodResponseCommand)).responseParameters).toEqual({ 'method.response.header.Access-Control-Allow-Origin': false, 'method.response.header.Location': false, 'method.response.header.Access-Control-Expose-Headers': false });
   });
 

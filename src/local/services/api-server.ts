@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { REQUEST_ID_PATTERN, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, validateInvokeRequest } from '../../contract.js';
+import { REQUEST_ID_PATTERN, REQUEUE_ATTRIBUTES, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, validateInvokeRequest, type InvokeRequest } from '../../contract.js';
 import { CliError } from '../../errors.js';
 import { closeServer, listen, listenToKeep, readBody } from './http.js';
 import type { SqsCall } from './sqs-dynamodb-server.js';
@@ -111,8 +111,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       }
       const problems = validateInvokeRequest(body);
       if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
-      const sent = await options.sqs<{ MessageId: string }>('SendMessage', { QueueUrl: options.requestsQueueUrl, MessageBody: text });
-      return answer(202, { id: sent.MessageId }, { location: `${RESULTS_PATH}/${sent.MessageId}`, 'access-control-expose-headers': 'Location' });
+      // As the deployed template: the client's id, lowered, else one of the API's own.
+      const id = (body as InvokeRequest).id?.toLowerCase() ?? randomUUID();
+      await options.sqs('SendMessage', {
+        QueueUrl: options.requestsQueueUrl, MessageBody: text,
+        MessageAttributes: { [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: id } },
+      });
+      return answer(202, { id }, { location: `${RESULTS_PATH}/${id}`, 'access-control-expose-headers': 'Location' });
     } catch (err) {
       if (!res.headersSent) answer(500, { message: `The queue is unavailable; try again (${(err as Error).message})` });
     }
