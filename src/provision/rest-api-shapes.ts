@@ -248,12 +248,16 @@ export function liveMethodShape(method: Method | undefined): Partial<MethodShape
 const GATEWAY_CORS = (ctx: Ctx) => ({ 'gatewayresponse.header.Access-Control-Allow-Origin': quoted(ctx.settings.corsOrigin) });
 const DEFAULT_ERROR_BODY = '{"message":$context.error.messageString}';
 
-/** Gateway responses: a body that says what is wrong with the request, and CORS headers on errors. */
+/**
+ * Gateway responses: a body that says what is wrong with the request, and CORS headers on errors.
+ * Their templates are not run by the VTL engine, only substituted ($context variables; no $util,
+ * no directives): the validator's reason goes in as it is, as AWS's own examples put it.
+ */
 export function gatewayResponseShapes(ctx: Ctx) {
   return {
     BAD_REQUEST_BODY: {
       statusCode: '400',
-      responseTemplates: { [JSON_TYPE]: '{"message": "Invalid request body: $util.escapeJavaScript($context.error.validationErrorString)"}' },
+      responseTemplates: { [JSON_TYPE]: '{"message": "Invalid request body: $context.error.validationErrorString"}' },
       responseParameters: GATEWAY_CORS(ctx),
     },
     DEFAULT_4XX: { responseTemplates: { [JSON_TYPE]: DEFAULT_ERROR_BODY }, responseParameters: GATEWAY_CORS(ctx) },

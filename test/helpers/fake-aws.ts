@@ -223,7 +223,7 @@ export function convergedAccount(): AccountState {
       validators: [{ id: 'val1', name: 'body-only', validateRequestBody: true, validateRequestParameters: false }],
       gatewayResponses: [
         { responseType: 'BAD_REQUEST_BODY', statusCode: '400', defaultResponse: false, responseParameters: { 'gatewayresponse.header.Access-Control-Allow-Origin': "'*'" },
-          responseTemplates: { 'application/json': '{"message": "Invalid request body: $util.escapeJavaScript($context.error.validationErrorString)"}' } },
+          responseTemplates: { 'application/json': '{"message": "Invalid request body: $context.error.validationErrorString"}' } },
         ...['DEFAULT_4XX', 'DEFAULT_5XX'].map((t) => ({ responseType: t, defaultResponse: false, responseParameters: { 'gatewayresponse.header.Access-Control-Allow-Origin': "'*'" }, responseTemplates: { 'application/json': '{"message":$context.error.messageString}' } })),
         { responseType: 'THROTTLED', statusCode: '429', defaultResponse: true, responseTemplates: { 'application/json': '{"message":$context.error.messageString}' } },
       ],

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RESULT_MESSAGES } from '../../src/contract.js';
-import { ACCEPTED_TEMPLATE, EXPOSE_HEADERS_HEADER, SEND_MESSAGE_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, STORE_ERROR_TEMPLATE, getResultShape, postShape } from '../../src/provision/rest-api-shapes.js';
+import { ACCEPTED_TEMPLATE, EXPOSE_HEADERS_HEADER, JSON_TYPE, SEND_MESSAGE_TEMPLATE, gatewayResponseShapes, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, STORE_ERROR_TEMPLATE, getResultShape, postShape } from '../../src/provision/rest-api-shapes.js';
 import type { Ctx } from '../../src/provision/types.js';
 import { resourceNames } from '../../src/contract.js';
 import { renderTemplate } from '../helpers/vtl.js';
@@ -110,5 +110,18 @@ describe('the API\'s CORS', () => {
     for (const code of ['202', '429']) expect(get.methodResponses[code]!.responseParameters).toHaveProperty([EXPOSE_HEADERS_HEADER], false);
     // The 200 and 400 integration responses are the ones a template turns into 202 and 429.
     for (const code of ['200', '400']) expect(get.integration.integrationResponses[code]!.responseParameters[EXPOSE_HEADERS_HEADER]).toBe("'Retry-After'");
+  });
+});
+
+describe('the API\'s gateway responses', () => {
+  const ctx = { account: { partition: 'aws', region: 'us-east-1', accountId: '123456789012' }, names: resourceNames('demo'), settings: { corsOrigin: '*', apiKeyRequired: true } } as unknown as Ctx;
+
+  it('use only simple variable substitution, which is all API Gateway does with them: no $util, no $input, no directive', () => {
+    const templates = Object.entries(gatewayResponseShapes(ctx)).map(([type, shape]) => [type, shape.responseTemplates[JSON_TYPE]!] as const);
+    expect(templates.map(([type]) => type)).toContain('BAD_REQUEST_BODY');
+    for (const [type, template] of templates) {
+      expect(template, type).not.toMatch(/#|\$util|\$input|\(/);
+      for (const variable of template.match(/\$[A-Za-z.]+/g) ?? []) expect(variable, type).toMatch(/^\$context\.error\.(messageString|validationErrorString)$/);
+    }
   });
 });
