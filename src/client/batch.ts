@@ -10,9 +10,13 @@ import type { ResultsStoreSource } from './store.js';
 /** BatchGetItem reads at most 100 keys a call; a round reads this many calls at once. */
 const KEYS_PER_CALL = 100;
 const CALLS_PER_ROUND = 8;
-const FIRST_PAUSE_MS = 250;
+/**
+ * Rounds start at least a second apart, and further apart (doubling to 5 s) while all is pending or
+ * DynamoDB holds reads back: eventually consistent reads of at most 800 keys a second cost a new
+ * on-demand table (about 12,000 reads a second at first) little, and leave its capacity to the workers.
+ */
+const ROUND_MS = 1_000;
 const MOST_PAUSE_MS = 5_000;
-const MOST_PAUSE_WHILE_SENDING_MS = 1_000;
 
 export interface BatchOptions {
   file: string;
@@ -28,6 +32,8 @@ export interface BatchOptions {
   onBadLine?: (line: number, reason: string) => void;
   /** A line that could not be sent within --retry-for (resume sends it again). */
   onNotSent?: (line: number, reason: string) => void;
+  /** Waits between rounds of reads (a test's clock). */
+  pause?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface BatchProgress {
@@ -55,34 +61,41 @@ export interface BatchOutcome extends BatchProgress {
 /** A failure that may pass: no answer at all (a restarting stack), throttling, or a server error. */
 function transient(err: unknown): boolean {
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return status === undefined || status === 429 || status >= 500 || /Throttl|ProvisionedThroughputExceeded/.test((err as Error).name);
+  return status === undefined || status === 429 || status >= 500 || throttled(err);
 }
+const throttled = (err: unknown) => /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test((err as Error).name);
 
-/** One round of reads: the stored records of `ids`, 100 keys a BatchGetItem call, the calls side by side. */
+/**
+ * One round of reads: the stored records of `ids`, 100 keys a BatchGetItem call, the calls side by
+ * side, and how many keys DynamoDB left unread (UnprocessedKeys, or a call it throttled): those
+ * stay pending for a later round.
+ */
 async function readResults(store: ResultsStoreSource, ids: string[], signal?: AbortSignal) {
   const chunks = Array.from({ length: Math.ceil(ids.length / KEYS_PER_CALL) }, (_, i) => ids.slice(i * KEYS_PER_CALL, (i + 1) * KEYS_PER_CALL));
-  return (await Promise.all(chunks.map(async (chunk) => {
+  const answers = await Promise.all(chunks.map(async (chunk) => {
     try {
       const answer = await store.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [store.table]: {
         Keys: chunk.map((id) => ({ [RESULT_ITEM.key]: { S: id } })),
         ProjectionExpression: '#id, #record, #expires',
         ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#record': RESULT_ITEM.record, '#expires': RESULT_ITEM.expiresAt },
-        ConsistentRead: true,
+        // Half the price of a strong read; a record not seen yet is read on a later round.
+        ConsistentRead: false,
       } } }), { abortSignal: signal });
-      // Keys DynamoDB left unprocessed simply stay pending for the next round.
-      return answer.Responses?.[store.table] ?? [];
+      return { items: answer.Responses?.[store.table] ?? [], unread: answer.UnprocessedKeys?.[store.table]?.Keys?.length ?? 0 };
     } catch (err) {
-      if (signal?.aborted) return [];
+      if (signal?.aborted) return { items: [], unread: 0 };
+      if (throttled(err)) return { items: [], unread: chunk.length };
       throw err;
     }
-  }))).flat();
+  }));
+  return { found: answers.flatMap((a) => a.items), unread: answers.reduce((sum, a) => sum + a.unread, 0) };
 }
 
 const badLineRecord = (reason: string) => JSON.stringify({ status: 'error', error: { code: BAD_LINE, message: reason } });
 
 /**
  * `batch`: sends every line of a file (as `send --file` does) while collecting every result from the
- * results store in bulk (BatchGetItem, 100 ids a call, backing off while all are pending), and
+ * results store in bulk (BatchGetItem, 100 ids a call, a round a second at most), and
  * writes one output line per input line. The journal makes a rerun with `resume` send only what was
  * never sent and collect the rest.
  */
@@ -107,26 +120,29 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
     counts.tokensOut += result.usage?.outputTokens ?? 0;
   };
 
+  const pause = options.pause ?? sleep;
   const collector = (async () => {
-    let pause = FIRST_PAUSE_MS;
+    let wait = ROUND_MS;
     /** Since when the results store has not answered: a restarting local stack, a network blip; given up after --retry-for. */
     let failingSince: number | undefined;
     while (!stopped() && (!sendingDone || pending.size)) {
+      const roundStarted = Date.now();
       const ids = [...pending.keys()].slice(0, KEYS_PER_CALL * CALLS_PER_ROUND);
-      let found;
+      let round;
       try {
-        found = await readResults(store, ids, options.signal);
+        round = await readResults(store, ids, options.signal);
         failingSince = undefined;
       } catch (err) {
         failingSince ??= Date.now();
         const left = `what was collected is in ${options.out}, and --resume collects the rest`;
         if (!transient(err)) throw new CliError(`Reading results from ${options.target} failed: ${describeError(err)} Meanwhile, ${left}.`);
         if (Date.now() - failingSince > options.retryForMs) throw new CliError(`${options.target} is not answering (its results store: ${errorMessage(err).split('\n')[0]}): ${left}.`);
-        pause = Math.min(pause * 2, MOST_PAUSE_MS);
-        await sleep(Math.min(pause, Math.max(0, deadline - Date.now())), options.signal);
+        wait = Math.min(wait * 2, MOST_PAUSE_MS);
+        await pause(Math.min(wait, Math.max(0, deadline - Date.now())), options.signal);
         continue;
       }
-      for (const item of found) {
+      let collected = 0;
+      for (const item of round.found) {
         const id = item[RESULT_ITEM.key]?.S;
         const line = id === undefined ? undefined : pending.get(id);
         const text = item[RESULT_ITEM.record]?.S;
@@ -134,10 +150,13 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
         if (line === undefined || text === undefined || isExpired(item[RESULT_ITEM.expiresAt]?.N)) continue;
         pending.delete(id!);
         record(line, text);
+        collected++;
       }
-      // Results arriving: look again at once; none: wait longer each time, up to 5 s (1 s while still sending).
-      pause = found.length ? FIRST_PAUSE_MS : Math.min(pause * 2, sendingDone ? MOST_PAUSE_MS : MOST_PAUSE_WHILE_SENDING_MS);
-      if (found.length < ids.length || !ids.length) await sleep(Math.min(pause, Math.max(0, deadline - Date.now())), options.signal);
+      if (sendingDone && !pending.size) break;
+      // Held back by DynamoDB, or nothing new once all is sent: back off. Else: the next round a second after this one began.
+      const idle = !collected && sendingDone;
+      wait = round.unread || idle ? Math.min(wait * 2, MOST_PAUSE_MS) : ROUND_MS;
+      await pause(Math.min(Math.max(0, roundStarted + wait - Date.now()), Math.max(0, deadline - Date.now())), options.signal);
     }
   })();
 

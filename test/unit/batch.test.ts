@@ -41,7 +41,7 @@ afterAll(async () => close());
 beforeEach(() => dynamoMock.reset());
 
 describe('batch', () => {
-  it('reads results with BatchGetItem (strongly consistent, projected, 100 keys a call), asking again while all are pending', async () => {
+  it('reads results with BatchGetItem (eventually consistent, projected, 100 keys a call), asking again while all are pending', async () => {
     const dir = tempDir('bq-batch-unit-');
     const file = join(dir, 'in.txt');
     writeFileSync(file, Array.from({ length: 150 }, (_, i) => `p${i + 1}`).join('\n'));
@@ -57,13 +57,41 @@ describe('batch', () => {
     expect(outcome).toMatchObject({ ok: 150, error: 0, pending: 0, sent: 150, tokensIn: 300, tokensOut: 450, timedOut: false });
     expect(round).toBeGreaterThan(2);
     const calls = dynamoMock.commandCalls(BatchGetItemCommand).map((c) => c.args[0].input.RequestItems!['demo-results']!);
-    expect(calls.every((c) => c.Keys!.length <= 100 && c.ConsistentRead === true && c.ProjectionExpression === '#id, #record, #expires')).toBe(true);
+    expect(calls.every((c) => c.Keys!.length <= 100 && c.ConsistentRead === false && c.ProjectionExpression === '#id, #record, #expires')).toBe(true);
     expect(calls[0]!.ExpressionAttributeNames).toEqual({ '#id': 'id', '#record': 'record', '#expires': 'expiresAt' });
     const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(150);
     expect(lines.find((l) => l.line === 42)).toMatchObject({ line: 42, status: 'ok', output: 'echo: p42' });
     // Complete: nothing to resume, so the journal is gone.
     expect(existsSync(`${out}.journal`)).toBe(false);
+  });
+
+  it('starts rounds a second apart, and backs off while DynamoDB leaves keys unprocessed or throttles, without giving up', async () => {
+    const dir = tempDir('bq-batch-unit-');
+    const file = join(dir, 'in.txt');
+    writeFileSync(file, 'slow-1\nslow-2\nslow-3');
+    const out = join(dir, 'out.jsonl');
+    const events: string[] = [];
+    let reads = 0;
+    dynamoMock.on(BatchGetItemCommand).callsFake((input) => {
+      const keys = input.RequestItems['demo-results'].Keys as { id: { S: string } }[];
+      events.push('read');
+      if (++reads === 1) return { Responses: { 'demo-results': [] }, UnprocessedKeys: { 'demo-results': { Keys: keys } } };
+      if (reads === 2) throw Object.assign(new Error('Throughput exceeds the current capacity of your table or index.'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+      return { Responses: { 'demo-results': keys.map((k) => ({ id: k.id, record: { S: record(k.id.S, 'late') } })) }, UnprocessedKeys: {} };
+    });
+    const pause = async (ms: number) => {
+      events.push(`pause ${Math.round(ms / 100) * 100}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    const outcome = await runBatch(api, store, { file, out, parallel: 1, retryForMs: 10_000, timeoutMs: 60_000, resume: false, target: 'stack demo', pause }, () => undefined);
+    expect(outcome).toMatchObject({ ok: 3, pending: 0 });
+    const first = events.indexOf('read');
+    // Unprocessed keys: twice the pause; a throttled call: twice again; results: a second from the round's start.
+    expect(events.slice(first, first + 4)).toEqual(['read', 'pause 2000', 'read', 'pause 4000']);
+    // Between two reads, about the second a round takes at least (the old collector asked again at once).
+    const pauses = events.slice(first).filter((e) => e.startsWith('pause')).map((e) => Number(e.split(' ')[1]));
+    expect(Math.min(...pauses)).toBeGreaterThanOrEqual(800);
   });
 
   it('leaves a result past its expiresAt pending, as if TTL had deleted it on time', async () => {
