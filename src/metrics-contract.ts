@@ -7,6 +7,12 @@
 /** The CloudWatch namespace of every metric the worker emits. */
 export const METRICS_NAMESPACE = 'BedrockQueue';
 
+/**
+ * The part of the window's error results no error code accounts for yet: CloudWatch's SEARCH finds
+ * a metric only once its catalogue lists it, up to 15 minutes after a new code first appears.
+ */
+export const UNATTRIBUTED_ERRORS = 'unattributed';
+
 /** Every metric has the Stack dimension; ResultsError is also published per ErrorCode. */
 export const METRIC_DIMENSIONS = { stack: 'Stack', errorCode: 'ErrorCode' } as const;
 

@@ -2,7 +2,7 @@ import { GetMetricDataCommand, type CloudWatchClient, type GetMetricDataCommandI
 import { resourceNames } from '../contract.js';
 import {
   LATENCY_METRICS, METRICS, METRICS_NAMESPACE, METRIC_DIMENSIONS, MINUTE_MS, PERCENTILES, SUMMED_METRICS,
-  alignedMinutes, minuteOf, type MetricsReading, type Percentiles,
+  UNATTRIBUTED_ERRORS, alignedMinutes, minuteOf, type MetricsReading, type Percentiles,
 } from '../metrics-contract.js';
 
 const ERRORS_ID = 'errorsByCode';
@@ -17,7 +17,8 @@ const stackMetric = (stack: string, key: keyof typeof METRICS) => ({
 /**
  * One GetMetricData request for every figure: per-minute sums, latency percentiles over the whole
  * window (one period the window's length), the end-to-end p95 per minute, error results per code
- * (a SEARCH over the ErrorCode dimension), the requests queue's oldest message and the worker's
+ * (a SEARCH over the ErrorCode dimension; what it cannot attribute yet is `unattributed`), the
+ * requests queue's oldest message and the worker's
  * concurrent executions. Start and end fall on minute boundaries, as CloudWatch recommends.
  */
 export function metricDataRequest(stack: string, windowSeconds: number, now: number): GetMetricDataCommandInput {
@@ -64,9 +65,12 @@ function readingOf(results: MetricDataResult[], windowSeconds: number, now: numb
     const code = (r.Label ?? '').trim().split(/\s+/).pop() || 'Unknown';
     if (total > 0) errorsByCode[code] = (errorsByCode[code] ?? 0) + total;
   }
+  const sums = Object.fromEntries(SUMMED_METRICS.map((key) => [key, perMinute(key).map((v) => v ?? 0)])) as MetricsReading['sums'];
+  const unattributed = sums.resultsError.reduce((a, b) => a + b, 0) - Object.values(errorsByCode).reduce((a, b) => a + b, 0);
+  if (unattributed > 0) errorsByCode[UNATTRIBUTED_ERRORS] = unattributed;
   return {
     minutes,
-    sums: Object.fromEntries(SUMMED_METRICS.map((key) => [key, perMinute(key).map((v) => v ?? 0)])) as MetricsReading['sums'],
+    sums,
     endToEndP95: perMinute(P95_PER_MINUTE_ID),
     latency: Object.fromEntries(LATENCY_METRICS.map((key) => [key, Object.fromEntries(PERCENTILES.map((p) => [p, single(`${key}_${p}`)])) as Percentiles])) as MetricsReading['latency'],
     errorsByCode,

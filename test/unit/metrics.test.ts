@@ -85,6 +85,17 @@ describe('reading the metrics from CloudWatch', () => {
     expect(figures.to).toBe('2026-11-26T14:04:00.000Z');
   });
 
+  it('counts the error results no code accounts for yet as unattributed (SEARCH lists a new code within 15 minutes)', async () => {
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [
+      { Id: 'resultsError', Timestamps: [minute('14:03'), minute('14:02')], Values: [4, 1], StatusCode: 'Complete' },
+      // A direct query sees all five errors at once; SEARCH finds only the code CloudWatch has listed.
+      { Id: 'errorsByCode', Label: 'ThrottlingException', Timestamps: [minute('13:59')], Values: [3], StatusCode: 'Complete' },
+    ] });
+    const reading = await readCloudWatch(new CloudWatchClient({ region: 'us-east-1' }), 'demo', 300, NOW);
+    expect(reading.errorsByCode).toEqual({ ThrottlingException: 3, unattributed: 2 });
+    expect(summarize(reading, 300, 10).errorsByCode).toEqual({ ThrottlingException: 3, unattributed: 2 });
+  });
+
   it('passes AWS\'s errors on to the caller (status reports them and goes on)', async () => {
     cloudwatch.on(GetMetricDataCommand).rejects(Object.assign(new Error('User: arn:aws:iam::123456789012:user/ops is not authorized to perform: cloudwatch:GetMetricData because no identity-based policy allows the cloudwatch:GetMetricData action'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
     await expect(readCloudWatch(new CloudWatchClient({ region: 'us-east-1' }), 'demo', 300, NOW)).rejects.toThrow(/cloudwatch:GetMetricData/);
