@@ -95,6 +95,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         res.writeHead(200, { 'content-type': 'application/json', ...cors, 'access-control-expose-headers': 'Retry-After' });
         return res.end(record);
       }
+      // API Gateway selects the template and the model by MIME type (its docs key requestTemplates by
+      // "MIME type"): parameters such as charset=utf-8 are not part of it.
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json') {
         req.resume();
