@@ -39,8 +39,9 @@ describe('the local target, end to end over HTTP and the SQS protocol', () => {
     const seen: Record<string, { body: string; handle: string }> = {};
     // Each message is received once (hidden meanwhile), then handed back: receive counts stay low.
     await waitUntil('the queued requests', async () => {
-      const { Messages = [] } = await rawSqs<{ Messages?: { MessageId: string; Body: string; ReceiptHandle: string }[] }>(stack.state.sqsEndpoint, 'ReceiveMessage', { QueueUrl: requests, MaxNumberOfMessages: 10, VisibilityTimeout: 30 });
-      for (const m of Messages) seen[m.MessageId] = { body: m.Body, handle: m.ReceiptHandle };
+      const { Messages = [] } = await rawSqs<{ Messages?: { Body: string; ReceiptHandle: string; MessageAttributes?: Record<string, { StringValue: string }> }[] }>(stack.state.sqsEndpoint, 'ReceiveMessage', { QueueUrl: requests, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageAttributeNames: ['All'] });
+      // The id the API answered travels with the request, as on AWS.
+      for (const m of Messages) seen[m.MessageAttributes!['bq-request-id']!.StringValue] = { body: m.Body, handle: m.ReceiptHandle };
       return Object.keys(seen).length === prompts.length;
     });
     ids.forEach((id, i) => expect(seen[id]!.body).toBe(JSON.stringify({ prompt: prompts[i], metadata: { 'clé': 'välue & more' } })));
