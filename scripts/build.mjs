@@ -20,8 +20,8 @@ await build({
   target: 'node20',
   // yargs and the AWS SDK are bundled: a few chunks load faster than hundreds of files from
   // node_modules, which keeps --help near plain node; the SDK's chunks load only in the commands
-  // that call AWS. ora stays external (loaded only where used).
-  external: ['ora'],
+  // that call AWS. ora and ws stay external (loaded only where used; ws by the local stack).
+  external: ['ora', 'ws'],
   // Some SDK dependencies are CommonJS and call require(); give the ES module one.
   banner: { js: "import { createRequire as __bqRequire } from 'node:module'; const require = __bqRequire(import.meta.url);" },
   plugins: [{

@@ -99,9 +99,10 @@ export const LOCAL_ACCOUNT = { region: 'us-east-1', accountId: '123456789012', p
 /**
  * The results store (a DynamoDB table per stack): one item per request id, holding the exact JSON
  * the results queue got (`record`), its status (for the conditional write: an `ok` is never
- * replaced by an error) and when DynamoDB's TTL may delete it (epoch seconds).
+ * replaced by an error) and when DynamoDB's TTL may delete it (epoch seconds); until the record is
+ * there, the WebSocket connections waiting for it (`listeners`, a string set).
  */
-export const RESULT_ITEM = { key: 'id', record: 'record', status: 'status', expiresAt: 'expiresAt', leaseUntil: 'leaseUntil', leaseToken: 'leaseToken' } as const;
+export const RESULT_ITEM = { key: 'id', record: 'record', status: 'status', expiresAt: 'expiresAt', leaseUntil: 'leaseUntil', leaseToken: 'leaseToken', listeners: 'listeners' } as const;
 /**
  * The status of an item whose request a worker has claimed (`leaseUntil`, epoch ms; `leaseToken`,
  * the claim's own): it has no record yet, so every reader sees it as pending.
@@ -138,6 +139,8 @@ export const WORKER_ENV = {
   /** The results store's table, and how long its items live (seconds). */
   resultsTable: 'BQ_RESULTS_TABLE',
   resultsTtlSeconds: 'BQ_RESULTS_TTL_SECONDS',
+  /** Where results are posted to WebSocket connections (API Gateway's management API of the stage); absent, nothing is pushed. */
+  connectionsEndpoint: 'BQ_CONNECTIONS_ENDPOINT',
 } as const;
 
 /**
@@ -186,6 +189,8 @@ export interface StatusReport {
   deployed: boolean;
   model?: string;
   invokeUrl?: string;
+  /** Where clients open the WebSocket API (README, "The WebSocket API"). */
+  websocketUrl?: string;
   resources: { kind: string; name: string; state: 'present' | 'missing' | 'drifted' | 'not ours'; changes: { field: string; live: unknown; desired: unknown }[] }[];
   queues: { name: string; visible: number; inFlight: number; delayed: number }[];
   mapping?: { state?: string; paused: boolean; maximumConcurrency?: number; batchSize?: number; invocationsInFlight?: number };

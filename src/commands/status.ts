@@ -81,6 +81,7 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     deployed: true,
     model: status.model,
     invokeUrl: status.invokeUrl,
+    ...(found.state.websocketUrl ? { websocketUrl: found.state.websocketUrl } : {}),
     resources: LOCAL_PARTS(argv.name).map(([kind, name]) => ({ kind, name, state: 'present', changes: [] })),
     queues: orderedQueues(argv.name, status.queues),
     mapping: {
@@ -99,7 +100,7 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     '',
     ...humanQueues(report),
     ...humanMetrics(report),
-    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', status.invokeUrl], ['SQS endpoint', found.state.sqsEndpoint]], ''),
+    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', status.invokeUrl], ...(found.state.websocketUrl ? [['WebSocket URL', found.state.websocketUrl]] : []), ['SQS endpoint', found.state.sqsEndpoint]], ''),
   ].join('\n'));
 }
 

@@ -14,6 +14,8 @@ export interface WorkerConfig {
   deadLetterQueue?: string;
   /** The Stack dimension of the worker's metrics (absent: the log lines carry none). */
   stack?: string;
+  /** The WebSocket API's management endpoint, where results are posted to their listeners (absent: none are). */
+  connectionsEndpoint?: string;
 }
 
 /** Reads the worker's configuration from the environment `up` sets; throws naming what is missing. */
@@ -34,6 +36,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     logText: env[WORKER_ENV.logText] === 'true',
     recordConcurrency: Math.max(1, Number(env[WORKER_ENV.recordConcurrency] ?? 4) || 4),
     ...(Number(env[WORKER_ENV.maxReceiveCount]) >= 1 ? { maxReceiveCount: Number(env[WORKER_ENV.maxReceiveCount]) } : {}),
+    ...(env[WORKER_ENV.connectionsEndpoint] ? { connectionsEndpoint: env[WORKER_ENV.connectionsEndpoint] } : {}),
     ...(env[WORKER_ENV.stackName] ? { stack: env[WORKER_ENV.stackName], deadLetterQueue: resourceNames(env[WORKER_ENV.stackName]!).deadLetterQueue } : {}),
   };
 }

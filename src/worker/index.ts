@@ -1,3 +1,4 @@
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -12,11 +13,13 @@ import { claimRequest, releaseClaim } from './claim.js';
 import { delayRetries, publishResults, queueUrlOf, requeue } from './publish.js';
 import { emfDocument, requestMetrics, writeLogLine } from './metrics.js';
 import { storeResults } from './store.js';
-import { processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
+import { pushResults, type Delivery } from './push.js';
+import { connectionOf, processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
 
 const keepAlive = new HttpAgent({ keepAlive: true });
 const keepAliveTls = new HttpsAgent({ keepAlive: true });
 let clients: { bedrock: BedrockRuntimeClient; sqs: SQSClient; dynamo: DynamoDBClient } | undefined;
+let connections: ApiGatewayManagementApiClient | undefined;
 
 /**
  * One set of clients per container; region and endpoints come from the standard AWS environment.
@@ -77,6 +80,25 @@ function logOutcome(outcome: Outcome, config: WorkerConfig, ended: ResultRecord 
 }
 
 /**
+ * Posts the records stored by this batch to the connections subscribed to them, and to the socket
+ * each request came from (the `invoke` route); a duplicate delivery posts the stored answer to its own.
+ */
+async function pushToListeners(endpoint: string, outcomes: Outcome[], deliveries: Map<string, Delivery & { connections: Set<string> }>) {
+  for (const o of outcomes) {
+    const connection = connectionOf(o.record);
+    const id = requestIdOf(o.record);
+    if (!connection) continue;
+    if (o.kind === 'stored') deliveries.set(id, { id, stored: o.text, connections: new Set([...(deliveries.get(id)?.connections ?? []), connection]) });
+    else deliveries.get(id)?.connections.add(connection);
+  }
+  const waiting = [...deliveries.values()].filter((d) => d.connections.size);
+  if (!waiting.length) return;
+  connections ??= new ApiGatewayManagementApiClient({ endpoint, requestHandler: new NodeHttpHandler({ httpAgent: keepAlive, httpsAgent: keepAliveTls }) });
+  const tally = await pushResults(connections, waiting);
+  if (tally.gone || tally.failed) writeLogLine({ level: tally.failed ? 'warn' : 'info', message: 'push', ...tally });
+}
+
+/**
  * The Lambda handler: each record ends in a published result, or is reported in batchItemFailures
  * (with a shortened visibility) to be tried again. It never throws: the return value is the only signal.
  */
@@ -103,7 +125,9 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   const plan = planBatch(outcomes, config, Date.now());
   // The store first: the results queue gets what the store holds. A final error the store did not
   // take is published all the same, so that it is not lost as its request moves to the DLQ.
-  const stored = plan.results.length ? await storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, plan.results) : new Map<string, string>();
+  const deliveries = new Map<string, Delivery & { connections: Set<string> }>();
+  const heard = (id: string, stored: string, listeners: string[]) => deliveries.set(id, { id, stored, connections: new Set(listeners) });
+  const stored = plan.results.length ? await storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, plan.results, heard) : new Map<string, string>();
   const bodies = toPublish(outcomes, plan, stored);
   const notQueued = bodies.length ? await publishResults(sqs, config.resultsQueueUrl, bodies) : new Set<string>();
   const unpublished = new Set([...plan.results.filter((r) => !stored.has(r.id)).map((r) => r.id), ...notQueued]);
@@ -118,6 +142,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   await Promise.all(claimsToGiveBack(outcomes, stored).map(({ id, claim }) => releaseClaim(dynamo, config.resultsTable, id, claim)));
   await delayRetries(sqs, retries.map(({ outcome, seconds }) => ({ queueUrl: queueUrlOf(outcome.record.eventSourceARN), receiptHandle: outcome.record.receiptHandle, seconds })));
   const retried = new Set(retries.map((r) => r.outcome));
+  if (config.connectionsEndpoint) await pushToListeners(config.connectionsEndpoint, outcomes, deliveries);
   for (const o of outcomes) logOutcome(o, config, ended.get(requestIdOf(o.record)), requeued.has(o), retried.has(o));
   return { batchItemFailures: retries.map(({ outcome }) => ({ itemIdentifier: outcome.record.messageId })) };
 }

@@ -1,6 +1,7 @@
 import { ConverseCommand, type BedrockRuntimeClient, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
 import type { SQSRecord } from 'aws-lambda';
 import { REQUEUE_ATTRIBUTES, validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
+import { ACTIONS, CONNECTION_ATTRIBUTE } from '../stream-contract.js';
 import type { Claim } from './claim.js';
 import type { WorkerConfig } from './config.js';
 
@@ -81,6 +82,11 @@ export function requestIdOf(record: SQSRecord): string {
   return attribute(record, REQUEUE_ATTRIBUTES.requestId) ?? record.messageId;
 }
 
+/** The WebSocket connection that sent the request (the `invoke` route), which its result goes to. */
+export function connectionOf(record: SQSRecord): string | undefined {
+  return attribute(record, CONNECTION_ATTRIBUTE);
+}
+
 /** When the API first queued the request (epoch ms). */
 export function queuedAtOf(record: SQSRecord): number {
   return Number(attribute(record, REQUEUE_ATTRIBUTES.queuedAt) ?? record.attributes?.SentTimestamp);
@@ -103,6 +109,11 @@ function parseRequest(body: string): { request: InvokeRequest } | { problem: str
     parsed = JSON.parse(body);
   } catch (err) {
     return { problem: `the body is not JSON (${(err as Error).message})` };
+  }
+  // A request from the WebSocket API carries its route, `"action": "invoke"`, beside the body.
+  if (parsed && typeof parsed === 'object' && (parsed as { action?: unknown }).action === ACTIONS.invoke) {
+    const { action: _, ...body } = parsed as Record<string, unknown>;
+    parsed = body;
   }
   const problems = validateInvokeRequest(parsed);
   return problems.length ? { problem: problems.join('; ') } : { request: parsed as InvokeRequest };

@@ -9,9 +9,14 @@ export function storedRecord(result: ResultRecord): string {
   return Buffer.byteLength(queued) <= MAX_STORED_RECORD_BYTES ? queued : fitResult(result, MAX_STORED_RECORD_BYTES, { truncated: true });
 }
 
-/** The PutItem that stores one result; a duplicate delivery never replaces an `ok` with an error. */
+/**
+ * The PutItem that stores one result; a duplicate delivery never replaces an `ok` with an error.
+ * It answers with the item it replaced, whose `listeners` are the connections subscribed until
+ * this moment: a later subscribe finds the record itself, so none is missed.
+ */
 export function putResult(table: string, result: ResultRecord, ttlSeconds: number, now = Date.now()) {
   return new PutItemCommand({
+    ReturnValues: 'ALL_OLD',
     TableName: table,
     Item: {
       [RESULT_ITEM.key]: { S: result.id },
@@ -41,21 +46,28 @@ async function withStoreRetries<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A record now in the store, with the connections subscribed to it until it was written. */
+export type Heard = (id: string, stored: string, listeners: string[]) => void;
+
 /**
  * Stores results, before anything is published: the store is the source of truth. Returns, by
  * id, the JSON the results queue gets: the result's own, or, when an `ok` is stored already (the
- * condition failed), the stored one, so that every reader sees one answer. An id missing was not stored.
+ * condition failed), the stored one, so that every reader sees one answer. An id missing was not
+ * stored. `heard` learns each stored record and who was waiting for it.
  */
-export async function storeResults(dynamo: DynamoDBClient, table: string, ttlSeconds: number, results: ResultRecord[]): Promise<Map<string, string>> {
+export async function storeResults(dynamo: DynamoDBClient, table: string, ttlSeconds: number, results: ResultRecord[], heard: Heard = () => undefined): Promise<Map<string, string>> {
   const toPublish = new Map<string, string>();
   await Promise.all(results.map(async (result) => {
     try {
-      await withStoreRetries(() => dynamo.send(putResult(table, result, ttlSeconds)));
+      const replaced = await withStoreRetries(() => dynamo.send(putResult(table, result, ttlSeconds)));
       toPublish.set(result.id, serializeResult(result));
+      heard(result.id, storedRecord(result), replaced.Attributes?.[RESULT_ITEM.listeners]?.SS ?? []);
     } catch (err) {
       if ((err as Error).name !== 'ConditionalCheckFailedException') return;
       const stored = await readStored(dynamo, table, result.id).catch(() => undefined);
-      if (stored?.text !== undefined) toPublish.set(result.id, stored.text);
+      if (stored?.text === undefined) return;
+      toPublish.set(result.id, stored.text);
+      heard(result.id, stored.text, []);
     }
   }));
   return toPublish;

@@ -194,6 +194,8 @@ describe('worker', () => {
     const { Item, ...rest } = puts[0]!;
     expect(rest).toEqual({
       TableName: 'demo-results',
+      // The replaced item's listeners: the WebSocket connections the record is pushed to.
+      ReturnValues: 'ALL_OLD',
       ConditionExpression: 'attribute_not_exists(#id) OR #status <> :ok',
       ExpressionAttributeNames: { '#id': 'id', '#status': 'status' },
       ExpressionAttributeValues: { ':ok': { S: 'ok' } },

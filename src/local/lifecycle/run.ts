@@ -78,6 +78,7 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
       pid: process.pid,
       apiUrl: local.apiUrl,
       invokeUrl: local.invokeUrl,
+      websocketUrl: local.websocketUrl,
       ...(local.apiKey ? { apiKey: local.apiKey } : {}),
       sqsEndpoint: local.sqsEndpoint,
       ...(local.modelEndpoint ? { modelEndpoint: local.modelEndpoint } : {}),

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { randomBytes } from 'node:crypto';
-import { BATCH_SIZE, LOCAL_ACCOUNT, RESULT_ITEM, resourceNames } from '../../contract.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { BATCH_SIZE, LOCAL_ACCOUNT, REQUEUE_ATTRIBUTES, RESULT_ITEM, WORKER_ENV, isExpired, resourceNames } from '../../contract.js';
+import { CONNECTION_ATTRIBUTE, subscribeUpdate } from '../../stream-contract.js';
 import { queueArn } from '../../provision/arns.js';
 import type { QueueReport } from '../../operate/busy-queues.js';
 import { createOrAdopt, openSession } from '../../provision/engine.js';
@@ -11,6 +12,7 @@ import type { Ctx, Settings } from '../../provision/types.js';
 import type { LocalSettings } from './settings.js';
 import { workerBundle } from '../../provision/zip.js';
 import { startApiServer } from '../services/api-server.js';
+import { LocalSockets, startManagementServer } from '../services/socket-server.js';
 import { CliError } from '../../errors.js';
 import { MappingEmulator, type MappingStatus } from '../services/mapping.js';
 import { FunctionSandbox } from '../services/sandbox.js';
@@ -73,6 +75,7 @@ export interface LocalStatus {
 export interface LocalStack {
   apiUrl: string;
   invokeUrl: string;
+  websocketUrl: string;
   apiKey?: string;
   sqsEndpoint: string;
   modelEndpoint?: string;
@@ -87,9 +90,12 @@ export interface LocalStack {
 }
 
 /** The function's environment, as `up` would configure it, pointed at the local endpoints. */
-function functionEnvironment(ctx: Ctx, sqsEndpoint: string, modelEndpoint: string | undefined): Record<string, string | undefined> {
+function functionEnvironment(ctx: Ctx, sqsEndpoint: string, modelEndpoint: string | undefined, connectionsEndpoint: string): Record<string, string | undefined> {
   // One local endpoint answers SQS and the results table (DynamoDB), as AWS's two endpoints do.
-  const env: Record<string, string | undefined> = { ...process.env, ...workerEnvironment(ctx), AWS_REGION: LOCAL_ACCOUNT.region, AWS_ENDPOINT_URL_SQS: sqsEndpoint, AWS_ENDPOINT_URL_DYNAMODB: sqsEndpoint };
+  const env: Record<string, string | undefined> = {
+    ...process.env, ...workerEnvironment(ctx), [WORKER_ENV.connectionsEndpoint]: connectionsEndpoint,
+    AWS_REGION: LOCAL_ACCOUNT.region, AWS_ENDPOINT_URL_SQS: sqsEndpoint, AWS_ENDPOINT_URL_DYNAMODB: sqsEndpoint,
+  };
   if (modelEndpoint) {
     Object.assign(env, { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: modelEndpoint, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
     delete env.AWS_PROFILE;
@@ -126,10 +132,29 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
 
   const modelServer = awsModel ? undefined : await startModelServer({ ...localModel, ...(options.modelEndpointKey ? { forwardKey: options.modelEndpointKey } : {}) });
   if (modelServer) opened.push(() => modelServer.close());
+  const apiKey = settings.apiKeyRequired ? options.apiKey ?? randomBytes(20).toString('base64url') : undefined;
+  const sockets = new LocalSockets({
+    apiKey,
+    invoke: async (text, frame, connectionId) => {
+      const id = frame.id?.toLowerCase() ?? randomUUID();
+      await sqsServer.call('SendMessage', { QueueUrl: requestsUrl, MessageBody: text, MessageAttributes: {
+        [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: id }, [CONNECTION_ATTRIBUTE]: { DataType: 'String', StringValue: connectionId },
+      } });
+      return id;
+    },
+    subscribe: async (id, connectionId) => {
+      const update = subscribeUpdate(ctx.names.resultsTable, id, connectionId, Math.floor(Date.now() / 1000) + settings.resultsTtl);
+      const { Attributes } = await durable.store.actions().UpdateItem!(update) as { Attributes?: Record<string, { S?: string; N?: string }> };
+      return isExpired(Attributes?.[RESULT_ITEM.expiresAt]?.N) ? undefined : Attributes?.[RESULT_ITEM.record]?.S;
+    },
+  });
+  opened.push(async () => sockets.close());
+  const management = await startManagementServer(sockets);
+  opened.push(() => management.close());
   // Lambda runs each concurrent invocation in a container of its own: here, up to one thread per core.
   const metrics = new MetricsRecorder(options.stack);
   // At a terminal, a line a request for people; in a log file (--detach) or a pipe, the JSON as CloudWatch would store it.
-  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint), Math.min(settings.concurrency, availableParallelism()),
+  const sandbox = new FunctionSandbox(workerBundle(), functionEnvironment(ctx, sqsEndpoint, modelServer?.endpoint, management.endpoint), Math.min(settings.concurrency, availableParallelism()),
     (line) => metrics.ingest(line), process.stderr.isTTY ? humanLogLine : undefined);
   opened.push(() => sandbox.close());
   await sandbox.start();
@@ -152,7 +177,6 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   }));
 
   const { controlToken } = options;
-  const apiKey = settings.apiKeyRequired ? options.apiKey ?? randomBytes(20).toString('base64url') : undefined;
   let requestStop!: (how: { discard: boolean }) => void;
   const stopRequested = new Promise<{ discard: boolean }>((resolve) => (requestStop = resolve));
   let invokeUrl = '';
@@ -188,6 +212,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     // As API Gateway's integration reads the table: the stored record, or nothing yet.
     storedResult: (id) => (durable.store.expired(id, RESULT_ITEM.expiresAt) ? undefined : durable.store.text(id, RESULT_ITEM.record)),
     extra,
+    sockets,
   });
   const api = await startApi(options.port).catch((err: unknown) => {
     if (options.portIsPreference && err instanceof CliError) return startApi(undefined);
@@ -200,6 +225,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   return {
     apiUrl: api.url,
     invokeUrl: api.invokeUrl,
+    websocketUrl: api.websocketUrl,
     apiKey,
     sqsEndpoint,
     modelEndpoint: modelServer?.endpoint,

@@ -14,6 +14,8 @@ export interface LocalState {
   pid: number;
   apiUrl: string;
   invokeUrl: string;
+  /** The WebSocket API (absent in the state of a version without one). */
+  websocketUrl?: string;
   apiKey?: string;
   sqsEndpoint: string;
   modelEndpoint?: string;

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { REQUEST_ID_PATTERN, REQUEUE_ATTRIBUTES, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, validateInvokeRequest, type InvokeRequest } from '../../contract.js';
 import { CliError } from '../../errors.js';
 import { closeServer, listen, listenToKeep, readBody } from './http.js';
+import type { LocalSockets } from './socket-server.js';
 import type { SqsCall } from './sqs-dynamodb-server.js';
 
 /** Above this the body could not be one SQS message (1 MiB): API Gateway would pass it and SQS refuse it. */
@@ -22,11 +23,14 @@ export interface ApiServerOptions {
   storedResult: (id: string) => string | undefined;
   /** Extra routes (the local control API), tried before the public one. */
   extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** The WebSocket API, served on the same port at ws://127.0.0.1:PORT/prod. */
+  sockets?: LocalSockets;
 }
 
 export interface ApiServer {
   url: string;
   invokeUrl: string;
+  websocketUrl: string;
   close: () => Promise<void>;
 }
 
@@ -125,6 +129,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
   });
   server.keepAliveTimeout = 65_000;
+  options.sockets?.attach(server);
   const port = await (options.port === undefined ? listenToKeep(server) : listen(server, options.port)).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new CliError(`Port ${options.port} on 127.0.0.1 is in use: choose another --port, or leave --port out and the system picks an unused port.`);
     throw err;
@@ -133,6 +138,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return {
     url,
     invokeUrl: `${url}${path}`,
+    websocketUrl: `ws://127.0.0.1:${port}/${STAGE_NAME}`,
     close: () => closeServer(server),
   };
 }

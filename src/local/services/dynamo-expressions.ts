@@ -1,7 +1,7 @@
 import { dynamoError } from './sqs-wire.js';
 
-/** A DynamoDB attribute value, as the JSON protocol carries it (the store keeps strings and numbers). */
-export type AttributeValue = { S: string } | { N: string };
+/** A DynamoDB attribute value, as the JSON protocol carries it (the store keeps strings, numbers and string sets). */
+export type AttributeValue = { S: string } | { N: string } | { SS: string[] };
 export type Item = Record<string, AttributeValue>;
 
 export interface Placeholders {
@@ -14,7 +14,8 @@ const validation = (message: string) => dynamoError('ValidationException', messa
 /**
  * The part of DynamoDB's expression language the pipeline writes with: conditions of
  * attribute_exists / attribute_not_exists and comparisons (= <> < <= > >=) joined by AND, OR, NOT
- * and parentheses; updates of SET #a = :v and REMOVE #a. Names and values only as placeholders.
+ * and parentheses; updates of SET #a = :v or if_not_exists(#a, :v), REMOVE #a and ADD #set :strings.
+ * Names and values only as placeholders.
  * Anything else is a ValidationException, as an expression DynamoDB cannot parse is.
  */
 function tokens(expression: string): string[] {
@@ -154,29 +155,47 @@ export function parseExpressions(params: Record<string, unknown>): Expressions {
   if (params.UpdateExpression !== undefined) {
     const source = String(params.UpdateExpression);
     const parser = new Parser(tokens(source), source);
-    const sets: [string, string][] = [];
+    const sets: { name: string; value: string; ifMissing: boolean }[] = [];
     const removes: string[] = [];
+    const adds: [string, string][] = [];
+    const placeholderValue = () => {
+      const value = parser.take();
+      if (!value.startsWith(':')) throw validation(`Invalid UpdateExpression: the local results store takes values from :placeholders only; got "${value}"`);
+      parser.used.values.add(value);
+      return value;
+    };
     while (parser.peek()) {
       const clause = parser.take().toUpperCase();
-      if (clause !== 'SET' && clause !== 'REMOVE') throw validation(`Invalid UpdateExpression: the local results store takes SET and REMOVE, not ${clause}`);
+      if (clause !== 'SET' && clause !== 'REMOVE' && clause !== 'ADD') throw validation(`Invalid UpdateExpression: the local results store takes SET, REMOVE and ADD, not ${clause}`);
       for (let more = true; more; more = parser.peek() === ',' && !!parser.take(',')) {
-        if (clause === 'REMOVE') {
-          removes.push(parser.name());
-          continue;
-        }
         const name = parser.name();
-        parser.take('=');
-        const value = parser.take();
-        if (!value.startsWith(':')) throw validation(`Invalid UpdateExpression: the local results store sets values from :placeholders only; got "${value}"`);
-        parser.used.values.add(value);
-        sets.push([name, value]);
+        if (clause === 'REMOVE') removes.push(name);
+        else if (clause === 'ADD') adds.push([name, placeholderValue()]);
+        else {
+          parser.take('=');
+          const ifMissing = parser.peek() === 'if_not_exists';
+          if (ifMissing) {
+            parser.take();
+            parser.take('(');
+            if (parser.name() !== name) throw validation('Invalid UpdateExpression: the local results store takes if_not_exists on the attribute being set only');
+            parser.take(',');
+          }
+          sets.push({ name, value: placeholderValue(), ifMissing });
+          if (ifMissing) parser.take(')');
+        }
       }
     }
     collect(parser);
     out.update = (item) => {
       const next = { ...item };
-      for (const [name, value] of sets) next[p.names[name]!] = p.values[value]!;
+      for (const { name, value, ifMissing } of sets) if (!ifMissing || !(p.names[name]! in next)) next[p.names[name]!] = p.values[value]!;
       for (const name of removes) delete next[p.names[name]!];
+      for (const [name, value] of adds) {
+        const added = p.values[value]!;
+        const had = next[p.names[name]!];
+        if (!('SS' in added) || (had && !('SS' in had))) throw validation('An operand in the update expression has an incorrect data type');
+        next[p.names[name]!] = { SS: [...new Set([...(had && 'SS' in had ? had.SS : []), ...added.SS])] };
+      }
       return next;
     };
   }

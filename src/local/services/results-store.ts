@@ -12,7 +12,7 @@ const conditionFailed = () => dynamoError('ConditionalCheckFailedException', 'Th
 
 /**
  * The results table of the local target: the part of DynamoDB the pipeline uses (PutItem and
- * UpdateItem with conditions, GetItem, BatchGetItem), with DynamoDB's answer shapes and error names,
+ * UpdateItem with conditions, ALL_OLD and ALL_NEW, GetItem, BatchGetItem), with DynamoDB's answer shapes and error names,
  * every write journaled before it is acknowledged. An expression outside the subset that
  * dynamo-expressions.ts evaluates is refused, never guessed at.
  */
@@ -79,9 +79,10 @@ export class ResultsStore {
         const item = p.Item as Item;
         const id = this.keyOf(item);
         const { condition } = parseExpressions(p);
-        if (condition && !condition(this.items.get(id))) throw conditionFailed();
+        const existing = this.items.get(id);
+        if (condition && !condition(existing)) throw conditionFailed();
         await this.write(id, item);
-        return {};
+        return p.ReturnValues === 'ALL_OLD' && existing ? { Attributes: existing } : {};
       },
       // Creates the item when there is none, as DynamoDB's UpdateItem does.
       UpdateItem: async (p) => {
@@ -91,8 +92,9 @@ export class ResultsStore {
         const { condition, update } = parseExpressions(p);
         const existing = this.items.get(id);
         if (condition && !condition(existing)) throw conditionFailed();
-        await this.write(id, update ? update({ ...key, ...existing }) : { ...key, ...existing });
-        return {};
+        const next = update ? update({ ...key, ...existing }) : { ...key, ...existing };
+        await this.write(id, next);
+        return p.ReturnValues === 'ALL_NEW' ? { Attributes: next } : {};
       },
       GetItem: (p) => {
         this.checkTable(p.TableName);

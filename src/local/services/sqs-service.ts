@@ -1,6 +1,7 @@
 import { Queue } from './sqs-queue.js';
 import type { StoredMessage } from './sqs-message.js';
 import { AwsError, queueMissing } from './sqs-wire.js';
+import type { Item } from './dynamo-expressions.js';
 
 /** What the journal keeps: every change to queues and messages, replayed in order after a restart. */
 export type JournalRecord =
@@ -14,7 +15,7 @@ export type JournalRecord =
   | { op: 'move'; from: string; to: string; id: string; resetCount?: true }
   | { op: 'purge'; q: string }
   /** An item of the local results store (DynamoDB's part of the local target). */
-  | { op: 'item'; table: string; item: Record<string, { S: string } | { N: string }> }
+  | { op: 'item'; table: string; item: Item }
   /** Records of the layer above (the local stack), kept through compaction and handed back on replay. */
   | { op: 'note'; kind: string; data: unknown };
 

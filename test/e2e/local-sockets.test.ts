@@ -1,0 +1,140 @@
+/**
+ * The local WebSocket API over a real socket (the `ws` client, an implementation of its own):
+ * the key on connect, routes and their validation answers, results pushed by the worker through
+ * the management API, and a record stored before the subscribe coming back at once.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { cliJson, startLocal, type LocalHandle } from '../helpers/local.js';
+
+const started: LocalHandle[] = [];
+afterAll(async () => {
+  await Promise.all(started.map((h) => h.stop()));
+});
+
+/** A socket that keeps every frame it receives, and waits for the one a test expects. */
+class Client {
+  readonly frames: Record<string, unknown>[] = [];
+  private waiting: (() => void)[] = [];
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()) as Record<string, unknown>);
+      for (const wake of this.waiting.splice(0)) wake();
+    });
+  }
+
+  static open(url: string, apiKey?: string): Promise<Client> {
+    const socket = new WebSocket(url, { headers: apiKey ? { 'x-api-key': apiKey } : {} });
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(new Client(socket)));
+      socket.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
+      socket.once('error', reject);
+    });
+  }
+
+  send(frame: unknown) {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  async next(what: string, match: (frame: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.find(match);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no ${what} frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`);
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        setTimeout(resolve, 200);
+      });
+    }
+  }
+
+  close() {
+    this.socket.close();
+  }
+}
+
+async function local(name: string, ...args: string[]) {
+  const handle = await startLocal(name, ...args);
+  started.push(handle);
+  return handle;
+}
+const websocketUrl = (stack: LocalHandle) => stack.state.websocketUrl!;
+
+describe('the local WebSocket API', () => {
+  it('refuses a connection without the key, as API Gateway refuses $connect (403)', async () => {
+    const stack = await local('ws-key');
+    await expect(Client.open(websocketUrl(stack))).rejects.toMatchObject({ status: 403 });
+    await expect(Client.open(websocketUrl(stack), 'wrong')).rejects.toMatchObject({ status: 403 });
+    expect((await cliJson<{ websocketUrl: string }>('status', '--local', '--name', stack.name)).websocketUrl).toBe(websocketUrl(stack));
+  });
+
+  it('pushes a subscribed result when it is stored, exactly the record GET returns; a later subscribe gets it at once', async () => {
+    const stack = await local('ws-push');
+    await cliJson('pause', '--local', '--name', stack.name);
+    const { id } = await cliJson<{ id: string }>('send', '--local', '--name', stack.name, 'pushed to me');
+    const early = await Client.open(websocketUrl(stack), stack.state.apiKey);
+    early.send({ action: 'subscribe', id });
+    expect(await early.next('subscribed', (f) => f.type === 'subscribed')).toEqual({ type: 'subscribed', id });
+    await cliJson('resume', '--local', '--name', stack.name);
+    const pushed = await early.next('result', (f) => f.type === 'result');
+    const got = await fetch(`${stack.state.invokeUrl.replace(/invokeModel$/, '')}results/${id}`, { headers: { 'x-api-key': stack.state.apiKey! } });
+    expect(got.status).toBe(200);
+    expect(pushed).toEqual({ type: 'result', id, record: JSON.parse(await got.text()) });
+    expect((pushed.record as { output: string }).output).toBe('echo: pushed to me');
+
+    const late = await Client.open(websocketUrl(stack), stack.state.apiKey);
+    late.send({ action: 'subscribe', id: id.toUpperCase() });
+    expect(await late.next('result', (f) => f.type === 'result')).toEqual(pushed);
+    // The first socket got one result, and never another client's connection id.
+    expect(early.frames.filter((f) => f.type === 'result')).toHaveLength(1);
+    early.close();
+    late.close();
+  });
+
+  it('invoke queues the request and answers accepted, then the result, to that socket only', async () => {
+    const stack = await local('ws-invoke', '--concurrency', '4');
+    const [one, other] = await Promise.all([Client.open(websocketUrl(stack), stack.state.apiKey), Client.open(websocketUrl(stack), stack.state.apiKey)]);
+    one.send({ action: 'invoke', prompt: 'over the socket', metadata: { from: 'ws' } });
+    const accepted = await one.next('accepted', (f) => f.type === 'accepted');
+    const result = await one.next('result', (f) => f.type === 'result');
+    expect(result).toMatchObject({ type: 'result', id: accepted.id, record: { id: accepted.id, status: 'ok', output: 'echo: over the socket', metadata: { from: 'ws' } } });
+    other.send({ action: 'invoke', id: 'a1b2c3d4-0000-4000-8000-000000000001', prompt: 'mine' });
+    expect(await other.next('result', (f) => f.type === 'result')).toMatchObject({ id: 'a1b2c3d4-0000-4000-8000-000000000001', record: { output: 'echo: mine' } });
+    expect(one.frames.map((f) => f.type)).toEqual(['accepted', 'result']);
+    one.close();
+    other.close();
+  });
+
+  it('answers a bad frame as API Gateway does, and the socket stays open for the next', async () => {
+    const stack = await local('ws-edge');
+    const client = await Client.open(websocketUrl(stack), stack.state.apiKey);
+    const refusal = (message: string) => ({ message, connectionId: expect.any(String), requestId: expect.any(String) });
+    client.send({ action: 'invoke', system: 'no prompt' });
+    expect(await client.next('refusal', (f) => 'message' in f)).toEqual(refusal('Invalid request body'));
+    client.send({ action: 'subscribe', id: 'not-a-uuid' });
+    client.send({ action: 'dance' });
+    client.send('not json');
+    await client.next('four refusals', () => client.frames.length >= 4);
+    expect(client.frames.map((f) => f.message)).toEqual(['Invalid request body', 'Invalid request body', 'Forbidden', 'Forbidden']);
+    // Its own connection id only, the same in every answer.
+    expect(new Set(client.frames.map((f) => f.connectionId)).size).toBe(1);
+    client.send({ action: 'invoke', prompt: 'still open' });
+    expect(await client.next('result', (f) => f.type === 'result')).toMatchObject({ record: { output: 'echo: still open' } });
+    client.close();
+  });
+
+  it('a client gone before its result loses nothing: the request completes, stored and readable by id', async () => {
+    const stack = await local('ws-gone');
+    await cliJson('pause', '--local', '--name', stack.name);
+    const client = await Client.open(websocketUrl(stack), stack.state.apiKey);
+    client.send({ action: 'invoke', prompt: 'nobody listens' });
+    const { id } = await client.next('accepted', (f) => f.type === 'accepted') as { id: string };
+    client.socket.terminate();
+    await cliJson('resume', '--local', '--name', stack.name);
+    const result = await cliJson<{ output: string }>('result', id, '--wait', '--timeout', '30s', '--local', '--name', stack.name);
+    expect(result.output).toBe('echo: nobody listens');
+    expect((await stack.status()).modelStats.calls).toBe(1);
+  });
+});
