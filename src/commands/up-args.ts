@@ -10,6 +10,7 @@ export interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' 
   port?: number;
   detach: boolean;
   modelLatency?: string;
+  modelTokenLatency?: string;
   modelRpm?: number;
   modelTpm?: number;
   modelErrorRate?: number;

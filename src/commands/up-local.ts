@@ -12,7 +12,7 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
   const previous = found?.state?.settings;
   const settings = resolveLocalSettings({
     options,
-    localModel: { latency: argv.modelLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow, forwardTo: argv.modelEndpoint },
+    localModel: { latency: argv.modelLatency, tokenLatency: argv.modelTokenLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow, forwardTo: argv.modelEndpoint },
     batchSize: argv.batchSize,
   }, previous);
   if (argv.dryRun) return dryRun(argv, settings, out);

@@ -27,10 +27,16 @@ function checkModel(argv: { model?: string; modelEndpoint?: string; local?: bool
   return true;
 }
 
+/** A latency flag of the local model: 0, 200ms, 2s or a range 100-300ms. */
+const latencyFlag = (flag: string) => (v?: string) => {
+  if (v !== undefined && !/^\d+(\.\d+)?(-\d+(\.\d+)?)?(ms|s)?$/.test(v)) throw new UsageError(`--${flag} must be like 0, 200ms, 2s or 100-300ms (got ${v})`);
+  return v;
+};
+
 /** Flags that shape the local target mean nothing on AWS: said, rather than ignored. */
-function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number; modelLatency?: string; modelRpm?: number; modelTpm?: number; modelErrorRate?: number }): true {
+function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number; modelLatency?: string; modelTokenLatency?: string; modelRpm?: number; modelTpm?: number; modelErrorRate?: number }): true {
   if (argv.local) return true;
-  const given = ([['detach', argv.detach], ['port', argv.port], ['model-latency', argv.modelLatency], ['model-rpm', argv.modelRpm], ['model-tpm', argv.modelTpm], ['model-error-rate', argv.modelErrorRate]] as const)
+  const given = ([['detach', argv.detach], ['port', argv.port], ['model-latency', argv.modelLatency], ['model-token-latency', argv.modelTokenLatency], ['model-rpm', argv.modelRpm], ['model-tpm', argv.modelTpm], ['model-error-rate', argv.modelErrorRate]] as const)
     .filter(([, value]) => value !== undefined && value !== false).map(([flag]) => `--${flag}`);
   if (given.length) throw new UsageError(`${given.join(', ')} ${given.length > 1 ? 'work' : 'works'} with --local only (up --local ${given.join(' ')} ...): on AWS the stack runs in your account, not in a process here.`);
   return true;
@@ -48,10 +54,8 @@ function builder(yargs: Argv<GlobalArgs>) {
     .option('skip-model-check', { type: 'boolean', default: false, describe: 'Deploy without checking that the account can call the model here (for emulators without the Bedrock control plane)' })
     .option('port', { type: 'string', requiresArg: true, describe: 'With --local: the API\'s port on 127.0.0.1 [the previous run\'s, else any unused port]', coerce: integerIn('port', 1, 65535) })
     .option('detach', { type: 'boolean', default: false, describe: 'With --local: run in the background and return once it answers' })
-    .option('model-latency', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s latency, e.g. 0, 200ms, 2s, 100-300ms [0]', coerce: (v?: string) => {
-      if (v !== undefined && !/^\d+(\.\d+)?(-\d+(\.\d+)?)?(ms|s)?$/.test(v)) throw new UsageError(`--model-latency must be like 0, 200ms, 2s or 100-300ms (got ${v})`);
-      return v;
-    } })
+    .option('model-latency', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s latency, e.g. 0, 200ms, 2s, 100-300ms [0]', coerce: latencyFlag('model-latency') })
+    .option('model-token-latency', { type: 'string', requiresArg: true, describe: 'With --local: the pause between the words of a streamed answer, e.g. 30ms [0]', coerce: latencyFlag('model-token-latency') })
     .option('model-rpm', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s quota in requests per minute (ThrottlingException above it)', coerce: integerIn('model-rpm', 1, 10_000_000) })
     .option('model-tpm', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s quota in tokens per minute', coerce: integerIn('model-tpm', 1, 1_000_000_000) })
     .option('model-error-rate', { type: 'string', requiresArg: true, describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: numberIn('model-error-rate', 0, 1) })

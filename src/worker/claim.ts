@@ -4,12 +4,13 @@ import { CLAIMED_STATUS, RESULT_ITEM, type ResultRecord } from '../contract.js';
 
 /**
  * What claiming a request in the results store found:
- * - `claimed`: this invocation may call the model (it holds the lease until `untilMs`);
+ * - `claimed`: this invocation may call the model (it holds the lease until `untilMs`); `listeners`
+ *   are the WebSocket connections subscribed so far, which its answer is streamed to;
  * - `answered`: an `ok` is stored already: publish it, call nothing;
  * - `busy`: another invocation holds a live lease: yield until it ends.
  */
 export type Claim =
-  | { kind: 'claimed'; token: string; untilMs: number }
+  | { kind: 'claimed'; token: string; untilMs: number; listeners: string[] }
   | { kind: 'answered'; text: string; record: ResultRecord }
   | { kind: 'busy'; untilMs: number };
 
@@ -29,6 +30,7 @@ export function claimCommand(table: string, id: string, token: string, untilMs: 
     Key: { [RESULT_ITEM.key]: { S: id } },
     UpdateExpression: 'SET #status = :claimed, #lease = :until, #token = :token, #expires = :expires REMOVE #record',
     ConditionExpression: 'attribute_not_exists(#id) OR (#status <> :ok AND (attribute_not_exists(#lease) OR #lease < :now))',
+    ReturnValues: 'ALL_NEW',
     ExpressionAttributeNames: NAMES,
     ExpressionAttributeValues: {
       ':claimed': { S: CLAIMED_STATUS }, ':ok': { S: 'ok' }, ':until': { N: String(untilMs) }, ':now': { N: String(now) },
@@ -51,8 +53,8 @@ export async function readStored(dynamo: DynamoDBClient, table: string, id: stri
 export async function claimRequest(dynamo: DynamoDBClient, table: string, id: string, untilMs: number, ttlSeconds: number, now = Date.now()): Promise<Claim> {
   const token = randomUUID();
   try {
-    await dynamo.send(claimCommand(table, id, token, untilMs, ttlSeconds, now));
-    return { kind: 'claimed', token, untilMs };
+    const claimed = await dynamo.send(claimCommand(table, id, token, untilMs, ttlSeconds, now));
+    return { kind: 'claimed', token, untilMs, listeners: claimed?.Attributes?.[RESULT_ITEM.listeners]?.SS ?? [] };
   } catch (err) {
     if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
   }

@@ -14,6 +14,7 @@ import { delayRetries, publishResults, queueUrlOf, requeue } from './publish.js'
 import { emfDocument, requestMetrics, writeLogLine } from './metrics.js';
 import { storeResults } from './store.js';
 import { pushResults, type Delivery } from './push.js';
+import { deltaPoster } from './stream.js';
 import { connectionOf, processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
 
 const keepAlive = new HttpAgent({ keepAlive: true });
@@ -79,6 +80,12 @@ function logOutcome(outcome: Outcome, config: WorkerConfig, ended: ResultRecord 
   writeLogLine(config.stack ? emfDocument(line, config.stack, values, ended?.error?.code) : line);
 }
 
+/** The management API client of the WebSocket API's stage, one per container. */
+function connectionsClient(endpoint: string) {
+  connections ??= new ApiGatewayManagementApiClient({ endpoint, requestHandler: new NodeHttpHandler({ httpAgent: keepAlive, httpsAgent: keepAliveTls }) });
+  return connections;
+}
+
 /**
  * Posts the records stored by this batch to the connections subscribed to them, and to the socket
  * each request came from (the `invoke` route); a duplicate delivery posts the stored answer to its own.
@@ -93,8 +100,7 @@ async function pushToListeners(endpoint: string, outcomes: Outcome[], deliveries
   }
   const waiting = [...deliveries.values()].filter((d) => d.connections.size);
   if (!waiting.length) return;
-  connections ??= new ApiGatewayManagementApiClient({ endpoint, requestHandler: new NodeHttpHandler({ httpAgent: keepAlive, httpsAgent: keepAliveTls }) });
-  const tally = await pushResults(connections, waiting);
+  const tally = await pushResults(connectionsClient(endpoint), waiting);
   if (tally.gone || tally.failed) writeLogLine({ level: tally.failed ? 'warn' : 'info', message: 'push', ...tally });
 }
 
@@ -117,8 +123,10 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   // A claim lasts until this invocation ends: one that crashes leaves it to expire.
   const claimUntil = Date.now() + context.getRemainingTimeInMillis();
   const claim = (id: string) => claimRequest(dynamo, config.resultsTable, id, claimUntil, config.resultsTtlSeconds);
+  const endpoint = config.connectionsEndpoint;
+  const listen = endpoint ? (id: string, to: string[]) => deltaPoster(connectionsClient(endpoint), id, to) : undefined;
   const outcomes = await mapWithLimit(records, config.recordConcurrency, (record) =>
-    processRecord(record, { bedrock, config, deadline, claim }).catch((err: unknown): Outcome => ({
+    processRecord(record, { bedrock, config, deadline, claim, listen }).catch((err: unknown): Outcome => ({
       kind: 'retry', record, attempt: 1, code: 'WorkerError', message: String(err), latencyMs: 0, modelCalled: false,
     })));
 

@@ -1,4 +1,5 @@
 import { ConverseCommand, type BedrockRuntimeClient, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
+import { converseStreaming, type DeltaSink } from './stream.js';
 import type { SQSRecord } from 'aws-lambda';
 import { REQUEUE_ATTRIBUTES, validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { ACTIONS, CONNECTION_ATTRIBUTE } from '../stream-contract.js';
@@ -45,6 +46,8 @@ export interface RecordDeps {
   deadline: number;
   /** Claims the request in the results store before its model call. */
   claim: (id: string) => Promise<Claim>;
+  /** Where the answer streams to while it is written, when connections listen (absent: no WebSocket API). */
+  listen?: (id: string, connections: string[]) => DeltaSink;
 }
 
 const attribute = (record: SQSRecord, name: string) => record.messageAttributes?.[name]?.stringValue;
@@ -156,56 +159,72 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
     return { kind: 'retry', record, attempt, code: CLAIMED_ELSEWHERE, message: `another invocation is answering it (its claim ends in ${waitSeconds} s)`, latencyMs: 0, modelCalled: false, waitSeconds };
   }
   const claim = claimed.token;
+  // Someone listens (a subscribe, or the socket the request came from): the answer streams to them.
+  const listeners = [...claimed.listeners, ...[connectionOf(record)].filter((c): c is string => !!c)];
+  const sink = listeners.length ? deps.listen?.(base.id, listeners) : undefined;
 
   const temperature = request.temperature ?? config.defaultTemperature;
-  const command = new ConverseCommand({
+  const input = {
     modelId: config.modelId,
-    messages: [{ role: 'user', content: [{ text: request.prompt }] }],
+    messages: [{ role: 'user' as const, content: [{ text: request.prompt }] }],
     ...(request.system ? { system: [{ text: request.system }] } : {}),
     inferenceConfig: { maxTokens: request.maxTokens ?? config.defaultMaxTokens, ...(temperature !== undefined ? { temperature } : {}) },
-  });
+  };
+  const call = async (signal: AbortSignal) => {
+    if (!sink) {
+      const response = await deps.bedrock.send(new ConverseCommand(input), { abortSignal: signal });
+      return { text: outputText(response), stopReason: response.stopReason, usage: response.usage };
+    }
+    // An answer that starts again (another attempt) says so first: listeners drop what they showed.
+    if (attempt > 1 || throttledCalls > 0) sink.restart();
+    return converseStreaming(deps.bedrock, input, sink, signal);
+  };
   let throttledCalls = 0;
   let waited = 0;
-  for (;;) {
-    const budget = deps.deadline - Date.now();
-    const started = Date.now();
-    try {
-      const response = await deps.bedrock.send(command, { abortSignal: AbortSignal.timeout(budget) });
-      const usage = response.usage;
-      return {
-        kind: 'result',
-        record,
-        request,
-        ...(throttledCalls ? { throttledCalls } : {}),
-        modelCalled: true,
-        claim,
-        result: {
-          ...base,
-          attempt: attempt + throttledCalls,
-          status: 'ok',
-          output: outputText(response),
-          stopReason: response.stopReason,
-          ...(usage ? { usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0, totalTokens: usage.totalTokens ?? 0 } } : {}),
-          latencyMs: Date.now() - started,
-          ...(request.metadata ? { metadata: request.metadata } : {}),
-          completedAt: new Date().toISOString(),
-        },
-      };
-    } catch (err) {
-      const latencyMs = Date.now() - started;
-      const name = (err as Error)?.name ?? 'Error';
-      const message = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
-      // This call's attempt number; throttledCalls, read when returning, includes this call if it was throttled.
-      const thisAttempt = attempt + throttledCalls;
-      const retry = (code: string, why: string): Outcome => ({ kind: 'retry', record, attempt: thisAttempt, code, message: why, latencyMs, throttledCalls, modelCalled: true, claim });
-      if (TERMINAL_ERRORS.has(name)) return { ...fail(name, message, latencyMs, request), claim };
-      if (name === 'AbortError' || name === 'TimeoutError') return retry('TimeBudgetExceeded', `the model did not answer within the ${budget} ms left in this invocation`);
-      if (!THROTTLING_ERRORS.has(name)) return retry(name === 'Error' ? 'NetworkError' : name, message);
-      throttledCalls++;
-      const pause = throttlePauseMs();
-      if (waited + pause > THROTTLED_WAIT_MS || deps.deadline - Date.now() - pause < MIN_MODEL_MS) return retry(name, message);
-      await new Promise((resolve) => setTimeout(resolve, pause));
-      waited += pause;
+  try {
+    for (;;) {
+      const budget = deps.deadline - Date.now();
+      const started = Date.now();
+      try {
+        const response = await call(AbortSignal.timeout(budget));
+        const usage = response.usage;
+        return {
+          kind: 'result',
+          record,
+          request,
+          ...(throttledCalls ? { throttledCalls } : {}),
+          modelCalled: true,
+          claim,
+          result: {
+            ...base,
+            attempt: attempt + throttledCalls,
+            status: 'ok',
+            output: response.text,
+            stopReason: response.stopReason,
+            ...(usage ? { usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0, totalTokens: usage.totalTokens ?? 0 } } : {}),
+            latencyMs: Date.now() - started,
+            ...(request.metadata ? { metadata: request.metadata } : {}),
+            completedAt: new Date().toISOString(),
+          },
+        };
+      } catch (err) {
+        const latencyMs = Date.now() - started;
+        const name = (err as Error)?.name ?? 'Error';
+        const message = ((err as Error)?.message ?? String(err)).split('\n')[0]!;
+        // This call's attempt number; throttledCalls, read when returning, includes this call if it was throttled.
+        const thisAttempt = attempt + throttledCalls;
+        const retry = (code: string, why: string): Outcome => ({ kind: 'retry', record, attempt: thisAttempt, code, message: why, latencyMs, throttledCalls, modelCalled: true, claim });
+        if (TERMINAL_ERRORS.has(name)) return { ...fail(name, message, latencyMs, request), claim };
+        if (name === 'AbortError' || name === 'TimeoutError') return retry('TimeBudgetExceeded', `the model did not answer within the ${budget} ms left in this invocation`);
+        if (!THROTTLING_ERRORS.has(name)) return retry(name === 'Error' ? 'NetworkError' : name, message);
+        throttledCalls++;
+        const pause = throttlePauseMs();
+        if (waited + pause > THROTTLED_WAIT_MS || deps.deadline - Date.now() - pause < MIN_MODEL_MS) return retry(name, message);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        waited += pause;
+      }
     }
+  } finally {
+    await sink?.flush();
   }
 }

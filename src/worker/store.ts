@@ -61,7 +61,7 @@ export async function storeResults(dynamo: DynamoDBClient, table: string, ttlSec
     try {
       const replaced = await withStoreRetries(() => dynamo.send(putResult(table, result, ttlSeconds)));
       toPublish.set(result.id, serializeResult(result));
-      heard(result.id, storedRecord(result), replaced.Attributes?.[RESULT_ITEM.listeners]?.SS ?? []);
+      heard(result.id, storedRecord(result), replaced?.Attributes?.[RESULT_ITEM.listeners]?.SS ?? []);
     } catch (err) {
       if ((err as Error).name !== 'ConditionalCheckFailedException') return;
       const stored = await readStored(dynamo, table, result.id).catch(() => undefined);

@@ -68,6 +68,11 @@ describe('the local WebSocket API', () => {
     await expect(Client.open(websocketUrl(stack))).rejects.toMatchObject({ status: 403 });
     await expect(Client.open(websocketUrl(stack), 'wrong')).rejects.toMatchObject({ status: 403 });
     expect((await cliJson<{ websocketUrl: string }>('status', '--local', '--name', stack.name)).websocketUrl).toBe(websocketUrl(stack));
+    // An open socket does not hold the stack up: down ends it.
+    const open = await Client.open(websocketUrl(stack), stack.state.apiKey);
+    const closed = new Promise((resolve) => open.socket.once('close', resolve));
+    await stack.stop();
+    await closed;
   });
 
   it('pushes a subscribed result when it is stored, exactly the record GET returns; a later subscribe gets it at once', async () => {
@@ -102,7 +107,8 @@ describe('the local WebSocket API', () => {
     expect(result).toMatchObject({ type: 'result', id: accepted.id, record: { id: accepted.id, status: 'ok', output: 'echo: over the socket', metadata: { from: 'ws' } } });
     other.send({ action: 'invoke', id: 'a1b2c3d4-0000-4000-8000-000000000001', prompt: 'mine' });
     expect(await other.next('result', (f) => f.type === 'result')).toMatchObject({ id: 'a1b2c3d4-0000-4000-8000-000000000001', record: { output: 'echo: mine' } });
-    expect(one.frames.map((f) => f.type)).toEqual(['accepted', 'result']);
+    // Its answer streamed to it (the echo's pieces come at once: one delta), then the record.
+    expect(one.frames.map((f) => f.type)).toEqual(['accepted', 'delta', 'result']);
     one.close();
     other.close();
   });
@@ -124,6 +130,24 @@ describe('the local WebSocket API', () => {
     expect(await client.next('result', (f) => f.type === 'result')).toMatchObject({ record: { output: 'echo: still open' } });
     client.close();
   });
+
+  it('streams 50 answers at once: each socket gets only its own deltas, which add up to its record\'s output', async () => {
+    const stack = await local('ws-stream', '--concurrency', '8', '--model-token-latency', '10ms');
+    const clients = await Promise.all(Array.from({ length: 50 }, () => Client.open(websocketUrl(stack), stack.state.apiKey)));
+    clients.forEach((client, i) => client.send({ action: 'invoke', prompt: `stream ${i} ${'word '.repeat(30)}` }));
+    await Promise.all(clients.map((client) => client.next('result', (f) => f.type === 'result', 60_000)));
+    for (const [i, client] of clients.entries()) {
+      const { id } = client.frames.find((f) => f.type === 'accepted') as { id: string };
+      const deltas = client.frames.filter((f) => f.type === 'delta');
+      const result = client.frames.find((f) => f.type === 'result') as { record: { output: string } };
+      expect(client.frames.every((f) => f.id === id)).toBe(true);
+      expect(deltas.length).toBeGreaterThan(1);
+      expect(deltas.map((f) => f.text).join('')).toBe(result.record.output);
+      expect(result.record.output).toBe(`echo: stream ${i} ${'word '.repeat(30)}`);
+      client.close();
+    }
+    expect((await stack.status()).modelStats.calls).toBe(50);
+  }, 90_000);
 
   it('a client gone before its result loses nothing: the request completes, stored and readable by id', async () => {
     const stack = await local('ws-gone');

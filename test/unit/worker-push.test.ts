@@ -5,19 +5,43 @@
  * socket a request came from.
  */
 import { ApiGatewayManagementApiClient, GoneException, LimitExceededException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BYTES, joinParts, resultFrames } from '../../src/stream-contract.js';
 import { handler } from '../../src/worker/index.js';
 import { pushResults } from '../../src/worker/push.js';
-import { context, dynamodb, event, record, useWorkerFixture } from '../helpers/worker-fixture.js';
+import { bedrock, context, dynamodb, event, record, useWorkerFixture } from '../helpers/worker-fixture.js';
 
 useWorkerFixture();
 const management = mockClient(ApiGatewayManagementApiClient);
 const ID = '2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe';
 const posted = () => management.commandCalls(PostToConnectionCommand).map((c) => ({ to: c.args[0].input.ConnectionId, frame: JSON.parse(Buffer.from(c.args[0].input.Data as Uint8Array).toString()) as Record<string, unknown> }));
 const noSleep = async () => undefined;
+
+/** A request sent over a socket: the API's id and the connection in its attributes. */
+function fromSocket(messageId: string, body: unknown, connection: string, attempt = 1) {
+  const r = record(messageId, body, attempt);
+  r.messageAttributes = { 'bq-request-id': { stringValue: ID, dataType: 'String' }, 'bq-connection-id': { stringValue: connection, dataType: 'String' } } as typeof r.messageAttributes;
+  return r;
+}
+
+/** ConverseStream's answer: the pieces as contentBlockDelta events, `gapMs` apart, then the stop and the usage. */
+function streamOf(pieces: string[], gapMs = 0) {
+  return {
+    stream: (async function* () {
+      yield { messageStart: { role: 'assistant' as const } };
+      for (const text of pieces) {
+        if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+        yield { contentBlockDelta: { contentBlockIndex: 0, delta: { text } } };
+      }
+      yield { contentBlockStop: { contentBlockIndex: 0 } };
+      yield { messageStop: { stopReason: 'end_turn' as const } };
+      yield { metadata: { usage: { inputTokens: 3, outputTokens: pieces.length, totalTokens: 3 + pieces.length }, metrics: { latencyMs: 1 } } };
+    })(),
+  };
+}
 
 beforeEach(() => management.reset());
 
@@ -71,15 +95,44 @@ describe('the worker pushes what it stored', () => {
 
   it('to the listeners the PutItem returned and to the socket the request came from, the stored record exactly', async () => {
     dynamodb.on(PutItemCommand).resolves({ Attributes: { listeners: { SS: ['sub-1=', 'sub-2='] } } });
-    const fromSocket = record('m-1', { action: 'invoke', prompt: 'hello' });
-    fromSocket.messageAttributes = { 'bq-request-id': { stringValue: ID, dataType: 'String' }, 'bq-connection-id': { stringValue: 'caller=', dataType: 'String' } } as typeof fromSocket.messageAttributes;
-    expect(await handler(event(fromSocket), context())).toEqual({ batchItemFailures: [] });
+    bedrock.on(ConverseStreamCommand).callsFake(() => streamOf(['echo', ': ', 'hello']));
+    expect(await handler(event(fromSocket('m-1', { action: 'invoke', prompt: 'hello' }, 'caller=')), context())).toEqual({ batchItemFailures: [] });
     const put = dynamodb.commandCalls(PutItemCommand)[0]!.args[0].input;
     expect(put.ReturnValues).toBe('ALL_OLD');
     const stored = put.Item!.record!.S!;
-    expect(posted().map((p) => p.to).sort()).toEqual(['caller=', 'sub-1=', 'sub-2=']);
-    for (const { frame } of posted()) expect(frame).toEqual({ type: 'result', id: ID, record: JSON.parse(stored) });
-    expect((posted()[0]!.frame.record as { output: string }).output).toBe('echo: hello');
+    const results = posted().filter((p) => p.frame.type === 'result');
+    expect(results.map((p) => p.to).sort()).toEqual(['caller=', 'sub-1=', 'sub-2=']);
+    for (const { frame } of results) expect(frame).toEqual({ type: 'result', id: ID, record: JSON.parse(stored) });
+    expect((results[0]!.frame.record as { output: string }).output).toBe('echo: hello');
+  });
+
+  it('streams the answer to the socket it came from and to those subscribed at the claim, in deltas that add up to the output', async () => {
+    // Subscribed before the claim: the claim returns it, and so does the PutItem (the claim keeps listeners).
+    dynamodb.on(UpdateItemCommand).resolves({ Attributes: { listeners: { SS: ['early='] } } });
+    dynamodb.on(PutItemCommand).resolves({ Attributes: { listeners: { SS: ['early='] } } });
+    const words = Array.from({ length: 40 }, (_, i) => `w${i} `);
+    bedrock.on(ConverseStreamCommand).callsFake(() => streamOf(words, 10));
+    await handler(event(fromSocket('m-4', { action: 'invoke', prompt: 'stream me' }, 'caller=')), context());
+    expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(0);
+    for (const to of ['caller=', 'early=']) {
+      const mine = posted().filter((p) => p.to === to);
+      const deltas = mine.filter((p) => p.frame.type === 'delta');
+      expect(deltas.map((p) => p.frame.text).join('')).toBe(words.join(''));
+      // 40 pieces 10 ms apart, posted at most every 100 ms: a handful of frames, not 40.
+      expect(deltas.length).toBeLessThanOrEqual(8);
+      expect(mine.at(-1)!.frame).toMatchObject({ type: 'result', id: ID, record: { output: words.join('') } });
+    }
+  });
+
+  it('says the answer starts again when a redelivered request streams once more', async () => {
+    bedrock.on(ConverseStreamCommand).callsFake(() => streamOf(['again']));
+    await handler(event(fromSocket('m-5', { prompt: 'retry' }, 'caller=', 2)), context());
+    expect(posted().map((p) => p.frame.type)).toEqual(['restart', 'delta', 'result']);
+  });
+
+  it('calls Converse, not ConverseStream, when nobody listens', async () => {
+    await handler(event(record('m-6', { prompt: 'quiet' })), context());
+    expect([bedrock.commandCalls(ConverseCommand).length, bedrock.commandCalls(ConverseStreamCommand).length]).toEqual([1, 0]);
   });
 
   it('posts nothing for a result it could not store, and nothing at all without a WebSocket API', async () => {

@@ -45,6 +45,7 @@ const LABELS: [string, (s: LocalSettings) => unknown][] = [
   ['model', (s) => s.model],
   ['model endpoint', (s) => s.localModel.forwardTo],
   ['model latency', (s) => s.localModel.latency],
+  ['model token latency', (s) => s.localModel.tokenLatency],
   ['model requests per minute', (s) => s.localModel.requestsPerMinute],
   ['model tokens per minute', (s) => s.localModel.tokensPerMinute],
   ['model error rate', (s) => s.localModel.errorRate],

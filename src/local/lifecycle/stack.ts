@@ -148,7 +148,6 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
       return isExpired(Attributes?.[RESULT_ITEM.expiresAt]?.N) ? undefined : Attributes?.[RESULT_ITEM.record]?.S;
     },
   });
-  opened.push(async () => sockets.close());
   const management = await startManagementServer(sockets);
   opened.push(() => management.close());
   // Lambda runs each concurrent invocation in a container of its own: here, up to one thread per core.

@@ -139,6 +139,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     url,
     invokeUrl: `${url}${path}`,
     websocketUrl: `ws://127.0.0.1:${port}/${STAGE_NAME}`,
-    close: () => closeServer(server),
+    // Open sockets would keep the server from closing: they end first.
+    close: () => {
+      options.sockets?.close();
+      return closeServer(server);
+    },
   };
 }

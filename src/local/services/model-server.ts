@@ -1,5 +1,6 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listen, readBody } from './http.js';
+import { writeConverseStream } from './model-stream.js';
 
 /** The deterministic local model: its answer contains the prompt verbatim. */
 export const LOCAL_MODEL_ID = 'local.echo';
@@ -7,6 +8,8 @@ export const LOCAL_MODEL_ID = 'local.echo';
 export interface ModelServerOptions {
   /** Added to every call: "0", "200ms", "2s", or a uniform range "100-300ms". */
   latency?: string;
+  /** Between the streamed pieces (words) of a ConverseStream answer, in the same form. */
+  tokenLatency?: string;
   /** Requests per minute before ThrottlingException (as Bedrock's on-demand quota). */
   requestsPerMinute?: number;
   /** Tokens (input + output) per minute before ThrottlingException. */
@@ -157,16 +160,17 @@ async function forward(url: string, key: string | undefined, modelId: string, bo
   return { text: answer, stopReason: STOP_REASONS[choice.finish_reason ?? 'stop'] ?? 'end_turn', usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens } };
 }
 
-/** A Bedrock Runtime Converse endpoint on 127.0.0.1, reached by the worker through the real BedrockRuntimeClient. */
+/** A Bedrock Runtime Converse and ConverseStream endpoint on 127.0.0.1, reached by the worker through the real BedrockRuntimeClient. */
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
   let latency = latencySampler(options.latency);
+  const tokenLatency = latencySampler(options.tokenLatency);
   let errorRate = options.errorRate ?? 0;
   const window = new QuotaWindow(options.quotaWindowMs ?? 60_000);
   const forwardUrl = options.forwardTo ? chatCompletionsUrl(options.forwardTo) : undefined;
   const stats: ModelStats = { calls: 0, answered: 0, throttled: 0, failed: 0, inFlight: 0, mostInFlight: 0 };
 
   const server: Server = createServer(async (req, res) => {
-    const match = /^\/model\/([^/]+)\/converse$/.exec(req.url ?? '');
+    const match = /^\/model\/([^/]+)\/converse(-stream)?$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !match) return sendError(res, 404, 'ResourceNotFoundException', `Unknown operation ${req.method} ${req.url}`);
     const modelId = decodeURIComponent(match[1]!);
     const raw = (await readBody(req))!.toString('utf8');
@@ -197,6 +201,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const started = Date.now();
       const answer = echo ?? await forward(forwardUrl!, options.forwardKey, modelId, body, gone.signal);
       stats.answered++;
+      if (match[2]) return await writeConverseStream(res, answer, tokenLatency, started);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({
         output: { message: { role: 'assistant', content: [{ text: answer.text }] } },

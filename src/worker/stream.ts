@@ -1,0 +1,84 @@
+import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ConverseStreamCommand, type BedrockRuntimeClient, type ConverseStreamCommandInput, type StopReason, type TokenUsage } from '@aws-sdk/client-bedrock-runtime';
+
+/** Deltas of one request are posted at most this often: about ten frames a second. */
+export const DELTA_INTERVAL_MS = 100;
+
+/** Where a request's answer streams to while the model writes it. */
+export interface DeltaSink {
+  /** Text the model just wrote. */
+  write: (text: string) => void;
+  /** The answer starts again (a new attempt): listeners drop what they showed. */
+  restart: () => void;
+  /** Posts what is still buffered; resolves once every post has ended. */
+  flush: () => Promise<void>;
+}
+
+/**
+ * Streams deltas to connections: text is buffered and posted every DELTA_INTERVAL_MS as one
+ * `{"type": "delta", "id", "text"}` frame per connection, in order. A connection that is gone is
+ * dropped; a failed post is not tried again (the final record is, by pushResults).
+ */
+export function deltaPoster(client: ApiGatewayManagementApiClient, id: string, connections: Iterable<string>, intervalMs = DELTA_INTERVAL_MS): DeltaSink {
+  const live = new Set(connections);
+  let buffered = '';
+  let timer: NodeJS.Timeout | undefined;
+  let chain = Promise.resolve();
+  const post = (frame: string) => {
+    chain = chain.then(() => Promise.all([...live].map(async (connection) => {
+      try {
+        await client.send(new PostToConnectionCommand({ ConnectionId: connection, Data: Buffer.from(frame) }));
+      } catch (err) {
+        if ((err as Error).name === 'GoneException') live.delete(connection);
+      }
+    }))).then(() => undefined);
+  };
+  const send = () => {
+    timer = undefined;
+    if (!buffered) return;
+    post(JSON.stringify({ type: 'delta', id, text: buffered }));
+    buffered = '';
+  };
+  return {
+    write: (text) => {
+      buffered += text;
+      timer ??= setTimeout(send, intervalMs);
+    },
+    restart: () => {
+      clearTimeout(timer);
+      timer = undefined;
+      buffered = '';
+      post(JSON.stringify({ type: 'restart', id }));
+    },
+    flush: async () => {
+      clearTimeout(timer);
+      send();
+      await chain;
+    },
+  };
+}
+
+/** What a streamed call answered, in the fields a Converse answer has. */
+export interface StreamedAnswer {
+  text: string;
+  stopReason?: StopReason;
+  usage?: TokenUsage;
+}
+
+/** One ConverseStream call: its text goes to `sink` as it comes; an error event of the stream is thrown by name, as Converse's would be. */
+export async function converseStreaming(bedrock: BedrockRuntimeClient, input: ConverseStreamCommandInput, sink: DeltaSink, signal: AbortSignal): Promise<StreamedAnswer> {
+  const response = await bedrock.send(new ConverseStreamCommand(input), { abortSignal: signal });
+  const answer: StreamedAnswer = { text: '' };
+  for await (const event of response.stream ?? []) {
+    const text = event.contentBlockDelta?.delta?.text;
+    if (text) {
+      answer.text += text;
+      sink.write(text);
+    }
+    if (event.messageStop) answer.stopReason = event.messageStop.stopReason;
+    if (event.metadata) answer.usage = event.metadata.usage;
+    const failure = event.internalServerException ?? event.modelStreamErrorException ?? event.validationException ?? event.throttlingException ?? event.serviceUnavailableException;
+    if (failure) throw failure;
+  }
+  return answer;
+}
