@@ -27,7 +27,7 @@ async function run(argv: ArgumentsCamelCase<ResultArgs>, out: Output) {
   if (!REQUEST_ID_PATTERN.test(argv.id)) throw new UsageError(`"${argv.id}" is not a request id: ids are UUIDs such as 2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe, as send answers.`);
   const target = await openTarget(argv, true);
   const ctx = await target.context();
-  const found = argv.wait ? await waitForResultOf(argv, target, argv.id, argv.timeout) : await readResult({ dynamodb: ctx.clients.dynamodb, table: ctx.names.resultsTable }, argv.id);
+  const found = argv.wait ? await waitForResultOf(argv, target, argv.id, argv.timeout, out) : await readResult({ dynamodb: ctx.clients.dynamodb, table: ctx.names.resultsTable }, argv.id);
   if (!found) {
     out.result({ id: argv.id, status: 'pending' }, () => `${argv.id}: pending (no result yet; results stay readable for the stack's --results-ttl after they arrive)`);
     return;

@@ -1,12 +1,13 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { defineCommand } from './command.js';
 import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
-import { UsageError } from '../errors.js';
+import { CliError, InterruptedError, UsageError } from '../errors.js';
 import { formatSeconds, plural, type Output } from '../output.js';
 import { duration, integerIn, keyValues, numberIn } from '../flag-values.js';
 import { STDIN_ARGUMENT, checkReadable, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
-import { waitForResultOf } from './stored-result.js';
+import { readLater, waitForResultOf } from './stored-result.js';
+import type { SocketTarget } from '../client/socket.js';
 
 interface SendArgs extends GlobalArgs {
   prompt?: string;
@@ -15,6 +16,7 @@ interface SendArgs extends GlobalArgs {
   temperature?: number;
   metadata?: Record<string, string>;
   wait?: boolean;
+  stream?: boolean;
   timeout: number;
   file?: string;
   parallel: number;
@@ -30,12 +32,15 @@ function builder(yargs: Argv<GlobalArgs>) {
     .option('metadata', { type: 'string', requiresArg: true, array: true, describe: 'key=value echoed back in the result (repeatable)', coerce: keyValues('metadata', { maxCount: 20, maxKey: 128, maxValue: 1024 }) })
     // No default: yargs counts a default as given when checking conflicts with --file.
     .option('wait', { type: 'boolean', describe: 'Wait for the result and print the answer' })
+    .option('stream', { type: 'boolean', describe: 'Print the answer as the model writes it (over the WebSocket API); id and usage on stderr' })
     .option('timeout', { type: 'string', requiresArg: true, default: '5m', describe: 'How long --wait waits (30s, 5m, 1h)', coerce: waitTimeout })
     .option('file', { type: 'string', requiresArg: true, describe: 'Send every line of a file: a JSON request object, or a prompt' })
     .option('parallel', { type: 'string', requiresArg: true, default: 16, describe: 'Requests in flight with --file', coerce: integerIn('parallel', 1, 256) })
     .option('retry-for', { type: 'string', requiresArg: true, default: '1h', describe: 'With --file: how long a line is retried while the API throttles (429) or fails (5xx)', coerce: duration('retry-for') })
-    .conflicts('file', ['wait', 'prompt', 'system', 'max-tokens', 'temperature', 'metadata'])
+    .conflicts('file', ['wait', 'stream', 'prompt', 'system', 'max-tokens', 'temperature', 'metadata'])
+    .conflicts('stream', 'wait')
     .example('$0 send "Why is the sky blue?"', 'Queue a prompt; prints its id')
+    .example('$0 send --stream "Write a haiku"', 'Print the answer as it is written')
     .example('$0 send - --wait < question.txt', 'The prompt from stdin (a pipe with no prompt argument does the same); wait and print the answer')
     .example('$0 send --file prompts.jsonl --parallel 32 > ids.jsonl', 'Bulk: one request a line; ids on stdout, progress on stderr');
 }
@@ -106,6 +111,12 @@ async function run(argv: ArgumentsCamelCase<SendArgs>, out: Output) {
   if (argv.file) return sendFileCommand(argv, out);
   const request = await buildRequest(argv, out.stdin);
   const target = await openTarget(argv, true);
+  if (argv.stream) {
+    const socket = await target.websocket();
+    if (socket) return streamAnswer(argv, out, socket, request);
+    out.log('This stack has no WebSocket API (on AWS, up does not build it yet): the answer comes whole once it is stored.\n');
+    argv.wait = true;
+  }
   const api = await target.api();
   const { postRequest } = await import('../client/api.js');
   const { id } = await postRequest(api, request);
@@ -114,8 +125,45 @@ async function run(argv: ArgumentsCamelCase<SendArgs>, out: Output) {
     return;
   }
   out.log(`Queued ${id}; waiting for its result...\n`);
-  const result = await waitForResultOf(argv, target, id, argv.timeout);
+  const result = await waitForResultOf(argv, target, id, argv.timeout, out);
   if (result) printResult(out, result.record);
+}
+
+/**
+ * `send --stream`: the request goes over the WebSocket API, its text to stdout as it is written
+ * (`--json`: one event a line), its id and usage to stderr. A new attempt is said on stderr.
+ */
+async function streamAnswer(argv: SendArgs, out: Output, socket: SocketTarget, request: InvokeRequest) {
+  const { requestStream } = await import('../client/socket.js');
+  const interrupted = interruptSignal();
+  let id: string | undefined;
+  let text = '';
+  try {
+    for await (const event of requestStream(socket, { invoke: request }, interrupted)) {
+      if (argv.json) out.data(`${event.type === 'result' ? `{"type":"result","record":${event.record}}` : JSON.stringify(event)}\n`);
+      if (event.type === 'accepted') {
+        id = event.id;
+        out.log(`Queued ${id}; the answer follows as it is written.\n`);
+      } else if (event.type === 'delta') {
+        text += event.text;
+        if (!argv.json) out.data(event.text);
+      } else if (event.type === 'restart') {
+        out.log(`\n(the answer starts again, on a new attempt: what came before it is void)\n`);
+        text = '';
+      } else if (event.type === 'result') {
+        const record = JSON.parse(event.record) as ResultRecord;
+        if (!argv.json && text && !text.endsWith('\n')) out.data('\n');
+        if (record.status !== 'ok') {
+          out.log(`Error: the request ${record.id} failed: ${record.error?.code}: ${record.error?.message}\n`);
+          out.fail();
+        } else out.log(`${record.id}: ${record.usage ? `${record.usage.inputTokens}+${record.usage.outputTokens} tokens, ` : ''}${record.latencyMs} ms.\n`);
+      }
+    }
+  } catch (err) {
+    const later = id ? `Read its result later with ${readLater(argv, id)}.` : 'It may not have been queued.';
+    if (interrupted.aborted) throw new InterruptedError(`Interrupted: stopped streaming${id ? `; the request ${id} goes on` : ''}. ${later}`);
+    throw new CliError(`${(err as Error).message} ${later}`);
+  }
 }
 
 export const sendCommand = defineCommand<SendArgs>({

@@ -1,4 +1,5 @@
 import type { ApiTarget } from '../client/api.js';
+import type { SocketTarget } from '../client/socket.js';
 import type { Action, Observed, PlanItem, Session } from '../provision/engine.js';
 import type { MappingChange, MappingState } from '../operate/mapping.js';
 import type { Change, Ctx, StackOptions } from '../provision/types.js';
@@ -52,6 +53,8 @@ export interface OperatorTarget {
   /** The stack's clients and names; loads the SDK on first use (`send --local` without --wait never does). */
   context: () => Promise<Ctx>;
   api: () => Promise<ApiTarget>;
+  /** The stack's WebSocket API, where it has one (on AWS, up does not build it yet). */
+  websocket: () => Promise<SocketTarget | undefined>;
   queueUrl: (role: QueueRole) => Promise<string>;
   changeMapping: (change: MappingChange) => Promise<{ before: MappingState; after: MappingState }>;
 }
@@ -75,6 +78,7 @@ export async function openTarget(argv: GlobalArgs, byNameOnly = false): Promise<
       kind: 'local',
       context,
       api: async () => ({ invokeUrl: state.invokeUrl, apiKey: state.apiKey }),
+      websocket: async () => (state.websocketUrl ? { websocketUrl: state.websocketUrl, apiKey: state.apiKey } : undefined),
       queueUrl: async (role) => (await locator()).queueUrl(role),
       changeMapping: (change) => control(state, 'POST', 'mapping', change),
     };
@@ -82,7 +86,7 @@ export async function openTarget(argv: GlobalArgs, byNameOnly = false): Promise<
   const [engine, { changeMapping }, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../operate/mapping.js'), import('../operate/locate.js')]);
   const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv), identify: !byNameOnly });
   const locator = new StackLocator(ctx);
-  return { kind: 'aws', context: async () => ctx, api: () => locator.api(), queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
+  return { kind: 'aws', context: async () => ctx, api: () => locator.api(), websocket: async () => undefined, queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
 }
 
 /** Queues in the order of the README: requests, DLQ, results. */

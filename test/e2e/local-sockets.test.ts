@@ -5,7 +5,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { cliJson, startLocal, type LocalHandle } from '../helpers/local.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STATE_DIR, cli, cliJson, spawnCli, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 
 const started: LocalHandle[] = [];
 afterAll(async () => {
@@ -160,5 +162,62 @@ describe('the local WebSocket API', () => {
     const result = await cliJson<{ output: string }>('result', id, '--wait', '--timeout', '30s', '--local', '--name', stack.name);
     expect(result.output).toBe('echo: nobody listens');
     expect((await stack.status()).modelStats.calls).toBe(1);
+  });
+});
+
+describe('the CLI over the WebSocket API', () => {
+  it('send --stream prints the first words long before the last, the whole answer on stdout, id and usage on stderr', async () => {
+    const stack = await local('ws-cli-stream', '--model-token-latency', '50ms');
+    const prompt = Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
+    const started = Date.now();
+    const child = spawnCli('send', '--local', '--name', stack.name, '--stream', prompt);
+    let stdout = '';
+    let stderr = '';
+    let firstAt = 0;
+    child.stdout.on('data', (d) => {
+      firstAt ||= Date.now() - started;
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const lastAt = Date.now() - started;
+    expect(code, stderr).toBe(0);
+    expect(stdout).toBe(`echo: ${prompt}\n`);
+    expect(stderr).toMatch(/^Queued ([0-9a-f-]{36}); the answer follows as it is written\.\n\1: \d+\+\d+ tokens, \d+ ms\.\n$/);
+    // 31 pieces 50 ms apart: about 1.5 s of writing, of which the first piece shows at the start.
+    expect(lastAt - firstAt).toBeGreaterThan(1_000);
+  }, 30_000);
+
+  it('send --stream --json prints one event a line, the record last; Ctrl-C exits 130 and says how to read it later', async () => {
+    const stack = await local('ws-cli-json', '--model-token-latency', '20ms');
+    const run = await cli('send', '--local', '--name', stack.name, '--stream', '--json', 'a b c');
+    expect(run.code, run.stderr).toBe(0);
+    const events = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; text?: string; record?: { output: string } });
+    expect(events[0]!.type).toBe('accepted');
+    expect(events.filter((e) => e.type === 'delta').map((e) => e.text).join('')).toBe('echo: a b c');
+    expect(events.at(-1)).toMatchObject({ type: 'result', record: { output: 'echo: a b c' } });
+
+    const child = spawnCli('send', '--local', '--name', stack.name, '--stream', Array.from({ length: 200 }, () => 'slow').join(' '));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitUntil('the stream to start', async () => /Queued/.test(stderr), 10_000);
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toMatch(/Interrupted: stopped streaming; the request (\S+) goes on\. Read its result later with "bedrock-queue result \1 --name ws-cli-json --local"/);
+  }, 30_000);
+
+  it('send --wait gets its result over the socket, and reads the store instead (said once) when the socket does not answer', async () => {
+    const stack = await local('ws-cli-wait');
+    const pushed = await cli('send', '--local', '--name', stack.name, '--wait', 'by push');
+    expect([pushed.code, pushed.stdout]).toEqual([0, 'echo: by push\n']);
+    expect(pushed.stderr).not.toMatch(/WebSocket/);
+    // The state file points at a port where nothing listens: the wait falls back to the store.
+    const file = join(STATE_DIR, `${stack.name}.json`);
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { websocketUrl: string };
+    writeFileSync(file, JSON.stringify({ ...state, websocketUrl: 'ws://127.0.0.1:9/prod' }));
+    const polled = await cli('send', '--local', '--name', stack.name, '--wait', 'by polling');
+    expect([polled.code, polled.stdout]).toEqual([0, 'echo: by polling\n']);
+    expect(polled.stderr.match(/The WebSocket API did not answer \(.*\): reading the results store instead\./g)).toHaveLength(1);
   });
 });
