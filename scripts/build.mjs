@@ -1,7 +1,10 @@
 // Builds the CLI (dist/cli.mjs, with the AWS SDK bundled and code-split, so that it loads only in
-// the commands that call AWS)
+// the commands that call AWS), the client for applications (dist/client.mjs, `bedrock-queue/client`,
+// with its types in dist/types)
 // and the worker bundle that `up` zips for Lambda (dist/worker/index.mjs, SDK included).
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -10,7 +13,7 @@ rmSync(`${root}dist`, { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
-  entryPoints: { cli: 'src/cli.ts', 'function-host': 'src/local/services/function-host.ts' },
+  entryPoints: { cli: 'src/cli.ts', 'function-host': 'src/local/services/function-host.ts', client: 'src/client/bedrock-queue-client.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
@@ -48,3 +51,7 @@ await build({
   banner: { js: "import { createRequire as __bqRequire } from 'node:module'; const require = __bqRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// The client's types, for `import { BedrockQueueClient } from 'bedrock-queue/client'`.
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', `${root}tsconfig.client.json`], { stdio: 'inherit' });
