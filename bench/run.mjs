@@ -1,4 +1,5 @@
-// npm run bench: measures the targets of issues #2 and #3 and writes them to BENCHMARKS.md.
+// npm run bench: measures the targets of issues #2 and #3 (and the local target's, bench/local.mjs;
+// push and stream's, bench/stream.mjs) and writes them to BENCHMARKS.md.
 //  - `bedrock-queue --help` cold start (median of repeated process runs) beside `node -e ''`
 //  - cold `up`, converged `up` and `down` against moto_server: API calls and wall time
 //  - the worker bundle: size, cold import, CPU per request (bench/worker.mjs)
@@ -8,6 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { measureLocal } from './local.mjs';
 import { measureWorker } from './worker.mjs';
+import { measureStreams, streamSection } from './stream.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const bin = `${root}bin/bedrock-queue.mjs`;
@@ -195,6 +197,8 @@ sends. Peak memory is the maximum resident set of the \`batch\` process (GNU tim
 | results/s end to end | ${local.batch.perSecond.toFixed(0)} (${local.batch.ok} of ${local.batch.lines} ok in ${local.batch.seconds.toFixed(1)} s) | at least 500 | ${verdict(local.batch.perSecond >= 500 && local.batch.ok === local.batch.lines)} |
 | peak memory of \`batch\` | ${local.batch.peakMb.toFixed(0)} MB | under 200 MB | ${verdict(local.batch.peakMb < 200)} |
 `);
+
+sections.push(streamSection(await measureStreams(), date, machine));
 
 console.log(sections.join('\n'));
 const file = `${root}BENCHMARKS.md`;

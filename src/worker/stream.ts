@@ -15,14 +15,16 @@ export interface DeltaSink {
 }
 
 /**
- * Streams deltas to connections: text is buffered and posted every DELTA_INTERVAL_MS as one
- * `{"type": "delta", "id", "text"}` frame per connection, in order. A connection that is gone is
+ * Streams deltas to connections as `{"type": "delta", "id", "text"}` frames, in order: text is
+ * posted at once when nothing was posted in the last DELTA_INTERVAL_MS (so the first words are not
+ * held back), else buffered and posted when that interval ends. A connection that is gone is
  * dropped; a failed post is not tried again (the final record is, by pushResults).
  */
 export function deltaPoster(client: ApiGatewayManagementApiClient, id: string, connections: Iterable<string>, intervalMs = DELTA_INTERVAL_MS): DeltaSink {
   const live = new Set(connections);
   let buffered = '';
   let timer: NodeJS.Timeout | undefined;
+  let lastPost = -Infinity;
   let chain = Promise.resolve();
   const post = (frame: string) => {
     chain = chain.then(() => Promise.all([...live].map(async (connection) => {
@@ -36,18 +38,23 @@ export function deltaPoster(client: ApiGatewayManagementApiClient, id: string, c
   const send = () => {
     timer = undefined;
     if (!buffered) return;
+    lastPost = Date.now();
     post(JSON.stringify({ type: 'delta', id, text: buffered }));
     buffered = '';
   };
   return {
     write: (text) => {
       buffered += text;
-      timer ??= setTimeout(send, intervalMs);
+      if (timer) return;
+      const wait = lastPost + intervalMs - Date.now();
+      if (wait <= 0) send();
+      else timer = setTimeout(send, wait);
     },
     restart: () => {
       clearTimeout(timer);
       timer = undefined;
       buffered = '';
+      lastPost = -Infinity;
       post(JSON.stringify({ type: 'restart', id }));
     },
     flush: async () => {

@@ -118,7 +118,8 @@ describe('the worker pushes what it stored', () => {
       const mine = posted().filter((p) => p.to === to);
       const deltas = mine.filter((p) => p.frame.type === 'delta');
       expect(deltas.map((p) => p.frame.text).join('')).toBe(words.join(''));
-      // 40 pieces 10 ms apart, posted at most every 100 ms: a handful of frames, not 40.
+      // The first piece goes at once; then 40 pieces 10 ms apart, at most one frame each 100 ms: a handful, not 40.
+      expect(deltas[0]!.frame.text).toBe('w0 ');
       expect(deltas.length).toBeLessThanOrEqual(8);
       expect(mine.at(-1)!.frame).toMatchObject({ type: 'result', id: ID, record: { output: words.join('') } });
     }
