@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STATE_DIR, cli, cliJson, spawnCli, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
+import { startOpenAiServer } from '../helpers/openai-server.js';
 
 const started: LocalHandle[] = [];
 afterAll(async () => {
@@ -150,6 +151,25 @@ describe('the local WebSocket API', () => {
     }
     expect((await stack.status()).modelStats.calls).toBe(50);
   }, 90_000);
+
+  it('relays an OpenAI-compatible endpoint\'s own stream (--model-endpoint) in deltas that add up to the record', async () => {
+    const ollama = await startOpenAiServer();
+    try {
+      const stack = await local('ws-forward', '--model-endpoint', ollama.baseUrl, '--model', 'gpt-oss');
+      const client = await Client.open(websocketUrl(stack), stack.state.apiKey);
+      client.send({ action: 'invoke', prompt: 'tell me a long story about queues' });
+      const result = await client.next('result', (f) => f.type === 'result') as { record: { output: string; usage: { outputTokens: number } } };
+      const deltas = client.frames.filter((f) => f.type === 'delta');
+      expect(result.record.output).toBe('gpt-oss says: tell me a long story about queues');
+      expect(deltas.map((f) => f.text).join('')).toBe(result.record.output);
+      expect(deltas.length).toBeGreaterThan(1);
+      expect(result.record.usage.outputTokens).toBe(7);
+      expect(ollama.calls.map((c) => [c.body.stream, c.body.stream_options])).toEqual([[true, { include_usage: true }]]);
+      client.close();
+    } finally {
+      await ollama.close();
+    }
+  });
 
   it('a client gone before its result loses nothing: the request completes, stored and readable by id', async () => {
     const stack = await local('ws-gone');

@@ -8,6 +8,8 @@ export interface ChatRequest {
   temperature?: number;
   top_p?: number;
   stop?: string[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
 }
 
 export interface OpenAiServer {
@@ -21,7 +23,10 @@ export interface OpenAiServer {
   close: () => Promise<void>;
 }
 
-/** An OpenAI-compatible chat completions server on loopback: answers "<model> says: <last message>". */
+/**
+ * An OpenAI-compatible chat completions server on loopback: answers "<model> says: <last message>",
+ * whole, or (`stream: true`) as server-sent events, a word each 5 ms, usage last when asked for.
+ */
 export async function startOpenAiServer(): Promise<OpenAiServer> {
   const calls: OpenAiServer['calls'] = [];
   let failure: { status: number; body: string } | undefined;
@@ -39,6 +44,17 @@ export async function startOpenAiServer(): Promise<OpenAiServer> {
       return res.end(failure.body);
     }
     const content = `${body.model} says: ${body.messages.at(-1)!.content}`;
+    if (body.stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const send = (chunk: unknown) => res.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', model: body.model, ...chunk as object })}\n\n`);
+      for (const word of content.match(/\s*\S+\s*/g) ?? []) {
+        send({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      send({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+      if (body.stream_options?.include_usage) send({ choices: [], usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } });
+      return res.end('data: [DONE]\n\n');
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({
       id: 'chatcmpl-1', object: 'chat.completion', model: body.model,

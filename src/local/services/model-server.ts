@@ -1,6 +1,6 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { closeServer, listen, readBody } from './http.js';
-import { writeConverseStream } from './model-stream.js';
+import { STOP_REASONS, relayStream, writeConverseStream } from './model-stream.js';
 
 /** The deterministic local model: its answer contains the prompt verbatim. */
 export const LOCAL_MODEL_ID = 'local.echo';
@@ -100,9 +100,6 @@ function echoAnswer(prompt: string): Answer {
   return { text, stopReason: 'end_turn', usage: { inputTokens: tokens(prompt), outputTokens: tokens(text), totalTokens: tokens(prompt) + tokens(text) } };
 }
 
-/** OpenAI's finish_reason as a Converse stopReason. */
-const STOP_REASONS: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', content_filter: 'content_filtered', tool_calls: 'tool_use' };
-
 /** The chat completions URL of an OpenAI-compatible base URL (`http://127.0.0.1:11434/v1`), or of that URL itself. */
 export function chatCompletionsUrl(base: string): string {
   const url = new URL(base);
@@ -111,8 +108,11 @@ export function chatCompletionsUrl(base: string): string {
   return url.href;
 }
 
-/** One Converse call answered by an OpenAI-compatible server, its errors named as Bedrock names them. */
-async function forward(url: string, key: string | undefined, modelId: string, body: ConverseBody, signal: AbortSignal): Promise<Answer> {
+/**
+ * One call to an OpenAI-compatible server (`stream`: its server-sent events), its errors named as
+ * Bedrock names them; resolves with the response once it answers 2xx.
+ */
+async function callEndpoint(url: string, key: string | undefined, modelId: string, body: ConverseBody, signal: AbortSignal, stream: boolean): Promise<{ response: Response; request: { messages: { content: string }[] } }> {
   const config = body.inferenceConfig ?? {};
   const system = textOf(body.system);
   const request = {
@@ -125,6 +125,7 @@ async function forward(url: string, key: string | undefined, modelId: string, bo
     ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
     ...(config.topP !== undefined ? { top_p: config.topP } : {}),
     ...(config.stopSequences?.length ? { stop: config.stopSequences } : {}),
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   };
   let response: Response;
   try {
@@ -137,20 +138,31 @@ async function forward(url: string, key: string | undefined, modelId: string, bo
   } catch (err) {
     throw new ModelError(503, 'ServiceUnavailableException', `The model endpoint ${new URL(url).origin} did not answer (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}).`);
   }
+  if (response.ok) return { response, request };
   const text = await response.text();
-  let parsed: { choices?: { message?: { content?: string | null }; finish_reason?: string }[]; usage?: { prompt_tokens?: number; completion_tokens?: number }; error?: { message?: string } | string } = {};
+  let parsed: { error?: { message?: string } | string } = {};
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch {
     // Not JSON: the status and the text say what happened.
   }
-  if (!response.ok) {
-    const said = typeof parsed.error === 'string' ? parsed.error : parsed.error?.message ?? text.slice(0, 300);
-    const message = `The model endpoint answered ${response.status}: ${said}`;
-    if (response.status === 429) throw new ModelError(429, 'ThrottlingException', message);
-    if (response.status === 404) throw new ModelError(404, 'ResourceNotFoundException', message);
-    if (response.status >= 400 && response.status < 500) throw new ModelError(400, 'ValidationException', message);
-    throw new ModelError(503, 'ServiceUnavailableException', message);
+  const said = typeof parsed.error === 'string' ? parsed.error : parsed.error?.message ?? text.slice(0, 300);
+  const message = `The model endpoint answered ${response.status}: ${said}`;
+  if (response.status === 429) throw new ModelError(429, 'ThrottlingException', message);
+  if (response.status === 404) throw new ModelError(404, 'ResourceNotFoundException', message);
+  if (response.status >= 400 && response.status < 500) throw new ModelError(400, 'ValidationException', message);
+  throw new ModelError(503, 'ServiceUnavailableException', message);
+}
+
+/** One Converse call answered by an OpenAI-compatible server. */
+async function forward(url: string, key: string | undefined, modelId: string, body: ConverseBody, signal: AbortSignal): Promise<Answer> {
+  const { response, request } = await callEndpoint(url, key, modelId, body, signal, false);
+  const text = await response.text();
+  let parsed: { choices?: { message?: { content?: string | null }; finish_reason?: string }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } } = {};
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    // Not JSON: no choice, said below.
   }
   const choice = parsed.choices?.[0];
   if (!choice) throw new ModelError(500, 'InternalServerException', `The model endpoint answered without a choice: ${text.slice(0, 300)}`);
@@ -199,6 +211,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       if (errorRate && Math.random() < errorRate) throw new ModelError(500, 'InternalServerException', 'The model server failed (local error rate).');
       const started = Date.now();
+      if (match[2] && !echo) {
+        // The endpoint's own stream, relayed as it comes.
+        const { response } = await callEndpoint(forwardUrl!, options.forwardKey, modelId, body, gone.signal, true);
+        stats.answered++;
+        return await relayStream(res, response, started);
+      }
       const answer = echo ?? await forward(forwardUrl!, options.forwardKey, modelId, body, gone.signal);
       stats.answered++;
       if (match[2]) return await writeConverseStream(res, answer, tokenLatency, started);
