@@ -13,6 +13,8 @@ export interface SocketRoutes {
   invoke: (text: string, frame: { id?: string }, connectionId: string) => Promise<string>;
   /** Adds the connection to the request's listeners; resolves with the stored record, if there is one. */
   subscribe: (id: string, connectionId: string) => Promise<string | undefined>;
+  /** API Gateway's limits unless given (tests shorten them). */
+  limits?: { idleMs: number; maxMs: number };
 }
 
 interface Connection {
@@ -32,8 +34,11 @@ const connectionId = () => randomBytes(12).toString('base64url');
 export class LocalSockets {
   private readonly connections = new Map<string, Connection>();
   private readonly server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  private readonly limits: { idleMs: number; maxMs: number };
 
-  constructor(private readonly routes: SocketRoutes) {}
+  constructor(private readonly routes: SocketRoutes) {
+    this.limits = routes.limits ?? { idleMs: IDLE_TIMEOUT_MS, maxMs: MAX_CONNECTION_MS };
+  }
 
   /** Takes the WebSocket upgrades of `server` (the API's), at the stage path. */
   attach(server: Server) {
@@ -53,11 +58,13 @@ export class LocalSockets {
     const close = (code: number, reason: string) => socket.close(code, reason);
     const connection: Connection = {
       socket,
-      idle: setTimeout(() => close(1001, 'Going away'), IDLE_TIMEOUT_MS),
-      end: setTimeout(() => close(1001, 'Going away'), MAX_CONNECTION_MS),
+      idle: setTimeout(() => close(1001, 'Going away'), this.limits.idleMs),
+      end: setTimeout(() => close(1001, 'Going away'), this.limits.maxMs),
     };
     this.connections.set(id, connection);
     const active = () => connection.idle.refresh();
+    // A frame over the limit, a broken connection: ws closes the socket (1009 for the size); the stack goes on.
+    socket.on('error', () => undefined);
     socket.on('ping', active);
     socket.on('message', (data, binary) => {
       active();

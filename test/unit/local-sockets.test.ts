@@ -1,0 +1,64 @@
+/**
+ * The local WebSocket endpoint's limits, as API Gateway's: a message over 128 KB closes the socket
+ * (1009), an idle connection closes, and so does one that reaches its maximum duration; traffic
+ * keeps a connection from idling out. The limits are shortened here; the stack runs with AWS's.
+ */
+import { createServer, type Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { closeServer, listen } from '../../src/local/services/http.js';
+import { LocalSockets } from '../../src/local/services/socket-server.js';
+import { MAX_MESSAGE_BYTES } from '../../src/stream-contract.js';
+
+let server: Server | undefined;
+let sockets: LocalSockets | undefined;
+afterEach(async () => {
+  sockets?.close();
+  if (server) await closeServer(server);
+});
+
+async function serve(limits: { idleMs: number; maxMs: number }) {
+  sockets = new LocalSockets({ apiKey: 'k', invoke: async () => 'id', subscribe: async () => undefined, limits });
+  server = createServer((_req, res) => res.end());
+  sockets.attach(server);
+  return `ws://127.0.0.1:${await listen(server)}/prod`;
+}
+
+function connect(url: string): Promise<{ socket: WebSocket; closed: Promise<{ code: number; at: number }> }> {
+  const socket = new WebSocket(url, { headers: { 'x-api-key': 'k' } });
+  const closed = new Promise<{ code: number; at: number }>((resolve) => socket.on('close', (code) => resolve({ code, at: Date.now() })));
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => resolve({ socket, closed }));
+    socket.once('error', reject);
+  });
+}
+
+describe('the local WebSocket endpoint\'s limits', () => {
+  it('closes the socket on a message over 128 KB (1009), and takes one of exactly 128 KB', async () => {
+    const url = await serve({ idleMs: 60_000, maxMs: 60_000 });
+    const fits = await connect(url);
+    fits.socket.send('x'.repeat(MAX_MESSAGE_BYTES));
+    const answer = await new Promise<string>((resolve) => fits.socket.once('message', (d) => resolve(d.toString())));
+    expect(JSON.parse(answer)).toMatchObject({ message: 'Forbidden' });
+    const big = await connect(url);
+    big.socket.send('x'.repeat(MAX_MESSAGE_BYTES + 1));
+    expect((await big.closed).code).toBe(1009);
+    fits.socket.close();
+  });
+
+  it('closes an idle connection (1001) but not one with traffic, and any connection at its maximum duration', async () => {
+    const url = await serve({ idleMs: 300, maxMs: 1_200 });
+    const opened = Date.now();
+    const idle = await connect(url);
+    const busy = await connect(url);
+    const ticker = setInterval(() => busy.socket.ping(), 100);
+    const idleClosed = await idle.closed;
+    expect(idleClosed.code).toBe(1001);
+    expect(idleClosed.at - opened).toBeGreaterThanOrEqual(250);
+    expect(busy.socket.readyState).toBe(WebSocket.OPEN);
+    const busyClosed = await busy.closed;
+    clearInterval(ticker);
+    expect(busyClosed.code).toBe(1001);
+    expect(busyClosed.at - opened).toBeGreaterThanOrEqual(1_100);
+  });
+});
