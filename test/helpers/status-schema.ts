@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { StatusReport } from '../../src/contract.js';
 
 const REQUIRED = ['stack', 'target', 'region', 'deployed', 'resources', 'queues'];
-const OPTIONAL = ['model', 'invokeUrl', 'mapping', 'pid', 'sqsEndpoint', 'stale', 'calls', 'metrics', 'metricsError'];
+const OPTIONAL = ['model', 'invokeUrl', 'websocketUrl', 'mapping', 'pid', 'sqsEndpoint', 'stale', 'calls', 'metrics', 'metricsError'];
 const METRICS = ['windowSeconds', 'from', 'to', 'resultsPerMinute', 'latencyMs', 'tokensPerMinute', 'throttledCallsPerResult', 'errorsByCode', 'oldestRequestAgeSeconds', 'concurrency', 'perMinute'];
 const MAPPING = ['state', 'paused', 'maximumConcurrency', 'batchSize', 'invocationsInFlight'];
 
@@ -21,6 +21,7 @@ export function expectStatusReport(report: StatusReport, target: 'aws' | 'local'
     expect(report.queues.map((q) => q.name)).toEqual([`${report.stack}-requests`, `${report.stack}-requests-dlq`, `${report.stack}-results`]);
   }
   if (target === 'local' && report.deployed) expect(report.sqsEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  if (target === 'local' && report.deployed) expect(report.websocketUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/prod$/);
   if (report.mapping) {
     expect(Object.keys(report.mapping).filter((k) => !MAPPING.includes(k))).toEqual([]);
     expect(typeof report.mapping.paused).toBe('boolean');
