@@ -29,7 +29,8 @@ export function claimCommand(table: string, id: string, token: string, untilMs: 
     TableName: table,
     Key: { [RESULT_ITEM.key]: { S: id } },
     UpdateExpression: 'SET #status = :claimed, #lease = :until, #token = :token, #expires = :expires REMOVE #record',
-    ConditionExpression: 'attribute_not_exists(#id) OR (#status <> :ok AND (attribute_not_exists(#lease) OR #lease < :now))',
+    // An item with no status is a subscribe's (listeners only, no lease): it is claimed as a new one.
+    ConditionExpression: 'attribute_not_exists(#id) OR attribute_not_exists(#status) OR (#status <> :ok AND (attribute_not_exists(#lease) OR #lease < :now))',
     ReturnValues: 'ALL_NEW',
     ExpressionAttributeNames: NAMES,
     ExpressionAttributeValues: {

@@ -24,7 +24,9 @@ export function putResult(table: string, result: ResultRecord, ttlSeconds: numbe
       [RESULT_ITEM.record]: { S: storedRecord(result) },
       [RESULT_ITEM.expiresAt]: { N: String(Math.floor(now / 1000) + ttlSeconds) },
     },
-    ConditionExpression: 'attribute_not_exists(#id) OR #status <> :ok',
+    // An item with no status is a subscribe's (listeners only): said outright, not left to how a
+    // comparison with a missing attribute comes out.
+    ConditionExpression: 'attribute_not_exists(#id) OR attribute_not_exists(#status) OR #status <> :ok',
     ExpressionAttributeNames: { '#id': RESULT_ITEM.key, '#status': RESULT_ITEM.status },
     ExpressionAttributeValues: { ':ok': { S: 'ok' } },
   });

@@ -10,6 +10,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { CLAIMED_STATUS, RESULT_ITEM } from '../../src/contract.js';
 import { ResultsStore } from '../../src/local/services/results-store.js';
 import { handler } from '../../src/worker/index.js';
+import { subscribeUpdate } from '../../src/stream-contract.js';
 import { bedrock, context, dynamodb, echo, event, published, record, sqs, useWorkerFixture } from '../helpers/worker-fixture.js';
 
 useWorkerFixture();
@@ -124,6 +125,20 @@ describe('one model call per request', () => {
   });
 });
 
+describe('a request subscribed to before its claim', () => {
+  it('is claimed and answered: the subscribe\'s item (listeners only, no status) is no one\'s claim', async () => {
+    storeBehindTheClient();
+    // The conditions say so outright, whatever a comparison with a missing attribute gives.
+    await table.actions().UpdateItem!(subscribeUpdate('demo-results', 'm9', 'conn=', 4102444800));
+    await handler(event(record('m9', { prompt: 'subscribed first' })), context());
+    expect(modelCalls()).toBe(1);
+    expect(itemOf('m9')?.[RESULT_ITEM.status]).toEqual({ S: 'ok' });
+    for (const command of [UpdateItemCommand, PutItemCommand] as const) {
+      expect(dynamodb.commandCalls(command)[0]!.args[0].input.ConditionExpression).toContain('attribute_not_exists(#status)');
+    }
+  });
+});
+
 describe('the claim', () => {
   it('is one conditional UpdateItem, before the model call', async () => {
     storeBehindTheClient();
@@ -133,7 +148,7 @@ describe('the claim', () => {
       TableName: 'demo-results',
       Key: { id: { S: 'm7' } },
       UpdateExpression: 'SET #status = :claimed, #lease = :until, #token = :token, #expires = :expires REMOVE #record',
-      ConditionExpression: 'attribute_not_exists(#id) OR (#status <> :ok AND (attribute_not_exists(#lease) OR #lease < :now))',
+      ConditionExpression: 'attribute_not_exists(#id) OR attribute_not_exists(#status) OR (#status <> :ok AND (attribute_not_exists(#lease) OR #lease < :now))',
     });
     // The store had the claim before the model was asked.
     expect(dynamodb.commandCalls(UpdateItemCommand)[0]!.calledBefore(bedrock.commandCalls(ConverseCommand)[0]! as never)).toBe(true);

@@ -196,7 +196,7 @@ describe('worker', () => {
       TableName: 'demo-results',
       // The replaced item's listeners: the WebSocket connections the record is pushed to.
       ReturnValues: 'ALL_OLD',
-      ConditionExpression: 'attribute_not_exists(#id) OR #status <> :ok',
+      ConditionExpression: 'attribute_not_exists(#id) OR attribute_not_exists(#status) OR #status <> :ok',
       ExpressionAttributeNames: { '#id': 'id', '#status': 'status' },
       ExpressionAttributeValues: { ':ok': { S: 'ok' } },
     });
