@@ -25,12 +25,13 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
     const running = state.settings ?? settings;
     const model = running.localModel;
     out.result(
-      { stack: argv.name, local: true, pid: state.pid, invokeUrl: state.invokeUrl, apiKey: state.apiKey, model: state.model, settings: running, ...(restart.kept.length || restart.changed.length ? { restart } : {}), ...(state.recovered ? { recovered: state.recovered } : {}) },
+      { stack: argv.name, local: true, pid: state.pid, invokeUrl: state.invokeUrl, ...(state.websocketUrl ? { websocketUrl: state.websocketUrl } : {}), apiKey: state.apiKey, model: state.model, settings: running, ...(restart.kept.length || restart.changed.length ? { restart } : {}), ...(state.recovered ? { recovered: state.recovered } : {}) },
       () => [
         `Local stack ${argv.name} is up (pid ${state.pid})${argv.detach ? ', in the background' : '; Ctrl-C stops it'}.`,
         '',
         table([
           ['Invoke URL', state.invokeUrl],
+          ...(state.websocketUrl ? [['WebSocket URL', state.websocketUrl]] : []),
           ['API key', state.apiKey ? `${state.apiKey} (header x-api-key)` : 'not required'],
           ['Model', `${state.model}${model.forwardTo ? ` at ${model.forwardTo}` : ''}${model.latency ? ` (latency ${model.latency})` : ''}`],
           ['Concurrency', `${running.concurrency} model calls in flight at most${running.paused ? '; paused (bedrock-queue resume --local resumes it)' : ''}`],
@@ -38,6 +39,7 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
         '',
         'Send a first prompt:',
         `  bedrock-queue send --local --name ${argv.name} --wait "Why is the sky blue?"`,
+        `  bedrock-queue send --local --name ${argv.name} --stream "Write a haiku about queues"`,
         `  curl -sS -X POST ${state.invokeUrl} -H 'Content-Type: application/json'${state.apiKey ? ` -H 'x-api-key: ${state.apiKey}'` : ''} -d '{"prompt": "Why is the sky blue?"}'`,
       ].join('\n'),
     );

@@ -133,9 +133,8 @@ describe('a request subscribed to before its claim', () => {
     await handler(event(record('m9', { prompt: 'subscribed first' })), context());
     expect(modelCalls()).toBe(1);
     expect(itemOf('m9')?.[RESULT_ITEM.status]).toEqual({ S: 'ok' });
-    for (const command of [UpdateItemCommand, PutItemCommand] as const) {
-      expect(dynamodb.commandCalls(command)[0]!.args[0].input.ConditionExpression).toContain('attribute_not_exists(#status)');
-    }
+    expect(dynamodb.commandCalls(UpdateItemCommand)[0]!.args[0].input.ConditionExpression).toContain('attribute_not_exists(#status)');
+    expect(dynamodb.commandCalls(PutItemCommand)[0]!.args[0].input.ConditionExpression).toContain('attribute_not_exists(#status)');
   });
 });
 
