@@ -84,3 +84,11 @@ export async function releaseClaim(dynamo: DynamoDBClient, table: string, id: st
     // Not ours any more, or the store is away: the lease runs out on its own.
   }
 }
+
+/** The connections subscribed to a request, as the store has them now (an eventually consistent read of that set only). */
+export async function readListeners(dynamo: DynamoDBClient, table: string, id: string): Promise<string[]> {
+  const { Item } = await dynamo.send(new GetItemCommand({
+    TableName: table, Key: { [RESULT_ITEM.key]: { S: id } }, ProjectionExpression: '#l', ExpressionAttributeNames: { '#l': RESULT_ITEM.listeners },
+  }));
+  return Item?.[RESULT_ITEM.listeners]?.SS ?? [];
+}

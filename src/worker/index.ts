@@ -9,7 +9,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { WORKER_RESERVE_MS, type ResultRecord } from '../contract.js';
 import { readConfig, type WorkerConfig } from './config.js';
 import { claimsToGiveBack, endBatch, planBatch, toPublish } from './decide.js';
-import { claimRequest, releaseClaim } from './claim.js';
+import { claimRequest, readListeners, releaseClaim } from './claim.js';
 import { delayRetries, publishResults, queueUrlOf, requeue } from './publish.js';
 import { emfDocument, requestMetrics, writeLogLine } from './metrics.js';
 import { storeResults } from './store.js';
@@ -124,7 +124,9 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   const claimUntil = Date.now() + context.getRemainingTimeInMillis();
   const claim = (id: string) => claimRequest(dynamo, config.resultsTable, id, claimUntil, config.resultsTtlSeconds);
   const endpoint = config.connectionsEndpoint;
-  const listen = endpoint ? (id: string, to: string[]) => deltaPoster(connectionsClient(endpoint), id, to) : undefined;
+  const listen = endpoint
+    ? (id: string, to: string[]) => deltaPoster(connectionsClient(endpoint), id, to, { listeners: () => readListeners(dynamo, config.resultsTable, id) })
+    : undefined;
   const outcomes = await mapWithLimit(records, config.recordConcurrency, (record) =>
     processRecord(record, { bedrock, config, deadline, claim, listen }).catch((err: unknown): Outcome => ({
       kind: 'retry', record, attempt: 1, code: 'WorkerError', message: String(err), latencyMs: 0, modelCalled: false,

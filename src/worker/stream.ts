@@ -3,6 +3,8 @@ import { ConverseStreamCommand, type BedrockRuntimeClient, type ConverseStreamCo
 
 /** Deltas of one request are posted at most this often: about ten frames a second. */
 export const DELTA_INTERVAL_MS = 100;
+/** While an answer streams, the store is asked this often for listeners who subscribed since. */
+export const LISTENERS_REFRESH_MS = 1_000;
 
 /** Where a request's answer streams to while the model writes it. */
 export interface DeltaSink {
@@ -14,24 +16,40 @@ export interface DeltaSink {
   flush: () => Promise<void>;
 }
 
+export interface PosterOptions {
+  intervalMs?: number;
+  /** The request's listeners as the store has them now: those new since are caught up and then streamed to. */
+  listeners?: () => Promise<string[]>;
+  refreshMs?: number;
+}
+
 /**
  * Streams deltas to connections as `{"type": "delta", "id", "text"}` frames, in order: text is
  * posted at once when nothing was posted in the last DELTA_INTERVAL_MS (so the first words are not
- * held back), else buffered and posted when that interval ends. A connection that is gone is
+ * held back), else buffered and posted when that interval ends. A listener that subscribes while
+ * the answer streams first gets the text so far in one delta. A connection that is gone is
  * dropped; a failed post is not tried again (the final record is, by pushResults).
  */
-export function deltaPoster(client: ApiGatewayManagementApiClient, id: string, connections: Iterable<string>, intervalMs = DELTA_INTERVAL_MS): DeltaSink {
+export function deltaPoster(client: ApiGatewayManagementApiClient, id: string, connections: Iterable<string>, options: PosterOptions = {}): DeltaSink {
+  const intervalMs = options.intervalMs ?? DELTA_INTERVAL_MS;
   const live = new Set(connections);
+  const dropped = new Set<string>();
   let buffered = '';
+  /** The text posted so far in this attempt: what a late listener is caught up with. */
+  let posted = '';
   let timer: NodeJS.Timeout | undefined;
   let lastPost = -Infinity;
   let chain = Promise.resolve();
-  const post = (frame: string) => {
-    chain = chain.then(() => Promise.all([...live].map(async (connection) => {
+  // Recipients are fixed when a frame is queued: a listener who joins later gets the text so far in
+  // its catch-up frame, and the frames queued before it must not reach it too.
+  const post = (frame: string, to: string[] = [...live]) => {
+    chain = chain.then(() => Promise.all(to.filter((c) => !dropped.has(c)).map(async (connection) => {
       try {
         await client.send(new PostToConnectionCommand({ ConnectionId: connection, Data: Buffer.from(frame) }));
       } catch (err) {
-        if ((err as Error).name === 'GoneException') live.delete(connection);
+        if ((err as Error).name !== 'GoneException') return;
+        live.delete(connection);
+        dropped.add(connection);
       }
     }))).then(() => undefined);
   };
@@ -40,8 +58,16 @@ export function deltaPoster(client: ApiGatewayManagementApiClient, id: string, c
     if (!buffered) return;
     lastPost = Date.now();
     post(JSON.stringify({ type: 'delta', id, text: buffered }));
+    posted += buffered;
     buffered = '';
   };
+  const join = (connection: string) => {
+    live.add(connection);
+    if (posted) post(JSON.stringify({ type: 'delta', id, text: posted }), [connection]);
+  };
+  const refresher = options.listeners && setInterval(() => {
+    void options.listeners!().then((all) => all.filter((c) => !live.has(c) && !dropped.has(c)).forEach(join), () => undefined);
+  }, options.refreshMs ?? LISTENERS_REFRESH_MS);
   return {
     write: (text) => {
       buffered += text;
@@ -54,11 +80,13 @@ export function deltaPoster(client: ApiGatewayManagementApiClient, id: string, c
       clearTimeout(timer);
       timer = undefined;
       buffered = '';
+      posted = '';
       lastPost = -Infinity;
       post(JSON.stringify({ type: 'restart', id }));
     },
     flush: async () => {
       clearTimeout(timer);
+      clearInterval(refresher);
       send();
       await chain;
     },

@@ -6,7 +6,7 @@
  */
 import { ApiGatewayManagementApiClient, GoneException, LimitExceededException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
-import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BYTES, joinParts, resultFrames } from '../../src/stream-contract.js';
@@ -123,6 +123,23 @@ describe('the worker pushes what it stored', () => {
       expect(deltas.length).toBeLessThanOrEqual(8);
       expect(mine.at(-1)!.frame).toMatchObject({ type: 'result', id: ID, record: { output: words.join('') } });
     }
+  });
+
+  it('catches up a listener who subscribes while the answer streams, then streams the rest to it', async () => {
+    dynamodb.on(GetItemCommand).resolves({ Item: { listeners: { SS: ['caller=', 'late='] } } });
+    dynamodb.on(PutItemCommand).resolves({ Attributes: { listeners: { SS: ['late='] } } });
+    const words = Array.from({ length: 30 }, (_, i) => `w${i} `);
+    // 30 pieces 50 ms apart: the store is asked for new listeners after a second, mid-answer.
+    bedrock.on(ConverseStreamCommand).callsFake(() => streamOf(words, 50));
+    await handler(event(fromSocket('m-7', { action: 'invoke', prompt: 'late' }, 'caller=')), context());
+    const late = posted().filter((p) => p.to === 'late=');
+    const deltas = late.filter((p) => p.frame.type === 'delta').map((p) => p.frame.text as string);
+    expect(deltas.length).toBeGreaterThan(1);
+    // Its first frame is the text so far, from the first word on; all of them add up to the answer, once.
+    expect(deltas[0]!.startsWith('w0 w1 ')).toBe(true);
+    expect(deltas.join('')).toBe(words.join(''));
+    expect(late.at(-1)!.frame).toMatchObject({ type: 'result', record: { output: words.join('') } });
+    expect(dynamodb.commandCalls(GetItemCommand)[0]!.args[0].input).toMatchObject({ ProjectionExpression: '#l', ExpressionAttributeNames: { '#l': 'listeners' } });
   });
 
   it('says the answer starts again when a redelivered request streams once more', async () => {
