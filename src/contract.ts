@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { PipelineMetrics } from './metrics-contract.js';
 
 /**
@@ -42,6 +43,8 @@ export const pendingBody = (id: string) => `{"id": "${id}", "status": "pending"}
 export const REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** The `id` a client may put in a request body (its idempotency key): a UUID in either case, which the API lowers. */
 export const CLIENT_ID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+/** A request's id: the client's own (`id`, lowered), else a new UUID, as the API (POST and invoke) chooses it. */
+export const requestIdFor = (body: { id?: string }) => (body.id ?? randomUUID()).toLowerCase();
 /**
  * The URL that invokes the API. Under an emulator (--endpoint-url) it is the emulator's own path
  * for it (moto's and LocalStack's `_user_request_`), so that nothing is ever sent to a real

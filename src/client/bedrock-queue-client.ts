@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { InvokeRequest, ResultRecord } from '../contract.js';
+import { requestIdFor, type InvokeRequest, type ResultRecord } from '../contract.js';
 import { ApiError, oneLine, postWithRetry, retryAfterMs } from './api.js';
 import { httpCall } from './http.js';
 import { pause } from './pause.js';
@@ -37,7 +36,7 @@ export class BedrockQueueClient {
    * answered once. Throttling (429) and server errors are retried for `retryForMs` (a minute).
    */
   async submit(request: InvokeRequest, options: CallOptions & { retryForMs?: number } = {}): Promise<{ id: string }> {
-    const id = (request.id ?? randomUUID()).toLowerCase();
+    const id = requestIdFor(request);
     return postWithRetry(this.options, { ...request, id }, { retryForMs: options.retryForMs ?? 60_000, signal: options.signal });
   }
 

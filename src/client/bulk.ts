@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { validateInvokeRequest, type InvokeRequest } from '../contract.js';
+import { requestIdFor, validateInvokeRequest, type InvokeRequest } from '../contract.js';
 import { setMaxListeners } from 'node:events';
 import { AdaptiveRate, postWithRetry, type ApiTarget } from './api.js';
 
@@ -89,7 +88,7 @@ export async function sendFile(target: ApiTarget, path: string, options: BulkOpt
         continue;
       }
       const line = lineNumber;
-      const id = (parsed.request.id ?? options.earlierId?.(line) ?? randomUUID()).toLowerCase();
+      const id = requestIdFor({ id: parsed.request.id ?? options.earlierId?.(line) });
       on.sending?.(line, id);
       const task = postWithRetry(target, { ...parsed.request, id }, { retryForMs: options.retryForMs, signal, rate })
         .then(({ id }) => {

@@ -170,6 +170,8 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
     ...(request.system ? { system: [{ text: request.system }] } : {}),
     inferenceConfig: { maxTokens: request.maxTokens ?? config.defaultMaxTokens, ...(temperature !== undefined ? { temperature } : {}) },
   };
+  let throttledCalls = 0;
+  let waited = 0;
   const call = async (signal: AbortSignal) => {
     if (!sink) {
       const response = await deps.bedrock.send(new ConverseCommand(input), { abortSignal: signal });
@@ -179,8 +181,6 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
     if (attempt > 1 || throttledCalls > 0) sink.restart();
     return converseStreaming(deps.bedrock, input, sink, signal);
   };
-  let throttledCalls = 0;
-  let waited = 0;
   try {
     for (;;) {
       const budget = deps.deadline - Date.now();

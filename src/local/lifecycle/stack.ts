@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { BATCH_SIZE, LOCAL_ACCOUNT, REQUEUE_ATTRIBUTES, RESULT_ITEM, WORKER_ENV, isExpired, resourceNames } from '../../contract.js';
+import { randomBytes } from 'node:crypto';
+import { BATCH_SIZE, LOCAL_ACCOUNT, REQUEUE_ATTRIBUTES, RESULT_ITEM, WORKER_ENV, isExpired, requestIdFor, resourceNames } from '../../contract.js';
 import { CONNECTION_ATTRIBUTE, subscribeUpdate } from '../../stream-contract.js';
 import { queueArn } from '../../provision/arns.js';
 import type { QueueReport } from '../../operate/busy-queues.js';
@@ -136,7 +136,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   const sockets = new LocalSockets({
     apiKey,
     invoke: async (text, frame, connectionId) => {
-      const id = frame.id?.toLowerCase() ?? randomUUID();
+      const id = requestIdFor(frame);
       await sqsServer.call('SendMessage', { QueueUrl: requestsUrl, MessageBody: text, MessageAttributes: {
         [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: id }, [CONNECTION_ATTRIBUTE]: { DataType: 'String', StringValue: connectionId },
       } });

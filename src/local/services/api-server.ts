@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { REQUEST_ID_PATTERN, REQUEUE_ATTRIBUTES, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, validateInvokeRequest, type InvokeRequest } from '../../contract.js';
+import { REQUEST_ID_PATTERN, REQUEUE_ATTRIBUTES, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, requestIdFor, validateInvokeRequest, type InvokeRequest } from '../../contract.js';
 import { CliError } from '../../errors.js';
 import { closeServer, listen, listenToKeep, readBody } from './http.js';
 import type { LocalSockets } from './socket-server.js';
@@ -118,7 +118,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       const problems = validateInvokeRequest(body);
       if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
       // As the deployed template: the client's id, lowered, else one of the API's own.
-      const id = (body as InvokeRequest).id?.toLowerCase() ?? randomUUID();
+      const id = requestIdFor(body as InvokeRequest);
       await options.sqs('SendMessage', {
         QueueUrl: options.requestsQueueUrl, MessageBody: text,
         MessageAttributes: { [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: id } },
