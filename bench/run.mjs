@@ -5,11 +5,10 @@
 //  - the worker bundle: size, cold import, CPU per request (bench/worker.mjs)
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { measureLocal } from './local.mjs';
 import { measureWorker } from './worker.mjs';
-import { measureStreams, streamSection } from './stream.mjs';
+import { machineLine, measureStreams, streamSection } from './stream.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const bin = `${root}bin/bedrock-queue.mjs`;
@@ -82,7 +81,7 @@ async function againstMoto() {
 const start = coldStart();
 const moto = await againstMoto();
 const ratio = start.help / start.node;
-const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const machine = machineLine();
 const date = new Date().toISOString().slice(0, 10);
 const verdict = (ok) => (ok ? 'met' : '**not met**');
 

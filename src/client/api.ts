@@ -55,13 +55,16 @@ export async function postRequest(target: ApiTarget, request: InvokeRequest, sig
     if (id) return { id };
     throw new ApiError(status, `The API answered ${status} without a request id: ${oneLine(text)}`);
   }
-  let detail = oneLine(text);
+  throw new ApiError(status, explain(status, errorDetail(text)), retryAfterMs(response.retryAfter));
+}
+
+/** What an error body says: its JSON `message`, else its text as one line (a proxy's HTML page, say). */
+export function errorDetail(text: string): string {
   try {
-    detail = (JSON.parse(text) as { message?: string }).message ?? detail;
+    return (JSON.parse(text) as { message?: string }).message ?? oneLine(text);
   } catch {
-    // not JSON: keep the text, as one line
+    return oneLine(text);
   }
-  throw new ApiError(status, explain(status, detail), retryAfterMs(response.retryAfter));
 }
 
 /** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */

@@ -1,5 +1,5 @@
 import { requestIdFor, type InvokeRequest, type ResultRecord } from '../contract.js';
-import { ApiError, oneLine, postWithRetry, retryAfterMs } from './api.js';
+import { ApiError, errorDetail, postWithRetry, retryAfterMs } from './api.js';
 import { httpCall } from './http.js';
 import { pause } from './pause.js';
 import { requestStream } from './socket.js';
@@ -86,12 +86,6 @@ export class BedrockQueueClient {
     const answer = await httpCall(url, 'GET', this.options.apiKey ? { 'x-api-key': this.options.apiKey } : {}, undefined, signal);
     if (answer.status === 200) return { record: JSON.parse(answer.text) as ResultRecord };
     if (answer.status === 202) return { retryAfter: retryAfterMs(answer.retryAfter) };
-    let detail = oneLine(answer.text);
-    try {
-      detail = (JSON.parse(answer.text) as { message?: string }).message ?? detail;
-    } catch {
-      // not JSON: keep the text, as one line
-    }
-    throw new ApiError(answer.status, `GET /results/${id} answered ${answer.status}: ${detail}`, retryAfterMs(answer.retryAfter));
+    throw new ApiError(answer.status, `GET /results/${id} answered ${answer.status}: ${errorDetail(answer.text)}`, retryAfterMs(answer.retryAfter));
   }
 }

@@ -86,17 +86,21 @@ function connectionsClient(endpoint: string) {
   return connections;
 }
 
+/** A record stored by this batch and the connections it goes to, gathered as the batch ends. */
+type Waiting = Delivery & { connections: Set<string> };
+
 /**
  * Posts the records stored by this batch to the connections subscribed to them, and to the socket
  * each request came from (the `invoke` route); a duplicate delivery posts the stored answer to its own.
  */
-async function pushToListeners(endpoint: string, outcomes: Outcome[], deliveries: Map<string, Delivery & { connections: Set<string> }>) {
+async function pushToListeners(endpoint: string, outcomes: Outcome[], deliveries: Map<string, Waiting>) {
   for (const o of outcomes) {
     const connection = connectionOf(o.record);
-    const id = requestIdOf(o.record);
     if (!connection) continue;
-    if (o.kind === 'stored') deliveries.set(id, { id, stored: o.text, connections: new Set([...(deliveries.get(id)?.connections ?? []), connection]) });
-    else deliveries.get(id)?.connections.add(connection);
+    const id = requestIdOf(o.record);
+    // A duplicate delivery found the answer stored before this batch: it goes to its own socket too.
+    if (o.kind === 'stored' && !deliveries.has(id)) deliveries.set(id, { id, stored: o.text, connections: new Set() });
+    deliveries.get(id)?.connections.add(connection);
   }
   const waiting = [...deliveries.values()].filter((d) => d.connections.size);
   if (!waiting.length) return;
@@ -135,7 +139,7 @@ export async function handler(event: SQSEvent, context: Pick<Context, 'getRemain
   const plan = planBatch(outcomes, config, Date.now());
   // The store first: the results queue gets what the store holds. A final error the store did not
   // take is published all the same, so that it is not lost as its request moves to the DLQ.
-  const deliveries = new Map<string, Delivery & { connections: Set<string> }>();
+  const deliveries = new Map<string, Waiting>();
   const heard = (id: string, stored: string, listeners: string[]) => deliveries.set(id, { id, stored, connections: new Set(listeners) });
   const stored = plan.results.length ? await storeResults(dynamo, config.resultsTable, config.resultsTtlSeconds, plan.results, heard) : new Map<string, string>();
   const bodies = toPublish(outcomes, plan, stored);

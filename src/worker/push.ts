@@ -21,35 +21,45 @@ export interface PushTally {
   failed: number;
 }
 
+export type Sleep = (ms: number) => Promise<unknown>;
+const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One frame to one connection (PostToConnection): 'gone' when the connection has closed; a
+ * throttled post is tried again, up to `tries` times in all.
+ */
+export async function postFrame(client: ApiGatewayManagementApiClient, connection: string, frame: string, tries = TRIES, sleep: Sleep = realSleep): Promise<'sent' | 'gone' | 'failed'> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.send(new PostToConnectionCommand({ ConnectionId: connection, Data: Buffer.from(frame) }));
+      return 'sent';
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'GoneException') return 'gone';
+      if (!PASSING.has(name) || attempt >= tries) return 'failed';
+      await sleep(pauseMs(attempt));
+    }
+  }
+}
+
 /**
  * Posts each record to its connections, in frames that fit API Gateway's messages. A connection
  * that is gone is dropped; a throttled post is tried again. Nothing here changes a request's
  * outcome: its record is stored and published before, and stays readable by id whatever happens.
  */
-export async function pushResults(client: ApiGatewayManagementApiClient, deliveries: Delivery[], sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<PushTally> {
+export async function pushResults(client: ApiGatewayManagementApiClient, deliveries: Delivery[], sleep: Sleep = realSleep): Promise<PushTally> {
   const tally: PushTally = { frames: 0, gone: 0, failed: 0 };
-  const post = async (connection: string, frame: string): Promise<boolean> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await client.send(new PostToConnectionCommand({ ConnectionId: connection, Data: Buffer.from(frame) }));
-        tally.frames++;
-        return true;
-      } catch (err) {
-        const name = (err as Error).name;
-        if (name === 'GoneException') tally.gone++;
-        else if (!PASSING.has(name) || attempt >= TRIES) tally.failed++;
-        else {
-          await sleep(pauseMs(attempt));
-          continue;
-        }
-        return false;
-      }
-    }
-  };
   await Promise.all(deliveries.flatMap(({ id, stored, connections }) => {
     const frames = resultFrames(id, stored);
     return [...new Set(connections)].map(async (connection) => {
-      for (const frame of frames) if (!(await post(connection, frame))) return;
+      for (const frame of frames) {
+        const posted = await postFrame(client, connection, frame, TRIES, sleep);
+        if (posted === 'sent') tally.frames++;
+        else {
+          tally[posted]++;
+          return;
+        }
+      }
     });
   }));
   return tally;

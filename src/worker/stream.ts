@@ -1,5 +1,6 @@
-import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConverseStreamCommand, type BedrockRuntimeClient, type ConverseStreamCommandInput, type StopReason, type TokenUsage } from '@aws-sdk/client-bedrock-runtime';
+import { postFrame } from './push.js';
 
 /** Deltas of one request are posted at most this often: about ten frames a second. */
 export const DELTA_INTERVAL_MS = 100;
@@ -43,14 +44,11 @@ export function deltaPoster(client: ApiGatewayManagementApiClient, id: string, c
   // Recipients are fixed when a frame is queued: a listener who joins later gets the text so far in
   // its catch-up frame, and the frames queued before it must not reach it too.
   const post = (frame: string, to: string[] = [...live]) => {
+    // One try each: a delta that missed is superseded by the next, and the record is posted by pushResults.
     chain = chain.then(() => Promise.all(to.filter((c) => !dropped.has(c)).map(async (connection) => {
-      try {
-        await client.send(new PostToConnectionCommand({ ConnectionId: connection, Data: Buffer.from(frame) }));
-      } catch (err) {
-        if ((err as Error).name !== 'GoneException') return;
-        live.delete(connection);
-        dropped.add(connection);
-      }
+      if ((await postFrame(client, connection, frame, 1)) !== 'gone') return;
+      live.delete(connection);
+      dropped.add(connection);
     }))).then(() => undefined);
   };
   const send = () => {

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
-import { BATCH_SIZE, LOCAL_ACCOUNT, REQUEUE_ATTRIBUTES, RESULT_ITEM, WORKER_ENV, isExpired, requestIdFor, resourceNames } from '../../contract.js';
-import { CONNECTION_ATTRIBUTE, subscribeUpdate } from '../../stream-contract.js';
+import { BATCH_SIZE, LOCAL_ACCOUNT, RESULT_ITEM, WORKER_ENV, isExpired, resourceNames } from '../../contract.js';
+import { subscribeUpdate } from '../../stream-contract.js';
 import { queueArn } from '../../provision/arns.js';
 import type { QueueReport } from '../../operate/busy-queues.js';
 import { createOrAdopt, openSession } from '../../provision/engine.js';
@@ -11,7 +11,7 @@ import { deadLetterQueue, queueDepth, requestsQueue, resultsQueue } from '../../
 import type { Ctx, Settings } from '../../provision/types.js';
 import type { LocalSettings } from './settings.js';
 import { workerBundle } from '../../provision/zip.js';
-import { startApiServer } from '../services/api-server.js';
+import { queueRequest, startApiServer } from '../services/api-server.js';
 import { LocalSockets, startManagementServer } from '../services/socket-server.js';
 import { CliError } from '../../errors.js';
 import { MappingEmulator, type MappingStatus } from '../services/mapping.js';
@@ -135,13 +135,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   const apiKey = settings.apiKeyRequired ? options.apiKey ?? randomBytes(20).toString('base64url') : undefined;
   const sockets = new LocalSockets({
     apiKey,
-    invoke: async (text, frame, connectionId) => {
-      const id = requestIdFor(frame);
-      await sqsServer.call('SendMessage', { QueueUrl: requestsUrl, MessageBody: text, MessageAttributes: {
-        [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: id }, [CONNECTION_ATTRIBUTE]: { DataType: 'String', StringValue: connectionId },
-      } });
-      return id;
-    },
+    invoke: (text, frame, connectionId) => queueRequest(sqsServer.call, requestsUrl, text, frame, connectionId),
     subscribe: async (id, connectionId) => {
       const update = subscribeUpdate(ctx.names.resultsTable, id, connectionId, Math.floor(Date.now() / 1000) + settings.resultsTtl);
       const { Attributes } = await durable.store.actions().UpdateItem!(update) as { Attributes?: Record<string, { S?: string; N?: string }> };

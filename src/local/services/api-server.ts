@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { REQUEST_ID_PATTERN, REQUEUE_ATTRIBUTES, RESOURCE_PATH, RESULT_MESSAGES, RESULT_RETRY_AFTER_SECONDS, RESULTS_PATH, STAGE_NAME, pendingBody, requestIdFor, validateInvokeRequest, type InvokeRequest } from '../../contract.js';
 import { CliError } from '../../errors.js';
 import { closeServer, listen, listenToKeep, readBody } from './http.js';
+import { CONNECTION_ATTRIBUTE } from '../../stream-contract.js';
 import type { LocalSockets } from './socket-server.js';
 import type { SqsCall } from './sqs-dynamodb-server.js';
 
@@ -32,6 +33,21 @@ export interface ApiServer {
   invokeUrl: string;
   websocketUrl: string;
   close: () => Promise<void>;
+}
+
+/**
+ * Queues a request as the deployed integrations do (POST and the WebSocket `invoke` alike): the
+ * body as sent, its id (the client's, lowered, else a new one) in `bq-request-id`, and, from a
+ * socket, the connection its answer goes to. Resolves with the id.
+ */
+export async function queueRequest(sqs: SqsCall, queueUrl: string, text: string, body: { id?: string }, connectionId?: string): Promise<string> {
+  const id = requestIdFor(body);
+  const attribute = (value: string) => ({ DataType: 'String', StringValue: value });
+  await sqs('SendMessage', {
+    QueueUrl: queueUrl, MessageBody: text,
+    MessageAttributes: { [REQUEUE_ATTRIBUTES.requestId]: attribute(id), ...(connectionId ? { [CONNECTION_ATTRIBUTE]: attribute(connectionId) } : {}) },
+  });
+  return id;
 }
 
 /** The usage plan's throttle: a token bucket refilled at `rate` per second, holding at most `burst`. */
@@ -117,12 +133,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       }
       const problems = validateInvokeRequest(body);
       if (problems.length) return answer(400, { message: `Invalid request body: ${problems.join('; ')}` });
-      // As the deployed template: the client's id, lowered, else one of the API's own.
-      const id = requestIdFor(body as InvokeRequest);
-      await options.sqs('SendMessage', {
-        QueueUrl: options.requestsQueueUrl, MessageBody: text,
-        MessageAttributes: { [REQUEUE_ATTRIBUTES.requestId]: { DataType: 'String', StringValue: id } },
-      });
+      const id = await queueRequest(options.sqs, options.requestsQueueUrl, text, body as InvokeRequest);
       return answer(202, { id }, { location: `${RESULTS_PATH}/${id}`, 'access-control-expose-headers': 'Location' });
     } catch (err) {
       if (!res.headersSent) answer(500, { message: `The queue is unavailable; try again (${(err as Error).message})` });
