@@ -55,6 +55,17 @@ export function invokeUrl(region: string, restApiId: string, emulatorEndpoint?: 
   return `https://${restApiId}.execute-api.${region}.amazonaws.com/${STAGE_NAME}/${RESOURCE_PATH}`;
 }
 
+/**
+ * The WebSocket API's URL, and the management endpoint its connections are posted to. Under an
+ * emulator there is none: moto does not serve WebSockets, and nothing may go to a real AWS host.
+ */
+export function websocketUrl(region: string, apiId: string, emulatorEndpoint?: string) {
+  return emulatorEndpoint ? undefined : `wss://${apiId}.execute-api.${region}.amazonaws.com/${STAGE_NAME}`;
+}
+export function connectionsEndpoint(region: string, apiId: string, emulatorEndpoint?: string) {
+  return emulatorEndpoint ? emulatorEndpoint.replace(/\/+$/, '') : `https://${apiId}.execute-api.${region}.amazonaws.com/${STAGE_NAME}`;
+}
+
 export const REQUEST_MODEL_NAME = 'InvokeModelRequest';
 export const REQUEST_VALIDATOR_NAME = 'body-only';
 
@@ -85,6 +96,7 @@ export function resourceNames(stack: string) {
     workerFunction: `${stack}-worker`,
     logGroup: `/aws/lambda/${stack}-worker`,
     restApi: stack,
+    websocketApi: `${stack}-ws`,
     apiKey: stack,
     usagePlan: stack,
     resultsTable: `${stack}-results`,

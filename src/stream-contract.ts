@@ -1,4 +1,4 @@
-import { CLIENT_ID_PATTERN, REQUEST_BODY_SCHEMA, RESULT_ITEM, validateInvokeRequest } from './contract.js';
+import { CLIENT_ID_PATTERN, REQUEST_BODY_SCHEMA, RESULT_ITEM, RESULTS_PATH, validateInvokeRequest } from './contract.js';
 
 /**
  * The WebSocket protocol, the same on AWS (an API Gateway WebSocket API) and on the local target:
@@ -16,6 +16,9 @@ export const CONNECTION_ATTRIBUTE = 'bq-connection-id';
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 export const IDLE_TIMEOUT_MS = 10 * 60_000;
 export const MAX_CONNECTION_MS = 2 * 3600_000;
+
+/** The API's request models, by route (API Gateway model names are alphanumeric). */
+export const FRAME_MODELS = { invoke: 'InvokeFrame', subscribe: 'SubscribeFrame' } as const;
 
 /** `invoke`: the body of POST /invokeModel with `"action": "invoke"`. */
 export const INVOKE_FRAME_SCHEMA = {
@@ -51,7 +54,7 @@ export function validateFrame(action: string, frame: Record<string, unknown>): s
  * the item it replaces: no moment lets a result pass between the two. An item a subscribe creates
  * for a request not stored yet expires as a result would.
  */
-export function subscribeUpdate(table: string, id: string, connectionId: string, expiresAtSeconds: number) {
+export function subscribeUpdate(table: string, id: string, connectionId: string, expiresAtSeconds: number | string) {
   return {
     TableName: table,
     Key: { [RESULT_ITEM.key]: { S: id } },
@@ -67,7 +70,21 @@ export type Frame =
   | { type: 'accepted'; id: string }
   | { type: 'subscribed'; id: string }
   | { type: 'result'; id: string; record: unknown }
-  | { type: 'result'; id: string; part: number; parts: number; data: string };
+  | { type: 'result'; id: string; part: number; parts: number; data: string }
+  | { type: 'result'; id: string; location: string };
+
+/**
+ * The reply to `subscribe` is one message, and API Gateway's templates count characters, not
+ * bytes: a stored record of up to this many characters (3 bytes at most each, as JSON text) comes
+ * inline; a longer one as a frame that names where to GET it.
+ */
+export const INLINE_RECORD_MAX_CHARS = Math.floor((MAX_MESSAGE_BYTES - 256) / 3);
+
+/** The `subscribe` reply for a stored record, the same from API Gateway's template and the local target. */
+export function subscribeReply(id: string, record: string): string {
+  if (record.length <= INLINE_RECORD_MAX_CHARS) return `{"type":"result","id":"${id}","record":${record}}`;
+  return `{"type":"result","id":"${id}","location":"${RESULTS_PATH}/${id}"}`;
+}
 
 /** Room in a frame for what surrounds a part's data: type, id, numbers, and the escapes JSON may add. */
 const PART_ENVELOPE_BYTES = 256;

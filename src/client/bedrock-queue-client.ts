@@ -53,6 +53,7 @@ export class BedrockQueueClient {
       for await (const event of requestStream(this.socket(), { subscribe: id }, signal)) {
         if (event.type === 'result') return JSON.parse(event.record) as ResultRecord;
       }
+      // Else the record is stored, too large for the socket's reply: read below, at once.
     }
     for (;;) {
       const { record, retryAfter } = await this.read(id, signal);
@@ -74,6 +75,10 @@ export class BedrockQueueClient {
       if (event.type === 'delta') yield event.text;
       else if (event.type === 'restart') options.onRestart?.();
       else if (event.type === 'result') options.onResult?.(JSON.parse(event.record) as ResultRecord);
+      else if (event.type === 'stored') {
+        const record = await this.result(event.location.split('/').pop()!, options);
+        if (record) options.onResult?.(record);
+      }
     }
   }
 

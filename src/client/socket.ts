@@ -13,9 +13,11 @@ export type StreamEvent =
   | { type: 'accepted'; id: string }
   | { type: 'delta'; text: string }
   | { type: 'restart' }
-  | { type: 'result'; record: string };
+  | { type: 'result'; record: string }
+  /** The record is stored, too large for the reply to `subscribe`: read it where `location` says (GET, or the store). */
+  | { type: 'stored'; location: string };
 
-type Frame = { type?: string; id?: string; text?: string; part?: number; parts?: number; data?: string; message?: string };
+type Frame = { type?: string; id?: string; text?: string; part?: number; parts?: number; data?: string; message?: string; location?: string };
 
 /** The record's own bytes in a result frame: the frame is built around them (stream-contract's resultFrames). */
 function recordText(frame: string, id: string): string | undefined {
@@ -70,7 +72,10 @@ export async function* requestStream(target: SocketTarget, send: { invoke: Invok
       } else if (frame.id !== id) continue;
       else if (frame.type === 'delta') yield { type: 'delta', text: frame.text ?? '' };
       else if (frame.type === 'restart') yield { type: 'restart' };
-      else if (frame.type === 'result' && frame.parts === undefined) {
+      else if (frame.type === 'result' && frame.location !== undefined) {
+        yield { type: 'stored', location: frame.location };
+        return;
+      } else if (frame.type === 'result' && frame.parts === undefined) {
         yield { type: 'result', record: recordText(text, id!) ?? JSON.stringify((JSON.parse(text) as { record: unknown }).record) };
         return;
       } else if (frame.type === 'result') {

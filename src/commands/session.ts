@@ -53,7 +53,7 @@ export interface OperatorTarget {
   /** The stack's clients and names; loads the SDK on first use (`send --local` without --wait never does). */
   context: () => Promise<Ctx>;
   api: () => Promise<ApiTarget>;
-  /** The stack's WebSocket API, where it has one (on AWS, up does not build it yet). */
+  /** The stack's WebSocket API, where it has one this command can reach (none under an emulator). */
   websocket: () => Promise<SocketTarget | undefined>;
   queueUrl: (role: QueueRole) => Promise<string>;
   changeMapping: (change: MappingChange) => Promise<{ before: MappingState; after: MappingState }>;
@@ -86,7 +86,11 @@ export async function openTarget(argv: GlobalArgs, byNameOnly = false): Promise<
   const [engine, { changeMapping }, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../operate/mapping.js'), import('../operate/locate.js')]);
   const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv), identify: !byNameOnly });
   const locator = new StackLocator(ctx);
-  return { kind: 'aws', context: async () => ctx, api: () => locator.api(), websocket: async () => undefined, queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
+  const websocket = async () => {
+    const [url, { apiKey }] = await Promise.all([locator.websocketUrl(), locator.api()]);
+    return url ? { websocketUrl: url, ...(apiKey ? { apiKey } : {}) } : undefined;
+  };
+  return { kind: 'aws', context: async () => ctx, api: () => locator.api(), websocket, queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
 }
 
 /** Queues in the order of the README: requests, DLQ, results. */

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { defineCommand } from './command.js';
-import { invokeUrl as invokeUrlOf, resourceNames, type StatusReport } from '../contract.js';
+import { invokeUrl as invokeUrlOf, resourceNames, websocketUrl as websocketUrlOf, type StatusReport } from '../contract.js';
 import { formatValue, table, type Output } from '../output.js';
 import type { PipelineMetrics } from '../metrics-contract.js';
 import { summarize } from '../client/metrics.js';
@@ -123,7 +123,8 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
   const mappingLive = observed.find((o) => o.resource.key === 'event-source-mapping' && o.live)?.live as
     { config: { State?: string; ScalingConfig?: { MaximumConcurrency?: number }; BatchSize?: number } } | undefined;
   const anyPresent = items.some((i) => i.action !== 'create');
-  const restApiId = ctx.ids.restApiId;
+  const { restApiId, websocketApiId } = ctx.ids;
+  const websocketUrl = websocketApiId ? websocketUrlOf(ctx.account.region, websocketApiId, ctx.emulatorEndpoint) : undefined;
   const report: StatusReport = {
     stack: argv.name,
     target: 'aws',
@@ -131,6 +132,7 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
     deployed: items.every((i) => i.action === 'unchanged' || i.action === 'update'),
     ...(anyPresent ? { model: ctx.settings.model } : {}),
     ...(restApiId ? { invokeUrl: invokeUrlOf(ctx.account.region, restApiId, ctx.emulatorEndpoint) } : {}),
+    ...(websocketUrl ? { websocketUrl } : {}),
     resources: items.map((i) => ({ kind: i.kind, name: i.name, state: STATE_LABELS[i.action].text, changes: i.changes })),
     queues: orderedQueues(argv.name, queueReports(ctx, observed)),
     ...(mappingLive ? { mapping: {
@@ -150,7 +152,7 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
       resourceTable(out, items, STATE_LABELS, (c) => `${c.field}: ${formatValue(c.live)} (expected ${formatValue(c.desired)})`), '',
       ...humanQueues(report),
       ...humanMetrics(report),
-      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', report.invokeUrl ?? '(no API)']], ''),
+      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', report.invokeUrl ?? '(no API)'], ...(websocketUrl ? [['WebSocket URL', websocketUrl]] : [])], ''),
     ].join('\n');
   });
 }

@@ -44,6 +44,8 @@ async function pushedResult(target: OperatorTarget, id: string, stop: AbortSigna
   try {
     for await (const event of requestStream(socket, { subscribe: id }, stop)) {
       if (event.type === 'result') return { record: JSON.parse(event.record) as ResultRecord, text: event.record };
+      // Too large for the socket's reply: it is stored, and the store gives it at once.
+      if (event.type === 'stored') return NO_SOCKET;
     }
   } catch (err) {
     if (stop.aborted) return undefined;

@@ -1,9 +1,10 @@
 import { GetApiKeyCommand, GetApiKeysCommand, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
 import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
-import { STACK_TAG, invokeUrl, type QueueRole, type ResourceNames } from '../contract.js';
+import { STACK_TAG, invokeUrl, websocketUrl, type QueueRole, type ResourceNames } from '../contract.js';
 import { CliError } from '../errors.js';
 import { orMissing } from '../provision/diff.js';
 import { findByName } from '../provision/api-gateway.js';
+import { findWebSocketApi } from '../provision/websocket-api.js';
 import type { Ctx } from '../provision/types.js';
 
 /** Finds the live parts of a deployed stack that the operator commands need, by name and stack tag. */
@@ -25,6 +26,17 @@ export class StackLocator {
     if (!api || api.tags?.[STACK_TAG] !== ctx.stack) throw this.missing('REST API');
     const apiKey = key && key.tags?.[STACK_TAG] === ctx.stack ? key.value : undefined;
     return { invokeUrl: invokeUrl(ctx.account.region, api.id!, ctx.emulatorEndpoint), apiKey };
+  }
+
+  /**
+   * The WebSocket API's URL, when the stack has one this target can reach: none under an emulator
+   * (moto serves no WebSockets) or for a stack deployed before it had one. Then callers poll.
+   */
+  async websocketUrl(): Promise<string | undefined> {
+    const { ctx } = this;
+    if (ctx.emulatorEndpoint) return undefined;
+    const { item: api } = await findWebSocketApi(ctx);
+    return api && api.tags?.[STACK_TAG] === ctx.stack ? websocketUrl(ctx.account.region, api.id!) : undefined;
   }
 
   /** The value of an API key (a secret: printed only where the user asked for it). */

@@ -1,4 +1,4 @@
-import { IAM_PATH, type ResourceNames } from '../contract.js';
+import { IAM_PATH, STAGE_NAME, type ResourceNames } from '../contract.js';
 import type { Account } from './aws.js';
 import type { Ctx, ModelAccess } from './types.js';
 
@@ -45,6 +45,12 @@ export function apiGatewayPathArn(at: ArnScope, path: string) {
 /** API Gateway's own resources: the REST API, an API key or a usage plan, by id. */
 export function apiGatewayArn(at: ArnScope, kind: 'restapis' | 'apikeys' | 'usageplans', id: string) {
   return apiGatewayPathArn(at, `/${kind}/${id}`);
+}
+
+/** What PostToConnection is authorized on: the connections of one WebSocket API's stage. */
+export function connectionsArn(at: ArnScope, apiId: string) {
+  const { partition, region, accountId } = at.account;
+  return `arn:${partition}:execute-api:${region}:${accountId}:${apiId}/${STAGE_NAME}/POST/@connections/*`;
 }
 
 /** The URI of an API Gateway AWS-service integration: sqs:path/<account>/<queue>, dynamodb:action/GetItem. */

@@ -1,4 +1,5 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -30,6 +31,8 @@ export interface Clients {
   /** The worker's metrics (status, top). */
   cloudwatch: CloudWatchClient;
   apigateway: APIGatewayClient;
+  /** The WebSocket API (API Gateway v2). */
+  apigatewayv2: ApiGatewayV2Client;
   dynamodb: DynamoDBClient;
   sts: STSClient;
 }
@@ -62,6 +65,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     logs: lazy('logs', () => new CloudWatchLogsClient(config)),
     cloudwatch: lazy('cloudwatch', () => new CloudWatchClient(config)),
     apigateway: lazy('apigateway', () => new APIGatewayClient(config)),
+    apigatewayv2: lazy('apigatewayv2', () => new ApiGatewayV2Client(config)),
     dynamodb: lazy('dynamodb', () => new DynamoDBClient(config)),
     sts: lazy('sts', () => new STSClient(config)),
   }) as Clients;

@@ -16,12 +16,15 @@ import { apiRole, workerRole } from './role.js';
 import { missingTags, pick, runPuts } from './diff.js';
 import { Change, type Ctx, type Ids, type Live, type Resource, type StackOptions, type WorkerCode } from './types.js';
 import { usagePlan } from './usage-plan.js';
+import { websocketApi } from './websocket-api.js';
 import { workerCode } from './zip.js';
 
 /** Creation order; deletion runs it backwards. Each resource only needs those before it; the roles
  * come first so IAM has the most time to propagate before Lambda needs them. */
 export const RESOURCES: Resource<any>[] = [
   apiRole,
+  // Before the worker's role and function: its id is in the role's policy and the function's environment.
+  websocketApi,
   workerRole,
   deadLetterQueue,
   resultsQueue,

@@ -9,7 +9,7 @@ import {
   type FunctionConfiguration,
   type GetFunctionCommandOutput,
 } from '@aws-sdk/client-lambda';
-import { LAMBDA_HANDLER, LAMBDA_RUNTIME, WORKER_ENV } from '../contract.js';
+import { LAMBDA_HANDLER, LAMBDA_RUNTIME, WORKER_ENV, connectionsEndpoint } from '../contract.js';
 import { CliError, errorName } from '../errors.js';
 import { waitFor } from '../waiter.js';
 import { functionArn, roleArn } from './arns.js';
@@ -39,6 +39,9 @@ export function workerEnvironment(ctx: Ctx, live?: Record<string, string>): Reco
     [WORKER_ENV.resultsTtlSeconds]: String(ctx.settings.resultsTtl),
   };
   if (ctx.settings.temperature !== undefined) env[WORKER_ENV.defaultTemperature] = String(ctx.settings.temperature);
+  // A WebSocket API created again has a new id: unlike a queue's URL, the live value does not hold.
+  const apiId = ctx.ids.websocketApiId;
+  env[WORKER_ENV.connectionsEndpoint] = apiId ? connectionsEndpoint(ctx.account.region, apiId, ctx.emulatorEndpoint) : '(the WebSocket API\'s, once created)';
   return env;
 }
 

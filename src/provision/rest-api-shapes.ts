@@ -28,8 +28,8 @@ const quoted = (value: string) => `'${value.replace(/'/g, '')}'`;
  * Templates are written on one line, with #{else} and #{end}: Velocity engines differ in the
  * newlines they keep around directives, and a body must be exactly what it carries.
  */
-const oneLine = (...parts: string[]) => parts.join('');
-const entry = (field: string) => `SendMessageBatchRequestEntry.1.${field}`;
+export const oneLine = (...parts: string[]) => parts.join('');
+export const entry = (field: string) => `SendMessageBatchRequestEntry.1.${field}`;
 
 /**
  * The request goes to SQS as a batch of one, whose entry Id SQS answers back: the id the client
@@ -46,7 +46,7 @@ export const SEND_MESSAGE_TEMPLATE = oneLine(
 );
 /** SQS answers in XML (Accept), whose element names its API reference documents for SendMessageBatch. */
 export const SQS_ACCEPT = "'application/xml'";
-const xmlField = (element: string, field: string) => `$input.body.replaceAll('^[\\s\\S]*?<${element}>[\\s\\S]*?<${field}>([^<]*)</${field}>[\\s\\S]*$', '$1')`;
+export const xmlField = (element: string, field: string) => `$input.body.replaceAll('^[\\s\\S]*?<${element}>[\\s\\S]*?<${field}>([^<]*)</${field}>[\\s\\S]*$', '$1')`;
 const errorTemplate = (message: string) => `{"message": "${message}", "requestId": "$context.requestId"}`;
 
 /**

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { IAM_PATH } from '../contract.js';
 import { errorName } from '../errors.js';
-import { logGroupArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
+import { connectionsArn, logGroupArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
 import { change, orMissing, sameDocument, tagList } from './diff.js';
 import type { Ctx, Live, Resource } from './types.js';
 
@@ -78,7 +78,8 @@ function roleResource(spec: RoleSpec): Resource<RoleLive> {
         ...change('trust policy', live.trust, trust, async () => {
           await ctx.clients.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName, PolicyDocument: JSON.stringify(trust) }));
         }),
-        ...change('permissions', live.policy, policy, () => putPolicy(ctx, RoleName, policy)),
+        // Computed again when put: an id it names (the WebSocket API's) may be learned since the plan.
+        ...change('permissions', live.policy, policy, () => putPolicy(ctx, RoleName, spec.policy(ctx, live))),
       ];
     },
     async create(ctx) {
@@ -119,7 +120,8 @@ async function putPolicy(ctx: Ctx, RoleName: string, policy: unknown) {
 export function apiRolePolicy(ctx: Ctx) {
   return document([
     { Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queueArn(ctx, ctx.names.requestsQueue) },
-    { Sid: 'ReadResults', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn(ctx) },
+    // GetItem: GET /results/{id}. UpdateItem: the WebSocket route `subscribe` adds its connection to a request's listeners.
+    { Sid: 'ReadResults', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: tableArn(ctx) },
   ]);
 }
 
@@ -159,6 +161,8 @@ export function workerRolePolicy(ctx: Ctx, live?: RoleLive) {
     { Sid: 'StoreResults', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'], Resource: tableArn(ctx) },
     ...bedrockStatements(ctx, live),
     { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroupArn(ctx)}:*` },
+    // PostToConnection: answers pushed to the connections of this stack's WebSocket API, and no other's.
+    { Sid: 'PushToListeners', Effect: 'Allow', Action: 'execute-api:ManageConnections', Resource: connectionsArn(ctx, ctx.ids.websocketApiId ?? '(the WebSocket API this up creates)') },
   ]);
 }
 

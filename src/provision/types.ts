@@ -15,6 +15,7 @@ export interface WorkerCode {
 export interface Ids {
   queueUrls: Record<string, string>;
   restApiId?: string;
+  websocketApiId?: string;
   apiKeyId?: string;
 }
 

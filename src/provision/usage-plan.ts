@@ -24,18 +24,25 @@ export interface UsagePlanLive extends Live {
   keyIds: string[];
 }
 
-/** The stage and key this plan should hold; until the API or the key is created, the plan says so. */
-const stageRef = (ctx: Ctx) => `${ctx.ids.restApiId ?? '(the API this up creates)'}:${STAGE_NAME}`;
+/**
+ * The stages and key this plan should hold: the REST API's and the WebSocket API's (the key is
+ * checked when a socket connects, and the plan's throttle and quota count its messages too);
+ * until an API or the key is created, the plan says so.
+ */
+const stageRefs = (ctx: Ctx) => [
+  `${ctx.ids.restApiId ?? '(the API this up creates)'}:${STAGE_NAME}`,
+  `${ctx.ids.websocketApiId ?? '(the WebSocket API this up creates)'}:${STAGE_NAME}`,
+];
 const keyRef = (ctx: Ctx) => ctx.ids.apiKeyId ?? '(the key this up creates)';
 
 function changes(ctx: Ctx, live: UsagePlanLive): Change[] {
   const gw = ctx.clients.apigateway;
   // Both puts read the ids when they run: the API and the key come earlier in the same apply.
   const updatePlan = async () => {
-    const wanted = stageRef(ctx);
+    const wanted = stageRefs(ctx);
     const patchOperations: PatchOperation[] = [
-      ...live.stages.filter((s) => s !== wanted).map((value) => ({ op: 'remove' as const, path: '/apiStages', value })),
-      ...(live.stages.includes(wanted) ? [] : [{ op: 'add' as const, path: '/apiStages', value: wanted }]),
+      ...live.stages.filter((s) => !wanted.includes(s)).map((value) => ({ op: 'remove' as const, path: '/apiStages', value })),
+      ...wanted.filter((s) => !live.stages.includes(s)).map((value) => ({ op: 'add' as const, path: '/apiStages', value })),
       ...(live.rateLimit !== ctx.settings.rateLimit ? [{ op: 'replace' as const, path: '/throttle/rateLimit', value: String(ctx.settings.rateLimit) }] : []),
       ...(live.burstLimit !== ctx.settings.burstLimit ? [{ op: 'replace' as const, path: '/throttle/burstLimit', value: String(ctx.settings.burstLimit) }] : []),
     ];
@@ -50,7 +57,7 @@ function changes(ctx: Ctx, live: UsagePlanLive): Change[] {
     }
   };
   return [
-    ...change('apiStages', live.stages, [stageRef(ctx)], updatePlan),
+    ...change('apiStages', [...live.stages].sort(), stageRefs(ctx).sort(), updatePlan),
     ...change('throttle.rateLimit', live.rateLimit, ctx.settings.rateLimit, updatePlan),
     ...change('throttle.burstLimit', live.burstLimit, ctx.settings.burstLimit, updatePlan),
     ...change('apiKeys', live.keyIds, [keyRef(ctx)], attachKey),
@@ -86,7 +93,7 @@ export const usagePlan: Resource<UsagePlanLive> = {
     const created = await apiCall(ctx, () => ctx.clients.apigateway.send(new CreateUsagePlanCommand({
       name: ctx.names.usagePlan,
       description: `bedrock-queue stack ${ctx.stack}`,
-      apiStages: [{ apiId: ctx.ids.restApiId, stage: STAGE_NAME }],
+      apiStages: [ctx.ids.restApiId, ctx.ids.websocketApiId].map((apiId) => ({ apiId, stage: STAGE_NAME })),
       throttle: { rateLimit: ctx.settings.rateLimit, burstLimit: ctx.settings.burstLimit },
       tags: ctx.tags,
     })));

@@ -53,7 +53,11 @@ import {
 import { CreateQueueCommand, type CreateQueueCommandInput, DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand, ListQueueTagsCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { REQUEST_BODY_SCHEMA } from '../../src/contract.js';
+import { REQUEST_BODY_SCHEMA, resourceNames } from '../../src/contract.js';
+import { resolveSettings } from '../../src/settings.js';
+import type { Ctx } from '../../src/provision/types.js';
+import type { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
+import { convergedWebSocketApi, mockWebSocketApis, type WebSocketApiState } from './fake-websocket-api.js';
 import { ACCEPTED_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, SEND_MESSAGE_TEMPLATE, SQS_ACCEPT, STORE_ERROR_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
 import { afterEach } from 'vitest';
 import { apply, destroy, observe, openSession, plan } from '../../src/provision/engine.js';
@@ -90,12 +94,13 @@ export interface AccountState {
   apiKeys: { id: string; name: string; enabled: boolean; tags: Record<string, string> }[];
   usagePlans: { id: string; name: string; apiStages: { apiId: string; stage: string }[]; throttle?: { rateLimit: number; burstLimit: number }; tags: Record<string, string>; keyIds: string[] }[];
   tables: Record<string, TableState>;
+  websocketApis: WebSocketApiState[];
 }
 
 export interface TableState { billingMode: string; status: string; ttl?: { status: string; attribute: string }; tags: Record<string, string> }
 
 export function emptyAccount(): AccountState {
-  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [], tables: {} };
+  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [], tables: {}, websocketApis: [] };
 }
 
 const WORKER_POLICY = {
@@ -110,8 +115,12 @@ const WORKER_POLICY = {
       Condition: { StringEquals: { 'bedrock:InferenceProfileArn': `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6` } },
     },
     { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/demo-worker:*` },
+    { Sid: 'PushToListeners', Effect: 'Allow', Action: 'execute-api:ManageConnections', Resource: `arn:aws:execute-api:${REGION}:${ACCOUNT}:ws123/prod/POST/@connections/*` },
   ],
 };
+
+/** Enough of an engine context for the WebSocket API's shapes, with default settings. */
+const SHAPE_CONTEXT = { stack: STACK, names: resourceNames(STACK), account: { region: REGION, accountId: ACCOUNT, partition: 'aws' }, settings: resolveSettings({}, {}) } as unknown as Ctx;
 
 const CORS = { 'method.response.header.Access-Control-Allow-Origin': "'*'" };
 const errorBody = (m: string) => `{"message": "${m}", "requestId": "$context.requestId"}`;
@@ -136,7 +145,7 @@ export function convergedAccount(): AccountState {
       'demo-api': { path: '/bedrock-queue/', trust: trust('apigateway.amazonaws.com'), tags: { ...TAGS },
         policy: { Version: '2012-10-17', Statement: [
           { Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
-          { Sid: 'ReadResults', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
+          { Sid: 'ReadResults', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
         ] } },
       'demo-worker': { path: '/bedrock-queue/', trust: trust('lambda.amazonaws.com'), tags: { ...TAGS }, policy: WORKER_POLICY },
     },
@@ -147,7 +156,8 @@ export function convergedAccount(): AccountState {
         config: {
           FunctionName: 'demo-worker', FunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demo-worker`, Runtime: 'nodejs22.x', Handler: 'index.handler',
           Role: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-worker`, Timeout: 120, MemorySize: 512, CodeSha256: TEST_CODE.sha256, State: 'Active', LastUpdateStatus: 'Successful',
-          Environment: { Variables: { BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: queueUrl('demo-results'), BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024', BQ_MAX_RECEIVE_COUNT: '5', BQ_RESULTS_TABLE: 'demo-results', BQ_RESULTS_TTL_SECONDS: '604800' } },
+          Environment: { Variables: { BQ_STACK_NAME: 'demo', BQ_RESULTS_QUEUE_URL: queueUrl('demo-results'), BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_DEFAULT_MAX_TOKENS: '1024', BQ_MAX_RECEIVE_COUNT: '5', BQ_RESULTS_TABLE: 'demo-results', BQ_RESULTS_TTL_SECONDS: '604800',
+            BQ_CONNECTIONS_ENDPOINT: `https://ws123.execute-api.${REGION}.amazonaws.com/prod` } },
         },
       },
     },
@@ -230,8 +240,9 @@ export function convergedAccount(): AccountState {
       stage: { stageName: 'prod', deploymentId: 'dep1', methodSettings: { '*/*': { throttlingRateLimit: 50, throttlingBurstLimit: 100 } } },
     }],
     apiKeys: [{ id: 'key1', name: 'demo', enabled: true, tags: { ...TAGS } }],
-    usagePlans: [{ id: 'plan1', name: 'demo', apiStages: [{ apiId: 'api123', stage: 'prod' }], throttle: { rateLimit: 50, burstLimit: 100 }, tags: { ...TAGS }, keyIds: ['key1'] }],
+    usagePlans: [{ id: 'plan1', name: 'demo', apiStages: [{ apiId: 'api123', stage: 'prod' }, { apiId: 'ws123', stage: 'prod' }], throttle: { rateLimit: 50, burstLimit: 100 }, tags: { ...TAGS }, keyIds: ['key1'] }],
     tables: { 'demo-results': { billingMode: 'PAY_PER_REQUEST', status: 'ACTIVE', ttl: { status: 'ENABLED', attribute: 'expiresAt' }, tags: { ...TAGS } } },
+    websocketApis: [convergedWebSocketApi(SHAPE_CONTEXT, 'ws123', TAGS)],
   };
 }
 
@@ -241,6 +252,7 @@ export type Mocks = {
   lambda: AwsClientStub<LambdaClient>;
   logs: AwsClientStub<CloudWatchLogsClient>;
   apigateway: AwsClientStub<APIGatewayClient>;
+  apigatewayv2: AwsClientStub<ApiGatewayV2Client>;
   dynamodb: AwsClientStub<DynamoDBClient>;
   sts: AwsClientStub<STSClient>;
 };
@@ -261,7 +273,7 @@ export function createQueueIn(state: AccountState) {
 export function mockAws(state: AccountState): Mocks {
   const m: Mocks = {
     sqs: mockClient(SQSClient), iam: mockClient(IAMClient), lambda: mockClient(LambdaClient),
-    logs: mockClient(CloudWatchLogsClient), apigateway: mockClient(APIGatewayClient), dynamodb: mockClient(DynamoDBClient), sts: mockClient(STSClient),
+    logs: mockClient(CloudWatchLogsClient), apigateway: mockClient(APIGatewayClient), apigatewayv2: mockWebSocketApis(state.websocketApis), dynamodb: mockClient(DynamoDBClient), sts: mockClient(STSClient),
   };
   m.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/dev` });
 

@@ -1,5 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { startAwsProxy } from './aws-proxy.js';
+import { motoApiGatewayV2Gaps } from './moto-gaps.js';
 
 export interface Moto {
   endpoint: string;
@@ -36,7 +38,10 @@ async function post(url: string, body?: unknown) {
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
 }
 
-/** Starts moto_server on a free loopback port and configures Lambda to run without Docker. */
+/**
+ * Starts moto_server on a free loopback port and configures Lambda to run without Docker. Its
+ * endpoint is a proxy that answers the API Gateway v2 calls moto lacks (moto-gaps.ts).
+ */
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
@@ -58,13 +63,17 @@ export async function startMoto(): Promise<Moto> {
     await post(`${endpoint}/moto-api/config`, { lambda: { use_docker: false } });
   };
   await reset();
+  const gaps = await startAwsProxy(endpoint, [motoApiGatewayV2Gaps()]);
   return {
-    endpoint,
+    endpoint: gaps.endpoint,
     reset,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: async () => {
+      await gaps.close();
+      await new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+    },
   };
 }

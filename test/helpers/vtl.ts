@@ -25,6 +25,10 @@ class JavaString {
   toLowerCase() {
     return new JavaString(this.value.toLowerCase());
   }
+  /** Java counts UTF-16 code units, as JavaScript does. */
+  length() {
+    return this.value.length;
+  }
 }
 
 const java = (value: unknown) => (typeof value === 'string' ? new JavaString(value) : value);
@@ -46,7 +50,7 @@ export interface Rendered {
   headers: Record<string, string>;
 }
 
-export function renderTemplate(template: string, request: { params?: Record<string, string>; body?: unknown; requestTimeEpoch?: number; requestId?: string }): Rendered {
+export function renderTemplate(template: string, request: { params?: Record<string, string>; body?: unknown; requestTimeEpoch?: number; requestId?: string; connectionId?: string }): Rendered {
   const responseOverride: { status?: number; header: Record<string, string> } = { header: {} };
   const bodyText = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? {});
   const parsed = typeof request.body === 'string' ? (() => { try { return JSON.parse(request.body); } catch { return undefined; } })() : request.body;
@@ -57,7 +61,7 @@ export function renderTemplate(template: string, request: { params?: Record<stri
       body: new JavaString(bodyText),
     },
     util: { escapeJavaScript, urlEncode: (v: unknown) => encodeURIComponent(String(v)), parseJson: (v: unknown) => JSON.parse(String(v)) as unknown },
-    context: { requestId: request.requestId ?? 'req-1', requestTimeEpoch: request.requestTimeEpoch ?? Date.now(), responseOverride },
+    context: { requestId: new JavaString(request.requestId ?? 'req-1'), connectionId: request.connectionId, requestTimeEpoch: request.requestTimeEpoch ?? Date.now(), responseOverride },
   });
   return { body, ...(responseOverride.status !== undefined ? { status: Number(responseOverride.status) } : {}), headers: responseOverride.header };
 }

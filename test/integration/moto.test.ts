@@ -36,7 +36,7 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     const run = await cli('up');
     expect(run.code, run.stderr).toBe(0);
     const first = JSON.parse(run.stdout);
-    expect(first.changed).toBe(12);
+    expect(first.changed).toBe(13);
     // Under an emulator the invoke URL is the emulator's path, and up probes no execute-api host.
     expect(first.invokeUrl).toBe(`${moto.endpoint}/restapis/${first.invokeUrl.split('/')[4]}/prod/_user_request_/invokeModel`);
     expect(run.stderr).toMatch(/Not probing http:\/\/127\.0\.0\.1:\d+\/restapis\/\w+\/prod\/_user_request_\/invokeModel: an emulator/);
@@ -44,7 +44,7 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     const second = await json('up');
     expect(second.changed).toBe(0);
     expect(second.calls.mutations).toBe(0);
-    expect(second.plan.map((i: { action: string }) => i.action)).toEqual(Array(12).fill('unchanged'));
+    expect(second.plan.map((i: { action: string }) => i.action)).toEqual(Array(13).fill('unchanged'));
     // The human output's key hint asks the emulator that holds the key, never AWS.
     const human = await runCli(['up', '--skip-model-check', '--region', REGION, '--endpoint-url', moto.endpoint, '--name', 'itest'], credentials);
     expect(human.stdout).toMatch(new RegExp(`KEY=\\$\\(aws apigateway get-api-key --api-key \\w+ --include-value --query value --output text --region ${REGION} --endpoint-url ${moto.endpoint}\\)`));
@@ -52,7 +52,7 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     const status = await json('status');
     expectStatusReport(status, 'aws');
     expect(status.deployed).toBe(true);
-    expect(status.resources.map((r: { state: string }) => r.state)).toEqual(Array(12).fill('present'));
+    expect(status.resources.map((r: { state: string }) => r.state)).toEqual(Array(13).fill('present'));
     expect(status.mapping).toMatchObject({ maximumConcurrency: 10, batchSize: 1 });
     expect(status.queues.map((q: { name: string }) => q.name)).toEqual(['itest-requests', 'itest-requests-dlq', 'itest-results']);
     expect(status.invokeUrl).toBe(first.invokeUrl);
@@ -77,7 +77,7 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     expect((await dynamodb.send(new ListTagsOfResourceCommand({ ResourceArn: Table!.TableArn }))).Tags).toEqual([{ Key: 'bedrock-queue:stack', Value: 'itest' }]);
 
     const removed = await json('down', '--yes');
-    expect(removed.removed).toHaveLength(12);
+    expect(removed.removed).toHaveLength(13);
     expect(removed.removed).toContain('DynamoDB table itest-results');
     expect(await dynamodb.send(new DescribeTableCommand({ TableName: 'itest-results' })).catch((err: Error) => err.name)).toBe('ResourceNotFoundException');
     const again = await json('down', '--yes');
@@ -89,14 +89,14 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     const run = await runCli(['up', '--region', REGION, '--endpoint-url', moto.endpoint, '--name', 'itest', '--json'], credentials);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/The model check could not reach the Bedrock control plane at http:\/\/127\.0\.0\.1:\d+ \(bedrock:GetInferenceProfile failed: .*\): pass --skip-model-check/);
-    expect((await json('status')).resources.map((r: { state: string }) => r.state)).toEqual(Array(12).fill('missing'));
+    expect((await json('status')).resources.map((r: { state: string }) => r.state)).toEqual(Array(13).fill('missing'));
   });
 
   it('changes nothing with --dry-run', async () => {
     const dry = await json('up', '--dry-run');
-    expect(dry.plan.map((i: { action: string }) => i.action)).toEqual(Array(12).fill('create'));
+    expect(dry.plan.map((i: { action: string }) => i.action)).toEqual(Array(13).fill('create'));
     expect(dry.calls.mutations).toBe(0);
-    expect((await json('status')).resources.map((r: { state: string }) => r.state)).toEqual(Array(12).fill('missing'));
+    expect((await json('status')).resources.map((r: { state: string }) => r.state)).toEqual(Array(13).fill('missing'));
   });
 
   it('repairs drift, and keeps a concurrency changed outside up', async () => {

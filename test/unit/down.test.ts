@@ -1,4 +1,5 @@
 import { UpdateUsagePlanCommand } from '@aws-sdk/client-api-gateway';
+import { DeleteApiCommand } from '@aws-sdk/client-apigatewayv2';
 import { GetEventSourceMappingCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,14 +29,17 @@ async function down(state: AccountState) {
 describe('down', () => {
   it('removes a full stack in reverse dependency order, waiting for the mapping to go', async () => {
     const { m, removed } = await down(convergedAccount());
-    expect(removed).toEqual(['demo', 'demo', 'demo', 'demo-requests -> demo-worker', 'demo-worker', '/aws/lambda/demo-worker', 'demo-results', 'demo-requests', 'demo-results', 'demo-requests-dlq', 'demo-worker', 'demo-api']);
+    expect(removed).toEqual(['demo', 'demo', 'demo', 'demo-requests -> demo-worker', 'demo-worker', '/aws/lambda/demo-worker', 'demo-results', 'demo-requests', 'demo-results', 'demo-requests-dlq', 'demo-worker', 'demo-ws', 'demo-api']);
     expect(mutatingCommands(m)).toEqual([
       'apigateway:DeleteUsagePlanKey', 'apigateway:UpdateUsagePlan', 'apigateway:DeleteUsagePlan', 'apigateway:DeleteApiKey', 'apigateway:DeleteRestApi',
       'lambda:DeleteEventSourceMapping', 'lambda:DeleteFunction', 'logs:DeleteLogGroup', 'dynamodb:DeleteTable',
       'sqs:DeleteQueue', 'sqs:DeleteQueue', 'sqs:DeleteQueue',
-      'iam:DeleteRolePolicy', 'iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:DeleteRole',
+      'iam:DeleteRolePolicy', 'iam:DeleteRole', 'apigatewayv2:DeleteApi', 'iam:DeleteRolePolicy', 'iam:DeleteRole',
     ]);
-    expect(m.apigateway.commandCalls(UpdateUsagePlanCommand)[0]!.args[0].input).toEqual({ usagePlanId: 'plan1', patchOperations: [{ op: 'remove', path: '/apiStages', value: 'api123:prod' }] });
+    expect(m.apigateway.commandCalls(UpdateUsagePlanCommand)[0]!.args[0].input).toEqual({ usagePlanId: 'plan1', patchOperations: [
+      { op: 'remove', path: '/apiStages', value: 'api123:prod' }, { op: 'remove', path: '/apiStages', value: 'ws123:prod' },
+    ] });
+    expect(m.apigatewayv2.commandCalls(DeleteApiCommand).map((c) => c.args[0].input)).toEqual([{ ApiId: 'ws123' }]);
     expect(m.lambda.commandCalls(GetEventSourceMappingCommand)).toHaveLength(1);
   });
 

@@ -1,4 +1,5 @@
 import { CreateDeploymentCommand, CreateResourceCommand, PutIntegrationCommand, PutIntegrationResponseCommand, PutMethodCommand, PutMethodResponseCommand, UpdateApiKeyCommand, UpdateStageCommand, CreateUsagePlanCommand, CreateUsagePlanKeyCommand } from '@aws-sdk/client-api-gateway';
+import { CreateApiCommand } from '@aws-sdk/client-apigatewayv2';
 import { CreateLogGroupCommand, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateTableCommand, UpdateTableCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
@@ -33,7 +34,13 @@ describe('up from an empty account', () => {
     const { m, items } = await up(emptyAccount());
     expect(items.every((i) => i.action === 'create')).toBe(true);
     expect(mutatingCommands(m)).toEqual([
-      'iam:CreateRole', 'iam:PutRolePolicy', 'iam:CreateRole', 'iam:PutRolePolicy',
+      'iam:CreateRole', 'iam:PutRolePolicy',
+      // The WebSocket API: models, then $connect (MOCK), invoke and subscribe (integration, its response, route, route response), then the stage.
+      'apigatewayv2:CreateApi', 'apigatewayv2:CreateModel', 'apigatewayv2:CreateModel',
+      'apigatewayv2:CreateIntegration', 'apigatewayv2:CreateRoute',
+      ...Array(2).fill(['apigatewayv2:CreateIntegration', 'apigatewayv2:CreateIntegrationResponse', 'apigatewayv2:CreateRoute', 'apigatewayv2:CreateRouteResponse']).flat(),
+      'apigatewayv2:CreateStage',
+      'iam:CreateRole', 'iam:PutRolePolicy',
       'sqs:CreateQueue', 'sqs:CreateQueue', 'sqs:CreateQueue',
       'dynamodb:CreateTable', 'dynamodb:UpdateTimeToLive',
       'logs:CreateLogGroup', 'logs:PutRetentionPolicy',
@@ -94,9 +101,13 @@ describe('up from an empty account', () => {
     const policies = m.iam.commandCalls(PutRolePolicyCommand).map((c) => JSON.parse(c.args[0].input.PolicyDocument!));
     expect(policies[0]).toEqual({ Version: '2012-10-17', Statement: [
       { Sid: 'SendRequests', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: `arn:aws:sqs:${REGION}:${ACCOUNT}:demo-requests` },
-      { Sid: 'ReadResults', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
+      { Sid: 'ReadResults', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/demo-results` },
     ] });
-    expect(policies[1]).toEqual(convergedAccount().roles['demo-worker']!.policy);
+    // The worker may post to the connections of the API this up created, and no other's.
+    const worker = convergedAccount().roles['demo-worker']!.policy as { Statement: { Sid: string; Resource: string }[] };
+    const newApi = m.apigatewayv2.commandCalls(CreateApiCommand)[0]!;
+    const apiId = (await newApi.returnValue as { ApiId: string }).ApiId;
+    expect(policies[1]).toEqual({ ...worker, Statement: worker.Statement.map((s) => (s.Sid === 'PushToListeners' ? { ...s, Resource: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${apiId}/prod/POST/@connections/*` } : s)) });
     expect(JSON.stringify(policies)).not.toContain('"Resource":"*"');
   });
 
@@ -180,7 +191,7 @@ describe('up from an empty account', () => {
       ['500', ['method.response.header.Access-Control-Allow-Origin']],
     ]);
     expect(input(m.apigateway.commandCalls(CreateDeploymentCommand))).toMatchObject({ restApiId: 'newapi', stageName: 'prod' });
-    expect(input(m.apigateway.commandCalls(CreateUsagePlanCommand))).toMatchObject({ apiStages: [{ apiId: 'newapi', stage: 'prod' }], throttle: { rateLimit: 50, burstLimit: 100 }, tags: TAGS });
+    expect(input(m.apigateway.commandCalls(CreateUsagePlanCommand))).toMatchObject({ apiStages: [{ apiId: 'newapi', stage: 'prod' }, { apiId: 'ws1', stage: 'prod' }], throttle: { rateLimit: 50, burstLimit: 100 }, tags: TAGS });
     expect(input(m.apigateway.commandCalls(CreateUsagePlanKeyCommand))).toEqual({ usagePlanId: 'newplan', keyId: 'newkey', keyType: 'API_KEY' });
   });
 
@@ -323,7 +334,7 @@ describe('drift repair', () => {
 it('adds a --tag that is missing, the mapping included, without touching the rest', async () => {
   const { m } = await up(convergedAccount(), { tags: { team: 'ml' } });
   const mutations = mutatingCommands(m);
-  expect(mutations).toEqual(['iam:TagRole', 'iam:TagRole', 'sqs:TagQueue', 'sqs:TagQueue', 'sqs:TagQueue', 'dynamodb:TagResource', 'logs:TagResource', 'lambda:TagResource', 'lambda:TagResource', 'apigateway:TagResource', 'apigateway:TagResource', 'apigateway:TagResource']);
+  expect(mutations).toEqual(['iam:TagRole', 'apigatewayv2:TagResource', 'iam:TagRole', 'sqs:TagQueue', 'sqs:TagQueue', 'sqs:TagQueue', 'dynamodb:TagResource', 'logs:TagResource', 'lambda:TagResource', 'lambda:TagResource', 'apigateway:TagResource', 'apigateway:TagResource', 'apigateway:TagResource']);
 });
 
 describe('ownership', () => {

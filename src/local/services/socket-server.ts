@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { STAGE_NAME } from '../../contract.js';
-import { ACTIONS, IDLE_TIMEOUT_MS, MAX_CONNECTION_MS, MAX_MESSAGE_BYTES, resultFrames, validateFrame } from '../../stream-contract.js';
+import { ACTIONS, IDLE_TIMEOUT_MS, MAX_CONNECTION_MS, MAX_MESSAGE_BYTES, subscribeReply, validateFrame } from '../../stream-contract.js';
 import { closeServer, listen, readBody } from './http.js';
 
 export interface SocketRoutes {
@@ -97,8 +97,7 @@ export class LocalSockets {
       }
       const requestId = String(frame.id).toLowerCase();
       const stored = await this.routes.subscribe(requestId, id);
-      if (stored === undefined) socket.send(JSON.stringify({ type: 'subscribed', id: requestId }));
-      else for (const part of resultFrames(requestId, stored)) socket.send(part);
+      socket.send(stored === undefined ? JSON.stringify({ type: 'subscribed', id: requestId }) : subscribeReply(requestId, stored));
     } catch {
       refuse('Internal server error');
     }
