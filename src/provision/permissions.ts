@@ -41,15 +41,18 @@ function resources(scope: PolicyScope) {
     mappingTags: [mappingArn(at, '*')],
     // DeleteLogGroup and friends are evaluated on either form, depending on the action.
     logGroup: [logGroup, `${logGroup}:*`],
-    apiCollections: ['/restapis', '/apikeys', '/usageplans'].map(api),
-    apiItems: ['/restapis/*', '/apikeys/*', '/usageplans/*'].map(api),
-    apiRead: ['/restapis', '/restapis/*', '/apikeys', '/apikeys/*', '/usageplans', '/usageplans/*'].map(api),
+    apiCollections: ['/restapis', '/apikeys', '/usageplans', '/apis'].map(api),
+    apiItems: ['/restapis/*', '/apikeys/*', '/usageplans/*', '/apis/*'].map(api),
+    apiRead: ['/restapis', '/restapis/*', '/apikeys', '/apikeys/*', '/usageplans', '/usageplans/*', '/apis', '/apis/*'].map(api),
     // What API Gateway's tag inheritance list does not name (request validators, method and
     // integration responses) may not carry the REST API's tags for ABAC: not conditioned on them.
     apiUntagged: [
       '/restapis/*/requestvalidators', '/restapis/*/requestvalidators/*',
       '/restapis/*/resources/*/methods/*/responses/*', '/restapis/*/resources/*/methods/*/integration/responses/*',
     ].map(api),
+    // The WebSocket API's routes, integrations, models and stage: API Gateway v2 has no tag
+    // inheritance (the tagging guide lists it for v1 only), so they cannot be conditioned on its tag.
+    websocketParts: [api('/apis/*/*')],
     apiTags: [api('/tags/*')],
     resultsTable: [tableArn(at)],
     models: [foundationModelArn(at, '*'), inferenceProfileArn(at, '*')],
@@ -144,6 +147,17 @@ export const PERMISSIONS: Permission[] = [
   { calls: apigw('UpdateRequestValidator'), action: 'apigateway:PATCH', on: 'apiUntagged', because: 'request validators are not in API Gateway\'s tag inheritance list' },
   { calls: apigw('TagResource'), action: 'apigateway:PUT', on: 'apiTags' },
 
+  // API Gateway v2 (the WebSocket API): the same IAM actions, on /apis paths.
+  { calls: apigw('GetApis', 'GetRoutes', 'GetIntegrations', 'GetIntegrationResponses', 'GetRouteResponses'), action: 'apigateway:GET', on: 'apiRead' },
+  { calls: apigw('CreateApi'), action: 'apigateway:POST', on: 'apiCollections' },
+  { calls: apigw('UpdateApi'), action: 'apigateway:PATCH', on: 'apiItems' },
+  { calls: apigw('DeleteApi'), action: 'apigateway:DELETE', on: 'apiItems' },
+  { calls: apigw('CreateModel', 'CreateIntegration', 'CreateIntegrationResponse', 'CreateRoute', 'CreateRouteResponse', 'CreateStage'), action: 'apigateway:POST', on: 'websocketParts', because: 'parts of a WebSocket API do not inherit its tags' },
+  { calls: apigw('UpdateModel', 'UpdateIntegration', 'UpdateIntegrationResponse', 'UpdateRoute', 'UpdateStage'), action: 'apigateway:PATCH', on: 'websocketParts', because: 'parts of a WebSocket API do not inherit its tags' },
+  { calls: apigw('DeleteIntegrationResponse'), action: 'apigateway:DELETE', on: 'websocketParts', because: 'parts of a WebSocket API do not inherit its tags' },
+  { calls: apigw('TagResource'), action: 'apigateway:POST', on: 'apiTags', because: 'API Gateway v2 tags with POST /v2/tags/{arn}' },
+  { calls: apigw('CreateIntegration', 'UpdateIntegration'), action: 'iam:PassRole', on: 'apiRole', because: 'the WebSocket routes send to SQS and DynamoDB as the API role' },
+
   ...['DescribeTable', 'DescribeTimeToLive', 'ListTagsOfResource', 'CreateTable', 'UpdateTable', 'UpdateTimeToLive', 'TagResource', 'DeleteTable', 'GetItem', 'BatchGetItem']
     .map((c): Permission => ({ calls: [`dynamodb:${c}`], action: `dynamodb:${c}`, on: 'resultsTable' })),
   { calls: ['dynamodb:CreateTable'], action: 'dynamodb:TagResource', on: 'resultsTable', because: 'CreateTable with tags needs dynamodb:TagResource' },
@@ -163,7 +177,7 @@ const SIDS: Record<On, string> = {
   any: 'ListAndCreateUnscoped', queues: 'Queues', consumedQueues: 'ReadResults', deadLetterQueue: 'Redrive', requestsQueue: 'RedriveDestination',
   roles: 'Roles', roleLookups: 'FindRoles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
   mappings: 'EventSourceMapping', mappingTags: 'EventSourceMappingTags', logGroup: 'Logs',
-  apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiUntagged: 'ApiUntaggedParts', apiTags: 'ApiTags', resultsTable: 'ResultsStore', models: 'ModelCheck',
+  apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiUntagged: 'ApiUntaggedParts', websocketParts: 'WebSocketApiParts', apiTags: 'ApiTags', resultsTable: 'ResultsStore', models: 'ModelCheck',
 };
 
 export interface PolicyStatement {

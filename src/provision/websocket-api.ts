@@ -39,13 +39,16 @@ export type { WebSocketApiLive } from './websocket-api-shapes.js';
 /**
  * Puts one route whole: its integration, the integration's responses, the route (pointing at the
  * integration) and, for a two-way route, its route response. Integrations have no names: a route's
- * is the one its Target names.
+ * is the one its Target names; a route deleted by hand leaves its integration behind, which is
+ * taken again rather than left as litter.
  */
 async function putRoute(ctx: Ctx, live: WebSocketApiLive, shape: RouteShape) {
   const gw = ctx.clients.apigatewayv2;
   const ApiId = live.id;
   const route = live.routes.find((r) => r.RouteKey === shape.route.RouteKey);
-  const integration = integrationOf(live, route);
+  const referenced = new Set(live.routes.map((r) => r.Target));
+  const integration = integrationOf(live, route) ?? (route ? undefined : live.integrations.find((i) =>
+    !referenced.has(`integrations/${i.IntegrationId}`) && i.IntegrationType === shape.integration.IntegrationType && i.IntegrationUri === shape.integration.IntegrationUri));
   const IntegrationId = integration
     ? (await apiCall(ctx, () => gw.send(new UpdateIntegrationCommand({ ApiId, IntegrationId: integration.IntegrationId, ...shape.integration })))).IntegrationId
     : (await apiCall(ctx, () => gw.send(new CreateIntegrationCommand({ ApiId, ...shape.integration })))).IntegrationId;

@@ -148,7 +148,27 @@ function lambdaRequests(r: Recorded, region: string, account: string, answer: Re
   }
 }
 
+/**
+ * API Gateway v2 (the WebSocket API): IAM sees the path without /v2. Only the API and its stage
+ * carry tags; its routes, integrations and models inherit none (the tagging guide lists
+ * inheritance for v1 only), so they are evaluated without tag keys.
+ */
+function apiGatewayV2Requests(r: Recorded, region: string, answer: Record<string, unknown>, apiTags: Map<string, Record<string, string>>, push: Push) {
+  const path = r.path.slice('/v2'.length);
+  const resource = `arn:aws:apigateway:${region}::${path}`;
+  const tagsOf = (item: Record<string, unknown>) => (item.tags as Record<string, string>) ?? {};
+  if (path === '/apis' && r.answer.status < 300) {
+    for (const item of (r.method === 'GET' ? answer.items ?? [] : [answer]) as Record<string, unknown>[]) if (item.apiId) apiTags.set(`/apis/${String(item.apiId)}`, tagsOf(item));
+  }
+  if (r.method === 'GET') return push('apigateway:GET', resource);
+  const created = r.method === 'POST' && (path === '/apis' || path.startsWith('/tags/') || /^\/apis\/[^/]+\/stages$/.test(path));
+  const own = /^\/apis\/[^/]+$/.test(path) ? Object.fromEntries(Object.entries(apiTags.get(path) ?? {}).map(([k, v]) => [`aws:ResourceTag/${k}`, v])) : {};
+  push(`apigateway:${r.method}`, resource, created ? requestTags(r.params.tags as Record<string, string>) : own);
+  if (/\/integrations(\/[^/]+)?$/.test(path) && r.params.credentialsArn) push('iam:PassRole', String(r.params.credentialsArn), { 'iam:PassedToService': 'apigateway.amazonaws.com' });
+}
+
 function apiGatewayRequests(r: Recorded, region: string, answer: Record<string, unknown>, apiTags: Map<string, Record<string, string>>, push: Push) {
+  if (r.path.startsWith('/v2/')) return apiGatewayV2Requests(r, region, answer, apiTags, push);
   const learn = (item: { id?: unknown; tags?: unknown }, kind: string) => {
     if (item.id) apiTags.set(`/${kind}/${String(item.id)}`, (item.tags as Record<string, string>) ?? {});
   };

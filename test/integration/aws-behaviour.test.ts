@@ -45,7 +45,7 @@ describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the
       apiGatewayThrottling(), bedrockControlPlane(ACCOUNT),
     ]);
     const first = await ok('up');
-    expect(first.changed).toBe(12);
+    expect(first.changed).toBe(13);
     expect(first.stderr).toMatch(/the new IAM role is not usable by Lambda yet \(IAM propagation\); retrying/);
     const refused = (path: RegExp) => p.recorded.filter((r) => r.service === 'lambda' && r.method === 'POST' && path.test(r.path)).map((r) => r.answer.status);
     for (const path of [/^\/2015-03-31\/functions$/, /^\/2015-03-31\/event-source-mappings\/?$/]) {
@@ -60,11 +60,11 @@ describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the
     const second = await ok('up');
     expect(second.calls.mutations).toBe(0);
 
-    expect((await ok('down', '--yes')).removed).toHaveLength(12);
+    expect((await ok('down', '--yes')).removed).toHaveLength(13);
     const again = await ok('up');
-    expect(again.changed).toBe(12);
+    expect(again.changed).toBe(13);
     expect(again.stderr).toMatch(/SQS keeps a deleted queue's name for 60 s after DeleteQueue; retrying/);
-    expect((await ok('down', '--yes')).removed).toHaveLength(12);
+    expect((await ok('down', '--yes')).removed).toHaveLength(13);
 
     expect(Object.keys(p.fired).sort()).toEqual(['BedrockControlPlane', 'FunctionSettling', 'IamPropagation', 'NewQueueNotReady', 'QueueDeletedRecently', 'TooManyRequests']);
     expect((await ok('status')).deployed).toBe(false);
@@ -83,7 +83,7 @@ describe.runIf(hasMoto)('provisioning against AWS\'s behaviours (moto behind the
     const down = await ok('down', '--yes');
     const took = Date.now() - started;
     expect(down.leftAlone).toEqual(['SQS queue itest-results']);
-    expect(down.removed).toHaveLength(11);
+    expect(down.removed).toHaveLength(12);
     expect(down.stderr).toMatch(/SQS queue itest-results is not tagged for stack itest: left alone/);
     // It waited for both deleted queues to be gone (each read as present for 6 s), once, not one after the other.
     expect(p.fired.DeletedQueueLingers).toBeGreaterThan(0);

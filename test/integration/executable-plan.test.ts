@@ -4,6 +4,7 @@
  * AWS-behaviour proxy), and a second `up` makes none.
  */
 import { APIGatewayClient, GetRestApisCommand, GetResourcesCommand, GetUsagePlansCommand, PutIntegrationResponseCommand, UpdateUsagePlanCommand } from '@aws-sdk/client-api-gateway';
+import { ApiGatewayV2Client, GetApisCommand, GetRoutesCommand, UpdateRouteCommand } from '@aws-sdk/client-apigatewayv2';
 import { IAMClient, UntagRoleCommand } from '@aws-sdk/client-iam';
 import { GetQueueUrlCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -24,7 +25,7 @@ function mutation(r: Recorded): string | undefined {
   if (named) return /^(Get|List|Describe)/.test(r.operation) ? undefined : `${r.service}:${r.operation}`;
   if (r.method === 'GET') return undefined;
   // REST paths carry ids: keep the shape, drop the ids.
-  return `${r.service}:${r.method} ${r.path.replace(/\/restapis\/\w+/, '/restapis/{api}').replace(/\/resources\/\w+/, '/resources/{resource}').replace(/\/usageplans\/\w+/, '/usageplans/{plan}')}`;
+  return `${r.service}:${r.method} ${r.path.replace(/\/v2\/apis\/\w+/, '/v2/apis/{ws}').replace(/\/integrations\/\w+/, '/integrations/{integration}').replace(/\/routes\/\w+/, '/routes/{route}').replace(/\/restapis\/\w+/, '/restapis/{api}').replace(/\/resources\/\w+/, '/resources/{resource}').replace(/\/usageplans\/\w+/, '/usageplans/{plan}')}`;
 }
 
 describe.runIf(hasMoto)('the executable plan (moto behind the AWS-behaviour proxy)', () => {
@@ -50,9 +51,13 @@ describe.runIf(hasMoto)('the executable plan (moto behind the AWS-behaviour prox
   afterEach(async () => proxy.close());
 
   it('lists exactly the drift made by hand, repairs exactly it, then has nothing to do', async () => {
-    expect((await up()).changed).toBe(12);
+    expect((await up()).changed).toBe(13);
 
-    // Four kinds of drift, made behind bedrock-queue's back.
+    // Five kinds of drift, made behind bedrock-queue's back; one of them opens the WebSocket API to anyone.
+    const v2 = client(ApiGatewayV2Client);
+    const ws = (await v2.send(new GetApisCommand({}))).Items!.find((a) => a.Name === 'itest-ws')!;
+    const connect = (await v2.send(new GetRoutesCommand({ ApiId: ws.ApiId }))).Items!.find((r) => r.RouteKey === '$connect')!;
+    await v2.send(new UpdateRouteCommand({ ApiId: ws.ApiId, RouteId: connect.RouteId, ApiKeyRequired: false }));
     const sqs = client(SQSClient);
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'itest-requests' }));
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { VisibilityTimeout: '30' } }));
@@ -73,6 +78,7 @@ describe.runIf(hasMoto)('the executable plan (moto behind the AWS-behaviour prox
     const changed = dryRun.plan.filter((i) => i.action !== 'unchanged').map((i) => [i.key, i.changes]);
     expect(changed).toEqual([
       ['api-role', [{ field: 'tags', live: {}, desired: { team: 'ml' } }]],
+      ['websocket-api', [{ field: 'route $connect.route.ApiKeyRequired', live: false, desired: true }]],
       ['requests-queue', [{ field: 'VisibilityTimeout', live: '30', desired: '720' }]],
       ['rest-api', [
         { field: 'POST.integration.integrationResponses.500.responseTemplates.application/json', live: handEdited, desired: expect.stringContaining('The queue is unavailable; try again') },
@@ -84,9 +90,12 @@ describe.runIf(hasMoto)('the executable plan (moto behind the AWS-behaviour prox
 
     proxy.recorded.length = 0;
     const repaired = await up();
-    expect(repaired.changed).toBe(4);
+    expect(repaired.changed).toBe(5);
     expect(proxy.recorded.map(mutation).filter(Boolean)).toEqual([
       'iam:TagRole',
+      // A route is put whole: its integration, then the route pointing at it.
+      'apigateway:PATCH /v2/apis/{ws}/integrations/{integration}',
+      'apigateway:PATCH /v2/apis/{ws}/routes/{route}',
       'sqs:SetQueueAttributes',
       // The method is put again whole: API Gateway has no call that replaces one integration response in place.
       'apigateway:DELETE /restapis/{api}/resources/{resource}/methods/POST',

@@ -30,11 +30,14 @@ type Policy = { Version: string; Statement: unknown[] };
  * validation (the policy logic is the same): the Region-less ARN of a global profile's model
  * (arn:aws:bedrock:::foundation-model/X, which AWS documents for global profiles), and API Gateway
  * paths of resource types that AWS gives two ARN forms (/apis/... and /restapis/...): models,
- * deployments, and CreateResource's /resources/{parentId}. Any other untyped request fails.
+ * deployments, and CreateResource's /resources/{parentId}; and the paths of API Gateway v2 (the
+ * WebSocket API: /apis and below), whose resource types the data has but does not list under the
+ * actions that act on them (POST, PATCH, DELETE). Any other untyped request fails.
  */
 const UNTYPED_IN_SIMULATOR = [
   /^arn:aws:bedrock:::foundation-model\/[^/]+$/,
   /^arn:aws:apigateway:[^:]+::\/restapis\/\w+\/(models|deployments|resources\/\w+)$/,
+  /^arn:aws:apigateway:[^:]+::\/apis(\/[^/]+)*$/,
 ];
 
 /** One policy, or several attached together (the operator policy's parts). */
@@ -104,6 +107,8 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
 
   it('recorded a whole life cycle, the implied permissions included', () => {
     const actions = new Set(requests.map((r) => r.action));
+    // The WebSocket API's life: created with tags, its parts, deleted.
+    expect(requests.filter((r) => r.resource.includes('::/apis')).map((r) => r.call)).toEqual(expect.arrayContaining(['apigateway:POST /v2/apis', 'apigateway:DELETE /v2/apis/' + requests.find((r) => r.call.startsWith('apigateway:DELETE /v2/apis/'))?.call.split('/').pop()]));
     for (const action of ['iam:CreateRole', 'iam:TagRole', 'iam:PassRole', 'sqs:CreateQueue', 'sqs:TagQueue', 'lambda:CreateFunction', 'lambda:ListTags', 'lambda:CreateEventSourceMapping',
       'lambda:TagResource', 'lambda:UpdateEventSourceMapping', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE', 'sqs:ReceiveMessage', 'sqs:DeleteMessage',
       'sqs:ChangeMessageVisibility', 'bedrock:GetInferenceProfile', 'bedrock:GetFoundationModelAvailability', 'sqs:DeleteQueue', 'iam:DeleteRole']) {
@@ -129,9 +134,11 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     const other = operatorPolicies({ stack: 'other', region: REGION, account: ACCOUNT, partition: 'aws' }).map((p) => p.PolicyDocument);
     // The same for every stack: listings, API Gateway and Bedrock reads, and what AWS lets no
     // policy scope to a stack: tags of event source mappings (no lambda:FunctionArn on ListTags
-    // and TagResource), and the parts of a REST API outside API Gateway's tag inheritance list.
+    // and TagResource), the parts of a REST API outside API Gateway's tag inheritance list, and
+    // the parts of a WebSocket API (v2 has no tag inheritance).
     const unscopable = (r: IamRequest) => r.resource === '*' || r.action === 'apigateway:GET' || r.action.startsWith('bedrock:') ||
-      (/^lambda:(ListTags|TagResource)$/.test(r.action) && r.resource.includes(':event-source-mapping:')) || /\/requestvalidators(\/|$)|\/responses\/[^/]+$/.test(r.resource);
+      (/^lambda:(ListTags|TagResource)$/.test(r.action) && r.resource.includes(':event-source-mapping:')) || /\/requestvalidators(\/|$)|\/responses\/[^/]+$/.test(r.resource) ||
+      /::\/apis\/[^/]+\//.test(r.resource);
     const scoped = requests.filter((r) => !unscopable(r));
     const allowed = (await decisions(other, scoped)).filter((r) => r.decision === 'Allowed');
     expect(allowed.map(describeRequest)).toEqual([]);
@@ -158,7 +165,7 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
   const names = resourceNames('itest');
   const ctx = {
     stack: 'itest', names, account: { region: REGION, accountId: ACCOUNT, partition: 'aws' },
-    settings: { model: 'global.anthropic.claude-sonnet-4-6' }, live: {},
+    settings: { model: 'global.anthropic.claude-sonnet-4-6' }, live: {}, ids: { queueUrls: {}, websocketApiId: 'ws123' },
     modelAccess: {
       profileArn: `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6`,
       modelArns: ['arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-6', `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-sonnet-4-6`],
@@ -181,6 +188,7 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
     req('Converse', 'bedrock:InvokeModel', profile),
     ...ctx.modelAccess!.modelArns.map((arn) => req('Converse, routed', 'bedrock:InvokeModel', arn, { 'bedrock:InferenceProfileArn': profile })),
     ...['CreateLogStream', 'PutLogEvents'].map((a) => req('Lambda runtime', `logs:${a}`, `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${names.logGroup}:log-stream:2026/11/25/[$LATEST]abc`)),
+    req('PostToConnection (a delta or a result to a listener)', 'execute-api:ManageConnections', `arn:aws:execute-api:${REGION}:${ACCOUNT}:ws123/prod/POST/@connections/L0SM9cOFvHcCIhw=`),
   ];
 
   it('allows every call of the worker, and nothing beside its model and queues', async () => {
@@ -194,6 +202,8 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
       req('another stack\'s table', 'dynamodb:PutItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/other-results`),
       req('another stack\'s claims', 'dynamodb:UpdateItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/other-results`),
       req('deleting results', 'dynamodb:DeleteItem', `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${names.resultsTable}`),
+      req('another API\'s connections', 'execute-api:ManageConnections', `arn:aws:execute-api:${REGION}:${ACCOUNT}:other1/prod/POST/@connections/L0SM9cOFvHcCIhw=`),
+      req('closing a listener\'s connection', 'execute-api:ManageConnections', `arn:aws:execute-api:${REGION}:${ACCOUNT}:ws123/prod/DELETE/@connections/L0SM9cOFvHcCIhw=`),
       req('another log group', 'logs:PutLogEvents', `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/other-worker:log-stream:x`),
     ];
     expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
@@ -205,6 +215,9 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
     // POST /invokeModel calls SendMessageBatch, which SQS authorizes as sqs:SendMessage (no action of its own).
     expect(await decide(policy, req('SendMessageBatch (POST /invokeModel)', 'sqs:SendMessage', queue(names.requestsQueue)))).toBe('Allowed');
     expect(await decide(policy, req('GET /results/{id}', 'dynamodb:GetItem', table(names.resultsTable)))).toBe('Allowed');
+    // The WebSocket routes: invoke sends as POST does; subscribe adds its connection to the listeners.
+    expect(await decide(policy, req('UpdateItem (subscribe)', 'dynamodb:UpdateItem', table(names.resultsTable)))).toBe('Allowed');
+    expect(await decide(policy, req('another stack\'s listeners', 'dynamodb:UpdateItem', table('other-results')))).not.toBe('Allowed');
     expect(await decide(policy, req('SendMessage', 'sqs:SendMessage', queue(names.resultsQueue)))).not.toBe('Allowed');
     expect(await decide(policy, req('ReceiveMessage', 'sqs:ReceiveMessage', queue(names.requestsQueue)))).not.toBe('Allowed');
     expect(await decide(policy, req('PutItem', 'dynamodb:PutItem', table(names.resultsTable)))).not.toBe('Allowed');

@@ -1,7 +1,8 @@
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, ListTagsOfResourceCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SendMessageCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteMethodCommand, APIGatewayClient, GetRestApisCommand, GetResourcesCommand } from '@aws-sdk/client-api-gateway';
-import { LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { ApiGatewayV2Client, DeleteRouteCommand, GetApisCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand } from '@aws-sdk/client-apigatewayv2';
+import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isReadCall } from '../../src/provision/call-log.js';
 import { apply, observe, openSession, plan } from '../../src/provision/engine.js';
@@ -83,6 +84,38 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     const again = await json('down', '--yes');
     expect(again.removed).toEqual([]);
     expect((await json('status')).deployed).toBe(false);
+  });
+
+  // moto keeps the WebSocket API's parts but serves no WebSocket and runs no template: those are
+  // proved by the unit tests' Velocity engine and the local target. It has no GetModels,
+  // GetRouteResponses or UpdateStage: test/helpers/moto-gaps.ts answers them as AWS documents.
+  it('the WebSocket API, as API Gateway v2 describes it: routes, integrations, stage and tags; repaired after a route is deleted; removed by down', async () => {
+    await json('up');
+    const v2 = client(ApiGatewayV2Client);
+    const ws = (await v2.send(new GetApisCommand({}))).Items!.find((a) => a.Name === 'itest-ws')!;
+    expect(ws).toMatchObject({ ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action', ApiKeySelectionExpression: '$request.header.x-api-key', Tags: { 'bedrock-queue:stack': 'itest' } });
+    const routes = (await v2.send(new GetRoutesCommand({ ApiId: ws.ApiId }))).Items!;
+    expect(routes.map((r) => [r.RouteKey, r.ApiKeyRequired ?? false]).sort()).toEqual([['$connect', true], ['invoke', false], ['subscribe', false]]);
+    const integrations = (await v2.send(new GetIntegrationsCommand({ ApiId: ws.ApiId }))).Items!;
+    const target = (key: string) => integrations.find((i) => `integrations/${i.IntegrationId}` === routes.find((r) => r.RouteKey === key)!.Target)!;
+    expect(target('invoke')).toMatchObject({ IntegrationType: 'AWS', IntegrationUri: 'arn:aws:apigateway:us-east-1:sqs:path/123456789012/itest-requests', CredentialsArn: expect.stringMatching(/:role\/bedrock-queue\/itest-api$/) });
+    expect(target('subscribe')).toMatchObject({ IntegrationType: 'AWS', IntegrationUri: 'arn:aws:apigateway:us-east-1:dynamodb:action/UpdateItem' });
+    expect(await v2.send(new GetStageCommand({ ApiId: ws.ApiId, StageName: 'prod' }))).toMatchObject({ AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } });
+    // The worker knows where to post; status says where clients connect (none under an emulator: moto serves no WebSocket).
+    const fn = await client(LambdaClient).send(new GetFunctionConfigurationCommand({ FunctionName: 'itest-worker' }));
+    expect(fn.Environment!.Variables!.BQ_CONNECTIONS_ENDPOINT).toBe(moto.endpoint);
+    expect((await json('status')).websocketUrl).toBeUndefined();
+
+    await v2.send(new DeleteRouteCommand({ ApiId: ws.ApiId, RouteId: routes.find((r) => r.RouteKey === 'subscribe')!.RouteId }));
+    const repair = await json('up');
+    expect(repair.plan.filter((i: { action: string }) => i.action !== 'unchanged').map((i: { key: string }) => i.key)).toEqual(['websocket-api']);
+    expect((await v2.send(new GetRoutesCommand({ ApiId: ws.ApiId }))).Items!.map((r) => r.RouteKey).sort()).toEqual(['$connect', 'invoke', 'subscribe']);
+    // The deleted route's integration was taken again, not left behind beside a new one.
+    expect((await v2.send(new GetIntegrationsCommand({ ApiId: ws.ApiId }))).Items!.map((i) => i.IntegrationId).sort()).toEqual(integrations.map((i) => i.IntegrationId).sort());
+    expect((await json('up')).calls.mutations).toBe(0);
+
+    await json('down', '--yes');
+    expect((await v2.send(new GetApisCommand({}))).Items!.filter((a) => a.Name === 'itest-ws')).toEqual([]);
   });
 
   it('runs the model preflight by default, and says to skip it where the endpoint has no Bedrock control plane', async () => {
