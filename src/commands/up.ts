@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { defineCommand } from './command.js';
-import { DEFAULT_MODEL_ID, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf } from '../contract.js';
+import { DEFAULT_MODEL_ID, MODEL_ID_PATTERN, TAG_RULES, invokeUrl as invokeUrlOf, websocketUrl as websocketUrlOf } from '../contract.js';
 import { settingOptions, settingsFromArgs } from '../settings.js';
 import { formatValue, plural, table, type Output } from '../output.js';
 import type { Ctx } from '../provision/types.js';
@@ -121,6 +121,7 @@ async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
 
   const restApiId = ctx.ids.restApiId;
   const invokeUrl = restApiId ? invokeUrlOf(ctx.account.region, restApiId, ctx.emulatorEndpoint) : undefined;
+  const websocketUrl = ctx.ids.websocketApiId ? websocketUrlOf(ctx.account.region, ctx.ids.websocketApiId, ctx.emulatorEndpoint) : undefined;
   if (!argv.dryRun && invokeUrl && pending.some((i) => API_KEYS.includes(i.key))) await waitForApi(ctx, out, invokeUrl);
   out.result(
     {
@@ -130,6 +131,7 @@ async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
       plan: items,
       changed: argv.dryRun ? 0 : pending.length,
       invokeUrl,
+      ...(websocketUrl ? { websocketUrl } : {}),
       apiKeyId: ctx.ids.apiKeyId,
       settings: ctx.settings,
       calls: callStats(session),
@@ -140,6 +142,7 @@ async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
       if (invokeUrl) {
         lines.push('', table([
           ['Invoke URL', invokeUrl],
+          ...(websocketUrl ? [['WebSocket URL', websocketUrl]] : []),
           ['Model', ctx.settings.model],
           ['Concurrency', `${ctx.settings.concurrency} model calls in flight at most`],
           ['API key', ctx.settings.apiKeyRequired ? `${ctx.ids.apiKeyId} (header x-api-key)` : 'not required'],

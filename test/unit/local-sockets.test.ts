@@ -8,7 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { closeServer, listen } from '../../src/local/services/http.js';
 import { LocalSockets } from '../../src/local/services/socket-server.js';
-import { MAX_MESSAGE_BYTES } from '../../src/stream-contract.js';
+import { INLINE_RECORD_MAX_CHARS, MAX_MESSAGE_BYTES } from '../../src/stream-contract.js';
+import { BedrockQueueClient } from '../../src/client/bedrock-queue-client.js';
+import { requestStream } from '../../src/client/socket.js';
+
+const ID = '2c9de0d2-25c7-4397-99d4-5b9d4d70fcfe';
+const LARGE_ID = '7f1b3c2a-0d4e-4f5a-8b6c-9d0e1f2a3b4c';
 
 let server: Server | undefined;
 let sockets: LocalSockets | undefined;
@@ -17,9 +22,10 @@ afterEach(async () => {
   if (server) await closeServer(server);
 });
 
-async function serve(limits: { idleMs: number; maxMs: number }) {
-  sockets = new LocalSockets({ apiKey: 'k', invoke: async () => 'id', subscribe: async () => undefined, limits });
-  server = createServer((_req, res) => res.end());
+async function serve(limits: { idleMs: number; maxMs: number }, stored: Record<string, string> = {}) {
+  sockets = new LocalSockets({ apiKey: 'k', invoke: async () => 'id', subscribe: async (id) => stored[id], limits });
+  // GET /prod/results/{id}, as the API answers it.
+  server = createServer((req, res) => res.end(stored[String(req.url).split('/').pop()!] ?? ''));
   sockets.attach(server);
   return `ws://127.0.0.1:${await listen(server)}/prod`;
 }
@@ -32,6 +38,24 @@ function connect(url: string): Promise<{ socket: WebSocket; closed: Promise<{ co
     socket.once('error', reject);
   });
 }
+
+describe('subscribe to a stored record', () => {
+  const small = JSON.stringify({ id: ID, status: 'ok', output: 'short' });
+  const large = JSON.stringify({ id: LARGE_ID, status: 'ok', output: 'é'.repeat(INLINE_RECORD_MAX_CHARS) });
+
+  it('answers inline what surely fits in a message, else where to GET it, as API Gateway\'s template does; the client reads it there', async () => {
+    const url = await serve({ idleMs: 60_000, maxMs: 60_000 }, { [ID]: small, [LARGE_ID]: large });
+    const events = async (id: string) => {
+      const seen = [];
+      for await (const event of requestStream({ websocketUrl: url, apiKey: 'k' }, { subscribe: id })) seen.push(event);
+      return seen;
+    };
+    expect(await events(ID)).toEqual([{ type: 'result', record: small }]);
+    expect(await events(LARGE_ID)).toEqual([{ type: 'stored', location: `results/${LARGE_ID}` }]);
+    const client = new BedrockQueueClient({ invokeUrl: url.replace(/^ws/, 'http').replace(/\/prod$/, '/prod/invokeModel'), websocketUrl: url, apiKey: 'k' });
+    expect(await client.wait(LARGE_ID)).toEqual(JSON.parse(large));
+  });
+});
 
 describe('the local WebSocket endpoint\'s limits', () => {
   it('closes the socket on a message over 128 KB (1009), and takes one of exactly 128 KB', async () => {

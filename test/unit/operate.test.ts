@@ -120,6 +120,24 @@ describe('finding a deployed stack', () => {
     expect(sentCommands(mocks).sort()).toEqual(['apigateway:GetApiKeys', 'apigateway:GetRestApis']);
   });
 
+  it('finds the WebSocket API and its key for the commands that wait (send --wait, result --wait), and none that is not the stack\'s', async () => {
+    mocks = mockAws(convergedAccount());
+    const target = await openTarget({ name: 'demo', region: REGION, json: true, yes: false, local: false }, true);
+    expect(await target.websocket()).toEqual({ websocketUrl: `wss://ws123.execute-api.${REGION}.amazonaws.com/prod`, apiKey: 'value-of-key1' });
+    const foreign = convergedAccount();
+    foreign.websocketApis[0]!.Tags = { 'bedrock-queue:stack': 'other' };
+    resetMocks(mocks);
+    mocks = mockAws(foreign);
+    expect(await (await openTarget({ name: 'demo', region: REGION, json: true, yes: false, local: false }, true)).websocket()).toBeUndefined();
+  });
+
+  it('under an emulator, names no WebSocket API (moto serves none, and nothing may reach AWS): callers poll', async () => {
+    mocks = mockAws(convergedAccount());
+    const target = await openTarget({ name: 'demo', region: REGION, json: true, yes: false, local: false, endpointUrl: 'http://127.0.0.1:4566' }, true);
+    expect(await target.websocket()).toBeUndefined();
+    expect(sentCommands(mocks).filter((c) => c.startsWith('apigatewayv2:'))).toEqual([]);
+  });
+
   it('refuses a REST API that is not tagged for the stack', async () => {
     const state = convergedAccount();
     state.restApis[0]!.tags = {};
