@@ -114,7 +114,7 @@ async function run(argv: ArgumentsCamelCase<SendArgs>, out: Output) {
   if (argv.stream) {
     const socket = await target.websocket();
     if (socket) return streamAnswer(argv, out, socket, request);
-    out.log('This stack has no WebSocket API (on AWS, up does not build it yet): the answer comes whole once it is stored.\n');
+    out.log('No WebSocket API to stream from (a stack not `up` since it gained one, or an emulator, which serves none): the answer comes whole once it is stored.\n');
     argv.wait = true;
   }
   const api = await target.api();
