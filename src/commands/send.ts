@@ -1,11 +1,11 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { defineCommand } from './command.js';
-import { validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
-import { CliError, InterruptedError, UsageError } from '../errors.js';
+import { requestIdFor, validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import { formatSeconds, plural, type Output } from '../output.js';
 import { duration, integerIn, keyValues, numberIn } from '../flag-values.js';
 import { STDIN_ARGUMENT, checkReadable, waitTimeout, type GlobalArgs } from './options.js';
-import { interruptSignal, openTarget } from './session.js';
+import { interruptSignal, openTarget, type OperatorTarget } from './session.js';
 import { readLater, waitForResultOf } from './stored-result.js';
 import type { SocketTarget } from '../client/socket.js';
 
@@ -113,7 +113,7 @@ async function run(argv: ArgumentsCamelCase<SendArgs>, out: Output) {
   const target = await openTarget(argv, true);
   if (argv.stream) {
     const socket = await target.websocket();
-    if (socket) return streamAnswer(argv, out, socket, request);
+    if (socket) return streamAnswer(argv, out, target, socket, request);
     out.log('No WebSocket API to stream from (a stack not `up` since it gained one, or an emulator, which serves none): the answer comes whole once it is stored.\n');
     argv.wait = true;
   }
@@ -131,39 +131,57 @@ async function run(argv: ArgumentsCamelCase<SendArgs>, out: Output) {
 
 /**
  * `send --stream`: the request goes over the WebSocket API, its text to stdout as it is written
- * (`--json`: one event a line), its id and usage to stderr. A new attempt is said on stderr.
+ * (`--json`: one event a line), its id and usage to stderr. A new attempt is said on stderr. Its
+ * id is chosen first: a socket cut mid-answer (a network change, a proxy's timeout) costs nothing,
+ * as the request is sent again if the socket never said it was queued, then its stored record
+ * finishes what was shown.
  */
-async function streamAnswer(argv: SendArgs, out: Output, socket: SocketTarget, request: InvokeRequest) {
+async function streamAnswer(argv: SendArgs, out: Output, target: OperatorTarget, socket: SocketTarget, request: InvokeRequest) {
   const { requestStream } = await import('../client/socket.js');
   const interrupted = interruptSignal();
-  let id: string | undefined;
-  let text = '';
+  const sent = { ...request, id: requestIdFor(request) };
+  let accepted = false;
+  let shown = '';
   try {
-    for await (const event of requestStream(socket, { invoke: request }, interrupted)) {
-      if (argv.json) out.data(`${event.type === 'result' ? `{"type":"result","record":${event.record}}` : JSON.stringify(event)}\n`);
+    for await (const event of requestStream(socket, { invoke: sent }, interrupted)) {
+      if (event.type === 'result') return endStream(argv, out, shown, event.record);
+      if (argv.json) out.data(`${JSON.stringify(event)}\n`);
       if (event.type === 'accepted') {
-        id = event.id;
-        out.log(`Queued ${id}; the answer follows as it is written.\n`);
+        accepted = true;
+        out.log(`Queued ${event.id}; the answer follows as it is written.\n`);
       } else if (event.type === 'delta') {
-        text += event.text;
+        shown += event.text;
         if (!argv.json) out.data(event.text);
       } else if (event.type === 'restart') {
         out.log(`\n(the answer starts again, on a new attempt: what came before it is void)\n`);
-        text = '';
-      } else if (event.type === 'result') {
-        const record = JSON.parse(event.record) as ResultRecord;
-        if (!argv.json && text && !text.endsWith('\n')) out.data('\n');
-        if (record.status !== 'ok') {
-          out.log(`Error: the request ${record.id} failed: ${record.error?.code}: ${record.error?.message}\n`);
-          out.fail();
-        } else out.log(`${record.id}: ${record.usage ? `${record.usage.inputTokens}+${record.usage.outputTokens} tokens, ` : ''}${record.latencyMs} ms.\n`);
+        shown = '';
       }
     }
   } catch (err) {
-    const later = id ? `Read its result later with ${readLater(argv, id)}.` : 'It may not have been queued.';
-    if (interrupted.aborted) throw new InterruptedError(`Interrupted: stopped streaming${id ? `; the request ${id} goes on` : ''}. ${later}`);
-    throw new CliError(`${(err as Error).message} ${later}`);
+    if (interrupted.aborted) {
+      throw new InterruptedError(`Interrupted: stopped streaming; the request ${sent.id} ${accepted ? 'goes on' : 'may not have been queued'}. Read its result later with ${readLater(argv, sent.id)}.`);
+    }
+    out.log(`${shown ? '\n' : ''}The stream stopped (${(err as Error).message}): ${accepted ? '' : 'sending the request again, with the same id, and '}waiting for its stored result.\n`);
+    if (!accepted) await (await import('../client/api.js')).postRequest(await target.api(), sent);
+    const result = await waitForResultOf(argv, target, sent.id, argv.timeout, out);
+    endStream(argv, out, shown, result.text);
   }
+}
+
+/** The record ends a stream: the rest of its text (all of it, if what was shown is not its start), then its id and usage. */
+function endStream(argv: SendArgs, out: Output, shown: string, recordText: string) {
+  const record = JSON.parse(recordText) as ResultRecord;
+  if (argv.json) out.data(`{"type":"result","record":${recordText}}\n`);
+  else {
+    const output = record.status === 'ok' ? record.output ?? '' : '';
+    const rest = output.startsWith(shown) ? output.slice(shown.length) : `${shown ? '\n(the answer as stored)\n' : ''}${output}`;
+    out.data(rest);
+    if ((shown + rest) && !(shown + rest).endsWith('\n')) out.data('\n');
+  }
+  if (record.status !== 'ok') {
+    out.log(`Error: the request ${record.id} failed: ${record.error?.code}: ${record.error?.message}\n`);
+    out.fail();
+  } else out.log(`${record.id}: ${record.usage ? `${record.usage.inputTokens}+${record.usage.outputTokens} tokens, ` : ''}${record.latencyMs} ms.\n`);
 }
 
 export const sendCommand = defineCommand<SendArgs>({

@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { STATE_DIR, cli, cliJson, spawnCli, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 import { startOpenAiServer } from '../helpers/openai-server.js';
@@ -206,6 +207,39 @@ describe('the CLI over the WebSocket API', () => {
     expect(stderr).toMatch(/^Queued ([0-9a-f-]{36}); the answer follows as it is written\.\n\1: \d+\+\d+ tokens, \d+ ms\.\n$/);
     // 31 pieces 50 ms apart: about 1.5 s of writing, of which the first piece shows at the start.
     expect(lastAt - firstAt).toBeGreaterThan(1_000);
+  }, 30_000);
+
+  it('send --stream survives its socket cut mid-answer: said once, the rest from the stored record, the answer printed whole and once', async () => {
+    const stack = await local('ws-cli-cut', '--model-token-latency', '50ms');
+    // A relay between the CLI and the stack's WebSocket endpoint, whose connections the test cuts.
+    const file = join(STATE_DIR, `${stack.name}.json`);
+    const state = JSON.parse(readFileSync(file, 'utf8')) as { websocketUrl: string };
+    const connections = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = createConnection(Number(new URL(state.websocketUrl).port), '127.0.0.1');
+      for (const end of [client, upstream]) {
+        connections.add(end);
+        end.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    writeFileSync(file, JSON.stringify({ ...state, websocketUrl: `ws://127.0.0.1:${(relay.address() as { port: number }).port}/prod` }));
+    const prompt = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+    const child = spawnCli('send', '--local', '--name', stack.name, '--stream', prompt);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitUntil('the first words', async () => stdout.length > 0, 10_000);
+    for (const end of connections) end.destroy();
+    const code = await closed;
+    relay.close();
+    expect(code, stderr).toBe(0);
+    expect(stdout).toBe(`echo: ${prompt}\n`);
+    expect(stderr.match(/The stream stopped \(The WebSocket closed \(\d+\) before the result came\.\): waiting for its stored result\./g)).toHaveLength(1);
+    expect(stderr).toMatch(/^Queued ([0-9a-f-]{36}); the answer follows as it is written\.\n[\s\S]*\1: \d+\+\d+ tokens, \d+ ms\.\n$/);
   }, 30_000);
 
   it('send --stream --json prints one event a line, the record last; Ctrl-C exits 130 and says how to read it later', async () => {
