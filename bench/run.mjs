@@ -4,8 +4,10 @@
 //  - cold `up`, converged `up` and `down` against moto_server: API calls and wall time
 //  - the worker bundle: size, cold import, CPU per request (bench/worker.mjs)
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 import { measureLocal } from './local.mjs';
 import { measureWorker } from './worker.mjs';
 import { machineLine, measureStreams, streamSection } from './stream.mjs';
@@ -19,6 +21,20 @@ function timeProcess(args) {
   const result = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
   if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`);
   return { ms: Number(process.hrtime.bigint() - started) / 1e6, stdout: result.stdout.toString() };
+}
+
+/** The same, without blocking: the moto proxy answers from this process while the CLI runs. */
+function timeProcessAsync(args) {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => child.on('close', (code) => {
+    if (code !== 0) reject(new Error(`${args.join(' ')} failed: ${stderr}`));
+    else resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, stdout });
+  }));
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -35,46 +51,39 @@ function coldStart() {
   return { node: median(node), help: median(help) };
 }
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+/** The tests' moto: moto_server behind the proxy that answers the API Gateway v2 calls it lacks (test/helpers/moto-gaps.ts). */
+async function testsMoto() {
+  const outfile = join(tmpdir(), `bq-bench-moto-${process.pid}.mjs`);
+  await build({ entryPoints: [`${root}test/helpers/moto.ts`], bundle: true, platform: 'node', format: 'esm', outfile, logLevel: 'silent' });
+  try {
+    return await import(outfile);
+  } finally {
+    rmSync(outfile, { force: true });
+  }
 }
 
 async function againstMoto() {
-  if (spawnSync('moto_server', ['--help'], { stdio: 'ignore' }).status !== 0) return undefined;
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const { motoAvailable, startMoto } = await testsMoto();
+  if (!motoAvailable()) return undefined;
+  const moto = await startMoto();
+  const endpoint = moto.endpoint;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
-      } catch {}
-      if (i > 300) throw new Error('moto_server did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await fetch(`${endpoint}/moto-api/config`, { method: 'POST', body: JSON.stringify({ lambda: { use_docker: false } }) });
     process.env.AWS_ACCESS_KEY_ID = 'bench';
     process.env.AWS_SECRET_ACCESS_KEY = 'bench';
-    const cli = (...args) => {
-      const run = timeProcess([bin, ...args, '--name', 'bench', '--region', 'us-east-1', '--endpoint-url', endpoint, '--json', '--yes']);
+    const cli = async (...args) => {
+      const run = await timeProcessAsync([bin, ...args, '--name', 'bench', '--region', 'us-east-1', '--endpoint-url', endpoint, '--json', '--yes']);
       const out = JSON.parse(run.stdout);
       return { ms: run.ms, reads: out.calls.reads, mutations: out.calls.mutations, readsByService: out.calls.readsByService };
     };
     // moto has no Bedrock control plane: the model preflight is skipped (it adds 2-3 Bedrock reads on AWS).
-    const cold = cli('up', '--skip-model-check');
+    const cold = await cli('up', '--skip-model-check');
     const converged = [];
-    for (let i = 0; i < 5; i++) converged.push(cli('up', '--skip-model-check'));
-    const down = cli('down');
+    for (let i = 0; i < 5; i++) converged.push(await cli('up', '--skip-model-check'));
+    const down = await cli('down');
     const conv = { ms: median(converged.map((c) => c.ms)), reads: converged[0].reads, readsByService: converged[0].readsByService, mutations: Math.max(...converged.map((c) => c.mutations)) };
     return { cold, converged: conv, down };
   } finally {
-    moto.kill('SIGTERM');
+    await moto.stop();
   }
 }
 

@@ -23,6 +23,8 @@ export interface WebSocketApiLive extends Live {
 const DEFAULT_KEY = '$default';
 const DEFAULT_SELECTION = '\\$default';
 export const CONNECT_ROUTE = '$connect';
+/** The routes that answer the client (a route response, and the integration response that makes it). */
+export const TWO_WAY_ROUTES: string[] = [ACTIONS.invoke, ACTIONS.subscribe];
 
 /** The settings of the API itself. */
 export const API_SHAPE = { RouteSelectionExpression: ROUTE_SELECTION, ApiKeySelectionExpression: '$request.header.x-api-key' };

@@ -30,7 +30,7 @@ import { fieldChanges, orMissing, runPuts } from './diff.js';
 import type { Ctx, Put, Resource } from './types.js';
 import { Change } from './types.js';
 import {
-  API_SHAPE, DEFAULT_ROUTE_RESPONSE, MODEL_SHAPES, integrationOf, liveRouteShape, liveStageShape, routeShapes, stageShape,
+  API_SHAPE, DEFAULT_ROUTE_RESPONSE, MODEL_SHAPES, TWO_WAY_ROUTES, integrationOf, liveRouteShape, liveStageShape, routeShapes, stageShape,
   type RouteShape, type WebSocketApiLive,
 } from './websocket-api-shapes.js';
 
@@ -117,9 +117,12 @@ async function readParts(ctx: Ctx, base: WebSocketApiLive): Promise<WebSocketApi
   ]));
   if (!parts) return undefined;
   const [routes, integrations, models, stage] = parts;
+  // Only the two-way routes answer, so only theirs are read: two reads fewer on every up and status.
+  const twoWay = (routes.Items ?? []).filter((r) => TWO_WAY_ROUTES.includes(r.RouteKey!));
   const responses = await orMissing(Promise.all([
-    Promise.all((integrations.Items ?? []).map(async (i) => [i.IntegrationId!, (await gw.send(new GetIntegrationResponsesCommand({ ApiId, IntegrationId: i.IntegrationId }))).Items ?? []] as const)),
-    Promise.all((routes.Items ?? []).map(async (r) => [r.RouteId!, (await gw.send(new GetRouteResponsesCommand({ ApiId, RouteId: r.RouteId }))).Items ?? []] as const)),
+    Promise.all(twoWay.map((r) => integrationOf({ ...base, integrations: integrations.Items ?? [] }, r)).filter((i) => !!i)
+      .map(async (i) => [i.IntegrationId!, (await gw.send(new GetIntegrationResponsesCommand({ ApiId, IntegrationId: i.IntegrationId }))).Items ?? []] as const)),
+    Promise.all(twoWay.map(async (r) => [r.RouteId!, (await gw.send(new GetRouteResponsesCommand({ ApiId, RouteId: r.RouteId }))).Items ?? []] as const)),
   ]));
   if (!responses) return undefined;
   return {
