@@ -40,9 +40,10 @@ async function post(url: string, body?: unknown) {
 
 /**
  * Starts moto_server on a free loopback port and configures Lambda to run without Docker. Its
- * endpoint is a proxy that answers the API Gateway v2 calls moto lacks (moto-gaps.ts).
+ * endpoint is a proxy that answers the API Gateway v2 calls moto lacks (moto-gaps.ts), unless
+ * `gaps` is false (the SQS differential tests compare moto's own answers, queue URLs included).
  */
-export async function startMoto(): Promise<Moto> {
+export async function startMoto({ gaps = true } = {}): Promise<Moto> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -63,12 +64,12 @@ export async function startMoto(): Promise<Moto> {
     await post(`${endpoint}/moto-api/config`, { lambda: { use_docker: false } });
   };
   await reset();
-  const gaps = await startAwsProxy(endpoint, [motoApiGatewayV2Gaps()]);
+  const proxy = gaps ? await startAwsProxy(endpoint, [motoApiGatewayV2Gaps()]) : undefined;
   return {
-    endpoint: gaps.endpoint,
+    endpoint: proxy?.endpoint ?? endpoint,
     reset,
     stop: async () => {
-      await gaps.close();
+      await proxy?.close();
       await new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());

@@ -7,7 +7,7 @@ export function sqsPeers(): { moto: () => Moto; local: () => SqsServer } {
   let moto: Moto | undefined;
   let local: SqsServer | undefined;
   beforeAll(async () => {
-    [moto, local] = await Promise.all([startMoto(), startSqsServer()]);
+    [moto, local] = await Promise.all([startMoto({ gaps: false }), startSqsServer()]);
   }, 60_000);
   afterAll(async () => {
     await Promise.all([moto?.stop(), local?.close()]);
