@@ -152,7 +152,7 @@ export const PERMISSIONS: Permission[] = [
   { calls: apigw('CreateApi'), action: 'apigateway:POST', on: 'apiCollections' },
   { calls: apigw('UpdateApi'), action: 'apigateway:PATCH', on: 'apiItems' },
   { calls: apigw('DeleteApi'), action: 'apigateway:DELETE', on: 'apiItems' },
-  { calls: apigw('CreateModel', 'CreateIntegration', 'CreateIntegrationResponse', 'CreateRoute', 'CreateRouteResponse', 'CreateStage'), action: 'apigateway:POST', on: 'websocketParts', because: 'parts of a WebSocket API do not inherit its tags' },
+  { calls: apigw('CreateModel', 'CreateIntegration', 'CreateIntegrationResponse', 'CreateRoute', 'CreateRouteResponse', 'CreateStage', 'CreateDeployment'), action: 'apigateway:POST', on: 'websocketParts', because: 'parts of a WebSocket API do not inherit its tags' },
   { calls: apigw('UpdateModel', 'UpdateIntegration', 'UpdateIntegrationResponse', 'UpdateRoute', 'UpdateStage'), action: 'apigateway:PATCH', on: 'websocketParts', because: 'parts of a WebSocket API do not inherit its tags' },
   { calls: apigw('DeleteIntegrationResponse'), action: 'apigateway:DELETE', on: 'websocketParts', because: 'parts of a WebSocket API do not inherit its tags' },
   { calls: apigw('TagResource'), action: 'apigateway:POST', on: 'apiTags', because: 'API Gateway v2 tags with POST /v2/tags/{arn}' },

@@ -174,10 +174,11 @@ export function integrationOf(live: WebSocketApiLive, route: Route | undefined):
 
 export const DEFAULT_ROUTE_RESPONSE = DEFAULT_KEY;
 
+/** The stage's throttle: its default route settings, the same limits as the REST stage's. */
 export function stageShape(ctx: Ctx) {
-  return { AutoDeploy: true, ThrottlingRateLimit: ctx.settings.rateLimit, ThrottlingBurstLimit: ctx.settings.burstLimit };
+  return { ThrottlingRateLimit: ctx.settings.rateLimit, ThrottlingBurstLimit: ctx.settings.burstLimit };
 }
 
 export function liveStageShape(stage: GetStageResponse | undefined) {
-  return stage && { AutoDeploy: stage.AutoDeploy ?? false, ThrottlingRateLimit: stage.DefaultRouteSettings?.ThrottlingRateLimit, ThrottlingBurstLimit: stage.DefaultRouteSettings?.ThrottlingBurstLimit };
+  return stage && { ThrottlingRateLimit: stage.DefaultRouteSettings?.ThrottlingRateLimit, ThrottlingBurstLimit: stage.DefaultRouteSettings?.ThrottlingBurstLimit };
 }

@@ -1,5 +1,6 @@
 import {
   CreateApiCommand,
+  CreateDeploymentCommand,
   CreateIntegrationCommand,
   CreateIntegrationResponseCommand,
   CreateModelCommand,
@@ -71,8 +72,9 @@ async function putRoute(ctx: Ctx, live: WebSocketApiLive, shape: RouteShape) {
 
 /**
  * Everything that differs, in the order it is put: the API's selection expressions, the models
- * the routes name, each route whole, then the stage. The stage deploys itself (AutoDeploy): a
- * changed route reaches clients without a deployment of ours.
+ * the routes name, each route whole, then the stage's throttle, then a deployment. Changed routes
+ * reach clients only once deployed (a stage's AutoDeploy is for HTTP APIs only), so any of them
+ * brings a deployment to the stage, as does a stage that has none.
  */
 function apiChanges(ctx: Ctx, live: WebSocketApiLive): Change[] {
   const gw = ctx.clients.apigatewayv2;
@@ -92,13 +94,17 @@ function apiChanges(ctx: Ctx, live: WebSocketApiLive): Change[] {
   });
   const routes = routeShapes(ctx).flatMap((shape) =>
     fieldChanges(`route ${shape.route.RouteKey}`, liveRouteShape(live, shape.route.RouteKey), shape, () => putRoute(ctx, live, shape)));
-  const desiredStage = stageShape(ctx);
-  const stage = fieldChanges(`stage ${STAGE_NAME}`, liveStageShape(live.stage), desiredStage, async () => {
-    const settings = { AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: desiredStage.ThrottlingRateLimit, ThrottlingBurstLimit: desiredStage.ThrottlingBurstLimit } };
-    if (live.stage) await apiCall(ctx, () => gw.send(new UpdateStageCommand({ ApiId, StageName: STAGE_NAME, ...settings })));
-    else await apiCall(ctx, () => gw.send(new CreateStageCommand({ ApiId, StageName: STAGE_NAME, ...settings, Tags: ctx.tags })));
+  const DefaultRouteSettings = stageShape(ctx);
+  const stage = fieldChanges(`stage ${STAGE_NAME}`, liveStageShape(live.stage), DefaultRouteSettings, async () => {
+    if (live.stage) await apiCall(ctx, () => gw.send(new UpdateStageCommand({ ApiId, StageName: STAGE_NAME, DefaultRouteSettings })));
+    else await apiCall(ctx, () => gw.send(new CreateStageCommand({ ApiId, StageName: STAGE_NAME, DefaultRouteSettings, Tags: ctx.tags })));
   });
-  return [...api, ...models, ...routes, ...stage];
+  const parts = [...api, ...models, ...routes];
+  const undeployed = !live.stage?.DeploymentId;
+  const deployment = parts.length || undeployed ? [new Change(`stage ${STAGE_NAME}.deployment`, undeployed ? 'none' : 'without these changes', 'with them', async () => {
+    await apiCall(ctx, () => gw.send(new CreateDeploymentCommand({ ApiId, StageName: STAGE_NAME, Description: `bedrock-queue up (${ctx.stack})` })));
+  })] : [];
+  return [...parts, ...stage, ...deployment];
 }
 
 const emptyLive = (id: string, tags: Record<string, string>): WebSocketApiLive => ({

@@ -6,6 +6,7 @@
 import {
   ApiGatewayV2Client,
   CreateApiCommand,
+  CreateDeploymentCommand,
   CreateIntegrationCommand,
   CreateIntegrationResponseCommand,
   CreateModelCommand,
@@ -44,7 +45,7 @@ export interface WebSocketApiState {
   routes: (Route & { responses: string[] })[];
   integrations: (Integration & { responses: IntegrationResponse[] })[];
   models: Model[];
-  stage?: { AutoDeploy: boolean; DefaultRouteSettings: { ThrottlingRateLimit?: number; ThrottlingBurstLimit?: number }; Tags?: Record<string, string> };
+  stage?: { DeploymentId?: string; DefaultRouteSettings: { ThrottlingRateLimit?: number; ThrottlingBurstLimit?: number }; Tags?: Record<string, string> };
 }
 
 const notFound = (message: string) => new NotFoundException({ message, $metadata: {} });
@@ -105,13 +106,19 @@ export function mockWebSocketApis(apis: WebSocketApiState[]): AwsClientStub<ApiG
     api(ApiId).routes.find((r) => r.RouteId === RouteId)!.responses.push(RouteResponseKey!);
     return { RouteResponseKey };
   });
-  m.on(CreateStageCommand).callsFake(({ ApiId, AutoDeploy, DefaultRouteSettings, Tags }) => {
-    api(ApiId).stage = { AutoDeploy: AutoDeploy!, DefaultRouteSettings: { ...DefaultRouteSettings }, Tags };
+  m.on(CreateStageCommand).callsFake(({ ApiId, DefaultRouteSettings, Tags }) => {
+    api(ApiId).stage = { DefaultRouteSettings: { ...DefaultRouteSettings }, Tags };
     return {};
   });
-  m.on(UpdateStageCommand).callsFake(({ ApiId, AutoDeploy, DefaultRouteSettings }) => {
-    Object.assign(api(ApiId).stage!, { AutoDeploy, DefaultRouteSettings });
+  m.on(UpdateStageCommand).callsFake(({ ApiId, DefaultRouteSettings }) => {
+    Object.assign(api(ApiId).stage!, { DefaultRouteSettings });
     return {};
+  });
+  // A deployment with a stage name is released to that stage.
+  m.on(CreateDeploymentCommand).callsFake(({ ApiId, StageName }) => {
+    const DeploymentId = id('dep');
+    if (StageName) api(ApiId).stage!.DeploymentId = DeploymentId;
+    return { DeploymentId, DeploymentStatus: 'DEPLOYED' };
   });
   m.on(TagResourceCommand).callsFake(({ ResourceArn, Tags }) => {
     Object.assign(api(ResourceArn!.split('/apis/')[1]).Tags, Tags);
@@ -134,6 +141,6 @@ export function convergedWebSocketApi(ctx: Ctx, ApiId: string, tags: Record<stri
     integrations: shapes.map((s, i) => ({ IntegrationId: `int-${i}`, ...s.integration, TimeoutInMillis: 29000,
       responses: Object.entries(s.responses).map(([IntegrationResponseKey, r], j) => ({ IntegrationResponseId: `ir-${i}-${j}`, IntegrationResponseKey, ...r })) })),
     routes: shapes.map((s, i) => ({ RouteId: `route-${i}`, ...s.route, Target: `integrations/int-${i}`, responses: s.twoWay ? ['$default'] : [] })),
-    stage: { AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: ctx.settings.rateLimit, ThrottlingBurstLimit: ctx.settings.burstLimit }, Tags: { ...tags } },
+    stage: { DeploymentId: 'dep-1', DefaultRouteSettings: { ThrottlingRateLimit: ctx.settings.rateLimit, ThrottlingBurstLimit: ctx.settings.burstLimit }, Tags: { ...tags } },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * What moto 5.2.1's API Gateway v2 lacks, answered as the API reference documents it, from what
- * passed through the proxy: GetModels, GetRouteResponses and UpdateStage (moto has no route for
- * the first two and no handler for the third). Everything else of the WebSocket API is moto's own.
+ * passed through the proxy: GetModels, GetRouteResponses, UpdateStage and CreateDeployment (moto
+ * has no route for the first two and no handler for the others); GetStage then shows the stage's
+ * settings and deployment. Everything else of the WebSocket API is moto's own.
  * An emulator's gap, filled, never an emulator's quirk copied (shared/notes/emulators.md).
  */
 import { json, type AwsAnswer, type Behaviour, type Recorded } from './aws-proxy.js';
@@ -9,6 +10,7 @@ import { json, type AwsAnswer, type Behaviour, type Recorded } from './aws-proxy
 const MODELS = /^\/v2\/apis\/([^/]+)\/models(?:\/([^/]+))?$/;
 const ROUTE_RESPONSES = /^\/v2\/apis\/([^/]+)\/routes\/([^/]+)\/routeresponses$/;
 const STAGE = /^\/v2\/apis\/([^/]+)\/stages\/([^/]+)$/;
+const DEPLOYMENTS = /^\/v2\/apis\/([^/]+)\/deployments$/;
 
 const ok = (r: Recorded) => r.answer.status < 300;
 const answered = (r: Recorded) => JSON.parse(r.answer.body || '{}') as Record<string, unknown>;
@@ -26,9 +28,11 @@ function modelsOf(history: Recorded[], apiId: string) {
   return [...models.values()];
 }
 
-/** The stage settings UpdateStage put, latest last. */
+/** What UpdateStage put on the stage and which deployment CreateDeployment released to it, latest last. */
 function stageUpdates(history: Recorded[], apiId: string, stageName: string) {
-  return history.filter((r) => r.method === 'PATCH' && ok(r) && STAGE.exec(r.path)?.slice(1, 3).join('/') === `${apiId}/${stageName}`).map((r) => r.params);
+  return history.filter((r) => ok(r) && ((r.method === 'PATCH' && STAGE.exec(r.path)?.slice(1, 3).join('/') === `${apiId}/${stageName}`) ||
+    (r.method === 'POST' && DEPLOYMENTS.exec(r.path)?.[1] === apiId && r.params.stageName === stageName)))
+    .map((r) => (r.method === 'PATCH' ? r.params : { deploymentId: answered(r).deploymentId }));
 }
 
 export function motoApiGatewayV2Gaps(): Behaviour {
@@ -45,6 +49,10 @@ export function motoApiGatewayV2Gaps(): Behaviour {
       }
       const stage = STAGE.exec(req.path);
       if (stage && req.method === 'PATCH') return json({ stageName: stage[2], ...req.params });
+      const deployments = DEPLOYMENTS.exec(req.path);
+      if (deployments && req.method === 'POST') {
+        return json({ deploymentId: `dep${history.length}`, deploymentStatus: 'DEPLOYED', autoDeployed: false, description: req.params.description }, 201);
+      }
       return undefined;
     },
     rewrite(req, answer, history): AwsAnswer | undefined {

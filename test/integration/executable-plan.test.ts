@@ -78,7 +78,10 @@ describe.runIf(hasMoto)('the executable plan (moto behind the AWS-behaviour prox
     const changed = dryRun.plan.filter((i) => i.action !== 'unchanged').map((i) => [i.key, i.changes]);
     expect(changed).toEqual([
       ['api-role', [{ field: 'tags', live: {}, desired: { team: 'ml' } }]],
-      ['websocket-api', [{ field: 'route $connect.route.ApiKeyRequired', live: false, desired: true }]],
+      ['websocket-api', [
+        { field: 'route $connect.route.ApiKeyRequired', live: false, desired: true },
+        { field: 'stage prod.deployment', live: 'without these changes', desired: 'with them' },
+      ]],
       ['requests-queue', [{ field: 'VisibilityTimeout', live: '30', desired: '720' }]],
       ['rest-api', [
         { field: 'POST.integration.integrationResponses.500.responseTemplates.application/json', live: handEdited, desired: expect.stringContaining('The queue is unavailable; try again') },
@@ -96,6 +99,7 @@ describe.runIf(hasMoto)('the executable plan (moto behind the AWS-behaviour prox
       // A route is put whole: its integration, then the route pointing at it.
       'apigateway:PATCH /v2/apis/{ws}/integrations/{integration}',
       'apigateway:PATCH /v2/apis/{ws}/routes/{route}',
+      'apigateway:POST /v2/apis/{ws}/deployments',
       'sqs:SetQueueAttributes',
       // The method is put again whole: API Gateway has no call that replaces one integration response in place.
       'apigateway:DELETE /restapis/{api}/resources/{resource}/methods/POST',

@@ -39,7 +39,7 @@ describe('up from an empty account', () => {
       'apigatewayv2:CreateApi', 'apigatewayv2:CreateModel', 'apigatewayv2:CreateModel',
       'apigatewayv2:CreateIntegration', 'apigatewayv2:CreateRoute',
       ...Array(2).fill(['apigatewayv2:CreateIntegration', 'apigatewayv2:CreateIntegrationResponse', 'apigatewayv2:CreateRoute', 'apigatewayv2:CreateRouteResponse']).flat(),
-      'apigatewayv2:CreateStage',
+      'apigatewayv2:CreateStage', 'apigatewayv2:CreateDeployment',
       'iam:CreateRole', 'iam:PutRolePolicy',
       'sqs:CreateQueue', 'sqs:CreateQueue', 'sqs:CreateQueue',
       'dynamodb:CreateTable', 'dynamodb:UpdateTimeToLive',

@@ -5,7 +5,7 @@
  * each route's reply is the frame the local target gives.
  */
 import {
-  CreateApiCommand, CreateIntegrationCommand, CreateIntegrationResponseCommand, CreateModelCommand, CreateRouteCommand, CreateRouteResponseCommand, CreateStageCommand,
+  CreateApiCommand, CreateDeploymentCommand, CreateIntegrationCommand, CreateIntegrationResponseCommand, CreateModelCommand, CreateRouteCommand, CreateRouteResponseCommand, CreateStageCommand,
 } from '@aws-sdk/client-apigatewayv2';
 import { UpdateUsagePlanCommand } from '@aws-sdk/client-api-gateway';
 import { UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
@@ -68,7 +68,10 @@ describe('up builds the WebSocket API', () => {
       { ApiId: 'ws1', RouteKey: 'subscribe', ApiKeyRequired: false, AuthorizationType: 'NONE', ModelSelectionExpression: '$request.body.action', RequestModels: { subscribe: 'SubscribeFrame' }, RouteResponseSelectionExpression: '$default', Target: `integrations/${subscribeId}` },
     ]);
     expect(inputs(m.apigatewayv2.commandCalls(CreateRouteResponseCommand)).map((i) => i.RouteResponseKey)).toEqual(['$default', '$default']);
-    expect(inputs(m.apigatewayv2.commandCalls(CreateStageCommand))).toEqual([{ ApiId: 'ws1', StageName: 'prod', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 }, Tags: TAGS }]);
+    expect(inputs(m.apigatewayv2.commandCalls(CreateStageCommand))).toEqual([{ ApiId: 'ws1', StageName: 'prod', DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 }, Tags: TAGS }]);
+    // Deployed last, to the stage, once every route is there (AutoDeploy is for HTTP APIs only).
+    expect(inputs(m.apigatewayv2.commandCalls(CreateDeploymentCommand))).toEqual([{ ApiId: 'ws1', StageName: 'prod', Description: 'bedrock-queue up (demo)' }]);
+    expect(mutatingCommands(m).filter((c) => c.startsWith('apigatewayv2:')).slice(-2)).toEqual(['apigatewayv2:CreateStage', 'apigatewayv2:CreateDeployment']);
   });
 
   it('on a stack deployed before it had one: the API, then the worker may post to it, knows where, and the key reaches its stage', async () => {
@@ -103,13 +106,21 @@ describe('up repairs the WebSocket API', () => {
     state.websocketApis[0]!.integrations[1]!.RequestTemplates = { $default: 'Action=SendMessage&MessageBody=$input.body' };
     const m = prepare(state);
     const { items } = await runUp();
-    expect(items.find((i) => i.key === 'websocket-api')!.changes.map((c) => c.field)).toEqual(['route invoke.integration.RequestTemplates.$default']);
-    expect(mutatingCommands(m)).toEqual(['apigatewayv2:UpdateIntegration', 'apigatewayv2:UpdateIntegrationResponse', 'apigatewayv2:UpdateRoute']);
+    expect(items.find((i) => i.key === 'websocket-api')!.changes.map((c) => c.field)).toEqual(['route invoke.integration.RequestTemplates.$default', 'stage prod.deployment']);
+    expect(mutatingCommands(m)).toEqual(['apigatewayv2:UpdateIntegration', 'apigatewayv2:UpdateIntegrationResponse', 'apigatewayv2:UpdateRoute', 'apigatewayv2:CreateDeployment']);
     expect(state.websocketApis[0]!.integrations[1]!.RequestTemplates).toEqual({ $default: INVOKE_TEMPLATE });
     // Converged again: a second up writes nothing.
     const again = prepare(state);
     await runUp();
     expect(mutatingCommands(again)).toEqual([]);
+  });
+
+  it('a stage with no deployment is deployed, and nothing else changes', async () => {
+    const state = convergedAccount();
+    delete state.websocketApis[0]!.stage!.DeploymentId;
+    const m = prepare(state);
+    await runUp();
+    expect(mutatingCommands(m)).toEqual(['apigatewayv2:CreateDeployment']);
   });
 
   it('a changed throttle is set back on the stage alone; a lost route response is created again', async () => {
@@ -118,7 +129,7 @@ describe('up repairs the WebSocket API', () => {
     state.websocketApis[0]!.routes[2]!.responses = [];
     const m = prepare(state);
     await runUp();
-    expect(mutatingCommands(m)).toEqual(['apigatewayv2:UpdateIntegration', 'apigatewayv2:UpdateIntegrationResponse', 'apigatewayv2:UpdateRoute', 'apigatewayv2:CreateRouteResponse', 'apigatewayv2:UpdateStage']);
+    expect(mutatingCommands(m)).toEqual(['apigatewayv2:UpdateIntegration', 'apigatewayv2:UpdateIntegrationResponse', 'apigatewayv2:UpdateRoute', 'apigatewayv2:CreateRouteResponse', 'apigatewayv2:UpdateStage', 'apigatewayv2:CreateDeployment']);
     expect(state.websocketApis[0]!.stage!.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
   });
 
