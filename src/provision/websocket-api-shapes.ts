@@ -23,7 +23,7 @@ export interface WebSocketApiLive extends Live {
 const DEFAULT_KEY = '$default';
 const DEFAULT_SELECTION = '\\$default';
 export const CONNECT_ROUTE = '$connect';
-/** The routes that answer the client (a route response, and the integration response that makes it). */
+/** The routes that answer the client (a route response). */
 export const TWO_WAY_ROUTES: string[] = [ACTIONS.invoke, ACTIONS.subscribe];
 
 /** The settings of the API itself. */
@@ -105,8 +105,8 @@ export interface RouteShape {
     TemplateSelectionExpression: string;
     PassthroughBehavior: 'NEVER' | 'WHEN_NO_MATCH';
   };
-  /** Integration responses by key, and whether the route answers the client (a two-way route). */
-  responses: Record<string, { ResponseTemplates: Record<string, string>; TemplateSelectionExpression: string }>;
+  /** Integration responses by key (a non-proxy integration needs one at least), and whether the route answers the client (a two-way route). */
+  responses: Record<string, { ResponseTemplates?: Record<string, string>; TemplateSelectionExpression?: string }>;
   twoWay: boolean;
 }
 
@@ -135,7 +135,8 @@ export function routeShapes(ctx: Ctx): RouteShape[] {
       route: { RouteKey: CONNECT_ROUTE, ApiKeyRequired: ctx.settings.apiKeyRequired, AuthorizationType: 'NONE' },
       // WHEN_NO_MATCH: API Gateway's default, written out so that a live API compares equal.
       integration: { IntegrationType: 'MOCK', RequestTemplates: { [DEFAULT_KEY]: '{"statusCode": 200}' }, TemplateSelectionExpression: DEFAULT_SELECTION, PassthroughBehavior: 'WHEN_NO_MATCH' },
-      responses: {},
+      // Nothing to say back: the handshake's 101 is the answer (a one-way route).
+      responses: { [DEFAULT_KEY]: {} },
       twoWay: false,
     },
     serviceRoute(ctx, 'invoke', integrationUri(ctx, 'sqs', `path/${ctx.account.accountId}/${ctx.names.requestsQueue}`), INVOKE_TEMPLATE, ACCEPTED_FRAME_TEMPLATE, {
@@ -162,7 +163,7 @@ export function liveRouteShape(live: WebSocketApiLive, routeKey: string): RouteS
       TemplateSelectionExpression: integration?.TemplateSelectionExpression ?? '', PassthroughBehavior: integration?.PassthroughBehavior as 'NEVER',
     },
     responses: Object.fromEntries((integration ? live.integrationResponses[integration.IntegrationId!] ?? [] : [])
-      .map((r) => [r.IntegrationResponseKey!, { ResponseTemplates: r.ResponseTemplates ?? {}, TemplateSelectionExpression: r.TemplateSelectionExpression ?? '' }])),
+      .map((r) => [r.IntegrationResponseKey!, { ResponseTemplates: r.ResponseTemplates, TemplateSelectionExpression: r.TemplateSelectionExpression }])),
     twoWay: (live.routeResponses[route.RouteId!] ?? []).some((r) => r.RouteResponseKey === DEFAULT_KEY),
   };
 }

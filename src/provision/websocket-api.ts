@@ -123,10 +123,10 @@ async function readParts(ctx: Ctx, base: WebSocketApiLive): Promise<WebSocketApi
   ]));
   if (!parts) return undefined;
   const [routes, integrations, models, stage] = parts;
-  // Only the two-way routes answer, so only theirs are read: two reads fewer on every up and status.
+  // The integrations of the routes, not others left by hand; route responses of the routes that answer only.
   const twoWay = (routes.Items ?? []).filter((r) => TWO_WAY_ROUTES.includes(r.RouteKey!));
   const responses = await orMissing(Promise.all([
-    Promise.all(twoWay.map((r) => integrationOf({ ...base, integrations: integrations.Items ?? [] }, r)).filter((i) => !!i)
+    Promise.all((routes.Items ?? []).map((r) => integrationOf({ ...base, integrations: integrations.Items ?? [] }, r)).filter((i) => !!i)
       .map(async (i) => [i.IntegrationId!, (await gw.send(new GetIntegrationResponsesCommand({ ApiId, IntegrationId: i.IntegrationId }))).Items ?? []] as const)),
     Promise.all(twoWay.map(async (r) => [r.RouteId!, (await gw.send(new GetRouteResponsesCommand({ ApiId, RouteId: r.RouteId }))).Items ?? []] as const)),
   ]));

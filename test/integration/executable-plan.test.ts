@@ -25,7 +25,7 @@ function mutation(r: Recorded): string | undefined {
   if (named) return /^(Get|List|Describe)/.test(r.operation) ? undefined : `${r.service}:${r.operation}`;
   if (r.method === 'GET') return undefined;
   // REST paths carry ids: keep the shape, drop the ids.
-  return `${r.service}:${r.method} ${r.path.replace(/\/v2\/apis\/\w+/, '/v2/apis/{ws}').replace(/\/integrations\/\w+/, '/integrations/{integration}').replace(/\/routes\/\w+/, '/routes/{route}').replace(/\/restapis\/\w+/, '/restapis/{api}').replace(/\/resources\/\w+/, '/resources/{resource}').replace(/\/usageplans\/\w+/, '/usageplans/{plan}')}`;
+  return `${r.service}:${r.method} ${r.path.replace(/\/v2\/apis\/\w+/, '/v2/apis/{ws}').replace(/\/integrations\/\w+/, '/integrations/{integration}').replace(/\/integrationresponses\/\w+/, '/integrationresponses/{response}').replace(/\/routes\/\w+/, '/routes/{route}').replace(/\/restapis\/\w+/, '/restapis/{api}').replace(/\/resources\/\w+/, '/resources/{resource}').replace(/\/usageplans\/\w+/, '/usageplans/{plan}')}`;
 }
 
 describe.runIf(hasMoto)('the executable plan (moto behind the AWS-behaviour proxy)', () => {
@@ -96,8 +96,9 @@ describe.runIf(hasMoto)('the executable plan (moto behind the AWS-behaviour prox
     expect(repaired.changed).toBe(5);
     expect(proxy.recorded.map(mutation).filter(Boolean)).toEqual([
       'iam:TagRole',
-      // A route is put whole: its integration, then the route pointing at it.
+      // A route is put whole: its integration and integration response, then the route pointing at it.
       'apigateway:PATCH /v2/apis/{ws}/integrations/{integration}',
+      'apigateway:PATCH /v2/apis/{ws}/integrations/{integration}/integrationresponses/{response}',
       'apigateway:PATCH /v2/apis/{ws}/routes/{route}',
       'apigateway:POST /v2/apis/{ws}/deployments',
       'sqs:SetQueueAttributes',

@@ -37,7 +37,7 @@ describe('up from an empty account', () => {
       'iam:CreateRole', 'iam:PutRolePolicy',
       // The WebSocket API: models, then $connect (MOCK), invoke and subscribe (integration, its response, route, route response), then the stage.
       'apigatewayv2:CreateApi', 'apigatewayv2:CreateModel', 'apigatewayv2:CreateModel',
-      'apigatewayv2:CreateIntegration', 'apigatewayv2:CreateRoute',
+      'apigatewayv2:CreateIntegration', 'apigatewayv2:CreateIntegrationResponse', 'apigatewayv2:CreateRoute',
       ...Array(2).fill(['apigatewayv2:CreateIntegration', 'apigatewayv2:CreateIntegrationResponse', 'apigatewayv2:CreateRoute', 'apigatewayv2:CreateRouteResponse']).flat(),
       'apigatewayv2:CreateStage', 'apigatewayv2:CreateDeployment',
       'iam:CreateRole', 'iam:PutRolePolicy',

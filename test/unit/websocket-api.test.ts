@@ -34,7 +34,7 @@ function deployedBeforeWebSockets() {
 }
 
 describe('up builds the WebSocket API', () => {
-  it('with the key checked on $connect, a model per route, SQS and DynamoDB integrations as the API role, and a self-deploying throttled stage', async () => {
+  it('with the key checked on $connect, a model per route, SQS and DynamoDB integrations as the API role, and a throttled stage deployed once they are all there', async () => {
     const state = convergedAccount();
     state.websocketApis = [];
     const m = prepare(state);
@@ -59,8 +59,9 @@ describe('up builds the WebSocket API', () => {
       ApiId: 'ws1', IntegrationType: 'AWS', IntegrationMethod: 'POST', IntegrationUri: `arn:aws:apigateway:${REGION}:dynamodb:action/UpdateItem`, CredentialsArn: ROLE,
       RequestTemplates: { $default: SUBSCRIBE_TEMPLATE('demo-results', 604800) }, TemplateSelectionExpression: '\\$default', PassthroughBehavior: 'NEVER',
     });
+    // A non-proxy integration needs an integration response, even $connect's, which says nothing back.
     expect(inputs(m.apigatewayv2.commandCalls(CreateIntegrationResponseCommand)).map((i) => [i.IntegrationId, i.IntegrationResponseKey, i.ResponseTemplates])).toEqual([
-      [invokeId, '$default', { $default: ACCEPTED_FRAME_TEMPLATE }], [subscribeId, '$default', { $default: SUBSCRIBED_FRAME_TEMPLATE }],
+      [connectId, '$default', undefined], [invokeId, '$default', { $default: ACCEPTED_FRAME_TEMPLATE }], [subscribeId, '$default', { $default: SUBSCRIBED_FRAME_TEMPLATE }],
     ]);
     expect(inputs(m.apigatewayv2.commandCalls(CreateRouteCommand))).toEqual([
       { ApiId: 'ws1', RouteKey: '$connect', ApiKeyRequired: true, AuthorizationType: 'NONE', Target: `integrations/${connectId}` },
