@@ -57,6 +57,29 @@ describe('subscribe to a stored record', () => {
   });
 });
 
+describe('the client over a long wait', () => {
+  it('keeps a quiet connection from idling out by subscribing again, and at its maximum duration opens a new one that subscribes', async () => {
+    const record = JSON.stringify({ id: ID, status: 'ok', output: 'late' });
+    const readyAt = Date.now() + 1_800;
+    const connections = new Set<string>();
+    sockets = new LocalSockets({
+      apiKey: 'k', invoke: async () => 'id', limits: { idleMs: 300, maxMs: 1_000 },
+      subscribe: async (_id, connectionId) => {
+        connections.add(connectionId);
+        return Date.now() >= readyAt ? record : undefined;
+      },
+    });
+    server = createServer((_req, res) => res.end());
+    sockets.attach(server);
+    const url = `ws://127.0.0.1:${await listen(server)}/prod`;
+    const seen = [];
+    for await (const event of requestStream({ websocketUrl: url, apiKey: 'k' }, { subscribe: ID }, undefined, { keepAliveMs: 100, reconnects: 3 })) seen.push(event);
+    expect(seen).toEqual([{ type: 'result', record }]);
+    // Idle for 300 ms would have ended a connection six times over: kept alive, only the 1 s limit ended one.
+    expect(connections.size).toBe(2);
+  });
+});
+
 describe('the local WebSocket endpoint\'s limits', () => {
   it('closes the socket on a message over 128 KB (1009), and takes one of exactly 128 KB', async () => {
     const url = await serve({ idleMs: 60_000, maxMs: 60_000 });
