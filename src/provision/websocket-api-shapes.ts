@@ -22,7 +22,7 @@ export interface WebSocketApiLive extends Live {
 /** API Gateway's `$default` key, escaped as its selection expressions require. */
 const DEFAULT_KEY = '$default';
 const DEFAULT_SELECTION = '\\$default';
-export const CONNECT_ROUTE = '$connect';
+const CONNECT_ROUTE = '$connect';
 /** The routes that answer the client (a route response). */
 export const TWO_WAY_ROUTES: string[] = [ACTIONS.invoke, ACTIONS.subscribe];
 
