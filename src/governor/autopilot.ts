@@ -1,0 +1,67 @@
+/**
+ * Autopilot concurrency (issue 21): once a minute, the mapping's maximum concurrency moves by the
+ * last minute's figures, as TCP finds a link's capacity. Throttling above a threshold cuts it
+ * multiplicatively; a backlog with no throttling and every slot busy raises it additively; it
+ * never leaves [2, ceiling] (2: the mapping's minimum; the ceiling: `--concurrency`). A pure
+ * function, the same for the AWS schedule and the local stack's tick.
+ */
+
+/** One minute of the pipeline, as the metrics and the queue report it. */
+export interface MinuteFigures {
+  /** Requests that ended (ok or error). */
+  results: number;
+  /** Model calls answered with a throttling error. */
+  throttled: number;
+  /** Requests waiting in the requests queue (visible messages). */
+  backlog: number;
+  /** The most invocations in flight at once. */
+  inFlight: number;
+}
+
+export interface AutopilotState {
+  concurrency: number;
+  ceiling: number;
+}
+
+export interface Decision {
+  kind: 'cut' | 'raise' | 'hold';
+  concurrency: number;
+  /** Why, in words for `status` and the log line. */
+  reason: string;
+}
+
+export const AUTOPILOT = {
+  /** The mapping's smallest maximum concurrency (Lambda: 2 to 1,000). */
+  minimum: 2,
+  /** Throttled calls, as a share of the minute's model calls, above which concurrency is cut. */
+  throttleThreshold: 0.05,
+  /** What a cut keeps. */
+  cutFactor: 0.7,
+  /** What a raise adds. */
+  raiseStep: 2,
+} as const;
+
+const percent = (share: number) => `${Math.round(share * 100)}%`;
+
+/** The concurrency for the next minute, from this one's figures (undefined: the minute is missing). */
+export function nextConcurrency(state: AutopilotState, figures: MinuteFigures | undefined): Decision {
+  const ceiling = Math.max(AUTOPILOT.minimum, state.ceiling);
+  const current = Math.min(Math.max(state.concurrency, AUTOPILOT.minimum), ceiling);
+  if (current !== state.concurrency) {
+    return { kind: current < state.concurrency ? 'cut' : 'raise', concurrency: current, reason: `brought within ${AUTOPILOT.minimum} to ${ceiling} (the ceiling)` };
+  }
+  if (!figures) return { kind: 'hold', concurrency: current, reason: 'no figures for the last minute' };
+  const calls = figures.results + figures.throttled;
+  const throttledShare = calls ? figures.throttled / calls : 0;
+  if (throttledShare > AUTOPILOT.throttleThreshold) {
+    const cut = Math.max(AUTOPILOT.minimum, Math.floor(current * AUTOPILOT.cutFactor));
+    if (cut < current) return { kind: 'cut', concurrency: cut, reason: `cut ${percent(1 - AUTOPILOT.cutFactor)} after ${percent(throttledShare)} of calls throttled` };
+    return { kind: 'hold', concurrency: current, reason: `${percent(throttledShare)} of calls throttled, at the minimum already` };
+  }
+  if (figures.backlog > 0 && figures.throttled === 0 && figures.inFlight >= current) {
+    const raised = Math.min(ceiling, current + AUTOPILOT.raiseStep);
+    if (raised > current) return { kind: 'raise', concurrency: raised, reason: `raised by ${raised - current}: ${figures.backlog} waiting, no throttling, every slot busy` };
+    return { kind: 'hold', concurrency: current, reason: 'at the ceiling' };
+  }
+  return { kind: 'hold', concurrency: current, reason: figures.backlog > 0 ? 'slots free or throttling seen' : 'no backlog' };
+}
