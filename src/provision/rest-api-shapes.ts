@@ -44,8 +44,13 @@ export const SEND_MESSAGE_TEMPLATE = oneLine(
   `Action=SendMessageBatch&${entry('Id')}=$id&${entry('MessageBody')}=$util.urlEncode($input.body)`,
   `&${entry('MessageAttribute.1.Name')}=${REQUEUE_ATTRIBUTES.requestId}&${entry('MessageAttribute.1.Value.DataType')}=String&${entry('MessageAttribute.1.Value.StringValue')}=$id`,
 );
-/** SQS answers in XML (Accept), whose element names its API reference documents for SendMessageBatch. */
-export const SQS_ACCEPT = "'application/xml'";
+/**
+ * How an integration queues a request (POST and the WebSocket route `invoke` alike): the query
+ * protocol's form body, to the requests queue; SQS answers in XML (Accept), whose element names its
+ * API reference documents for SendMessageBatch.
+ */
+export const SQS_REQUEST_PARAMETERS = { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'", 'integration.request.header.Accept': "'application/xml'" };
+export const requestsQueueUri = (ctx: Ctx) => integrationUri(ctx, 'sqs', `path/${ctx.account.accountId}/${ctx.names.requestsQueue}`);
 export const xmlField = (element: string, field: string) => `$input.body.replaceAll('^[\\s\\S]*?<${element}>[\\s\\S]*?<${field}>([^<]*)</${field}>[\\s\\S]*$', '$1')`;
 const errorTemplate = (message: string) => `{"message": "${message}", "requestId": "$context.requestId"}`;
 
@@ -155,9 +160,9 @@ export function postShape(ctx: Ctx, validatorId: string | undefined): MethodShap
     integration: {
       type: 'AWS',
       httpMethod: 'POST',
-      uri: integrationUri(ctx, 'sqs', `path/${ctx.account.accountId}/${ctx.names.requestsQueue}`),
+      uri: requestsQueueUri(ctx),
       credentials: roleArn(ctx, ctx.names.apiRole),
-      requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'", 'integration.request.header.Accept': SQS_ACCEPT },
+      requestParameters: SQS_REQUEST_PARAMETERS,
       requestTemplates: { [JSON_TYPE]: SEND_MESSAGE_TEMPLATE },
       passthroughBehavior: 'NEVER',
       integrationResponses: Object.fromEntries(POST_RESPONSES.map((r) => [r.statusCode, {

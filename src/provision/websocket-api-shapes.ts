@@ -2,7 +2,7 @@ import type { GetStageResponse, Integration, IntegrationResponse, Model, Route, 
 import { REQUEUE_ATTRIBUTES, REQUEST_ID_PATTERN, RESULT_ITEM, RESULTS_PATH } from '../contract.js';
 import { ACTIONS, CONNECTION_ATTRIBUTE, FRAME_MODELS, INLINE_RECORD_MAX_CHARS, INVOKE_FRAME_SCHEMA, ROUTE_SELECTION, SUBSCRIBE_FRAME_SCHEMA, subscribeUpdate } from '../stream-contract.js';
 import { integrationUri, roleArn } from './arns.js';
-import { JSON_TYPE, entry, oneLine, xmlField } from './rest-api-shapes.js';
+import { JSON_TYPE, SQS_REQUEST_PARAMETERS, entry, oneLine, requestsQueueUri, xmlField } from './rest-api-shapes.js';
 import type { Ctx, Live } from './types.js';
 
 /** What the WebSocket API should look like (routes, their integrations, models, stage), and how the live one is read for comparison. */
@@ -139,10 +139,7 @@ export function routeShapes(ctx: Ctx): RouteShape[] {
       responses: { [DEFAULT_KEY]: {} },
       twoWay: false,
     },
-    serviceRoute(ctx, 'invoke', integrationUri(ctx, 'sqs', `path/${ctx.account.accountId}/${ctx.names.requestsQueue}`), INVOKE_TEMPLATE, ACCEPTED_FRAME_TEMPLATE, {
-      'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'",
-      'integration.request.header.Accept': "'application/xml'",
-    }),
+    serviceRoute(ctx, 'invoke', requestsQueueUri(ctx), INVOKE_TEMPLATE, ACCEPTED_FRAME_TEMPLATE, SQS_REQUEST_PARAMETERS),
     serviceRoute(ctx, 'subscribe', integrationUri(ctx, 'dynamodb', 'action/UpdateItem'), SUBSCRIBE_TEMPLATE(ctx.names.resultsTable, ctx.settings.resultsTtl), SUBSCRIBED_FRAME_TEMPLATE),
   ];
 }
@@ -151,7 +148,7 @@ export function routeShapes(ctx: Ctx): RouteShape[] {
 export function liveRouteShape(live: WebSocketApiLive, routeKey: string): RouteShape | undefined {
   const route = live.routes.find((r) => r.RouteKey === routeKey);
   if (!route) return undefined;
-  const integration = integrationOf(live, route);
+  const integration = integrationOf(live.integrations, route);
   return {
     route: {
       RouteKey: route.RouteKey!, ApiKeyRequired: route.ApiKeyRequired ?? false, AuthorizationType: route.AuthorizationType as 'NONE',
@@ -168,9 +165,10 @@ export function liveRouteShape(live: WebSocketApiLive, routeKey: string): RouteS
   };
 }
 
-export function integrationOf(live: WebSocketApiLive, route: Route | undefined): Integration | undefined {
+/** The integration a route's Target names (integrations have no names of their own). */
+export function integrationOf(integrations: Integration[], route: Route | undefined): Integration | undefined {
   const id = route?.Target?.replace(/^integrations\//, '');
-  return id ? live.integrations.find((i) => i.IntegrationId === id) : undefined;
+  return id ? integrations.find((i) => i.IntegrationId === id) : undefined;
 }
 
 export const DEFAULT_ROUTE_RESPONSE = DEFAULT_KEY;

@@ -48,7 +48,7 @@ async function putRoute(ctx: Ctx, live: WebSocketApiLive, shape: RouteShape) {
   const ApiId = live.id;
   const route = live.routes.find((r) => r.RouteKey === shape.route.RouteKey);
   const referenced = new Set(live.routes.map((r) => r.Target));
-  const integration = integrationOf(live, route) ?? (route ? undefined : live.integrations.find((i) =>
+  const integration = integrationOf(live.integrations, route) ?? (route ? undefined : live.integrations.find((i) =>
     !referenced.has(`integrations/${i.IntegrationId}`) && i.IntegrationType === shape.integration.IntegrationType && i.IntegrationUri === shape.integration.IntegrationUri));
   const IntegrationId = integration
     ? (await apiCall(ctx, () => gw.send(new UpdateIntegrationCommand({ ApiId, IntegrationId: integration.IntegrationId, ...shape.integration })))).IntegrationId
@@ -126,7 +126,7 @@ async function readParts(ctx: Ctx, base: WebSocketApiLive): Promise<WebSocketApi
   // The integrations of the routes, not others left by hand; route responses of the routes that answer only.
   const twoWay = (routes.Items ?? []).filter((r) => TWO_WAY_ROUTES.includes(r.RouteKey!));
   const responses = await orMissing(Promise.all([
-    Promise.all((routes.Items ?? []).map((r) => integrationOf({ ...base, integrations: integrations.Items ?? [] }, r)).filter((i) => !!i)
+    Promise.all((routes.Items ?? []).map((r) => integrationOf(integrations.Items ?? [], r)).filter((i) => !!i)
       .map(async (i) => [i.IntegrationId!, (await gw.send(new GetIntegrationResponsesCommand({ ApiId, IntegrationId: i.IntegrationId }))).Items ?? []] as const)),
     Promise.all(twoWay.map(async (r) => [r.RouteId!, (await gw.send(new GetRouteResponsesCommand({ ApiId, RouteId: r.RouteId }))).Items ?? []] as const)),
   ]));

@@ -58,7 +58,7 @@ import { resolveSettings } from '../../src/settings.js';
 import type { Ctx } from '../../src/provision/types.js';
 import type { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
 import { convergedWebSocketApi, mockWebSocketApis, type WebSocketApiState } from './fake-websocket-api.js';
-import { ACCEPTED_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, SEND_MESSAGE_TEMPLATE, SQS_ACCEPT, STORE_ERROR_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
+import { ACCEPTED_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, SEND_MESSAGE_TEMPLATE, SQS_REQUEST_PARAMETERS, STORE_ERROR_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
 import { afterEach } from 'vitest';
 import { apply, destroy, observe, openSession, plan } from '../../src/provision/engine.js';
 import type { StackOptions, WorkerCode } from '../../src/provision/types.js';
@@ -177,7 +177,7 @@ export function convergedAccount(): AccountState {
               methodResponses: Object.fromEntries(['202', '400', '500'].map((s) => [s, { statusCode: s, responseParameters: { 'method.response.header.Access-Control-Allow-Origin': false, ...(s === '202' ? { 'method.response.header.Location': false, 'method.response.header.Access-Control-Expose-Headers': false } : {}) } }])),
               methodIntegration: {
                 type: 'AWS', httpMethod: 'POST', uri: `arn:aws:apigateway:${REGION}:sqs:path/${ACCOUNT}/demo-requests`, credentials: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-api`,
-                requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'", 'integration.request.header.Accept': SQS_ACCEPT },
+                requestParameters: SQS_REQUEST_PARAMETERS,
                 requestTemplates: { 'application/json': SEND_MESSAGE_TEMPLATE },
                 passthroughBehavior: 'NEVER', timeoutInMillis: 29000, cacheNamespace: 'res1', cacheKeyParameters: [],
                 integrationResponses: {
