@@ -101,10 +101,13 @@ async function sendFileCommand(argv: SendArgs, out: Output) {
 
 function printResult(out: Output, result: ResultRecord) {
   out.result(result, () => (result.status === 'ok' ? result.output ?? '' : ''));
-  if (result.status !== 'ok') {
-    out.log(`Error: the request ${result.id} failed: ${result.error?.code}: ${result.error?.message}\n`);
-    out.fail();
-  }
+  if (result.status !== 'ok') reportFailure(out, result);
+}
+
+/** An error result: its code and message on stderr, and exit 1. */
+function reportFailure(out: Output, result: ResultRecord) {
+  out.log(`Error: the request ${result.id} failed: ${result.error?.code}: ${result.error?.message}\n`);
+  out.fail();
 }
 
 async function run(argv: ArgumentsCamelCase<SendArgs>, out: Output) {
@@ -178,10 +181,8 @@ function endStream(argv: SendArgs, out: Output, shown: string, recordText: strin
     out.data(rest);
     if ((shown + rest) && !(shown + rest).endsWith('\n')) out.data('\n');
   }
-  if (record.status !== 'ok') {
-    out.log(`Error: the request ${record.id} failed: ${record.error?.code}: ${record.error?.message}\n`);
-    out.fail();
-  } else out.log(`${record.id}: ${record.usage ? `${record.usage.inputTokens}+${record.usage.outputTokens} tokens, ` : ''}${record.latencyMs} ms.\n`);
+  if (record.status !== 'ok') reportFailure(out, record);
+  else out.log(`${record.id}: ${record.usage ? `${record.usage.inputTokens}+${record.usage.outputTokens} tokens, ` : ''}${record.latencyMs} ms.\n`);
 }
 
 export const sendCommand = defineCommand<SendArgs>({

@@ -86,11 +86,13 @@ export async function openTarget(argv: GlobalArgs, byNameOnly = false): Promise<
   const [engine, { changeMapping }, { StackLocator }] = await Promise.all([import('../provision/engine.js'), import('../operate/mapping.js'), import('../operate/locate.js')]);
   const { ctx } = await engine.openSession({ stack: argv.name, target: awsTarget(argv), identify: !byNameOnly });
   const locator = new StackLocator(ctx);
+  // Read once: `send --wait` needs the key to post and again to open the socket.
+  const api = once(() => locator.api());
   const websocket = async () => {
-    const [url, { apiKey }] = await Promise.all([locator.websocketUrl(), locator.api()]);
+    const [url, { apiKey }] = await Promise.all([locator.websocketUrl(), api()]);
     return url ? { websocketUrl: url, ...(apiKey ? { apiKey } : {}) } : undefined;
   };
-  return { kind: 'aws', context: async () => ctx, api: () => locator.api(), websocket, queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
+  return { kind: 'aws', context: async () => ctx, api, websocket, queueUrl: (role) => locator.queueUrl(role), changeMapping: (change) => changeMapping(ctx, change) };
 }
 
 /** Queues in the order of the README: requests, DLQ, results. */

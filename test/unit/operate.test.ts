@@ -123,7 +123,10 @@ describe('finding a deployed stack', () => {
   it('finds the WebSocket API and its key for the commands that wait (send --wait, result --wait), and none that is not the stack\'s', async () => {
     mocks = mockAws(convergedAccount());
     const target = await openTarget({ name: 'demo', region: REGION, json: true, yes: false, local: false }, true);
+    await target.api();
     expect(await target.websocket()).toEqual({ websocketUrl: `wss://ws123.execute-api.${REGION}.amazonaws.com/prod`, apiKey: 'value-of-key1' });
+    // send --wait posts, then opens the socket: the key is read once for both.
+    expect(sentCommands(mocks).sort()).toEqual(['apigateway:GetApiKeys', 'apigateway:GetRestApis', 'apigatewayv2:GetApis']);
     const foreign = convergedAccount();
     foreign.websocketApis[0]!.Tags = { 'bedrock-queue:stack': 'other' };
     resetMocks(mocks);
