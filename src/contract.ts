@@ -1,3 +1,4 @@
+import type { GovernorReport } from './governor/report.js';
 import { randomUUID } from 'node:crypto';
 import type { PipelineMetrics } from './metrics-contract.js';
 
@@ -219,6 +220,8 @@ export interface StatusReport {
   metrics?: PipelineMetrics;
   /** Why the figures could not be read (AWS: CloudWatch GetMetricData failed). */
   metricsError?: string;
+  /** The governor (autopilot, budget), null where off (README, "The governor"). */
+  governor?: GovernorReport;
   /** AWS only: the API calls the command made. */
   calls?: { reads: number; mutations: number; readsByService: Record<string, number> };
 }

@@ -1,6 +1,7 @@
 import { DEFAULT_MODEL_ID, DEFAULT_RESULTS_TTL_SECONDS, LOG_RETENTION_DAYS, MIN_TIMEOUT_SECONDS } from './contract.js';
 import { UsageError } from './errors.js';
 import { decimal, integerIn, numberIn, period } from './flag-values.js';
+import { budgetText, NONE, parseBudget, parsePrice, priceText } from './governor/budget.js';
 
 /**
  * A stack setting, defined once: its flag, what it means, how its value is checked, and its value
@@ -29,7 +30,10 @@ const unsetting = <T>(spec: Spec<T>) => spec;
 export const STACK_SETTINGS = {
   // Checked with --model-endpoint by up, which knows whether it is local.
   model: setting<string>({ flag: 'model', label: 'model', initial: DEFAULT_MODEL_ID, initialText: `${DEFAULT_MODEL_ID}; with --local: local.echo, aws:<id> for real Bedrock, or the --model-endpoint's model`, describe: 'Bedrock model or inference profile id' }),
-  concurrency: setting({ flag: 'concurrency', label: 'concurrency', initial: 10, describe: 'Most model calls in flight (2-1000)', parse: integerIn('concurrency', 2, 1000) }),
+  concurrency: setting({ flag: 'concurrency', label: 'concurrency', initial: 10, describe: 'Most model calls in flight (2-1000); with --autopilot, its ceiling', parse: integerIn('concurrency', 2, 1000) }),
+  autopilot: setting<boolean>({ flag: 'autopilot', label: 'autopilot', initial: false, initialText: 'off', boolean: true, describe: 'Once a minute, move the concurrency between 2 and --concurrency by the model\'s throttling and the backlog' }),
+  budget: setting({ flag: 'budget', label: 'budget', initial: NONE, describe: 'Pause consumption once a UTC day\'s spending reaches it: 5M-tokens/day, or 40usd/day with --price; none removes it', parse: governorFlag(parseBudget, budgetText) }),
+  price: setting({ flag: 'price', label: 'price', initial: NONE, describe: 'The model\'s dollars per million tokens, for a budget in dollars: in=3,out=15', parse: governorFlag(parsePrice, priceText) }),
   // Below MIN_TIMEOUT_SECONDS the worker's reserve leaves no time for a model call: every request would fail.
   timeout: setting({ flag: 'timeout', label: 'timeout', initial: 120, describe: `Worker timeout in seconds (${MIN_TIMEOUT_SECONDS}-900)`, parse: integerIn('timeout', MIN_TIMEOUT_SECONDS, 900) }),
   memory: setting({ flag: 'memory', label: 'memory', initial: 512, awsOnly: true, describe: 'Worker memory in MB (128-10240)', parse: integerIn('memory', 128, 10240) }),
@@ -104,6 +108,17 @@ function above(flag: string, min: number) {
     if (value === undefined) return undefined;
     if (!(decimal(value) > min)) throw new UsageError(`--${flag} must be a number above ${min} (got ${String(value)})`);
     return decimal(value);
+  };
+}
+
+/** A governor flag: its own text checked and written one way (so that tags compare), or none. */
+function governorFlag<T>(parse: (text: string) => T | string, text: (value: T) => string) {
+  return (value: unknown) => {
+    if (value === undefined) return undefined;
+    if (String(value).trim().toLowerCase() === NONE) return NONE;
+    const parsed = parse(String(value));
+    if (typeof parsed === 'string') throw new UsageError(parsed);
+    return text(parsed);
   };
 }
 

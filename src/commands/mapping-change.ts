@@ -9,9 +9,10 @@ import { openTarget } from './session.js';
 export async function changeLiveMapping(argv: GlobalArgs, out: Output, change: MappingChange, title: string) {
   const target = await openTarget(argv);
   const names = resourceNames(argv.name);
-  const { before, after } = await out.step(title, () => target.changeMapping(change));
-  const describe = (s: MappingState) => `${s.concurrency ?? '?'} at most, ${s.state === 'Disabled' ? 'paused' : s.state}`;
-  out.result({ stack: argv.name, before, after }, () => `${names.requestsQueue} -> ${names.workerFunction}: ${describe(before)} -> ${describe(after)}`);
+  const { before, after, note } = await out.step(title, () => target.changeMapping(change));
+  const describe = (s: MappingState) => `${s.concurrency ?? '?'} at most${s.ceiling ? ` (autopilot, ceiling ${s.ceiling})` : ''}, ${s.state === 'Disabled' ? 'paused' : s.state}`;
+  if (note) out.warn(`${note}.`);
+  out.result({ stack: argv.name, before, after, ...(note ? { note } : {}) }, () => `${names.requestsQueue} -> ${names.workerFunction}: ${describe(before)} -> ${describe(after)}`);
 }
 
 /** pause and resume: the same command, disabling or enabling the mapping. */

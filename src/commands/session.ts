@@ -1,7 +1,7 @@
 import type { ApiTarget } from '../client/api.js';
 import type { SocketTarget } from '../client/socket.js';
 import type { Action, Observed, PlanItem, Session } from '../provision/engine.js';
-import type { MappingChange, MappingState } from '../operate/mapping.js';
+import type { MappingChange, MappingChanged } from '../operate/mapping.js';
 import type { Change, Ctx, StackOptions } from '../provision/types.js';
 import { resourceNames, type QueueRole } from '../contract.js';
 import { CliError, describeError } from '../errors.js';
@@ -56,7 +56,7 @@ export interface OperatorTarget {
   /** The stack's WebSocket API, where it has one this command can reach (none under an emulator). */
   websocket: () => Promise<SocketTarget | undefined>;
   queueUrl: (role: QueueRole) => Promise<string>;
-  changeMapping: (change: MappingChange) => Promise<{ before: MappingState; after: MappingState }>;
+  changeMapping: (change: MappingChange) => Promise<MappingChanged>;
 }
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {

@@ -6,6 +6,7 @@ import type { PipelineMetrics } from '../metrics-contract.js';
 import { summarize } from '../client/metrics.js';
 import { describeError } from '../errors.js';
 import { metricsRows, sinceOption } from './metrics-format.js';
+import { governorRows } from './governor-format.js';
 import type { LocalStatus } from '../local/lifecycle/stack.js';
 import type { GlobalArgs } from './options.js';
 import { callStats, openStack, orderedQueues, resourceTable } from './session.js';
@@ -93,6 +94,7 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     },
     pid: status.pid,
     sqsEndpoint: found.state.sqsEndpoint,
+    governor: status.governor,
     ...(status.metrics ? { metrics: summarize(status.metrics, argv.since, status.mapping.concurrency) } : {}),
   };
   out.result(report, () => [
@@ -100,7 +102,7 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     '',
     ...humanQueues(report),
     ...humanMetrics(report),
-    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', status.invokeUrl], ...(found.state.websocketUrl ? [['WebSocket URL', found.state.websocketUrl]] : []), ['SQS endpoint', found.state.sqsEndpoint]], ''),
+    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ...governorRows(report.governor), ['Invoke URL', status.invokeUrl], ...(found.state.websocketUrl ? [['WebSocket URL', found.state.websocketUrl]] : []), ['SQS endpoint', found.state.sqsEndpoint]], ''),
   ].join('\n'));
 }
 
@@ -152,7 +154,7 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
       resourceTable(out, items, STATE_LABELS, (c) => `${c.field}: ${formatValue(c.live)} (expected ${formatValue(c.desired)})`), '',
       ...humanQueues(report),
       ...humanMetrics(report),
-      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report)], ['Invoke URL', report.invokeUrl ?? '(no API)'], ...(websocketUrl ? [['WebSocket URL', websocketUrl]] : [])], ''),
+      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report)], ...governorRows(report.governor), ['Invoke URL', report.invokeUrl ?? '(no API)'], ...(websocketUrl ? [['WebSocket URL', websocketUrl]] : [])], ''),
     ].join('\n');
   });
 }

@@ -18,4 +18,5 @@ export interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' 
   modelEndpoint?: string;
   ifModelUnreachable: 'refuse' | 'warn';
   batchSize?: number;
+  governorInterval?: number;
 }

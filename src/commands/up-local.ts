@@ -1,4 +1,5 @@
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
+import { budgetProblem } from '../governor/config.js';
 import { plural, table, type Output } from '../output.js';
 import type { LocalState } from '../local/lifecycle/state.js';
 import type { LocalSettings } from '../local/lifecycle/settings.js';
@@ -14,7 +15,10 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
     options,
     localModel: { latency: argv.modelLatency, tokenLatency: argv.modelTokenLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow, forwardTo: argv.modelEndpoint },
     batchSize: argv.batchSize,
+    governorIntervalMs: argv.governorInterval,
   }, previous);
+  const problem = budgetProblem(settings);
+  if (problem) throw new UsageError(`${problem}. Nothing was started.`);
   if (argv.dryRun) return dryRun(argv, settings, out);
   if (settings.localModel.forwardTo) await checkModelEndpoint(settings.localModel.forwardTo, argv, out);
   const restart = describeRestart(previous, settings);

@@ -7,6 +7,7 @@ import type { Ctx } from '../provision/types.js';
 import type { StackOptions } from '../settings.js';
 import { foreignError, UsageError } from '../errors.js';
 import { duration, integerIn, keyValues, numberIn } from '../flag-values.js';
+import { budgetProblem } from '../governor/config.js';
 import { tagProblem, type GlobalArgs } from './options.js';
 import type { UpArgs } from './up-args.js';
 import { callStats, openStack, resourceTable } from './session.js';
@@ -27,6 +28,13 @@ function checkModel(argv: { model?: string; modelEndpoint?: string; local?: bool
   return true;
 }
 
+/** A duration flag from min to max milliseconds. */
+const durationIn = (flag: string, min: number, max: number) => (value: unknown) => {
+  const ms = duration(flag)(value);
+  if (ms !== undefined && !(ms >= min && ms <= max)) throw new UsageError(`--${flag} must be from ${min / 1000}s to ${max / 3_600_000}h (got ${String(value)})`);
+  return ms;
+};
+
 /** A latency flag of the local model: 0, 200ms, 2s or a range 100-300ms. */
 const latencyFlag = (flag: string) => (v?: string) => {
   if (v !== undefined && !/^\d+(\.\d+)?(-\d+(\.\d+)?)?(ms|s)?$/.test(v)) throw new UsageError(`--${flag} must be like 0, 200ms, 2s or 100-300ms (got ${v})`);
@@ -34,9 +42,9 @@ const latencyFlag = (flag: string) => (v?: string) => {
 };
 
 /** Flags that shape the local target mean nothing on AWS: said, rather than ignored. */
-function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number; modelLatency?: string; modelTokenLatency?: string; modelRpm?: number; modelTpm?: number; modelErrorRate?: number }): true {
+function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number; modelLatency?: string; modelTokenLatency?: string; modelRpm?: number; modelTpm?: number; modelErrorRate?: number; governorInterval?: number }): true {
   if (argv.local) return true;
-  const given = ([['detach', argv.detach], ['port', argv.port], ['model-latency', argv.modelLatency], ['model-token-latency', argv.modelTokenLatency], ['model-rpm', argv.modelRpm], ['model-tpm', argv.modelTpm], ['model-error-rate', argv.modelErrorRate]] as const)
+  const given = ([['detach', argv.detach], ['port', argv.port], ['model-latency', argv.modelLatency], ['model-token-latency', argv.modelTokenLatency], ['model-rpm', argv.modelRpm], ['model-tpm', argv.modelTpm], ['model-error-rate', argv.modelErrorRate], ['governor-interval', argv.governorInterval]] as const)
     .filter(([, value]) => value !== undefined && value !== false).map(([flag]) => `--${flag}`);
   if (given.length) throw new UsageError(`${given.join(', ')} ${given.length > 1 ? 'work' : 'works'} with --local only (up --local ${given.join(' ')} ...): on AWS the stack runs in your account, not in a process here.`);
   return true;
@@ -60,6 +68,7 @@ function builder(yargs: Argv<GlobalArgs>) {
     .option('model-tpm', { type: 'string', requiresArg: true, describe: 'With --local: the local model\'s quota in tokens per minute', coerce: integerIn('model-tpm', 1, 1_000_000_000) })
     .option('model-error-rate', { type: 'string', requiresArg: true, describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: numberIn('model-error-rate', 0, 1) })
     .option('model-endpoint', { type: 'string', requiresArg: true, describe: 'With --local: answer from this OpenAI-compatible server instead, e.g. Ollama\'s http://127.0.0.1:11434/v1 (with --model naming its model; a bearer token from BEDROCK_QUEUE_MODEL_ENDPOINT_KEY)' })
+    .option('governor-interval', { type: 'string', requiresArg: true, describe: 'With --local: how often the governor (--autopilot, --budget) ticks, e.g. 2s [1m, as on AWS]', coerce: durationIn('governor-interval', 1_000, 3_600_000) })
     .option('if-model-unreachable', { choices: ['refuse', 'warn'] as const, default: 'refuse' as const, describe: 'With --model-endpoint: what to do when the endpoint does not answer at start' })
     .check(checkModel)
     .check(checkLocalOnly)
@@ -106,6 +115,8 @@ async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
   if (argv.local) return (await import('./up-local.js')).upLocal(argv, stackOptions(argv), out);
   const { session, observed, items } = await openStack(argv, out, stackOptions(argv), !argv.skipModelCheck);
   const { ctx } = session;
+  const problem = budgetProblem(ctx.settings);
+  if (problem) throw new UsageError(`${problem}. Nothing was changed.`);
   const engine = await import('../provision/engine.js');
   const pending = items.filter((i) => i.action === 'create' || i.action === 'update');
   const foreign = items.filter((i) => i.action === 'foreign');

@@ -6,6 +6,8 @@
  * function, the same for the AWS schedule and the local stack's tick.
  */
 
+import type { ChangeCause } from './config.js';
+
 /** One minute of the pipeline, as the metrics and the queue report it. */
 export interface MinuteFigures {
   /** Requests that ended (ok or error). */
@@ -28,6 +30,9 @@ export interface Decision {
   concurrency: number;
   /** Why, in words for `status` and the log line. */
   reason: string;
+  /** What moved it (a cut or a raise): the share of calls throttled, the backlog, or the bounds. */
+  cause?: ChangeCause;
+  figure?: number;
 }
 
 export const AUTOPILOT = {
@@ -48,19 +53,19 @@ export function nextConcurrency(state: AutopilotState, figures: MinuteFigures | 
   const ceiling = Math.max(AUTOPILOT.minimum, state.ceiling);
   const current = Math.min(Math.max(state.concurrency, AUTOPILOT.minimum), ceiling);
   if (current !== state.concurrency) {
-    return { kind: current < state.concurrency ? 'cut' : 'raise', concurrency: current, reason: `brought within ${AUTOPILOT.minimum} to ${ceiling} (the ceiling)` };
+    return { kind: current < state.concurrency ? 'cut' : 'raise', concurrency: current, reason: `brought within ${AUTOPILOT.minimum} to ${ceiling} (the ceiling)`, cause: 'bounds' };
   }
   if (!figures) return { kind: 'hold', concurrency: current, reason: 'no figures for the last minute' };
   const calls = figures.results + figures.throttled;
   const throttledShare = calls ? figures.throttled / calls : 0;
   if (throttledShare > AUTOPILOT.throttleThreshold) {
     const cut = Math.max(AUTOPILOT.minimum, Math.floor(current * AUTOPILOT.cutFactor));
-    if (cut < current) return { kind: 'cut', concurrency: cut, reason: `cut ${percent(1 - AUTOPILOT.cutFactor)} after ${percent(throttledShare)} of calls throttled` };
+    if (cut < current) return { kind: 'cut', concurrency: cut, reason: `cut ${percent(1 - AUTOPILOT.cutFactor)} after ${percent(throttledShare)} of calls throttled`, cause: 'throttled', figure: Math.round(throttledShare * 1000) / 1000 };
     return { kind: 'hold', concurrency: current, reason: `${percent(throttledShare)} of calls throttled, at the minimum already` };
   }
   if (figures.backlog > 0 && figures.throttled === 0 && figures.inFlight >= current) {
     const raised = Math.min(ceiling, current + AUTOPILOT.raiseStep);
-    if (raised > current) return { kind: 'raise', concurrency: raised, reason: `raised by ${raised - current}: ${figures.backlog} waiting, no throttling, every slot busy` };
+    if (raised > current) return { kind: 'raise', concurrency: raised, reason: `raised by ${raised - current}: ${figures.backlog} waiting, no throttling, every slot busy`, cause: 'backlog', figure: figures.backlog };
     return { kind: 'hold', concurrency: current, reason: 'at the ceiling' };
   }
   return { kind: 'hold', concurrency: current, reason: figures.backlog > 0 ? 'slots free or throttling seen' : 'no backlog' };

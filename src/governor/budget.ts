@@ -15,7 +15,16 @@ export interface Price {
   output: number;
 }
 
+/** The text of `--budget` and `--price` when there is none. */
+export const NONE = 'none';
+
 const SUFFIXES: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 };
+
+/** The budget as flags and tags write it (tokens in full): `5000000-tokens/day`, `40usd/day`. */
+export const budgetText = (budget: Budget) => (budget.unit === 'tokens' ? `${budget.limit}-tokens/day` : `${budget.limit}usd/day`);
+
+/** The price as flags write it: `in=3,out=15`. */
+export const priceText = (price: Price) => `in=${price.input},out=${price.output}`;
 
 /** `5M-tokens/day`, `200000-tokens/day`, `40usd/day`: a budget, or the reason it is not one. */
 export function parseBudget(text: string): Budget | string {
@@ -34,7 +43,7 @@ export function parseBudget(text: string): Budget | string {
 
 /** `in=3,out=15`: dollars per million input and output tokens, or the reason it is not a price. */
 export function parsePrice(text: string): Price | string {
-  const fields = Object.fromEntries(text.split(',').map((pair) => pair.split('=').map((s) => s.trim())));
+  const fields = Object.fromEntries(text.trim().split(/[,\s]+/).map((pair) => pair.split('=')));
   const input = Number(fields.in);
   const output = Number(fields.out);
   const known = Object.keys(fields).every((k) => k === 'in' || k === 'out');
@@ -64,6 +73,8 @@ export interface BudgetInput {
   /** Whether consumption is paused now, and (if the governor paused it for the budget) on which UTC day. */
   paused: boolean;
   pausedForBudgetOn?: string;
+  /** The UTC day on which the operator resumed a spent budget (`resume`): no new pause that day. */
+  overriddenOn?: string;
   now: number;
 }
 
@@ -78,7 +89,7 @@ export function budgetAction(input: BudgetInput): BudgetAction {
   if (input.pausedForBudgetOn !== undefined && input.pausedForBudgetOn !== today) {
     return { action: 'resume', reason: `a new UTC day (${today}): the budget of ${describe(input.budget)} starts again` };
   }
-  if (!input.paused && input.spentToday >= input.budget.limit) {
+  if (!input.paused && input.spentToday >= input.budget.limit && input.overriddenOn !== today) {
     return { action: 'pause', reason: `the budget of ${describe(input.budget)} is spent (${amount(input.budget, input.spentToday)} on ${today}); resumes at ${new Date(nextUtcDay(input.now)).toISOString()}` };
   }
   return { action: 'none', reason: `${amount(input.budget, input.spentToday)} of ${describe(input.budget)} spent on ${today}` };

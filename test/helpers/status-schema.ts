@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { StatusReport } from '../../src/contract.js';
 
 const REQUIRED = ['stack', 'target', 'region', 'deployed', 'resources', 'queues'];
-const OPTIONAL = ['model', 'invokeUrl', 'websocketUrl', 'mapping', 'pid', 'sqsEndpoint', 'stale', 'calls', 'metrics', 'metricsError'];
+const OPTIONAL = ['model', 'invokeUrl', 'websocketUrl', 'mapping', 'pid', 'sqsEndpoint', 'stale', 'calls', 'metrics', 'metricsError', 'governor'];
 const METRICS = ['windowSeconds', 'from', 'to', 'resultsPerMinute', 'latencyMs', 'tokensPerMinute', 'throttledCallsPerResult', 'errorsByCode', 'oldestRequestAgeSeconds', 'concurrency', 'perMinute'];
 const MAPPING = ['state', 'paused', 'maximumConcurrency', 'batchSize', 'invocationsInFlight'];
 
@@ -27,6 +27,13 @@ export function expectStatusReport(report: StatusReport, target: 'aws' | 'local'
     expect(typeof report.mapping.paused).toBe('boolean');
     expect(typeof report.mapping.maximumConcurrency).toBe('number');
   }
+  if (report.governor) {
+    expect(Object.keys(report.governor).sort()).toEqual(['autopilot', 'budget']);
+    const { autopilot, budget } = report.governor;
+    if (autopilot) expect(Object.keys(autopilot).sort()).toEqual(['ceiling', 'concurrency', 'enabled', 'lastChange']);
+    if (budget) expect(Object.keys(budget).filter((k) => !['resumesAt', 'price'].includes(k)).sort()).toEqual(['limit', 'paused', 'spentToday', 'unit']);
+  }
+  if (target === 'local' && report.deployed) expect(report).toHaveProperty('governor');
   if (report.metrics) {
     const m = report.metrics;
     expect(Object.keys(m).sort()).toEqual([...METRICS].sort());

@@ -3,6 +3,8 @@ import type { MappingEmulator } from '../services/mapping.js';
 import type { ModelServer } from '../services/model-server.js';
 import { readBody } from '../services/http.js';
 import type { LocalSettings } from './settings.js';
+import { governorConfig } from '../../governor/config.js';
+import { operatorChange } from '../../governor/operator.js';
 
 export interface ControlDeps {
   /** The secret in the state file: only the CLI that started the stack (or its user) may steer it. */
@@ -13,6 +15,7 @@ export interface ControlDeps {
   modelServer?: ModelServer;
   /** Keeps a change in the state file's settings, so that a restart resumes with it. */
   keep: (change: (now: LocalSettings) => Partial<LocalSettings>) => Promise<void>;
+  settings: () => LocalSettings;
   requestStop: (how: { discard: boolean }) => void;
 }
 
@@ -45,11 +48,21 @@ export function controlRoutes(deps: ControlDeps) {
     } else if (route === 'POST mapping') {
       const body = await readJson(req);
       const before = mapping.status();
-      if (typeof body.concurrency === 'number') mapping.setConcurrency(body.concurrency);
-      if (typeof body.enabled === 'boolean') await mapping.setEnabled(body.enabled);
+      const settings = deps.settings();
+      const change = operatorChange(governorConfig(settings), { concurrency: before.concurrency, marks: settings.governor?.marks ?? {} }, {
+        ...(typeof body.concurrency === 'number' ? { concurrency: body.concurrency } : {}),
+        ...(typeof body.enabled === 'boolean' ? { enabled: body.enabled } : {}),
+      }, Date.now());
+      if (change.concurrency !== undefined) mapping.setConcurrency(change.concurrency);
+      if (change.enabled !== undefined) await mapping.setEnabled(change.enabled);
       const after = mapping.status();
-      await deps.keep(() => ({ concurrency: after.concurrency, paused: after.state === 'Disabled' }));
-      reply(200, { before: { state: before.state, concurrency: before.concurrency }, after: { state: after.state, concurrency: after.concurrency } });
+      await deps.keep((now) => ({
+        concurrency: change.ceiling ?? (now.autopilot ? now.concurrency : after.concurrency),
+        paused: after.state === 'Disabled',
+        governor: { ...now.governor, marks: change.marks, ...(now.autopilot ? { concurrency: after.concurrency } : {}) },
+      }));
+      const describe = (s: typeof before) => ({ state: s.state, concurrency: s.concurrency, ...(settings.autopilot ? { ceiling: change.ceiling ?? settings.concurrency } : {}) });
+      reply(200, { before: { ...describe(before), ...(settings.autopilot ? { ceiling: settings.concurrency } : {}) }, after: describe(after), ...(change.note ? { note: change.note } : {}) });
     } else if (route === 'POST model' && modelServer) {
       const body = await readJson(req);
       const change = {

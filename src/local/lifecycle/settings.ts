@@ -1,5 +1,16 @@
 import { LOCAL_SETTING_LABELS, resolveSettings, type Settings, type StackOptions } from '../../settings.js';
 import { LOCAL_MODEL_ID, type ModelServerOptions } from '../services/model-server.js';
+import type { GovernorMarks } from '../../governor/config.js';
+import type { TokensUsed } from '../../governor/tick.js';
+
+/** What the local governor keeps across restarts, as the mapping's tags keep it on AWS. */
+export interface LocalGovernorMemory {
+  marks: GovernorMarks;
+  /** The autopilot's concurrency (the settings' concurrency is its ceiling). */
+  concurrency?: number;
+  /** Tokens used on a UTC day, up to the last tick. */
+  tokens?: TokensUsed & { day: string };
+}
 
 /** How the local model behaves: what `up --local`'s --model-* flags set (the endpoint's key stays in the environment). */
 export type LocalModel = Omit<ModelServerOptions, 'forwardKey'>;
@@ -12,6 +23,9 @@ export type LocalModel = Omit<ModelServerOptions, 'forwardKey'>;
 export interface LocalSettings extends Settings {
   localModel: LocalModel;
   batchSize?: number;
+  /** How often the governor ticks (a minute, as on AWS, unless --governor-interval says otherwise). */
+  governorIntervalMs?: number;
+  governor?: LocalGovernorMemory;
   paused: boolean;
 }
 
@@ -20,6 +34,7 @@ export interface LocalFlags {
   options: StackOptions;
   localModel: LocalModel;
   batchSize?: number;
+  governorIntervalMs?: number;
 }
 
 /**
@@ -33,10 +48,13 @@ export function resolveLocalSettings(flags: LocalFlags, previous: LocalSettings 
   const localModel: LocalModel = { ...kept, ...given };
   if (modelGiven && given.forwardTo === undefined) delete localModel.forwardTo;
   const batchSize = flags.batchSize ?? previous?.batchSize;
+  const governorIntervalMs = flags.governorIntervalMs ?? previous?.governorIntervalMs;
   return {
     ...resolveSettings({ ...flags.options, model: flags.options.model ?? previous?.model ?? LOCAL_MODEL_ID }, previous ?? {}),
     localModel,
     ...(batchSize === undefined ? {} : { batchSize }),
+    ...(governorIntervalMs === undefined ? {} : { governorIntervalMs }),
+    ...(previous?.governor ? { governor: previous.governor } : {}),
     paused: previous?.paused ?? false,
   };
 }
@@ -52,6 +70,7 @@ const LABELS: [string, (s: LocalSettings) => unknown][] = [
   ['model quota window (ms)', (s) => s.localModel.quotaWindowMs],
   ...LOCAL_SETTING_LABELS.filter(([key]) => key !== 'model').map(([key, label]): [string, (s: LocalSettings) => unknown] => [label, (s) => s[key]]),
   ['batch size', (s) => s.batchSize],
+  ['governor interval (ms)', (s) => s.governorIntervalMs],
   ['paused', (s) => s.paused],
 ];
 

@@ -23,6 +23,8 @@ import { MAX_METRICS_WINDOW_SECONDS, type MetricsReading } from '../../metrics-c
 import { startJournaledAws, type Recovered } from '../durability/journaled-aws.js';
 import { journalPath } from './state.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelStats } from '../services/model-server.js';
+import { LocalGovernor } from './governor.js';
+import type { GovernorReport } from '../../governor/report.js';
 
 /** The local target's account and credentials: cosmetic, as the embedded SQS server checks none. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -70,6 +72,7 @@ export interface LocalStatus {
   modelStats?: ModelStats;
   /** With ?window=N: the metrics of the last N seconds. */
   metrics?: MetricsReading;
+  governor: GovernorReport;
 }
 
 export interface LocalStack {
@@ -158,7 +161,8 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     queueArn: queueArn(ctx, ctx.names.requestsQueue),
     region: LOCAL_ACCOUNT.region,
     batchSize: options.settings.batchSize ?? BATCH_SIZE,
-    concurrency: settings.concurrency,
+    // With autopilot, where it had got to (the settings' concurrency is its ceiling).
+    concurrency: settings.autopilot ? Math.min(settings.governor?.concurrency ?? settings.concurrency, settings.concurrency) : settings.concurrency,
     enabled: !options.settings.paused,
     timeoutMs: settings.timeout * 1000,
     handler: sandbox.handler,
@@ -173,8 +177,19 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   let requestStop!: (how: { discard: boolean }) => void;
   const stopRequested = new Promise<{ discard: boolean }>((resolve) => (requestStop = resolve));
   let invokeUrl = '';
+  let current = options.settings;
+  const keep = async (change: (now: LocalSettings) => Partial<LocalSettings>) => {
+    current = { ...current, ...change(current) };
+    await options.settingsChanged?.(current);
+  };
+  const governor = new LocalGovernor({
+    mapping, metrics, settings: () => current, keep, log: (line) => process.stderr.write(`${line}\n`),
+    backlog: () => sqsServer.service.queues.get(ctx.names.requestsQueue)?.counts().visible ?? 0,
+  });
+
   const status = async (): Promise<LocalStatus> => ({
     stack: options.stack, pid: process.pid, model: settings.model, invokeUrl, mapping: mapping.status(), queues: await queueCounts(), ...(modelServer ? { modelStats: modelServer.stats() } : {}),
+    governor: governor.report(),
   });
 
   const readMetrics = (windowSeconds: number): MetricsReading => ({
@@ -183,14 +198,8 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     invocationsInFlight: mapping.status().inFlight,
   });
 
-  let current = options.settings;
-  const keep = async (change: (now: LocalSettings) => Partial<LocalSettings>) => {
-    current = { ...current, ...change(current) };
-    await options.settingsChanged?.(current);
-  };
-
   const extra = controlRoutes({
-    token: controlToken, mapping, modelServer, requestStop, keep,
+    token: controlToken, mapping, modelServer, requestStop, keep, settings: () => current,
     status: async (windowSeconds) => ({ ...(await status()), ...(windowSeconds > 0 ? { metrics: readMetrics(Math.min(windowSeconds, MAX_METRICS_WINDOW_SECONDS)) } : {}) }),
   });
 
@@ -214,6 +223,8 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   opened.push(() => api.close());
   invokeUrl = api.invokeUrl;
   mapping.start();
+  governor.start();
+  opened.push(() => governor.stop());
 
   return {
     apiUrl: api.url,

@@ -56,6 +56,7 @@ export class MappingEmulator {
   private running = new Set<Promise<void>>();
   private invocations = 0;
   private inFlight = 0;
+  private peakInFlight = 0;
 
   constructor(private readonly options: MappingOptions) {
     this.enabled = options.enabled ?? true;
@@ -67,6 +68,13 @@ export class MappingEmulator {
 
   status(): MappingStatus {
     return { state: this.enabled ? 'Enabled' : 'Disabled', concurrency: this.options.concurrency, batchSize: this.options.batchSize, invocations: this.invocations, inFlight: this.inFlight };
+  }
+
+  /** The most invocations in flight at once since the last call (CloudWatch's Maximum of ConcurrentExecutions). */
+  takePeakInFlight(): number {
+    const peak = this.peakInFlight;
+    this.peakInFlight = this.inFlight;
+    return peak;
   }
 
   setConcurrency(concurrency: number) {
@@ -151,6 +159,7 @@ export class MappingEmulator {
     const context = { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
     this.invocations++;
     this.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     let timer: NodeJS.Timeout | undefined;
     try {
       const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.options.timeoutMs)));

@@ -41,6 +41,7 @@ function percentiles(histogram: Map<number, number>): Percentiles {
  */
 export class MetricsRecorder {
   private readonly minutes = new Map<number, Minute>();
+  private readonly totals = Object.fromEntries(SUMMED_METRICS.map((key) => [key, 0])) as Record<Summed, number>;
 
   constructor(private readonly stack: string) {}
 
@@ -70,6 +71,7 @@ export class MetricsRecorder {
             if (key === 'resultsError') minute.errors.set(code as string, (minute.errors.get(code as string) ?? 0) + value);
           } else if (isSummed(key)) {
             minute.sums[key] += value;
+            this.totals[key] += value;
           } else if (isLatency(key)) {
             const bucket = bucketOf(value);
             minute.latency[key].set(bucket, (minute.latency[key].get(bucket) ?? 0) + 1);
@@ -77,6 +79,11 @@ export class MetricsRecorder {
         }
       }
     }
+  }
+
+  /** Every count since the recorder started: the governor reads its interval as the difference of two. */
+  counts(): Record<Summed, number> {
+    return { ...this.totals };
   }
 
   /** Per-minute sums, percentiles and error codes over the window ending now. */

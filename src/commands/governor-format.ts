@@ -1,0 +1,16 @@
+import type { GovernorReport } from '../governor/report.js';
+
+const amount = (unit: 'tokens' | 'usd', value: number) => (unit === 'tokens' ? `${Math.round(value).toLocaleString('en-US')} tokens` : `$${value.toFixed(2)}`);
+
+/** The governor's rows under `status`: the autopilot's value, ceiling and last change; the budget's spending and pause. */
+export function governorRows(governor: GovernorReport | undefined): [string, string][] {
+  if (!governor) return [];
+  const rows: [string, string][] = [];
+  const { autopilot, budget } = governor;
+  if (autopilot) rows.push(['Autopilot', `${autopilot.concurrency} of ${autopilot.ceiling}${autopilot.lastChange ? `, ${autopilot.lastChange.reason}` : ', no change yet'}`]);
+  if (budget) {
+    const spent = `${amount(budget.unit, budget.spentToday)} of ${amount(budget.unit, budget.limit)} spent today (UTC)`;
+    rows.push(['Budget', budget.paused ? `${spent}; consumption paused until ${budget.resumesAt} (bedrock-queue resume overrides it)` : spent]);
+  }
+  return rows;
+}

@@ -1,0 +1,21 @@
+import { describeChange, type GovernorConfig, type GovernorMarks } from './config.js';
+import { budgetStatus, type BudgetStatus, type TickOutcome } from './tick.js';
+
+/** `status --json`'s `governor`, the same on both targets: null where a feature is off. */
+export interface GovernorReport {
+  autopilot: { enabled: true; concurrency: number; ceiling: number; lastChange: { at: string; from: number; to: number; reason: string } | null } | null;
+  budget: (BudgetStatus & { price?: { input: number; output: number } }) | null;
+}
+
+export function governorReport(config: GovernorConfig | undefined, mapping: { concurrency: number; marks: GovernorMarks }, spentToday: number, now: number): GovernorReport {
+  const last = mapping.marks.lastChange;
+  return {
+    autopilot: config?.autopilot
+      ? { enabled: true, concurrency: mapping.concurrency, ceiling: config.ceiling, lastChange: last ? { at: last.at, from: last.from, to: last.to, reason: describeChange(last) } : null }
+      : null,
+    budget: config?.budget ? { ...budgetStatus(config.budget, spentToday, mapping.marks, now), ...(config.price ? { price: config.price } : {}) } : null,
+  };
+}
+
+/** The log line of a tick that changed something, the same JSON from the AWS worker and the local stack. */
+export const governorLogLine = (outcome: TickOutcome) => JSON.stringify({ level: 'info', message: 'governor', ...outcome });
