@@ -101,6 +101,10 @@ export function resourceNames(stack: string) {
     apiKey: stack,
     usagePlan: stack,
     resultsTable: `${stack}-results`,
+    /** The governor's (--autopilot, --budget): its schedule's group, the schedule, and the role that invokes the worker. */
+    scheduleGroup: `${stack}-governor`,
+    schedule: 'governor',
+    schedulerRole: `${stack}-scheduler`,
   };
 }
 
@@ -207,7 +211,7 @@ export interface StatusReport {
   invokeUrl?: string;
   /** Where clients open the WebSocket API (README, "The WebSocket API"). */
   websocketUrl?: string;
-  resources: { kind: string; name: string; state: 'present' | 'missing' | 'drifted' | 'not ours'; changes: { field: string; live: unknown; desired: unknown }[] }[];
+  resources: { kind: string; name: string; state: 'present' | 'missing' | 'drifted' | 'not ours' | 'left over'; changes: { field: string; live: unknown; desired: unknown }[] }[];
   queues: { name: string; visible: number; inFlight: number; delayed: number }[];
   mapping?: { state?: string; paused: boolean; maximumConcurrency?: number; batchSize?: number; invocationsInFlight?: number };
   /** Local only: the process serving the stack. */

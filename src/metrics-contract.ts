@@ -30,6 +30,8 @@ export const METRICS = {
   throttledCalls: { name: 'ThrottledCalls', unit: 'Count' },
   /** Attempts a finished request took (1 when the first call answered). */
   attempts: { name: 'Attempts', unit: 'Count' },
+  /** The mapping's maximum concurrency as the autopilot leaves it, each tick (the governor's log line). */
+  autopilotConcurrency: { name: 'AutopilotConcurrency', unit: 'Count' },
 } as const;
 
 export type MetricKey = keyof typeof METRICS;

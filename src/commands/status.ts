@@ -16,6 +16,7 @@ const STATE_LABELS = {
   update: { text: 'drifted', colour: '33' },
   unchanged: { text: 'present', colour: '32' },
   foreign: { text: 'not ours', colour: '31' },
+  remove: { text: 'left over', colour: '33' },
 } as const;
 
 interface StatusArgs extends GlobalArgs {
@@ -131,7 +132,7 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
     stack: argv.name,
     target: 'aws',
     region: ctx.account.region,
-    deployed: items.every((i) => i.action === 'unchanged' || i.action === 'update'),
+    deployed: items.every((i) => i.action === 'unchanged' || i.action === 'update' || i.action === 'remove'),
     ...(anyPresent ? { model: ctx.settings.model } : {}),
     ...(restApiId ? { invokeUrl: invokeUrlOf(ctx.account.region, restApiId, ctx.emulatorEndpoint) } : {}),
     ...(websocketUrl ? { websocketUrl } : {}),

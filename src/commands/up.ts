@@ -93,6 +93,7 @@ const PLAN_LABELS = {
   update: { text: 'update', colour: '33' },
   unchanged: { text: 'unchanged', colour: '2' },
   foreign: { text: 'not ours', colour: '31' },
+  remove: { text: 'remove', colour: '31' },
 };
 
 /** The resources whose creation or change can leave the key refused for a few seconds. */
@@ -118,7 +119,7 @@ async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
   const problem = budgetProblem(ctx.settings);
   if (problem) throw new UsageError(`${problem}. Nothing was changed.`);
   const engine = await import('../provision/engine.js');
-  const pending = items.filter((i) => i.action === 'create' || i.action === 'update');
+  const pending = items.filter((i) => i.action === 'create' || i.action === 'update' || i.action === 'remove');
   const foreign = items.filter((i) => i.action === 'foreign');
 
   if (!out.json) out.log(`\nPlan for stack ${argv.name} in ${ctx.account.region} (account ${ctx.account.accountId}):\n${resourceTable(out, items, PLAN_LABELS, (c) => `${c.field}: ${formatValue(c.live)} -> ${formatValue(c.desired)}`)}\n\n`);
@@ -127,7 +128,7 @@ async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
 
   if (!argv.dryRun) {
     await engine.apply(ctx, observed, items, (item, run) =>
-      out.step(`${item.action === 'create' ? 'Creating' : 'Updating'} ${item.kind} ${item.name}`, run));
+      out.step(`${{ create: 'Creating', update: 'Updating', remove: 'Removing' }[item.action as 'create' | 'update' | 'remove']} ${item.kind} ${item.name}`, run));
   }
 
   const restApiId = ctx.ids.restApiId;
@@ -149,7 +150,7 @@ async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
     },
     () => {
       if (argv.dryRun) return `Dry run: ${pending.length} of ${plural(items.length, 'resource')} would change; nothing was changed.`;
-      const lines = [pending.length ? `Stack ${argv.name} is up: ${plural(pending.length, 'resource')} created or repaired.` : `Stack ${argv.name} is up to date: nothing to change.`];
+      const lines = [pending.length ? `Stack ${argv.name} is up: ${plural(pending.length, 'resource')} created, repaired or removed.` : `Stack ${argv.name} is up to date: nothing to change.`];
       if (invokeUrl) {
         lines.push('', table([
           ['Invoke URL', invokeUrl],

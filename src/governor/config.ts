@@ -132,3 +132,13 @@ export function describeChange(change: LastChange): string {
   if (change.cause === 'backlog') return `raised by ${change.to - change.from} at ${at}: ${change.figure ?? 0} waiting, no throttling, every slot busy`;
   return `set to ${change.to} at ${at}: within 2 and the ceiling`;
 }
+
+/** What the schedule sends the worker once a minute: which mapping to govern (the settings are in its tags). */
+export interface GovernorEvent {
+  'bq-governor': { mapping: string };
+}
+
+export const governorEvent = (mappingUuid: string): GovernorEvent => ({ 'bq-governor': { mapping: mappingUuid } });
+
+export const isGovernorEvent = (event: unknown): event is GovernorEvent =>
+  !!event && typeof event === 'object' && typeof (event as Partial<GovernorEvent>)['bq-governor']?.mapping === 'string';

@@ -1,5 +1,5 @@
 import { describeChange, type GovernorConfig, type GovernorMarks } from './config.js';
-import { budgetStatus, type BudgetStatus, type TickOutcome } from './tick.js';
+import { budgetStatus, type BudgetStatus } from './tick.js';
 
 /** `status --json`'s `governor`, the same on both targets: null where a feature is off. */
 export interface GovernorReport {
@@ -16,6 +16,3 @@ export function governorReport(config: GovernorConfig | undefined, mapping: { co
     budget: config?.budget ? { ...budgetStatus(config.budget, spentToday, mapping.marks, now), ...(config.price ? { price: config.price } : {}) } : null,
   };
 }
-
-/** The log line of a tick that changed something, the same JSON from the AWS worker and the local stack. */
-export const governorLogLine = (outcome: TickOutcome) => JSON.stringify({ level: 'info', message: 'governor', ...outcome });

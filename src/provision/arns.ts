@@ -107,3 +107,12 @@ export function modelStatements(ctx: Ctx, modelId: string, access?: ModelAccess)
     },
   ];
 }
+
+/** The governor's schedule group (tagged for the stack) and the schedule in it. */
+export function scheduleGroupArn(at: ArnScope) {
+  return `arn:${at.account.partition}:scheduler:${at.account.region}:${at.account.accountId}:schedule-group/${at.names.scheduleGroup}`;
+}
+
+export function scheduleArn(at: ArnScope) {
+  return `arn:${at.account.partition}:scheduler:${at.account.region}:${at.account.accountId}:schedule/${at.names.scheduleGroup}/${at.names.schedule}`;
+}

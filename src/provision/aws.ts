@@ -6,6 +6,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { partitionOf } from '../contract.js';
@@ -34,6 +35,8 @@ export interface Clients {
   /** The WebSocket API (API Gateway v2). */
   apigatewayv2: ApiGatewayV2Client;
   dynamodb: DynamoDBClient;
+  /** The governor's schedule (EventBridge Scheduler). */
+  scheduler: SchedulerClient;
   sts: STSClient;
 }
 
@@ -67,6 +70,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     apigateway: lazy('apigateway', () => new APIGatewayClient(config)),
     apigatewayv2: lazy('apigatewayv2', () => new ApiGatewayV2Client(config)),
     dynamodb: lazy('dynamodb', () => new DynamoDBClient(config)),
+    scheduler: lazy('scheduler', () => new SchedulerClient(config)),
     sts: lazy('sts', () => new STSClient(config)),
   }) as Clients;
 }

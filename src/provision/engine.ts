@@ -12,7 +12,9 @@ import { deadLetterQueue, requestsQueue, resultsQueue } from './queue.js';
 import { restApi } from './rest-api.js';
 import { resultsTable } from './results-table.js';
 import { withRetry } from './retry.js';
-import { apiRole, workerRole } from './role.js';
+import { apiRole, schedulerRole, workerRole } from './role.js';
+import { governorRolePolicy } from './governor-policy.js';
+import { schedule } from './schedule.js';
 import { missingTags, pick, runPuts } from './diff.js';
 import { Change, type Ctx, type Ids, type Live, type Resource, type StackOptions, type WorkerCode } from './types.js';
 import { usagePlan } from './usage-plan.js';
@@ -33,6 +35,10 @@ export const RESOURCES: Resource<any>[] = [
   logGroup,
   workerFunction,
   eventSourceMapping,
+  // The governor's (--autopilot, --budget), there only while it is on: after the mapping it steers.
+  governorRolePolicy,
+  schedulerRole,
+  schedule,
   restApi,
   apiKey,
   usagePlan,
@@ -120,7 +126,8 @@ function learn(ctx: Ctx, ids: Partial<Ids> | undefined) {
   Object.assign(ctx.ids.queueUrls, queueUrls);
 }
 
-export type Action = 'create' | 'update' | 'unchanged' | 'foreign';
+/** remove: a resource of ours that the settings no longer call for (the governor's, once it is off). */
+export type Action = 'create' | 'update' | 'unchanged' | 'foreign' | 'remove';
 
 export interface PlanItem {
   key: string;
@@ -142,21 +149,24 @@ function checkTagRoom(ctx: Ctx, observed: Observed[]) {
   }
 }
 
+/** The plan, in dependency order; a resource the settings do not call for is in it only to be removed. */
 export async function plan(ctx: Ctx, observed: Observed[]): Promise<PlanItem[]> {
   checkTagRoom(ctx, observed);
-  return Promise.all(observed.map(async ({ resource, live, owned }) => {
+  const items = await Promise.all(observed.map(async ({ resource, live, owned }): Promise<PlanItem | undefined> => {
     const base = { key: resource.key, kind: resource.kind, name: resource.name(ctx) };
+    if (resource.wanted && !resource.wanted(ctx)) return live && owned ? { ...base, action: 'remove', changes: [] } : undefined;
     if (!live) return { ...base, action: 'create' as const, changes: [] };
     if (!owned) return { ...base, action: 'foreign' as const, changes: [] };
     const changes = await changesOf(ctx, resource, live);
     return { ...base, action: changes.length ? 'update' as const : 'unchanged' as const, changes };
   }));
+  return items.filter((item): item is PlanItem => item !== undefined);
 }
 
 /** What differs on a live resource of ours, each with its put: its duplicates first, then its own fields, then the tags it lacks. */
 async function changesOf<L extends Live>(ctx: Ctx, resource: Resource<L>, live: L): Promise<Change[]> {
   const duplicates = live.duplicates ?? [];
-  const missing = missingTags(ctx.tags, live.tags);
+  const missing = resource.untaggable ? {} : missingTags(ctx.tags, live.tags);
   return [
     ...(duplicates.length ? [new Change('duplicates', duplicates, [], async () => {
       for (const id of duplicates) await resource.removeDuplicate!(ctx, id);
@@ -172,9 +182,11 @@ export type StepRunner = (item: PlanItem, run: () => Promise<void>) => Promise<v
 export async function apply(ctx: Ctx, observed: Observed[], items: PlanItem[], step: StepRunner): Promise<void> {
   const foreign = items.filter((i) => i.action === 'foreign');
   if (foreign.length) throw foreignError(foreign, ctx.stack);
-  for (const [i, item] of items.entries()) {
-    if (item.action === 'create') await step(item, () => createOrAdopt(ctx, observed[i]!.resource));
+  for (const item of items) {
+    const { resource, live } = observed.find((o) => o.resource.key === item.key)!;
+    if (item.action === 'create') await step(item, () => createOrAdopt(ctx, resource));
     if (item.action === 'update') await step(item, () => runPuts(item.changes));
+    if (item.action === 'remove') await step(item, () => resource.remove(ctx, live!));
   }
 }
 

@@ -5,6 +5,7 @@ import {
   ListEventSourceMappingsCommand,
   ListTagsCommand,
   TagResourceCommand,
+  UntagResourceCommand,
   UpdateEventSourceMappingCommand,
   type EventSourceMappingConfiguration,
 } from '@aws-sdk/client-lambda';
@@ -15,6 +16,8 @@ import { waitFor } from '../waiter.js';
 import { change, orMissing } from './diff.js';
 import { RULES } from './retry.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
+import { governorConfig, settingsFromTags, settingTagChanges, settingTags } from '../governor/config.js';
+import { AUTOPILOT } from '../governor/autopilot.js';
 
 export interface MappingLive extends Live {
   config: EventSourceMappingConfiguration;
@@ -22,30 +25,49 @@ export interface MappingLive extends Live {
 
 export const STABLE_STATES = new Set(['Enabled', 'Disabled']);
 
-/** Batch size 1 and no batching window: each invocation makes one model call, so the mapping's
- * maximum concurrency is the bound on model calls in flight. */
-function desired(ctx: Ctx) {
+/**
+ * Batch size 1 and no batching window: each invocation makes one model call, so the mapping's
+ * maximum concurrency is the bound on model calls in flight. With autopilot the governor moves it
+ * between 2 and the ceiling (`--concurrency`): `up` starts it at the ceiling and afterwards only
+ * brings it within those bounds.
+ */
+function desired(ctx: Ctx, live?: EventSourceMappingConfiguration) {
+  const ceiling = ctx.settings.concurrency;
+  const current = live?.ScalingConfig?.MaximumConcurrency;
+  const concurrency = ctx.settings.autopilot && current !== undefined ? Math.min(Math.max(current, AUTOPILOT.minimum), ceiling) : ceiling;
   return {
     BatchSize: BATCH_SIZE,
     MaximumBatchingWindowInSeconds: 0,
     FunctionResponseTypes: ['ReportBatchItemFailures'] as const,
-    ScalingConfig: { MaximumConcurrency: ctx.settings.concurrency },
+    ScalingConfig: { MaximumConcurrency: concurrency },
   };
 }
 
+const arnOf = (ctx: Ctx, config: EventSourceMappingConfiguration) => config.EventSourceMappingArn ?? mappingArn(ctx, config.UUID!);
+
 /** The settings that differ, all set by one UpdateEventSourceMapping. */
-function changes(ctx: Ctx, config: EventSourceMappingConfiguration): Change[] {
-  const want = desired(ctx);
+function changes(ctx: Ctx, config: EventSourceMappingConfiguration, tags: Record<string, string>): Change[] {
+  const want = desired(ctx, config);
   const UUID = config.UUID!;
   const put = async () => {
     await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new UpdateEventSourceMappingCommand({
       UUID,
-      ...desired(ctx),
+      ...want,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     })));
     await waitForStableMapping(ctx, UUID);
   };
+  // The governor's settings live in the mapping's tags, beside the marks it writes there itself.
+  const governor = settingTagChanges(tags, governorConfig(ctx.settings));
+  const retag = async () => {
+    const Resource = arnOf(ctx, config);
+    if (Object.keys(governor.set).length) await ctx.clients.lambda.send(new TagResourceCommand({ Resource, Tags: governor.set }));
+    if (governor.remove.length) await ctx.clients.lambda.send(new UntagResourceCommand({ Resource, TagKeys: governor.remove }));
+  };
+  const governorLive = Object.fromEntries([...Object.keys(governor.set), ...governor.remove].map((key) => [key, tags[key]]));
+  const governorWanted = { ...governor.set, ...Object.fromEntries(governor.remove.map((key) => [key, undefined])) };
   return [
+    ...change('governor tags', governorLive, governorWanted, retag),
     ...change('BatchSize', config.BatchSize, want.BatchSize, put),
     ...change('MaximumBatchingWindowInSeconds', config.MaximumBatchingWindowInSeconds ?? 0, want.MaximumBatchingWindowInSeconds, put),
     ...change('FunctionResponseTypes', config.FunctionResponseTypes, want.FunctionResponseTypes, put),
@@ -93,8 +115,9 @@ export const eventSourceMapping: Resource<MappingLive> = {
     return config && tags ? { config, tags } : undefined;
   },
   ownedWith: ['requests-queue', 'function'],
-  liveSettings: (live) => (live.config.ScalingConfig?.MaximumConcurrency ? { concurrency: live.config.ScalingConfig.MaximumConcurrency } : {}),
-  diff: (ctx, live) => changes(ctx, live.config),
+  ids: (_ctx, live) => ({ mappingUuid: live.config.UUID }),
+  liveSettings: (live) => settingsFromTags(live.tags, live.config.ScalingConfig?.MaximumConcurrency),
+  diff: (ctx, live) => changes(ctx, live.config, live.tags),
   async create(ctx) {
     const { UUID } = await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new CreateEventSourceMappingCommand({
       EventSourceArn: queueArn(ctx, ctx.names.requestsQueue),
@@ -102,10 +125,10 @@ export const eventSourceMapping: Resource<MappingLive> = {
       Enabled: true,
       ...desired(ctx),
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      Tags: ctx.tags,
+      Tags: { ...ctx.tags, ...settingTags(governorConfig(ctx.settings)) },
     })));
     await waitForStableMapping(ctx, UUID!);
-    return {};
+    return { mappingUuid: UUID };
   },
   // Lambda allows one mapping per queue and function: a retried or interrupted create that went
   // through answers ResourceConflictException.
@@ -115,7 +138,7 @@ export const eventSourceMapping: Resource<MappingLive> = {
   },
   // An untagged mapping owned through both of its ends gets the stack's tags, so later reads find it by them.
   async tag(ctx, live, tags) {
-    await ctx.clients.lambda.send(new TagResourceCommand({ Resource: live.config.EventSourceMappingArn ?? mappingArn(ctx, live.config.UUID!), Tags: tags }));
+    await ctx.clients.lambda.send(new TagResourceCommand({ Resource: arnOf(ctx, live.config), Tags: tags }));
   },
   async remove(ctx, live) {
     const UUID = live.config.UUID!;

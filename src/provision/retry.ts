@@ -77,6 +77,15 @@ export const RULES = {
     firstDelayMs: 1_000,
     maxDelayMs: 10_000,
   },
+  // EventBridge Scheduler checks the role's trust when a schedule is created or updated: a role made
+  // a moment ago answers this until IAM has propagated it (aws-sdk-js-v3 issue 6494 quotes the text).
+  schedulerRolePropagation: {
+    matches: (err: unknown) => errorName(err) === 'ValidationException' && /execution role you provide must allow/i.test(errorMessage(err)),
+    reason: 'EventBridge Scheduler cannot assume the new role yet (IAM propagation)',
+    maxWaitMs: 5 * 60_000,
+    firstDelayMs: 2_000,
+    maxDelayMs: 20_000,
+  },
   apiThrottled: {
     matches: named('TooManyRequestsException'),
     reason: 'API Gateway is rate-limiting control-plane calls',

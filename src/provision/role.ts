@@ -14,9 +14,10 @@ import {
 } from '@aws-sdk/client-iam';
 import { IAM_PATH } from '../contract.js';
 import { errorName } from '../errors.js';
-import { connectionsArn, logGroupArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
+import { connectionsArn, functionArn, logGroupArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
 import { change, orMissing, sameDocument, tagList } from './diff.js';
 import type { Ctx, Live, Resource } from './types.js';
+import { governorConfig } from '../governor/config.js';
 
 export const INLINE_POLICY_NAME = 'bedrock-queue';
 
@@ -30,12 +31,18 @@ interface RoleSpec {
   name: (ctx: Ctx) => string;
   service: string;
   policy: (ctx: Ctx, live?: RoleLive) => unknown;
+  /** Only services acting for this account may assume it (a confused-deputy guard). */
+  sameAccountOnly?: true;
+  wanted?: (ctx: Ctx) => boolean;
 }
 
-function trustPolicy(service: string) {
+function trustPolicy(ctx: Ctx, spec: RoleSpec) {
   return {
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
+    Statement: [{
+      Effect: 'Allow', Principal: { Service: spec.service }, Action: 'sts:AssumeRole',
+      ...(spec.sameAccountOnly ? { Condition: { StringEquals: { 'aws:SourceAccount': ctx.account.accountId } } } : {}),
+    }],
   };
 }
 
@@ -70,9 +77,10 @@ function roleResource(spec: RoleSpec): Resource<RoleLive> {
     kind: 'IAM role',
     name: spec.name,
     read: (ctx) => readRole(ctx, spec.name(ctx)),
+    ...(spec.wanted ? { wanted: spec.wanted } : {}),
     diff(ctx, live) {
       const RoleName = spec.name(ctx);
-      const trust = trustPolicy(spec.service);
+      const trust = trustPolicy(ctx, spec);
       const policy = spec.policy(ctx, live);
       return [
         ...change('trust policy', live.trust, trust, async () => {
@@ -87,7 +95,7 @@ function roleResource(spec: RoleSpec): Resource<RoleLive> {
       await ctx.clients.iam.send(new CreateRoleCommand({
         RoleName,
         Path: IAM_PATH,
-        AssumeRolePolicyDocument: JSON.stringify(trustPolicy(spec.service)),
+        AssumeRolePolicyDocument: JSON.stringify(trustPolicy(ctx, spec)),
         Description: `bedrock-queue stack ${ctx.stack}`,
         Tags: tagList(ctx.tags),
       }));
@@ -166,5 +174,14 @@ export function workerRolePolicy(ctx: Ctx, live?: RoleLive) {
   ]);
 }
 
+/** The schedule's role: it may invoke the worker, and nothing else. */
+export function schedulerRolePolicy(ctx: Ctx) {
+  return document([{ Sid: 'InvokeWorker', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: functionArn(ctx) }]);
+}
+
 export const apiRole = roleResource({ key: 'api-role', name: (ctx) => ctx.names.apiRole, service: 'apigateway.amazonaws.com', policy: apiRolePolicy });
 export const workerRole = roleResource({ key: 'worker-role', name: (ctx) => ctx.names.workerRole, service: 'lambda.amazonaws.com', policy: workerRolePolicy });
+export const schedulerRole = roleResource({
+  key: 'scheduler-role', name: (ctx) => ctx.names.schedulerRole, service: 'scheduler.amazonaws.com', policy: schedulerRolePolicy,
+  sameAccountOnly: true, wanted: (ctx) => governorConfig(ctx.settings) !== undefined,
+});

@@ -17,6 +17,8 @@ export interface Ids {
   restApiId?: string;
   websocketApiId?: string;
   apiKeyId?: string;
+  /** The event source mapping's UUID: the governor changes that mapping, and no other. */
+  mappingUuid?: string;
 }
 
 /** What the model preflight learned: the exact ARNs the worker's policy grants InvokeModel on. */
@@ -108,4 +110,8 @@ export interface Resource<L extends Live = Live> {
   removeDuplicate?: (ctx: Ctx, id: string) => Promise<void>;
   /** Also ours, without the stack tag, when the resources with these keys are all ours. */
   ownedWith?: string[];
+  /** It carries no tags of its own (an inline policy): the engine neither checks nor adds them. */
+  untaggable?: true;
+  /** Whether the settings call for it (absent: always). One not called for is removed by `up` if it is there. */
+  wanted?: (ctx: Ctx) => boolean;
 }

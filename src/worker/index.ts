@@ -6,7 +6,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { WORKER_RESERVE_MS, type ResultRecord } from '../contract.js';
+import { WORKER_ENV, WORKER_RESERVE_MS, type ResultRecord } from '../contract.js';
 import { readConfig, type WorkerConfig } from './config.js';
 import { claimsToGiveBack, endBatch, planBatch, toPublish } from './decide.js';
 import { claimRequest, readListeners, releaseClaim } from './claim.js';
@@ -16,6 +16,8 @@ import { storeResults } from './store.js';
 import { pushResults, type Delivery } from './push.js';
 import { deltaPoster } from './stream.js';
 import { connectionOf, processRecord, queuedAtOf, requestIdOf, throttlesOf, type Outcome } from './record.js';
+import { isGovernorEvent, type GovernorEvent } from '../governor/config.js';
+import type { GovernorClients } from './governor.js';
 
 const keepAlive = new HttpAgent({ keepAlive: true });
 const keepAliveTls = new HttpsAgent({ keepAlive: true });
@@ -108,11 +110,36 @@ async function pushToListeners(endpoint: string, outcomes: Outcome[], deliveries
   if (tally.gone || tally.failed) writeLogLine({ level: tally.failed ? 'warn' : 'info', message: 'push', ...tally });
 }
 
+let governorClients: GovernorClients | undefined;
+
+/**
+ * The schedule's tick (--autopilot, --budget), loaded only by the invocations that need it. A tick
+ * that fails is logged, not thrown: Lambda would retry an asynchronous invocation that throws, and
+ * stack late ticks behind the next minute's.
+ */
+async function govern(event: GovernorEvent): Promise<void> {
+  try {
+    const [{ governMapping }, { LambdaClient }, { CloudWatchClient }] = await Promise.all([import('./governor.js'), import('@aws-sdk/client-lambda'), import('@aws-sdk/client-cloudwatch')]);
+    const { stack } = readConfig();
+    if (!stack) throw new Error(`${WORKER_ENV.stackName} is not set: the governor cannot name its stack's metrics`);
+    governorClients ??= { lambda: new LambdaClient({}), cloudwatch: new CloudWatchClient({}), sqs: getClients().sqs };
+    await governMapping(event, stack, governorClients);
+  } catch (err) {
+    writeLogLine({ level: 'error', message: 'governor', error: `${(err as Error).name}: ${(err as Error).message}`, next: 'the next tick, in a minute' });
+  }
+}
+
 /**
  * The Lambda handler: each record ends in a published result, or is reported in batchItemFailures
  * (with a shortened visibility) to be tried again. It never throws: the return value is the only signal.
+ * The governor's event (from its schedule) is the one exception: a tick that fails throws, and is logged.
  */
-export async function handler(event: SQSEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> {
+export async function handler(event: SQSEvent | GovernorEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> {
+  if (isGovernorEvent(event)) {
+    await govern(event);
+    return { batchItemFailures: [] };
+
+  }
   const records = event.Records ?? [];
   let config: WorkerConfig;
   try {

@@ -58,6 +58,8 @@ import { resolveSettings } from '../../src/settings.js';
 import type { Ctx } from '../../src/provision/types.js';
 import type { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
 import { convergedWebSocketApi, mockWebSocketApis, type WebSocketApiState } from './fake-websocket-api.js';
+import { mockScheduler, type ScheduleGroupState } from './fake-scheduler.js';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { ACCEPTED_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, SEND_MESSAGE_TEMPLATE, SQS_REQUEST_PARAMETERS, STORE_ERROR_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
 import { afterEach } from 'vitest';
 import { apply, destroy, observe, openSession, plan } from '../../src/provision/engine.js';
@@ -77,7 +79,7 @@ const queueUrl = (name: string) => `https://sqs.${REGION}.amazonaws.com/${ACCOUN
 const encode = (doc: unknown) => encodeURIComponent(JSON.stringify(doc));
 
 export interface QueueState { attributes: Record<string, string>; tags: Record<string, string> }
-export interface RoleState { path: string; trust: unknown; policy?: unknown; tags: Record<string, string> }
+export interface RoleState { path: string; trust: unknown; policy?: unknown; tags: Record<string, string>; otherPolicies?: Record<string, unknown> }
 
 export interface AccountState {
   queues: Record<string, QueueState>;
@@ -95,12 +97,13 @@ export interface AccountState {
   usagePlans: { id: string; name: string; apiStages: { apiId: string; stage: string }[]; throttle?: { rateLimit: number; burstLimit: number }; tags: Record<string, string>; keyIds: string[] }[];
   tables: Record<string, TableState>;
   websocketApis: WebSocketApiState[];
+  scheduleGroups: Record<string, ScheduleGroupState>;
 }
 
 export interface TableState { billingMode: string; status: string; ttl?: { status: string; attribute: string }; tags: Record<string, string> }
 
 export function emptyAccount(): AccountState {
-  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [], tables: {}, websocketApis: [] };
+  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [], tables: {}, websocketApis: [], scheduleGroups: {} };
 }
 
 const WORKER_POLICY = {
@@ -243,6 +246,7 @@ export function convergedAccount(): AccountState {
     usagePlans: [{ id: 'plan1', name: 'demo', apiStages: [{ apiId: 'api123', stage: 'prod' }, { apiId: 'ws123', stage: 'prod' }], throttle: { rateLimit: 50, burstLimit: 100 }, tags: { ...TAGS }, keyIds: ['key1'] }],
     tables: { 'demo-results': { billingMode: 'PAY_PER_REQUEST', status: 'ACTIVE', ttl: { status: 'ENABLED', attribute: 'expiresAt' }, tags: { ...TAGS } } },
     websocketApis: [convergedWebSocketApi(SHAPE_CONTEXT, 'ws123', TAGS)],
+    scheduleGroups: {},
   };
 }
 
@@ -255,6 +259,7 @@ export type Mocks = {
   apigatewayv2: AwsClientStub<ApiGatewayV2Client>;
   dynamodb: AwsClientStub<DynamoDBClient>;
   sts: AwsClientStub<STSClient>;
+  scheduler: AwsClientStub<SchedulerClient>;
 };
 
 const nameOf = (url?: string) => url!.slice(url!.lastIndexOf('/') + 1);
@@ -274,6 +279,7 @@ export function mockAws(state: AccountState): Mocks {
   const m: Mocks = {
     sqs: mockClient(SQSClient), iam: mockClient(IAMClient), lambda: mockClient(LambdaClient),
     logs: mockClient(CloudWatchLogsClient), apigateway: mockClient(APIGatewayClient), apigatewayv2: mockWebSocketApis(state.websocketApis), dynamodb: mockClient(DynamoDBClient), sts: mockClient(STSClient),
+    scheduler: mockScheduler(state.scheduleGroups),
   };
   m.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/dev` });
 
@@ -296,11 +302,12 @@ export function mockAws(state: AccountState): Mocks {
       Tags: Object.entries(r.tags).map(([Key, Value]) => ({ Key, Value })) } };
   });
   m.iam.on(GetRolePolicyCommand).callsFake((input) => {
-    const policy = state.roles[input.RoleName!]?.policy;
+    const role = state.roles[input.RoleName!];
+    const policy = input.PolicyName === 'bedrock-queue' ? role?.policy : role?.otherPolicies?.[input.PolicyName!];
     if (!policy) throw notFound(NoSuchEntityException, `The role policy with name ${input.PolicyName} cannot be found.`);
     return { RoleName: input.RoleName, PolicyName: input.PolicyName, PolicyDocument: encode(policy) };
   });
-  m.iam.on(ListRolePoliciesCommand).callsFake((input) => ({ PolicyNames: state.roles[input.RoleName!]?.policy ? ['bedrock-queue'] : [] }));
+  m.iam.on(ListRolePoliciesCommand).callsFake((input) => ({ PolicyNames: [...(state.roles[input.RoleName!]?.policy ? ['bedrock-queue'] : []), ...Object.keys(state.roles[input.RoleName!]?.otherPolicies ?? {})] }));
   m.iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
 
   m.logs.on(DescribeLogGroupsCommand).callsFake((input) => ({

@@ -14,7 +14,7 @@ export function expectStatusReport(report: StatusReport, target: 'aws' | 'local'
   expect(typeof report.deployed).toBe('boolean');
   for (const r of report.resources) {
     expect(Object.keys(r).sort()).toEqual(['changes', 'kind', 'name', 'state']);
-    expect(['present', 'missing', 'drifted', 'not ours']).toContain(r.state);
+    expect(['present', 'missing', 'drifted', 'not ours', 'left over']).toContain(r.state);
   }
   for (const q of report.queues) expect(Object.keys(q).sort()).toEqual(['delayed', 'inFlight', 'name', 'visible']);
   if (report.queues.length === 3) {

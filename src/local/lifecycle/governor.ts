@@ -1,7 +1,8 @@
 import { governorConfig, type GovernorMarks } from '../../governor/config.js';
 import { NONE, spent, utcDay } from '../../governor/budget.js';
 import { governorTick, type GovernorHost, type TickOutcome, type TokensUsed } from '../../governor/tick.js';
-import { governorLogLine, governorReport, type GovernorReport } from '../../governor/report.js';
+import { governorReport, type GovernorReport } from '../../governor/report.js';
+import { governorLog } from '../../worker/governor.js';
 import type { MappingEmulator } from '../services/mapping.js';
 import type { MetricsRecorder } from '../services/metrics-recorder.js';
 import type { LocalGovernorMemory, LocalSettings } from './settings.js';
@@ -17,6 +18,7 @@ export interface LocalGovernorDeps {
   settings: () => LocalSettings;
   keep: (change: (now: LocalSettings) => Partial<LocalSettings>) => Promise<void>;
   log: (line: string) => void;
+  stack: string;
 }
 
 /**
@@ -96,7 +98,7 @@ export class LocalGovernor {
     if (settings.budget !== NONE && (saved?.inputTokens !== tokens.inputTokens || saved.outputTokens !== tokens.outputTokens)) {
       await deps.keep((s) => ({ governor: { marks: {}, ...s.governor, tokens: { day: utcDay(now), ...tokens } } }));
     }
-    if (outcome.changed) deps.log(governorLogLine(outcome));
+    if (outcome.changed) deps.log(JSON.stringify(governorLog(outcome, deps.stack, now)));
     return outcome;
   }
 

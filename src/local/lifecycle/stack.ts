@@ -183,7 +183,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     await options.settingsChanged?.(current);
   };
   const governor = new LocalGovernor({
-    mapping, metrics, settings: () => current, keep, log: (line) => process.stderr.write(`${line}\n`),
+    mapping, metrics, settings: () => current, keep, stack: options.stack, log: (line) => process.stderr.write(`${line}\n`),
     backlog: () => sqsServer.service.queues.get(ctx.names.requestsQueue)?.counts().visible ?? 0,
   });
 
