@@ -124,7 +124,7 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
   const { ctx } = session;
   const { queueReports } = await import('../operate/busy-queues.js');
   const mappingLive = observed.find((o) => o.resource.key === 'event-source-mapping' && o.live)?.live as
-    { config: { State?: string; ScalingConfig?: { MaximumConcurrency?: number }; BatchSize?: number } } | undefined;
+    { tags: Record<string, string>; config: { State?: string; ScalingConfig?: { MaximumConcurrency?: number }; BatchSize?: number } } | undefined;
   const anyPresent = items.some((i) => i.action !== 'create');
   const { restApiId, websocketApiId } = ctx.ids;
   const websocketUrl = websocketApiId ? websocketUrlOf(ctx.account.region, websocketApiId, ctx.emulatorEndpoint) : undefined;
@@ -146,6 +146,10 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
     } } : {}),
   };
   if (anyPresent) Object.assign(report, await cloudWatchMetrics(session, argv, report.mapping?.maximumConcurrency));
+  if (mappingLive) {
+    const { readGovernor } = await import('../operate/governor.js');
+    report.governor = await readGovernor(ctx, { tags: mappingLive.tags, concurrency: mappingLive.config.ScalingConfig?.MaximumConcurrency });
+  }
   report.calls = callStats(session);
 
   out.result(report, () => {

@@ -1,5 +1,5 @@
 import { STACK_TAG, resourceNames } from '../contract.js';
-import { apiGatewayPathArn, foundationModelArn, functionArn, inferenceProfileArn, logGroupArn, mappingArn, queueArn, roleArn, tableArn } from './arns.js';
+import { apiGatewayPathArn, foundationModelArn, functionArn, inferenceProfileArn, logGroupArn, mappingArn, queueArn, roleArn, scheduleArn, scheduleGroupArn, tableArn } from './arns.js';
 
 /**
  * Every AWS call the CLI makes (on AWS: up, status, down and the operator commands), with the IAM
@@ -30,11 +30,14 @@ function resources(scope: PolicyScope) {
     consumedQueues: [names.resultsQueue, names.deadLetterQueue].map(queue),
     deadLetterQueue: [queue(names.deadLetterQueue)],
     requestsQueue: [queue(names.requestsQueue)],
-    roles: [names.apiRole, names.workerRole].map(role),
+    roles: [names.apiRole, names.workerRole, names.schedulerRole].map(role),
     // IAM authorizes GetRole of a role that does not exist yet by its name alone, without a path.
-    roleLookups: [names.apiRole, names.workerRole].flatMap((n) => [role(n), roleArn(at, n, '/')]),
+    roleLookups: [names.apiRole, names.workerRole, names.schedulerRole].flatMap((n) => [role(n), roleArn(at, n, '/')]),
     workerRole: [role(names.workerRole)],
     apiRole: [role(names.apiRole)],
+    schedulerRole: [role(names.schedulerRole)],
+    scheduleGroup: [scheduleGroupArn(at)],
+    schedule: [scheduleArn(at)],
     function: [functionArn(at)],
     newMapping: ['*'],
     mappings: [mappingArn(at, '*')],
@@ -72,6 +75,7 @@ function conditions(scope: PolicyScope) {
     taggedResource: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: scope.stack } },
     passedToLambda: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
     passedToApiGateway: { StringEquals: { 'iam:PassedToService': 'apigateway.amazonaws.com' } },
+    passedToScheduler: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
   };
 }
 
@@ -85,6 +89,7 @@ const CONDITION_OF: Partial<Record<On, When>> = {
   apiItems: 'taggedResource',
   workerRole: 'passedToLambda',
   apiRole: 'passedToApiGateway',
+  schedulerRole: 'passedToScheduler',
 };
 
 export interface Permission {
@@ -113,6 +118,7 @@ export const PERMISSIONS: Permission[] = [
   { calls: sqs('StartMessageMoveTask'), action: 'sqs:SendMessage', on: 'requestsQueue', because: 'a message move task sends to its destination with the caller\'s permissions' },
 
   { calls: ['iam:GetRole'], action: 'iam:GetRole', on: 'roleLookups' },
+  { calls: ['iam:GetRolePolicy'], action: 'iam:GetRolePolicy', on: 'roleLookups', because: 'the governor\'s policy is read beside its role, which may not exist yet: IAM then knows the role by its name alone' },
   ...['GetRolePolicy', 'CreateRole', 'TagRole', 'PutRolePolicy', 'UpdateAssumeRolePolicy', 'ListRolePolicies', 'ListAttachedRolePolicies', 'DeleteRolePolicy', 'DetachRolePolicy', 'DeleteRole']
     .map((c): Permission => ({ calls: [`iam:${c}`], action: `iam:${c}`, on: 'roles' })),
   { calls: ['iam:CreateRole'], action: 'iam:TagRole', on: 'roles', because: 'CreateRole with tags needs iam:TagRole' },
@@ -134,6 +140,7 @@ export const PERMISSIONS: Permission[] = [
   ...['GetEventSourceMapping', 'UpdateEventSourceMapping', 'DeleteEventSourceMapping']
     .map((c): Permission => ({ calls: [`lambda:${c}`], action: `lambda:${c}`, on: 'mappings' })),
   { calls: ['lambda:ListTags'], action: 'lambda:ListTags', on: 'mappingTags', because: 'a mapping is ours by its own tags' },
+  ...['TagResource', 'UntagResource'].map((c): Permission => ({ calls: [`lambda:${c}`], action: `lambda:${c}`, on: 'mappingTags' })),
   { calls: ['lambda:CreateEventSourceMapping'], action: 'lambda:TagResource', on: 'mappingTags', because: 'tagging a mapping on create needs lambda:TagResource on event-source-mapping ARNs (Lambda guide, "Using tags on event source mappings")' },
 
   { calls: apigw('GetRestApis', 'GetResources', 'GetModels', 'GetRequestValidators', 'GetGatewayResponses', 'GetStage', 'GetApiKeys', 'GetApiKey', 'GetUsagePlans', 'GetUsagePlan', 'GetUsagePlanKeys'), action: 'apigateway:GET', on: 'apiRead' },
@@ -165,6 +172,14 @@ export const PERMISSIONS: Permission[] = [
   // GetMetricData has no resource types: IAM scopes it by action alone (status, top).
   { calls: ['cloudwatch:GetMetricData'], action: 'cloudwatch:GetMetricData', on: 'any' },
 
+  // The governor's schedule (--autopilot, --budget): its group carries the tags, the schedule runs as the scheduler role.
+  ...['GetScheduleGroup', 'CreateScheduleGroup', 'DeleteScheduleGroup', 'TagResource', 'ListTagsForResource']
+    .map((c): Permission => ({ calls: [`scheduler:${c}`], action: `scheduler:${c}`, on: 'scheduleGroup' })),
+  { calls: ['scheduler:CreateScheduleGroup'], action: 'scheduler:TagResource', on: 'scheduleGroup', because: 'CreateScheduleGroup with tags needs scheduler:TagResource' },
+  ...['GetSchedule', 'CreateSchedule', 'UpdateSchedule', 'DeleteSchedule']
+    .map((c): Permission => ({ calls: [`scheduler:${c}`], action: `scheduler:${c}`, on: 'schedule' })),
+  { calls: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'], action: 'iam:PassRole', on: 'schedulerRole', because: 'the schedule invokes the worker as the scheduler role' },
+
   { calls: ['bedrock:GetInferenceProfile'], action: 'bedrock:GetInferenceProfile', on: 'models' },
   { calls: ['bedrock:GetFoundationModel'], action: 'bedrock:GetFoundationModel', on: 'models' },
   { calls: ['bedrock:GetFoundationModelAvailability'], action: 'bedrock:GetFoundationModelAvailability', on: 'any' },
@@ -175,9 +190,10 @@ export const UNAUTHORIZED_CALLS = ['sts:GetCallerIdentity'];
 
 const SIDS: Record<On, string> = {
   any: 'ListAndCreateUnscoped', queues: 'Queues', consumedQueues: 'ReadResults', deadLetterQueue: 'Redrive', requestsQueue: 'RedriveDestination',
-  roles: 'Roles', roleLookups: 'FindRoles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
+  roles: 'Roles', roleLookups: 'FindRoles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', schedulerRole: 'PassSchedulerRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
   mappings: 'EventSourceMapping', mappingTags: 'EventSourceMappingTags', logGroup: 'Logs',
   apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiUntagged: 'ApiUntaggedParts', websocketParts: 'WebSocketApiParts', apiTags: 'ApiTags', resultsTable: 'ResultsStore', models: 'ModelCheck',
+  scheduleGroup: 'GovernorScheduleGroup', schedule: 'GovernorSchedule',
 };
 
 export interface PolicyStatement {
@@ -200,7 +216,7 @@ export const MANAGED_POLICY_MAX_CHARS = 6_144;
  */
 export const POLICY_PARTS = [
   { part: 'pipeline', services: ['sqs', 'iam', 'logs', 'lambda', 'dynamodb'] },
-  { part: 'api', services: ['apigateway', 'cloudwatch', 'bedrock'] },
+  { part: 'api', services: ['apigateway', 'cloudwatch', 'bedrock', 'scheduler'] },
 ] as const;
 
 export type PolicyPart = (typeof POLICY_PARTS)[number]['part'];

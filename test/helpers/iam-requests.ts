@@ -93,6 +93,8 @@ export function iamRequests(recorded: Recorded[], account: string): IamRequest[]
       else if (kind === 'foundation-models') push('bedrock:GetFoundationModel', `arn:aws:bedrock:${region}::foundation-model/${model}`);
       else if (kind === 'foundation-model-availability') push('bedrock:GetFoundationModelAvailability', '*');
       else throw new Error(`iam-requests: unknown Bedrock request ${r.method} ${r.path}`);
+    } else if (r.service === 'scheduler') {
+      schedulerRequests(r, region, account, push);
     } else if (r.service === 'monitoring') {
       // CloudWatch (signing name "monitoring"): GetMetricData has no resource types, so IAM sees "*".
       push(`cloudwatch:${r.operation}`, '*');
@@ -142,7 +144,8 @@ function lambdaRequests(r: Recorded, region: string, account: string, answer: Re
     push(`lambda:${op}`, `arn:aws:lambda:${region}:${account}:event-source-mapping:${uuid}`, { 'lambda:FunctionArn': mappingFunctions.get(uuid) ?? '' });
   } else if (tags) {
     const arn = decodeURIComponent(tags[1]!);
-    push(r.method === 'GET' ? 'lambda:ListTags' : 'lambda:TagResource', arn, r.method === 'GET' ? {} : requestTags(p.Tags as Record<string, string>));
+    const action = { GET: 'lambda:ListTags', POST: 'lambda:TagResource', DELETE: 'lambda:UntagResource' }[r.method as 'GET'];
+    push(action, arn, r.method === 'POST' ? requestTags(p.Tags as Record<string, string>) : {});
   } else {
     throw new Error(`iam-requests: unknown Lambda request ${r.method} ${r.path}`);
   }
@@ -195,5 +198,37 @@ function apiGatewayRequests(r: Recorded, region: string, answer: Record<string, 
   push(`apigateway:${r.method}`, resource, context);
   if (r.method === 'PUT' && /\/integration$/.test(r.path) && r.params.credentials) {
     push('iam:PassRole', String(r.params.credentials), { 'iam:PassedToService': 'apigateway.amazonaws.com' });
+  }
+}
+
+/**
+ * EventBridge Scheduler (REST): schedule groups and their tags by the group's ARN, schedules by
+ * schedule/{group}/{name}; a schedule created or updated passes its role to the service.
+ */
+function schedulerRequests(r: Recorded, region: string, account: string, push: Push) {
+  const p = r.params;
+  const groupArn = (name: string) => `arn:aws:scheduler:${region}:${account}:schedule-group/${name}`;
+  const tagsOf = (list: unknown) => (Array.isArray(list) ? Object.fromEntries((list as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value])) : undefined);
+  const group = /^\/schedule-groups\/([^/]+)$/.exec(r.path);
+  const schedule = /^\/schedules\/([^/]+)$/.exec(r.path);
+  const tags = /^\/tags\/(.+)$/.exec(r.path);
+  if (group) {
+    const arn = groupArn(decodeURIComponent(group[1]!));
+    const op = { GET: 'GetScheduleGroup', POST: 'CreateScheduleGroup', DELETE: 'DeleteScheduleGroup' }[r.method as 'GET'];
+    const created = tagsOf(p.Tags);
+    push(`scheduler:${op}`, arn, op === 'CreateScheduleGroup' ? requestTags(created) : {});
+    if (op === 'CreateScheduleGroup' && created) push('scheduler:TagResource', arn, requestTags(created));
+  } else if (schedule) {
+    const groupName = String(p.GroupName ?? r.query.get('groupName') ?? 'default');
+    const arn = `arn:aws:scheduler:${region}:${account}:schedule/${groupName}/${decodeURIComponent(schedule[1]!)}`;
+    const op = { GET: 'GetSchedule', POST: 'CreateSchedule', PUT: 'UpdateSchedule', DELETE: 'DeleteSchedule' }[r.method as 'GET'];
+    push(`scheduler:${op}`, arn);
+    const role = (p.Target as { RoleArn?: string } | undefined)?.RoleArn;
+    if (role && (op === 'CreateSchedule' || op === 'UpdateSchedule')) push('iam:PassRole', role, { 'iam:PassedToService': 'scheduler.amazonaws.com' });
+  } else if (tags) {
+    const op = { GET: 'ListTagsForResource', POST: 'TagResource', DELETE: 'UntagResource' }[r.method as 'GET'];
+    push(`scheduler:${op}`, decodeURIComponent(tags[1]!), op === 'TagResource' ? requestTags(tagsOf(p.Tags)) : {});
+  } else {
+    throw new Error(`iam-requests: unknown Scheduler request ${r.method} ${r.path}`);
   }
 }

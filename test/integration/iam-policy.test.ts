@@ -9,7 +9,8 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceNames } from '../../src/contract.js';
-import { apiRolePolicy, workerRolePolicy } from '../../src/provision/role.js';
+import { apiRolePolicy, schedulerRolePolicy, workerRolePolicy } from '../../src/provision/role.js';
+import { governorPolicy } from '../../src/provision/governor-policy.js';
 import { MANAGED_POLICY_MAX_CHARS, PERMISSIONS, UNAUTHORIZED_CALLS, operatorPolicies } from '../../src/provision/permissions.js';
 import type { Ctx } from '../../src/provision/types.js';
 import { bedrockControlPlane } from '../helpers/aws-behaviours.js';
@@ -84,6 +85,13 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     await cli('set-concurrency', '20');
     await cli('pause');
     await cli('resume');
+    // The governor: its schedule, role and policy created, the ceiling changed live, then all removed.
+    await cli('up', '--autopilot', '--budget', '5M-tokens/day');
+    await cli('up');
+    await cli('set-concurrency', '16');
+    await cli('status');
+    await cli('up', '--no-autopilot', '--budget', 'none');
+    await cli('up', '--autopilot');
     // A result and a dead letter to read, put there directly (not through the proxy: not the CLI's calls).
     const sqs = new SQSClient({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
     const names = resourceNames('itest');
@@ -109,7 +117,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     const actions = new Set(requests.map((r) => r.action));
     // The WebSocket API's life: created with tags, its parts, deleted.
     expect(requests.filter((r) => r.resource.includes('::/apis')).map((r) => r.call)).toEqual(expect.arrayContaining(['apigateway:POST /v2/apis', 'apigateway:DELETE /v2/apis/' + requests.find((r) => r.call.startsWith('apigateway:DELETE /v2/apis/'))?.call.split('/').pop()]));
-    for (const action of ['iam:CreateRole', 'iam:TagRole', 'iam:PassRole', 'sqs:CreateQueue', 'sqs:TagQueue', 'lambda:CreateFunction', 'lambda:ListTags', 'lambda:CreateEventSourceMapping',
+    for (const action of ['scheduler:CreateScheduleGroup', 'scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:DeleteScheduleGroup', 'lambda:UntagResource', 'iam:CreateRole', 'iam:TagRole', 'iam:PassRole', 'sqs:CreateQueue', 'sqs:TagQueue', 'lambda:CreateFunction', 'lambda:ListTags', 'lambda:CreateEventSourceMapping',
       'lambda:TagResource', 'lambda:UpdateEventSourceMapping', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE', 'sqs:ReceiveMessage', 'sqs:DeleteMessage',
       'sqs:ChangeMessageVisibility', 'bedrock:GetInferenceProfile', 'bedrock:GetFoundationModelAvailability', 'sqs:DeleteQueue', 'iam:DeleteRole']) {
       expect(actions, action).toContain(action);
@@ -134,10 +142,10 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     const other = operatorPolicies({ stack: 'other', region: REGION, account: ACCOUNT, partition: 'aws' }).map((p) => p.PolicyDocument);
     // The same for every stack: listings, API Gateway and Bedrock reads, and what AWS lets no
     // policy scope to a stack: tags of event source mappings (no lambda:FunctionArn on ListTags
-    // and TagResource), the parts of a REST API outside API Gateway's tag inheritance list, and
+    // TagResource and UntagResource), the parts of a REST API outside API Gateway's tag inheritance list, and
     // the parts of a WebSocket API (v2 has no tag inheritance).
     const unscopable = (r: IamRequest) => r.resource === '*' || r.action === 'apigateway:GET' || r.action.startsWith('bedrock:') ||
-      (/^lambda:(ListTags|TagResource)$/.test(r.action) && r.resource.includes(':event-source-mapping:')) || /\/requestvalidators(\/|$)|\/responses\/[^/]+$/.test(r.resource) ||
+      (/^lambda:(ListTags|TagResource|UntagResource)$/.test(r.action) && r.resource.includes(':event-source-mapping:')) || /\/requestvalidators(\/|$)|\/responses\/[^/]+$/.test(r.resource) ||
       /::\/apis\/[^/]+\//.test(r.resource);
     const scoped = requests.filter((r) => !unscopable(r));
     const allowed = (await decisions(other, scoped)).filter((r) => r.decision === 'Allowed');
@@ -147,7 +155,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
 
   it('is the table: every service the CLI called is in it, each call by name where the protocol names it, and every part fits IAM\'s managed policy limit', () => {
     const services = new Set(proxy.recorded.map((r) => r.service));
-    expect([...services].sort()).toEqual(['apigateway', 'bedrock', 'dynamodb', 'iam', 'lambda', 'logs', 'monitoring', 'sqs', 'sts']);
+    expect([...services].sort()).toEqual(['apigateway', 'bedrock', 'dynamodb', 'iam', 'lambda', 'logs', 'monitoring', 'scheduler', 'sqs', 'sts']);
     // JSON and query protocols name the operation (X-Amz-Target, Action=): each must be a call in the table.
     const named = proxy.recorded.filter((r) => !r.operation.includes(' ')).map((r) => `${r.service === 'monitoring' ? 'cloudwatch' : r.service}:${r.operation}`);
     const tabled = new Set([...PERMISSIONS.flatMap((p) => p.calls), ...UNAUTHORIZED_CALLS]);
@@ -156,7 +164,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     // REST protocols (Lambda, API Gateway, Bedrock) name it by method and path: each request's IAM action must be in the table.
     const actions = new Set(PERMISSIONS.map((p) => p.action));
     expect([...new Set(requests.map((r) => r.action))].filter((a) => !actions.has(a))).toEqual([]);
-    expect(new Set(requests.map((r) => r.action.split(':')[0]))).toEqual(new Set(['sqs', 'iam', 'logs', 'lambda', 'apigateway', 'dynamodb', 'cloudwatch', 'bedrock']));
+    expect(new Set(requests.map((r) => r.action.split(':')[0]))).toEqual(new Set(['sqs', 'iam', 'logs', 'lambda', 'apigateway', 'dynamodb', 'cloudwatch', 'bedrock', 'scheduler']));
     for (const part of published) expect(JSON.stringify(part).replace(/\s/g, '').length).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
   });
 });
@@ -207,6 +215,27 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
       req('another log group', 'logs:PutLogEvents', `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/other-worker:log-stream:x`),
     ];
     expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
+  });
+
+  it('lets the worker, as the governor, steer its own mapping and read metrics, and no other mapping; lets the schedule invoke the worker only', async () => {
+    const mapping = `arn:aws:lambda:${REGION}:${ACCOUNT}:event-source-mapping:esm-1`;
+    const policy = governorPolicy({ ...ctx, ids: { ...ctx.ids, mappingUuid: 'esm-1' } } as Ctx) as Policy;
+    const governor = [
+      ...['GetEventSourceMapping', 'UpdateEventSourceMapping'].map((a) => req(a, `lambda:${a}`, mapping, { 'lambda:FunctionArn': `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${names.workerFunction}` })),
+      ...['ListTags', 'TagResource', 'UntagResource'].map((a) => req(`${a} (its settings and marks)`, `lambda:${a}`, mapping)),
+      req('GetMetricData (the last minute, the day\'s tokens)', 'cloudwatch:GetMetricData', '*'),
+    ];
+    expect((await decisions(policy, governor)).filter((r) => r.decision !== 'Allowed').map(describeRequest)).toEqual([]);
+    const beside = [
+      req('another mapping', 'lambda:UpdateEventSourceMapping', `arn:aws:lambda:${REGION}:${ACCOUNT}:event-source-mapping:esm-2`),
+      req('deleting its mapping', 'lambda:DeleteEventSourceMapping', mapping),
+      req('changing its function', 'lambda:UpdateFunctionConfiguration', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${names.workerFunction}`),
+      req('writing metrics', 'cloudwatch:PutMetricData', '*'),
+    ];
+    expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
+    const scheduler = schedulerRolePolicy(ctx) as Policy;
+    expect(await decide(scheduler, req('the tick', 'lambda:InvokeFunction', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${names.workerFunction}`))).toBe('Allowed');
+    expect(await decide(scheduler, req('another function', 'lambda:InvokeFunction', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:other-worker`))).not.toBe('Allowed');
   });
 
   it('lets the API role send to the requests queue and read the results table, and nothing else', async () => {

@@ -2,7 +2,9 @@ import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, ListTa
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SendMessageCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteMethodCommand, APIGatewayClient, GetRestApisCommand, GetResourcesCommand } from '@aws-sdk/client-api-gateway';
 import { ApiGatewayV2Client, DeleteRouteCommand, GetApisCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand } from '@aws-sdk/client-apigatewayv2';
-import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand, ListTagsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { GetScheduleCommand, GetScheduleGroupCommand, ListTagsForResourceCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { GetRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isReadCall } from '../../src/provision/call-log.js';
 import { apply, observe, openSession, plan } from '../../src/provision/engine.js';
@@ -116,6 +118,51 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
 
     await json('down', '--yes');
     expect((await v2.send(new GetApisCommand({}))).Items!.filter((a) => a.Name === 'itest-ws')).toEqual([]);
+  });
+
+  it('the governor: up --autopilot --budget creates its schedule, role and policy; converged up writes nothing; turning both off removes them; down leaves none', async () => {
+    const on = await json('up', '--autopilot', '--concurrency', '32', '--budget', '5M-tokens/day');
+    expect(on.plan.filter((i: { action: string }) => i.action === 'create').map((i: { key: string }) => i.key)).toEqual(expect.arrayContaining(['governor-policy', 'scheduler-role', 'schedule']));
+    const scheduler = client(SchedulerClient);
+    const schedule = await scheduler.send(new GetScheduleCommand({ GroupName: 'itest-governor', Name: 'governor' }));
+    const [mapping] = (await client(LambdaClient).send(new ListEventSourceMappingsCommand({ FunctionName: 'itest-worker' }))).EventSourceMappings!;
+    expect(schedule).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)', State: 'ENABLED',
+      Target: { Arn: expect.stringMatching(/:function:itest-worker$/), RoleArn: expect.stringMatching(/:role\/bedrock-queue\/itest-scheduler$/), Input: JSON.stringify({ 'bq-governor': { mapping: mapping!.UUID } }) },
+    });
+    const group = await scheduler.send(new GetScheduleGroupCommand({ Name: 'itest-governor' }));
+    expect((await scheduler.send(new ListTagsForResourceCommand({ ResourceArn: group.Arn }))).Tags).toEqual([{ Key: 'bedrock-queue:stack', Value: 'itest' }]);
+    const iam = client(IAMClient);
+    const governor = await iam.send(new GetRolePolicyCommand({ RoleName: 'itest-worker', PolicyName: 'bedrock-queue-governor' }));
+    expect(JSON.parse(decodeURIComponent(governor.PolicyDocument!)).Statement[0].Resource).toBe(mapping!.EventSourceMappingArn);
+    const tags = (await client(LambdaClient).send(new ListTagsCommand({ Resource: mapping!.EventSourceMappingArn }))).Tags;
+    expect(tags).toMatchObject({ 'bedrock-queue:autopilot': 'on', 'bedrock-queue:ceiling': '32', 'bedrock-queue:budget': '5000000-tokens/day' });
+
+    // The autopilot moved the concurrency: a plain up leaves it there, and writes nothing.
+    await client(LambdaClient).send(new UpdateEventSourceMappingCommand({ UUID: mapping!.UUID, ScalingConfig: { MaximumConcurrency: 7 } }));
+    const converged = await json('up');
+    expect(converged.calls.mutations).toBe(0);
+    expect(converged.settings).toMatchObject({ autopilot: true, concurrency: 32, budget: '5000000-tokens/day', price: 'none' });
+    const status = await json('status');
+    expectStatusReport(status, 'aws');
+    expect(status.governor).toEqual({
+      autopilot: { enabled: true, concurrency: 7, ceiling: 32, lastChange: null },
+      budget: { limit: 5_000_000, unit: 'tokens', spentToday: 0, paused: false },
+    });
+
+    const off = await json('up', '--no-autopilot', '--budget', 'none');
+    expect(off.plan.filter((i: { action: string }) => i.action === 'remove').map((i: { key: string }) => i.key)).toEqual(['governor-policy', 'scheduler-role', 'schedule']);
+    await expect(scheduler.send(new GetScheduleGroupCommand({ Name: 'itest-governor' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(iam.send(new GetRoleCommand({ RoleName: 'itest-scheduler' }))).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+    expect((await client(LambdaClient).send(new ListEventSourceMappingsCommand({ FunctionName: 'itest-worker' }))).EventSourceMappings![0]!.ScalingConfig).toEqual({ MaximumConcurrency: 32 });
+    const again = await json('up');
+    expect(again.calls.mutations).toBe(0);
+    expect(again.plan.map((i: { key: string }) => i.key)).not.toContain('schedule');
+    expect((await json('status')).governor).toEqual({ autopilot: null, budget: null });
+
+    await json('up', '--autopilot');
+    await json('down', '--yes');
+    await expect(scheduler.send(new GetScheduleGroupCommand({ Name: 'itest-governor' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
   it('runs the model preflight by default, and says to skip it where the endpoint has no Bedrock control plane', async () => {

@@ -1,0 +1,16 @@
+import { spent } from '../governor/budget.js';
+import { tokensToday } from '../governor/cloudwatch.js';
+import { governorConfig, marksFromTags, settingsFromTags } from '../governor/config.js';
+import { governorReport, type GovernorReport } from '../governor/report.js';
+import type { Ctx } from '../provision/types.js';
+
+/**
+ * `status --json`'s `governor` on AWS: its settings and marks from the mapping's tags, the day's
+ * spending from CloudWatch (read only when there is a budget).
+ */
+export async function readGovernor(ctx: Ctx, mapping: { tags: Record<string, string>; concurrency?: number }, now = Date.now()): Promise<GovernorReport> {
+  const settings = settingsFromTags(mapping.tags, mapping.concurrency);
+  const config = governorConfig({ ...settings, concurrency: settings.concurrency ?? mapping.concurrency ?? 0 });
+  const spentToday = config?.budget ? spent(config.budget, await tokensToday(ctx.clients.cloudwatch, ctx.stack, now), config.price) : 0;
+  return governorReport(config, { concurrency: mapping.concurrency ?? 0, marks: marksFromTags(mapping.tags) }, spentToday, now);
+}
