@@ -17,7 +17,7 @@ function cli(args, extraEnv = {}) {
   return { ms: performance.now() - started, stdout: run.stdout, stderr: run.stderr };
 }
 
-function start(name, args = [], extraEnv = {}) {
+export function start(name, args = [], extraEnv = {}) {
   console.error(`bench: starting local stack ${name}`);
   const run = cli(['up', '--local', '--detach', '--json', '--name', name, '--rate-limit', '100000', '--burst-limit', '100000', ...args], extraEnv);
   const state = JSON.parse(readFileSync(join(stateDir, `${name}.json`), 'utf8'));
@@ -71,7 +71,7 @@ async function drainResults(stack, count) {
 const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
 
 /** Queues `count` requests while paused, resumes, and measures how fast results come out. */
-async function backlogRun(stack, count) {
+export async function backlogRun(stack, count) {
   await stack.mapping({ enabled: false });
   await load(stack, count);
   const resumed = Date.now();

@@ -1,0 +1,47 @@
+// The governor's figures (issue 21): goodput and throttled calls per result under one model quota,
+// at a fixed concurrency of 16, a fixed 64 and with the autopilot (ceiling 64), in the same run; and
+// the pipeline's efficiency at a realistic model latency (L = 1 s, N = 32).
+import { backlogRun, start } from './local.mjs';
+
+/**
+ * The quota as on Bedrock, a rolling window, shortened with the tick so that a run takes a minute:
+ * QUOTA calls per WINDOW_S seconds, and a governor tick per window (on AWS: a minute and a minute).
+ * The model answers in LATENCY_MS, so the quota allows QUOTA / WINDOW_S x LATENCY calls in flight.
+ */
+const QUOTA = 20;
+const WINDOW_S = 2;
+const LATENCY_MS = 500;
+const REQUESTS = 600;
+
+async function quotaRun(name, args) {
+  const stack = start(name, ['--model-latency', `${LATENCY_MS}ms`, '--model-rpm', String(QUOTA), '--model-quota-window', `${WINDOW_S}s`, '--governor-interval', `${WINDOW_S}s`, ...args]);
+  const run = await backlogRun(stack, REQUESTS);
+  const status = await stack.status();
+  stack.stop();
+  const perSecond = QUOTA / WINDOW_S;
+  const elapsedS = REQUESTS / run.perSecond;
+  return {
+    ok: run.ok,
+    elapsedS,
+    // As the quota run counts: the first window's allowance is spent at once, the rest at the quota's rate.
+    goodput: (REQUESTS - QUOTA) / elapsedS / perSecond,
+    throttledPerResult: status.modelStats.throttled / run.ok,
+    dlq: status.queues.find((q) => q.name.endsWith('-dlq')).visible,
+    finalConcurrency: status.mapping.concurrency,
+    lastChange: status.governor.autopilot?.lastChange?.reason ?? null,
+  };
+}
+
+export async function measureGovernor() {
+  const fixed16 = await quotaRun('bench-gov-16', ['--concurrency', '16']);
+  const fixed64 = await quotaRun('bench-gov-64', ['--concurrency', '64']);
+  const autopilot = await quotaRun('bench-gov-auto', ['--concurrency', '64', '--autopilot']);
+  const N = 32;
+  const L = 1;
+  const stack = start('bench-gov-efficiency', ['--concurrency', String(N), '--model-latency', `${L * 1000}ms`]);
+  const efficiency = { ...(await backlogRun(stack, 640)), ideal: N / L };
+  stack.stop();
+  return { quota: { calls: QUOTA, windowS: WINDOW_S, latencyMs: LATENCY_MS, requests: REQUESTS, fits: (QUOTA / WINDOW_S) * (LATENCY_MS / 1000) }, fixed16, fixed64, autopilot, efficiency };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(JSON.stringify(await measureGovernor(), null, 2));
