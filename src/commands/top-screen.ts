@@ -1,5 +1,7 @@
 import type { PipelineMetrics } from '../metrics-contract.js';
 import { errorList, formatCount, formatMs, windowLabel } from './metrics-format.js';
+import type { GovernorReport } from '../governor/report.js';
+import { governorRows } from './governor-format.js';
 
 /** What one refresh of `top` shows, from either target. */
 export interface TopSnapshot {
@@ -13,6 +15,7 @@ export interface TopSnapshot {
   metrics: PipelineMetrics;
   /** AWS: when CloudWatch was last read (it has one-minute data, read once a minute). */
   metricsAt: number;
+  governor?: GovernorReport;
 }
 
 export interface ScreenOptions {
@@ -51,6 +54,7 @@ export function renderTop(s: TopSnapshot, options: ScreenOptions): string[] {
   const lines: string[] = [
     `${paint('1', `bedrock-queue top  ${s.stack}`)} (${s.target})  ${clock(s.at)} UTC${options.intervalMs ? `  every ${options.intervalMs / 1000} s` : ''}${options.keys ? `  ${paint('2', 'q quits')}` : ''}`,
     `Model ${s.model ?? '?'}   Concurrency ${concurrency}`,
+    ...governorRows(s.governor).map(([label, text]) => `${label} ${text}`),
     '',
     paint('1', `${pad('Queue', 22)}${padLeft('waiting', 9)}${padLeft('in flight', 11)}${padLeft('delayed', 9)}`),
     ...s.queues.map((q) => `${pad(q.name, 22)}${padLeft(String(q.visible), 9)}${padLeft(String(q.inFlight), 11)}${padLeft(String(q.delayed), 9)}`),

@@ -5,6 +5,7 @@ import type { PipelineMetrics } from '../metrics-contract.js';
 import type { GlobalArgs } from './options.js';
 import { openTarget, orderedQueues } from './session.js';
 import type { TopSnapshot } from './top-screen.js';
+import type { GovernorReport } from '../governor/report.js';
 
 /** CloudWatch has one-minute data: reading it more often costs money and shows nothing new. */
 const CLOUDWATCH_EVERY_MS = 60_000;
@@ -25,6 +26,7 @@ async function localSource(argv: GlobalArgs, windowSeconds: number): Promise<Sna
       mapping: { state: status.mapping.state, limit: status.mapping.concurrency, inFlight: status.mapping.inFlight },
       metrics: summarize(status.metrics, windowSeconds, status.mapping.concurrency),
       metricsAt: at,
+      governor: status.governor,
     };
   };
 }
@@ -34,15 +36,18 @@ async function localSource(argv: GlobalArgs, windowSeconds: number): Promise<Sna
  * attributes and the mapping (four calls), and CloudWatch once a minute (one GetMetricData).
  */
 async function awsSource(argv: GlobalArgs, windowSeconds: number): Promise<SnapshotSource> {
-  const [{ GetQueueAttributesCommand }, { GetEventSourceMappingCommand }, { findMapping }, { queueDepth }, { readCloudWatch }] = await Promise.all([
+  const [{ GetQueueAttributesCommand }, { GetEventSourceMappingCommand }, { findMapping, mappingTags }, { queueDepth }, { readCloudWatch }, { readGovernor }] = await Promise.all([
     import('@aws-sdk/client-sqs'), import('@aws-sdk/client-lambda'), import('../provision/event-source-mapping.js'), import('../provision/queue.js'), import('../client/cloudwatch-metrics.js'),
+    import('../operate/governor.js'),
   ]);
   const target = await openTarget(argv);
   const ctx = await target.context();
   const roles = ['requestsQueue', 'deadLetterQueue', 'resultsQueue'] as const;
   const urls = await Promise.all(roles.map((role) => target.queueUrl(role)));
-  const mappingId = (await findMapping(ctx))?.UUID;
+  const found = await findMapping(ctx);
+  const mappingId = found?.UUID;
   let metrics: PipelineMetrics | undefined;
+  let governor: GovernorReport | undefined;
   let metricsAt = 0;
   return async () => {
     const [queues, mapping] = await Promise.all([
@@ -57,12 +62,16 @@ async function awsSource(argv: GlobalArgs, windowSeconds: number): Promise<Snaps
     if (!metrics || at - metricsAt >= CLOUDWATCH_EVERY_MS) {
       metrics = summarize(await readCloudWatch(ctx.clients.cloudwatch, argv.name, windowSeconds, at), windowSeconds, limit);
       metricsAt = at;
+      // The governor's settings and marks (the mapping's tags) and the day's spending, as often as the metrics.
+      const tags = found && await mappingTags(ctx, found);
+      governor = tags ? await readGovernor(ctx, { tags, concurrency: limit }, at) : undefined;
     }
     return {
       stack: argv.name, target: 'aws', at, model: ctx.settings.model, queues,
       ...(mapping ? { mapping: { state: mapping.State, limit, inFlight: metrics.concurrency.invocationsInFlight } } : {}),
       metrics,
       metricsAt,
+      ...(governor ? { governor } : {}),
     };
   };
 }

@@ -10,6 +10,9 @@ import {
 import { operatorChange } from '../../src/governor/operator.js';
 import { governorReport } from '../../src/governor/report.js';
 import { governorTick, type GovernorChange, type GovernorHost } from '../../src/governor/tick.js';
+import { governorRows } from '../../src/commands/governor-format.js';
+import { renderTop } from '../../src/commands/top-screen.js';
+import { summarize } from '../../src/client/metrics.js';
 
 const NOW = Date.UTC(2026, 11, 3, 10, 2, 30);
 
@@ -141,5 +144,25 @@ describe('set-concurrency, pause and resume with a governor', () => {
       budget: { limit: 1000, unit: 'tokens', spentToday: 250, paused: false },
     });
     expect(governorReport(undefined, { concurrency: 10, marks: {} }, 0, NOW)).toEqual({ autopilot: null, budget: null });
+  });
+});
+
+describe('the governor on screen', () => {
+  it('status and top show the autopilot\'s value, ceiling and last change, and the budget\'s spending and pause', () => {
+    const report = governorReport({ ...autopilot, budget: { limit: 5_000_000, unit: 'tokens' } }, {
+      concurrency: 12, marks: { lastChange: { at: '2026-12-03T10:02:30.000Z', from: 17, to: 12, cause: 'throttled', figure: 0.14 }, budgetPausedOn: '2026-12-03' },
+    }, 5_100_000, NOW);
+    expect(governorRows(report)).toEqual([
+      ['Autopilot', '12 of 50, cut 29% at 10:02 after 14% of calls throttled'],
+      ['Budget', '5,100,000 tokens of 5,000,000 tokens spent today (UTC); consumption paused until 2026-12-04T00:00:00.000Z (bedrock-queue resume overrides it)'],
+    ]);
+    const frame = renderTop({
+      stack: 'demo', target: 'local', at: NOW, queues: [], metricsAt: NOW, governor: report,
+      metrics: summarize({ minutes: [NOW], sums: { resultsOk: [0], resultsError: [0], inputTokens: [0], outputTokens: [0], throttledCalls: [0], attempts: [0] }, endToEndP95: [null],
+        latency: { endToEndLatency: { p50: null, p95: null, p99: null }, modelLatency: { p50: null, p95: null, p99: null } }, errorsByCode: {}, oldestRequestAgeSeconds: null, invocationsInFlight: null }, 60, 12),
+    }, { width: 200, height: 40, color: false });
+    expect(frame[2]).toBe('Autopilot 12 of 50, cut 29% at 10:02 after 14% of calls throttled');
+    expect(frame[3]).toMatch(/^Budget 5,100,000 tokens of 5,000,000 tokens spent today \(UTC\); consumption paused until/);
+    expect(governorRows(governorReport(undefined, { concurrency: 10, marks: {} }, 0, NOW))).toEqual([]);
   });
 });

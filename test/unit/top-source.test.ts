@@ -15,7 +15,7 @@ afterEach(() => {
 });
 
 describe('top on AWS', () => {
-  it('finds the queues and the mapping once, then reads four cheap calls a refresh and CloudWatch once a minute', async () => {
+  it('finds the queues and the mapping once, then reads four cheap calls a refresh, and CloudWatch and the governor\'s tags once a minute', async () => {
     const state = convergedAccount();
     state.queues['demo-requests']!.attributes.ApproximateNumberOfMessages = '120';
     mocks = mockAws(state);
@@ -27,15 +27,19 @@ describe('top on AWS', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const first = await next();
     const firstReads = sentCommands(mocks).slice(setUp);
-    expect(firstReads.sort()).toEqual(['lambda:GetEventSourceMapping', 'sqs:GetQueueAttributes', 'sqs:GetQueueAttributes', 'sqs:GetQueueAttributes']);
+    expect(firstReads.sort()).toEqual(['lambda:GetEventSourceMapping', 'lambda:ListTags', 'sqs:GetQueueAttributes', 'sqs:GetQueueAttributes', 'sqs:GetQueueAttributes']);
     expect(mocks.sqs.commandCalls(GetQueueAttributesCommand).at(-1)!.args[0].input.AttributeNames).toEqual(['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed']);
     expect(cloudwatch.commandCalls(GetMetricDataCommand)).toHaveLength(1);
     expect(first.queues.map((q) => [q.name, q.visible])).toEqual([['demo-requests', 120], ['demo-requests-dlq', 0], ['demo-results', 0]]);
     expect(first.mapping).toEqual({ state: 'Enabled', limit: 10, inFlight: 7 });
     expect(first.metrics.perMinute.ok).toHaveLength(15);
 
+    expect(first.governor).toEqual({ autopilot: null, budget: null });
+
     vi.setSystemTime(Date.now() + 30_000);
+    const beforeSecond = sentCommands(mocks).length;
     const second = await next();
+    expect(sentCommands(mocks).slice(beforeSecond)).toHaveLength(4);
     expect(cloudwatch.commandCalls(GetMetricDataCommand)).toHaveLength(1);
     expect(second.metricsAt).toBe(first.metricsAt);
     vi.setSystemTime(Date.now() + 31_000);
