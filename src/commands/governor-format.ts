@@ -14,3 +14,11 @@ export function governorRows(governor: GovernorReport | undefined): [string, str
   }
   return rows;
 }
+
+/** How `up` states the concurrency and the budget it set: fixed or the autopilot's ceiling, and the budget if any. */
+export function governorSettingRows(settings: { concurrency: number; autopilot: boolean; budget: string; price: string }): [string, string][] {
+  return [
+    ['Concurrency', settings.autopilot ? `autopilot, from 2 to ${settings.concurrency} model calls in flight` : `${settings.concurrency} model calls in flight at most`],
+    ...(settings.budget !== 'none' ? [['Budget', `${settings.budget} (UTC days)${settings.price !== 'none' ? ` at ${settings.price} dollars per million tokens` : ''}`] as [string, string]] : []),
+  ];
+}

@@ -1,5 +1,6 @@
 import { CliError, UsageError } from '../errors.js';
 import { budgetProblem } from '../governor/config.js';
+import { governorSettingRows } from './governor-format.js';
 import { plural, table, type Output } from '../output.js';
 import type { LocalState } from '../local/lifecycle/state.js';
 import type { LocalSettings } from '../local/lifecycle/settings.js';
@@ -38,7 +39,7 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
           ...(state.websocketUrl ? [['WebSocket URL', state.websocketUrl]] : []),
           ['API key', state.apiKey ? `${state.apiKey} (header x-api-key)` : 'not required'],
           ['Model', `${state.model}${model.forwardTo ? ` at ${model.forwardTo}` : ''}${model.latency ? ` (latency ${model.latency})` : ''}`],
-          ['Concurrency', `${running.concurrency} model calls in flight at most${running.paused ? '; paused (bedrock-queue resume --local resumes it)' : ''}`],
+          ...governorSettingRows(running).map(([label, text]): [string, string] => [label, label === 'Concurrency' && running.paused ? `${text}; paused (bedrock-queue resume --local resumes it)` : text]),
         ], ''),
         '',
         'Send a first prompt:',

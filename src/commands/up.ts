@@ -8,6 +8,7 @@ import type { StackOptions } from '../settings.js';
 import { foreignError, UsageError } from '../errors.js';
 import { duration, integerIn, keyValues, numberIn } from '../flag-values.js';
 import { budgetProblem } from '../governor/config.js';
+import { governorSettingRows } from './governor-format.js';
 import { tagProblem, type GlobalArgs } from './options.js';
 import type { UpArgs } from './up-args.js';
 import { callStats, openStack, resourceTable } from './session.js';
@@ -156,7 +157,7 @@ async function run(argv: ArgumentsCamelCase<UpArgs>, out: Output) {
           ['Invoke URL', invokeUrl],
           ...(websocketUrl ? [['WebSocket URL', websocketUrl]] : []),
           ['Model', ctx.settings.model],
-          ['Concurrency', `${ctx.settings.concurrency} model calls in flight at most`],
+          ...governorSettingRows(ctx.settings),
           ['API key', ctx.settings.apiKeyRequired ? `${ctx.ids.apiKeyId} (header x-api-key)` : 'not required'],
         ], ''));
         lines.push('', 'Send a first prompt:');

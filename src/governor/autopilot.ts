@@ -1,7 +1,9 @@
 /**
  * Autopilot concurrency (issue 21): once a minute, the mapping's maximum concurrency moves by the
  * last minute's figures, as TCP finds a link's capacity. Throttling above a threshold cuts it
- * multiplicatively; a backlog with no throttling and every slot busy raises it additively; it
+ * multiplicatively: to what the minute's answers show fits (answers per second times the model's
+ * latency), or by the cut factor when that is unknown; a backlog with no throttling and every slot
+ * busy raises it additively; it
  * never leaves [2, ceiling] (2: the mapping's minimum; the ceiling: `--concurrency`). A pure
  * function, the same for the AWS schedule and the local stack's tick.
  */
@@ -18,11 +20,16 @@ export interface MinuteFigures {
   backlog: number;
   /** The most invocations in flight at once. */
   inFlight: number;
+  /** How long the interval was (s), and its model calls' median latency (ms): with both, a cut goes to what fits. */
+  seconds?: number;
+  modelLatencyMs?: number | null;
 }
 
 export interface AutopilotState {
   concurrency: number;
   ceiling: number;
+  /** Seconds since the autopilot last cut for throttling, if it has. */
+  sinceLastCutSeconds?: number;
 }
 
 export interface Decision {
@@ -48,6 +55,15 @@ export const AUTOPILOT = {
 
 const percent = (share: number) => `${Math.round(share * 100)}%`;
 
+/**
+ * The calls in flight that the quota answered over the interval (Little's law: answers per second
+ * times how long an answer takes). Under throttling the answers are the quota's, so this is what fits.
+ */
+export function callsThatFit(figures: MinuteFigures): number | undefined {
+  if (!figures.seconds || !figures.modelLatencyMs || !figures.results) return undefined;
+  return Math.ceil((figures.results / figures.seconds) * (figures.modelLatencyMs / 1000));
+}
+
 /** The concurrency for the next minute, from this one's figures (undefined: the minute is missing). */
 export function nextConcurrency(state: AutopilotState, figures: MinuteFigures | undefined): Decision {
   const ceiling = Math.max(AUTOPILOT.minimum, state.ceiling);
@@ -59,8 +75,17 @@ export function nextConcurrency(state: AutopilotState, figures: MinuteFigures | 
   const calls = figures.results + figures.throttled;
   const throttledShare = calls ? figures.throttled / calls : 0;
   if (throttledShare > AUTOPILOT.throttleThreshold) {
-    const cut = Math.max(AUTOPILOT.minimum, Math.floor(current * AUTOPILOT.cutFactor));
-    if (cut < current) return { kind: 'cut', concurrency: cut, reason: `cut ${percent(1 - AUTOPILOT.cutFactor)} after ${percent(throttledShare)} of calls throttled`, cause: 'throttled', figure: Math.round(throttledShare * 1000) / 1000 };
+    // A request's throttled calls are counted when it ends, up to an interval later: the interval
+    // after a cut still shows the throttling before it. One cut per two intervals, as TCP cuts once a round trip.
+    if (state.sinceLastCutSeconds !== undefined && figures.seconds && state.sinceLastCutSeconds < 1.5 * figures.seconds) {
+      return { kind: 'hold', concurrency: current, reason: `${percent(throttledShare)} of calls throttled, counted partly before the last cut: holding one interval` };
+    }
+    // To what the answers show fits when that is below the concurrency; else by the cut factor.
+    const fit = callsThatFit(figures);
+    const measured = fit !== undefined && fit < current;
+    const cut = Math.max(AUTOPILOT.minimum, measured ? fit : Math.floor(current * AUTOPILOT.cutFactor));
+    const how = measured ? `cut to ${cut}, what the answers show fits,` : `cut ${percent(1 - AUTOPILOT.cutFactor)}`;
+    if (cut < current) return { kind: 'cut', concurrency: cut, reason: `${how} after ${percent(throttledShare)} of calls throttled`, cause: 'throttled', figure: Math.round(throttledShare * 1000) / 1000 };
     return { kind: 'hold', concurrency: current, reason: `${percent(throttledShare)} of calls throttled, at the minimum already` };
   }
   if (figures.backlog > 0 && figures.throttled === 0 && figures.inFlight >= current) {

@@ -88,7 +88,9 @@ export async function governorTick(host: GovernorHost, config: GovernorConfig | 
 
   let concurrency: TickOutcome['concurrency'] = null;
   if (config?.autopilot) {
-    const decision = nextConcurrency({ concurrency: live.concurrency, ceiling: config.ceiling }, await host.lastInterval(now));
+    const last = marks.lastChange;
+    const sinceLastCutSeconds = last?.cause === 'throttled' ? (now - Date.parse(last.at)) / 1000 : undefined;
+    const decision = nextConcurrency({ concurrency: live.concurrency, ceiling: config.ceiling, ...(sinceLastCutSeconds !== undefined ? { sinceLastCutSeconds } : {}) }, await host.lastInterval(now));
     concurrency = { from: live.concurrency, to: decision.concurrency, reason: decision.reason };
     if (decision.concurrency !== live.concurrency) {
       change.concurrency = decision.concurrency;

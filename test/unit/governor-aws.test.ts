@@ -150,13 +150,25 @@ describe('the worker\'s governor tick on AWS', () => {
     expect([query.StartTime, query.EndTime]).toEqual([new Date(Date.UTC(2026, 11, 3, 10, 4)), new Date(Date.UTC(2026, 11, 3, 10, 5))]);
     expect(query.MetricDataQueries!.map((q) => [q.Id, q.MetricStat!.Metric!.Namespace, q.MetricStat!.Metric!.MetricName, q.MetricStat!.Stat])).toEqual([
       ['resultsOk', 'BedrockQueue', 'ResultsOk', 'Sum'], ['resultsError', 'BedrockQueue', 'ResultsError', 'Sum'], ['throttledCalls', 'BedrockQueue', 'ThrottledCalls', 'Sum'],
-      ['inFlight', 'AWS/Lambda', 'ConcurrentExecutions', 'Maximum'],
+      ['inFlight', 'AWS/Lambda', 'ConcurrentExecutions', 'Maximum'], ['modelLatency', 'BedrockQueue', 'ModelLatency', 'p50'],
     ]);
     expect(sqs.commandCalls(GetQueueAttributesCommand)[0]!.args[0].input).toEqual({ QueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/demo-requests`, AttributeNames: ['ApproximateNumberOfMessages'] });
     expect(lambda.commandCalls(TagResourceCommand).map((c) => c.args[0].input)).toEqual([
       { Resource: MAPPING_ARN, Tags: { 'bedrock-queue:autopilot-last': 'at=2026-12-03T10:05:20.000Z from=20 to=14 cause=throttled figure=0.14' } },
     ]);
     expect(lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input)).toEqual([{ UUID: 'esm-1', ScalingConfig: { MaximumConcurrency: 14 } }]);
+  });
+
+  it('with the minute\'s model latency, cuts straight to what the answers show fits', async () => {
+    mapping({ 'bedrock-queue:autopilot': 'on', 'bedrock-queue:ceiling': '64' }, 64);
+    // 600 answers in the minute at 1.5 s each: 10 a second x 1.5 s = 15 calls in flight fit.
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [
+      { Id: 'resultsOk', Values: [600] }, { Id: 'throttledCalls', Values: [2400] }, { Id: 'inFlight', Values: [64] }, { Id: 'modelLatency', Values: [1500] },
+    ] });
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '5000' } });
+    const outcome = await governMapping({ 'bq-governor': { mapping: 'esm-1' } }, 'demo', clients(), NOW);
+    expect(outcome.concurrency).toEqual({ from: 64, to: 15, reason: 'cut to 15, what the answers show fits, after 80% of calls throttled' });
+    expect(lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input)).toEqual([{ UUID: 'esm-1', ScalingConfig: { MaximumConcurrency: 15 } }]);
   });
 
   it('pauses for a spent budget: the day\'s tokens from midnight UTC, the mark before the mapping stops', async () => {

@@ -3,7 +3,7 @@
  * arithmetic, table-tested. Where they run (the AWS schedule, the local tick) comes next.
  */
 import { describe, expect, it } from 'vitest';
-import { AUTOPILOT, nextConcurrency, type MinuteFigures } from '../../src/governor/autopilot.js';
+import { AUTOPILOT, callsThatFit, nextConcurrency, type MinuteFigures } from '../../src/governor/autopilot.js';
 import { budgetAction, nextUtcDay, parseBudget, parsePrice, spent, utcDay } from '../../src/governor/budget.js';
 
 const minute = (figures: Partial<MinuteFigures>): MinuteFigures => ({ results: 100, throttled: 0, backlog: 0, inFlight: 0, ...figures });
@@ -28,6 +28,30 @@ describe('the autopilot\'s control law', () => {
     const decision = nextConcurrency({ concurrency, ceiling }, figures);
     expect([decision.kind, decision.concurrency]).toEqual([kind, next]);
     expect(decision.reason).not.toBe('');
+  });
+
+  it.each([
+    // [case, concurrency, figures, next]: 60 s, answers, model latency
+    ['cuts straight to what fits: 10 answers a second at 1.5 s', 64, { results: 600, throttled: 2400, seconds: 60, modelLatencyMs: 1500 }, 15],
+    ['just above the quota: one step down, not 30%', 16, { results: 900, throttled: 100, seconds: 60, modelLatencyMs: 1000 }, 15],
+    ['what fits at or above the concurrency: the cut factor instead', 20, { results: 1200, throttled: 300, seconds: 60, modelLatencyMs: 1000 }, 14],
+    ['never below 2', 10, { results: 10, throttled: 90, seconds: 60, modelLatencyMs: 100 }, 2],
+    ['no latency known: the cut factor', 20, { results: 860, throttled: 140, seconds: 60, modelLatencyMs: null }, 14],
+  ] as const)('a cut under throttling %s', (_, concurrency, figures, next) => {
+    expect(nextConcurrency({ concurrency, ceiling: 64 }, minute({ backlog: 1000, inFlight: concurrency, ...figures })).concurrency).toBe(next);
+  });
+
+  it('cuts once per two intervals: the interval after a cut still counts throttling from before it', () => {
+    const throttled = minute({ results: 600, throttled: 400, backlog: 1000, inFlight: 30, seconds: 60, modelLatencyMs: 1000 });
+    expect(nextConcurrency({ concurrency: 30, ceiling: 64, sinceLastCutSeconds: 60 }, throttled)).toMatchObject({ kind: 'hold', concurrency: 30, reason: '40% of calls throttled, counted partly before the last cut: holding one interval' });
+    expect(nextConcurrency({ concurrency: 30, ceiling: 64, sinceLastCutSeconds: 120 }, throttled)).toMatchObject({ kind: 'cut', concurrency: 10 });
+  });
+
+  it('estimates what fits by Little\'s law, and not without its figures', () => {
+    expect(callsThatFit(minute({ results: 600, seconds: 60, modelLatencyMs: 1500 }))).toBe(15);
+    expect(callsThatFit(minute({ results: 601, seconds: 60, modelLatencyMs: 1500 }))).toBe(16);
+    expect(callsThatFit(minute({ results: 600 }))).toBeUndefined();
+    expect(callsThatFit(minute({ results: 0, seconds: 60, modelLatencyMs: 1500 }))).toBeUndefined();
   });
 
   it('holds through a missing minute of data, and says so', () => {

@@ -78,6 +78,9 @@ export class LocalGovernor {
           throttled: counts.throttledCalls - before.counts.throttledCalls,
           backlog: deps.backlog(),
           inFlight: mapping.takePeakInFlight(),
+          seconds: (now - before.at) / 1000,
+          // The median of this minute and the last: the recorder keeps latencies by the minute.
+          modelLatencyMs: metrics.read(120, now).latency.modelLatency.p50,
         };
       },
       tokensToday: async () => this.tokensToday(now),
