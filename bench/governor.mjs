@@ -13,21 +13,36 @@ import { backlogRun, start } from './local.mjs';
 const QUOTA = 150;
 const WINDOW_S = 10;
 const LATENCY_MS = 1000;
-const REQUESTS = 1200;
+const REQUESTS = 1500;
 
-async function quotaRun(name, args) {
+/** Ticks before the steady state is measured: the autopilot's first cut and the interval it holds after it. */
+const SETTLE_TICKS = 3;
+
+export async function quotaRun(name, args) {
   const stack = start(name, ['--model-latency', `${LATENCY_MS}ms`, '--model-rpm', String(QUOTA), '--model-quota-window', `${WINDOW_S}s`, '--governor-interval', `${WINDOW_S}s`, ...args]);
+  // The model's counters once the stack has settled, and when the last request is answered.
+  let settled;
+  const sample = setTimeout(async () => {
+    settled = { at: Date.now(), ...(await stack.status()).modelStats };
+  }, SETTLE_TICKS * WINDOW_S * 1000);
   const run = await backlogRun(stack, REQUESTS);
+  clearTimeout(sample);
+  const ended = Date.now();
   const status = await stack.status();
   stack.stop();
   const perSecond = QUOTA / WINDOW_S;
   const elapsedS = REQUESTS / run.perSecond;
+  const steady = settled && {
+    goodput: (status.modelStats.answered - settled.answered) / ((ended - settled.at) / 1000) / perSecond,
+    throttledPerResult: (status.modelStats.throttled - settled.throttled) / (status.modelStats.answered - settled.answered),
+  };
   return {
     ok: run.ok,
     elapsedS,
     // As the quota run counts: the first window's allowance is spent at once, the rest at the quota's rate.
     goodput: (REQUESTS - QUOTA) / elapsedS / perSecond,
     throttledPerResult: status.modelStats.throttled / run.ok,
+    steady,
     dlq: status.queues.find((q) => q.name.endsWith('-dlq')).visible,
     finalConcurrency: status.mapping.concurrency,
     lastChange: status.governor.autopilot?.lastChange?.reason ?? null,

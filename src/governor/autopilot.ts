@@ -46,7 +46,7 @@ export const AUTOPILOT = {
   /** The mapping's smallest maximum concurrency (Lambda: 2 to 1,000). */
   minimum: 2,
   /** Throttled calls, as a share of the minute's model calls, above which concurrency is cut. */
-  throttleThreshold: 0.05,
+  throttleThreshold: 0.1,
   /** What a cut keeps. */
   cutFactor: 0.7,
   /** What a raise adds. */
@@ -80,11 +80,12 @@ export function nextConcurrency(state: AutopilotState, figures: MinuteFigures | 
     if (state.sinceLastCutSeconds !== undefined && figures.seconds && state.sinceLastCutSeconds < 1.5 * figures.seconds) {
       return { kind: 'hold', concurrency: current, reason: `${percent(throttledShare)} of calls throttled, counted partly before the last cut: holding one interval` };
     }
-    // To what the answers show fits when that is below the concurrency; else by the cut factor.
+    // To what the answers show fits (one less when they show all of it fits: the throttling is at
+    // the margin); by the cut factor when that cannot be measured.
     const fit = callsThatFit(figures);
-    const measured = fit !== undefined && fit < current;
-    const cut = Math.max(AUTOPILOT.minimum, measured ? fit : Math.floor(current * AUTOPILOT.cutFactor));
-    const how = measured ? `cut to ${cut}, what the answers show fits,` : `cut ${percent(1 - AUTOPILOT.cutFactor)}`;
+    const target = fit === undefined ? Math.floor(current * AUTOPILOT.cutFactor) : Math.min(fit, current - 1);
+    const cut = Math.max(AUTOPILOT.minimum, target);
+    const how = fit === undefined ? `cut ${percent(1 - AUTOPILOT.cutFactor)}` : `cut to ${cut}, what the answers show fits,`;
     if (cut < current) return { kind: 'cut', concurrency: cut, reason: `${how} after ${percent(throttledShare)} of calls throttled`, cause: 'throttled', figure: Math.round(throttledShare * 1000) / 1000 };
     return { kind: 'hold', concurrency: current, reason: `${percent(throttledShare)} of calls throttled, at the minimum already` };
   }

@@ -29,12 +29,12 @@ function promptFile(name: string, count: number, prefix: string) {
 }
 
 describe('the governor on the local target', () => {
-  it('autopilot: from a ceiling of 32 under a quota of 20 calls a second, cuts on throttling, answers everything, and set-concurrency sets the ceiling', async () => {
-    // 250 ms a call: the quota allows 5 in flight; the ceiling lets 32 start.
-    const stack = await local('gov-auto', '--autopilot', '--concurrency', '32', '--governor-interval', '1s', '--model-rpm', '20', '--model-quota-window', '1s', '--model-latency', '250ms');
+  it('autopilot: from a ceiling of 64 under a quota of 20 calls a second, cuts on throttling, answers everything, and set-concurrency sets the ceiling', async () => {
+    // 250 ms a call: the quota allows 5 in flight; the ceiling lets 64 start.
+    const stack = await local('gov-auto', '--autopilot', '--concurrency', '64', '--governor-interval', '1s', '--model-rpm', '20', '--model-quota-window', '1s', '--model-latency', '250ms');
     const before = await status(stack);
     expectStatusReport(before, 'local');
-    expect(before.governor).toEqual({ autopilot: { enabled: true, concurrency: 32, ceiling: 32, lastChange: null }, budget: null });
+    expect(before.governor).toEqual({ autopilot: { enabled: true, concurrency: 64, ceiling: 64, lastChange: null }, budget: null });
 
     expect((await cli('send', '--local', '--name', stack.name, '--file', promptFile('auto', 240, 'autopilot'))).code).toBe(0);
     const seen: number[] = [];
@@ -46,7 +46,7 @@ describe('the governor on the local target', () => {
     }, 30_000);
     const cut = (await status(stack)).governor!.autopilot!;
     expect(cut.lastChange).toMatchObject({ reason: expect.stringMatching(/^(cut \d+% at \d\d:\d\d after \d+% of calls throttled|raised by 2 at \d\d:\d\d: \d+ waiting, no throttling, every slot busy)$/) });
-    expect(Math.max(...seen)).toBeLessThanOrEqual(32);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(64);
 
     const results = await collectResults(stack, 240, 90_000);
     expect(Object.values(results).filter((r) => r.status === 'ok')).toHaveLength(240);
@@ -69,8 +69,8 @@ describe('the governor on the local target', () => {
     expect(paused.mapping).toMatchObject({ state: 'Disabled', paused: true });
     expect(paused.governor!.budget).toMatchObject({ limit: 220, unit: 'tokens', spentToday: answered * 11, paused: true, resumesAt: expect.stringMatching(/T00:00:00\.000Z$/) });
     expect(answered).toBeGreaterThanOrEqual(20);
-    // Overshoot: two ticks of calls (one late tick on a busy machine) plus the two in flight.
-    expect(answered - 20).toBeLessThanOrEqual(2 * 10 + 2);
+    // Overshoot: a tick of calls plus the two in flight, with room for two late ticks on a busy machine.
+    expect(answered - 20).toBeLessThanOrEqual(3 * 10 + 2);
     const waiting = paused.queues.find((q) => q.name === `${stack.name}-requests`)!;
     expect(waiting.visible + waiting.inFlight + waiting.delayed).toBe(100 - answered);
     await new Promise((r) => setTimeout(r, 2000));

@@ -14,7 +14,7 @@ describe('the autopilot\'s control law', () => {
     ['throttling over the threshold cuts by 30%', 20, 50, minute({ throttled: 14, results: 86, backlog: 500, inFlight: 20 }), 'cut', 14],
     ['a cut never goes below 2', 2, 50, minute({ throttled: 50, results: 50 }), 'hold', 2],
     ['a cut from 3 stops at 2', 3, 50, minute({ throttled: 50, results: 50 }), 'cut', 2],
-    ['throttling at the threshold holds', 20, 50, minute({ throttled: 5, results: 95, backlog: 500, inFlight: 20 }), 'hold', 20],
+    ['throttling at the threshold holds', 20, 50, minute({ throttled: 10, results: 90, backlog: 500, inFlight: 20 }), 'hold', 20],
     ['a backlog, no throttling and every slot busy raise by 2', 20, 50, minute({ backlog: 500, inFlight: 20 }), 'raise', 22],
     ['a raise stops at the ceiling', 49, 50, minute({ backlog: 500, inFlight: 49 }), 'raise', 50],
     ['at the ceiling it holds', 50, 50, minute({ backlog: 500, inFlight: 50 }), 'hold', 50],
@@ -33,8 +33,8 @@ describe('the autopilot\'s control law', () => {
   it.each([
     // [case, concurrency, figures, next]: 60 s, answers, model latency
     ['cuts straight to what fits: 10 answers a second at 1.5 s', 64, { results: 600, throttled: 2400, seconds: 60, modelLatencyMs: 1500 }, 15],
-    ['just above the quota: one step down, not 30%', 16, { results: 900, throttled: 100, seconds: 60, modelLatencyMs: 1000 }, 15],
-    ['what fits at or above the concurrency: the cut factor instead', 20, { results: 1200, throttled: 300, seconds: 60, modelLatencyMs: 1000 }, 14],
+    ['just above the quota: one step down, not 30%', 16, { results: 900, throttled: 150, seconds: 60, modelLatencyMs: 1000 }, 15],
+    ['all of it fits by the answers: throttling at the margin, one less', 20, { results: 1200, throttled: 300, seconds: 60, modelLatencyMs: 1000 }, 19],
     ['never below 2', 10, { results: 10, throttled: 90, seconds: 60, modelLatencyMs: 100 }, 2],
     ['no latency known: the cut factor', 20, { results: 860, throttled: 140, seconds: 60, modelLatencyMs: null }, 14],
   ] as const)('a cut under throttling %s', (_, concurrency, figures, next) => {
