@@ -1,7 +1,8 @@
 // Builds the CLI (dist/cli.mjs, with the AWS SDK bundled and code-split, so that it loads only in
 // the commands that call AWS), the client for applications (dist/client.mjs, `bedrock-queue/client`,
 // with its types in dist/types)
-// and the worker bundle that `up` zips for Lambda (dist/worker/index.mjs, SDK included).
+// and the worker bundle that `up` zips for Lambda (dist/worker/index.mjs, SDK included but for the
+// governor's two clients, which the Lambda runtime provides).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -43,6 +44,10 @@ await build({
   entryPoints: ['src/worker/index.ts'],
   outfile: 'dist/worker/index.mjs',
   bundle: true,
+  // The governor's Lambda and CloudWatch clients are the runtime's (every Node.js runtime of Lambda
+  // has SDK v3), imported only by the schedule's tick: the zip and a request's cold start do not
+  // carry them. Locally they resolve from the package's node_modules.
+  external: ['@aws-sdk/client-lambda', '@aws-sdk/client-cloudwatch'],
   minify: true,
   format: 'esm',
   platform: 'node',

@@ -1,4 +1,4 @@
-import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient, MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { METRICS, METRICS_NAMESPACE, METRIC_DIMENSIONS, MINUTE_MS, minuteOf, type MetricKey } from '../metrics-contract.js';
 import { utcDay } from './budget.js';
 import type { TokensUsed } from './tick.js';
@@ -9,7 +9,9 @@ const stackMetric = (stack: string, key: MetricKey, period: number, Stat = 'Sum'
   MetricStat: { Metric: { Namespace: METRICS_NAMESPACE, MetricName: METRICS[key].name, Dimensions: [{ Name: METRIC_DIMENSIONS.stack, Value: stack }] }, Period: period, Stat },
 });
 
+/** Imported when called: the worker's bundle leaves the CloudWatch client to the Lambda runtime, for the governor's tick alone. */
 async function read(cloudwatch: CloudWatchClient, queries: MetricDataQuery[], start: number, end: number): Promise<Map<string, number | undefined>> {
+  const { GetMetricDataCommand } = await import('@aws-sdk/client-cloudwatch');
   const { MetricDataResults = [] } = await cloudwatch.send(new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: new Date(start), EndTime: new Date(end) }));
   return new Map(MetricDataResults.map((r) => [r.Id!, r.Values?.length ? r.Values.reduce((a, b) => a + b, 0) : undefined]));
 }

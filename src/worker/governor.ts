@@ -1,7 +1,5 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import {
-  GetEventSourceMappingCommand, LambdaClient, ListTagsCommand, TagResourceCommand, UntagResourceCommand, UpdateEventSourceMappingCommand,
-} from '@aws-sdk/client-lambda';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { lastMinute, tokensToday } from '../governor/cloudwatch.js';
 import { governorConfig, marksFromTags, marksToTags, settingsFromTags, type GovernorEvent } from '../governor/config.js';
@@ -24,6 +22,8 @@ const RUNNING = new Set(['Enabled', 'Enabling', 'Updating', 'Creating']);
  * logged and thrown: the next minute's tick tries again.
  */
 export async function governMapping(event: GovernorEvent, stack: string, clients: GovernorClients, now = Date.now()): Promise<TickOutcome> {
+  // The runtime's client (the bundle leaves it out: only this tick uses it).
+  const { GetEventSourceMappingCommand, ListTagsCommand, TagResourceCommand, UntagResourceCommand, UpdateEventSourceMappingCommand } = await import('@aws-sdk/client-lambda');
   const UUID = event['bq-governor'].mapping;
   const mapping = await clients.lambda.send(new GetEventSourceMappingCommand({ UUID }));
   const arn = mapping.EventSourceMappingArn!;

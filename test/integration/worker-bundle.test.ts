@@ -2,6 +2,10 @@ import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/cli
 import { fileURLToPath } from 'node:url';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateEventSourceMappingCommand, CreateFunctionCommand, GetEventSourceMappingCommand, LambdaClient, ListTagsCommand, TagResourceCommand } from '@aws-sdk/client-lambda';
+import { TEST_CODE } from '../helpers/fake-aws.js';
 import { runNode } from '../helpers/cli.js';
 import { startConverseServer, type ConverseServer } from '../helpers/converse-server.js';
 import { requireMoto, startMoto, type Moto } from '../helpers/moto.js';
@@ -75,5 +79,32 @@ describe.runIf(hasMoto)('the built worker bundle (dist/worker/index.mjs)', () =>
     const third = await runBundle({ ...env, TEST_EVENT: JSON.stringify(event) });
     expect(third.stdout).toContain('RESULT {"batchItemFailures":[]}');
     expect(model.calls).toHaveLength(1);
+  });
+
+  it('answers the schedule\'s governor event with the Lambda and CloudWatch clients it leaves to the runtime (here, node_modules): a spent budget pauses its mapping', async () => {
+    const config = { region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const { QueueUrl } = await new SQSClient(config).send(new CreateQueueCommand({ QueueName: 'gov-requests' }));
+    const iam = new IAMClient(config);
+    const role = await iam.send(new CreateRoleCommand({ RoleName: 'gov-worker', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
+    const lambda = new LambdaClient(config);
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'gov-worker', Runtime: 'nodejs22.x', Role: role.Role!.Arn, Handler: 'index.handler', Code: { ZipFile: TEST_CODE.zip } }));
+    const mapping = await lambda.send(new CreateEventSourceMappingCommand({
+      FunctionName: 'gov-worker', EventSourceArn: `arn:aws:sqs:us-east-1:123456789012:gov-requests`, BatchSize: 1,
+    }));
+    await lambda.send(new TagResourceCommand({ Resource: mapping.EventSourceMappingArn!, Tags: { 'bedrock-queue:budget': '100-tokens/day' } }));
+    await new CloudWatchClient(config).send(new PutMetricDataCommand({ Namespace: 'BedrockQueue', MetricData: [
+      { MetricName: 'InputTokens', Dimensions: [{ Name: 'Stack', Value: 'gov' }], Value: 60, Unit: 'Count', Timestamp: new Date() },
+      { MetricName: 'OutputTokens', Dimensions: [{ Name: 'Stack', Value: 'gov' }], Value: 50, Unit: 'Count', Timestamp: new Date() },
+    ] }));
+    const env = {
+      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_ENDPOINT_URL: moto.endpoint,
+      BQ_STACK_NAME: 'gov', BQ_RESULTS_QUEUE_URL: QueueUrl!, BQ_MODEL_ID: 'global.anthropic.claude-sonnet-4-6', BQ_RESULTS_TABLE: 'gov-results',
+    };
+    const run = await runBundle({ ...env, TEST_EVENT: JSON.stringify({ 'bq-governor': { mapping: mapping.UUID } }) });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('"message":"governor"');
+    expect(run.stdout).toContain('"action":"pause"');
+    expect((await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.UUID }))).State).toBe('Disabled');
+    expect((await lambda.send(new ListTagsCommand({ Resource: mapping.EventSourceMappingArn! }))).Tags).toMatchObject({ 'bedrock-queue:budget-paused': new Date().toISOString().slice(0, 10) });
   });
 });
