@@ -3,6 +3,7 @@ import { tokensToday } from '../governor/cloudwatch.js';
 import { governorConfig, marksFromTags, settingsFromTags } from '../governor/config.js';
 import { governorReport, type GovernorReport } from '../governor/report.js';
 import type { Ctx } from '../provision/types.js';
+import { describeError } from '../errors.js';
 
 /**
  * `status --json`'s `governor` on AWS: its settings and marks from the mapping's tags, the day's
@@ -11,6 +12,9 @@ import type { Ctx } from '../provision/types.js';
 export async function readGovernor(ctx: Ctx, mapping: { tags: Record<string, string>; concurrency?: number }, now = Date.now()): Promise<GovernorReport> {
   const settings = settingsFromTags(mapping.tags, mapping.concurrency);
   const config = governorConfig({ ...settings, concurrency: settings.concurrency ?? mapping.concurrency ?? 0 });
-  const spentToday = config?.budget ? spent(config.budget, await tokensToday(ctx.clients.cloudwatch, ctx.stack, now), config.price) : 0;
+  // A CloudWatch that cannot be read (a missing cloudwatch:GetMetricData) leaves the spending unknown, said, not fatal.
+  const spentToday = config?.budget
+    ? await tokensToday(ctx.clients.cloudwatch, ctx.stack, now).then((tokens) => spent(config.budget!, tokens, config.price), (err: unknown) => ({ error: describeError(err) }))
+    : 0;
   return governorReport(config, { concurrency: mapping.concurrency ?? 0, marks: marksFromTags(mapping.tags) }, spentToday, now);
 }

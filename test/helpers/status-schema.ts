@@ -31,7 +31,7 @@ export function expectStatusReport(report: StatusReport, target: 'aws' | 'local'
     expect(Object.keys(report.governor).sort()).toEqual(['autopilot', 'budget']);
     const { autopilot, budget } = report.governor;
     if (autopilot) expect(Object.keys(autopilot).sort()).toEqual(['ceiling', 'concurrency', 'enabled', 'lastChange']);
-    if (budget) expect(Object.keys(budget).filter((k) => !['resumesAt', 'price'].includes(k)).sort()).toEqual(['limit', 'paused', 'spentToday', 'unit']);
+    if (budget) expect(Object.keys(budget).filter((k) => !['resumesAt', 'price', 'spentError'].includes(k)).sort()).toEqual(['limit', 'paused', 'spentToday', 'unit']);
   }
   if (target === 'local' && report.deployed) expect(report).toHaveProperty('governor');
   if (report.metrics) {

@@ -15,6 +15,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { governMapping } from '../../src/worker/governor.js';
 import { ACCOUNT, REGION, TAGS, convergedAccount, emptyAccount, mocksPerTest, mutatingCommands, runDown, runUp, session, type AccountState } from '../helpers/fake-aws.js';
 import { changeMapping } from '../../src/operate/mapping.js';
+import { readGovernor } from '../../src/operate/governor.js';
+import { governorRows } from '../../src/commands/governor-format.js';
 
 const prepare = mocksPerTest();
 const MAPPING_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:event-source-mapping:esm-1`;
@@ -235,5 +237,24 @@ describe('set-concurrency and resume on AWS with the governor on', () => {
     expect(m.lambda.commandCalls(UntagResourceCommand).map((c) => c.args[0].input)).toEqual([{ Resource: MAPPING_ARN, TagKeys: ['bedrock-queue:budget-paused'] }]);
     const order = mutatingCommands(m);
     expect(order.indexOf('lambda:TagResource')).toBeLessThan(order.indexOf('lambda:UpdateEventSourceMapping'));
+  });
+});
+
+describe('status of a budget on AWS', () => {
+  it('reads the day\'s tokens from CloudWatch, and when CloudWatch refuses, says the spending is unknown and why, instead of failing', async () => {
+    prepare(convergedAccount());
+    const { ctx } = await session();
+    const cloudwatch = mockClient(CloudWatchClient);
+    try {
+      const tags = { ...TAGS, 'bedrock-queue:budget': '1000-tokens/day' };
+      cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'inputTokens', Values: [300] }, { Id: 'outputTokens', Values: [100] }] });
+      expect((await readGovernor(ctx, { tags, concurrency: 10 })).budget).toEqual({ limit: 1000, unit: 'tokens', spentToday: 400, paused: false });
+      cloudwatch.on(GetMetricDataCommand).rejects(Object.assign(new Error('User: arn:aws:iam::123456789012:user/dev is not authorized to perform: cloudwatch:GetMetricData'), { name: 'AccessDenied' }));
+      const refused = (await readGovernor(ctx, { tags, concurrency: 10 })).budget!;
+      expect(refused).toMatchObject({ limit: 1000, spentToday: null, spentError: expect.stringContaining('cloudwatch:GetMetricData') });
+      expect(governorRows({ autopilot: null, budget: refused })[0]![1]).toMatch(/^1,000 tokens a day; today's spending unknown \(.*cloudwatch:GetMetricData/);
+    } finally {
+      cloudwatch.restore();
+    }
   });
 });

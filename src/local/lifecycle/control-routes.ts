@@ -61,8 +61,9 @@ export function controlRoutes(deps: ControlDeps) {
         paused: after.state === 'Disabled',
         governor: { ...now.governor, marks: change.marks, ...(now.autopilot ? { concurrency: after.concurrency } : {}) },
       }));
-      const describe = (s: typeof before) => ({ state: s.state, concurrency: s.concurrency, ...(settings.autopilot ? { ceiling: change.ceiling ?? settings.concurrency } : {}) });
-      reply(200, { before: { ...describe(before), ...(settings.autopilot ? { ceiling: settings.concurrency } : {}) }, after: describe(after), ...(change.note ? { note: change.note } : {}) });
+      // With autopilot, the ceiling before and after (set-concurrency changes it).
+      const describe = (s: typeof before, ceiling: number) => ({ state: s.state, concurrency: s.concurrency, ...(settings.autopilot ? { ceiling } : {}) });
+      reply(200, { before: describe(before, settings.concurrency), after: describe(after, change.ceiling ?? settings.concurrency), ...(change.note ? { note: change.note } : {}) });
     } else if (route === 'POST model' && modelServer) {
       const body = await readJson(req);
       const change = {

@@ -53,7 +53,7 @@ export class LocalGovernor {
     return this.deps.settings().governor ?? { marks: {} };
   }
 
-  tokensToday(now: number): TokensUsed {
+  private tokensToday(now: number): TokensUsed {
     const today = utcDay(now);
     const sinceMidnight = (now - Date.parse(`${today}T00:00:00Z`)) / 1000;
     const { sums } = this.deps.metrics.read(Math.max(60, sinceMidnight), now);
@@ -62,8 +62,7 @@ export class LocalGovernor {
     return { inputTokens: base.inputTokens + total(sums.inputTokens), outputTokens: base.outputTokens + total(sums.outputTokens) };
   }
 
-  /** One tick now; the timer calls it, and tests may too. */
-  async tick(now = Date.now()): Promise<TickOutcome> {
+  private async tick(now = Date.now()): Promise<TickOutcome> {
     const { deps } = this;
     const { mapping, metrics } = deps;
     const host: GovernorHost = {
