@@ -26,6 +26,10 @@ await build({
   // node_modules, which keeps --help near plain node; the SDK's chunks load only in the commands
   // that call AWS. ora and ws stay external (loaded only where used; ws by the local stack).
   external: ['ora', 'ws'],
+  // The SDK's ES modules (its packages' "module"), not its CommonJS "main": a code-split chunk of a
+  // CommonJS package answers import() with its default export alone, and the commands that load
+  // a client when they need it (top, status's governor) destructure named exports.
+  mainFields: ['module', 'main'],
   // Some SDK dependencies are CommonJS and call require(); give the ES module one.
   banner: { js: "import { createRequire as __bqRequire } from 'node:module'; const require = __bqRequire(import.meta.url);" },
   plugins: [{

@@ -150,6 +150,11 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
       budget: { limit: 5_000_000, unit: 'tokens', spentToday: 0, paused: false },
     });
 
+    // top, from the built CLI (its SDK clients are loaded when it starts), shows the same.
+    const top = await json('top', '--once');
+    expect(top.governor).toEqual(status.governor);
+    expect(top.mapping).toMatchObject({ limit: 7 });
+
     const off = await json('up', '--no-autopilot', '--budget', 'none');
     expect(off.plan.filter((i: { action: string }) => i.action === 'remove').map((i: { key: string }) => i.key)).toEqual(['governor-policy', 'scheduler-role', 'schedule']);
     await expect(scheduler.send(new GetScheduleGroupCommand({ Name: 'itest-governor' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
