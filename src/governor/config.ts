@@ -42,6 +42,9 @@ export function governorConfig(settings: { autopilot: boolean; concurrency: numb
   return { autopilot: settings.autopilot, ceiling: settings.concurrency, ...(budget ? { budget } : {}), ...(price ? { price } : {}) };
 }
 
+/** Whether the settings call for the governor at all (its schedule, role and policy on AWS). */
+export const governorOn = (settings: Parameters<typeof governorConfig>[0]) => governorConfig(settings) !== undefined;
+
 /** Why a budget cannot be kept, or undefined: a budget in dollars needs a price per million tokens. */
 export function budgetProblem(settings: { budget: string; price: string }): string | undefined {
   if (settings.budget === NONE || settings.price !== NONE) return undefined;
@@ -73,6 +76,10 @@ export function settingTags(config: GovernorConfig | undefined): Record<string, 
   };
 }
 
+/** The live tags that hold the governor's settings, and no others. */
+export const liveSettingTags = (tags: Record<string, string>) =>
+  Object.fromEntries(SETTING_TAGS.filter((key) => tags[key] !== undefined).map((key) => [key, tags[key]!]));
+
 /** The setting tags that differ: those to set, and the keys to remove. */
 export function settingTagChanges(live: Record<string, string>, config: GovernorConfig | undefined): { set: Record<string, string>; remove: string[] } {
   const wanted = settingTags(config);
@@ -80,6 +87,12 @@ export function settingTagChanges(live: Record<string, string>, config: Governor
     set: Object.fromEntries(Object.entries(wanted).filter(([key, value]) => live[key] !== value)),
     remove: SETTING_TAGS.filter((key) => live[key] !== undefined && wanted[key] === undefined),
   };
+}
+
+/** The governor's settings, from the mapping's tags and its concurrency (the ceiling, without autopilot). */
+export function configFromTags(tags: Record<string, string>, mappingConcurrency: number | undefined): GovernorConfig | undefined {
+  const settings = settingsFromTags(tags, mappingConcurrency);
+  return governorConfig({ ...settings, concurrency: settings.concurrency ?? mappingConcurrency ?? 0 });
 }
 
 /** The governor's settings as the mapping's tags hold them (the concurrency: the mapping's, without autopilot). */

@@ -1,6 +1,6 @@
 import { spent } from '../governor/budget.js';
 import { tokensToday } from '../governor/cloudwatch.js';
-import { governorConfig, marksFromTags, settingsFromTags } from '../governor/config.js';
+import { configFromTags, marksFromTags } from '../governor/config.js';
 import { governorReport, type GovernorReport } from '../governor/report.js';
 import type { Ctx } from '../provision/types.js';
 import { describeError } from '../errors.js';
@@ -10,8 +10,7 @@ import { describeError } from '../errors.js';
  * spending from CloudWatch (read only when there is a budget).
  */
 export async function readGovernor(ctx: Ctx, mapping: { tags: Record<string, string>; concurrency?: number }, now = Date.now()): Promise<GovernorReport> {
-  const settings = settingsFromTags(mapping.tags, mapping.concurrency);
-  const config = governorConfig({ ...settings, concurrency: settings.concurrency ?? mapping.concurrency ?? 0 });
+  const config = configFromTags(mapping.tags, mapping.concurrency);
   // A CloudWatch that cannot be read (a missing cloudwatch:GetMetricData) leaves the spending unknown, said, not fatal.
   const spentToday = config?.budget
     ? await tokensToday(ctx.clients.cloudwatch, ctx.stack, now).then((tokens) => spent(config.budget!, tokens, config.price), (err: unknown) => ({ error: describeError(err) }))

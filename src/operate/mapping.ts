@@ -1,12 +1,12 @@
-import { GetFunctionCommand, TagResourceCommand, UntagResourceCommand, UpdateEventSourceMappingCommand, type EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
+import { GetFunctionCommand, UpdateEventSourceMappingCommand, type EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
 import { GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { STACK_TAG } from '../contract.js';
 import { CliError, foreignError } from '../errors.js';
 import { orMissing } from '../provision/diff.js';
-import { eventSourceMapping, findMapping, mappingRetry, mappingTags, STABLE_STATES, waitForStableMapping } from '../provision/event-source-mapping.js';
+import { eventSourceMapping, findMapping, mappingRetry, mappingTags, retagMapping, STABLE_STATES, waitForStableMapping } from '../provision/event-source-mapping.js';
 import type { Ctx } from '../provision/types.js';
 import { mappingArn } from '../provision/arns.js';
-import { governorConfig, GOVERNOR_TAGS, marksFromTags, marksToTags, settingsFromTags } from '../governor/config.js';
+import { configFromTags, GOVERNOR_TAGS, marksFromTags, marksToTags } from '../governor/config.js';
 import { operatorChange } from '../governor/operator.js';
 
 /**
@@ -44,12 +44,6 @@ export interface MappingChanged {
 
 const stateOf = (m: EventSourceMappingConfiguration, ceiling?: number): MappingState => ({ state: m.State, concurrency: m.ScalingConfig?.MaximumConcurrency, ...(ceiling ? { ceiling } : {}) });
 
-/** Sets and removes tags of the mapping: its governor's settings and marks. */
-async function retag(ctx: Ctx, arn: string, set: Record<string, string>, remove: string[]) {
-  if (Object.keys(set).length) await ctx.clients.lambda.send(new TagResourceCommand({ Resource: arn, Tags: set }));
-  if (remove.length) await ctx.clients.lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: remove }));
-}
-
 /**
  * Changes the live mapping in place (no redeploy): waits out a transitional state, updates, and
  * waits until it is stable again. Returns the state before and after.
@@ -63,20 +57,19 @@ export async function changeMapping(ctx: Ctx, wanted: MappingChange): Promise<Ma
   if (tags?.[STACK_TAG] !== ctx.stack && !(await bothEndsOurs(ctx))) throw foreignError([{ kind: eventSourceMapping.kind, name: eventSourceMapping.name(ctx) }], ctx.stack);
   const UUID = found.UUID;
   const before = STABLE_STATES.has(found.State ?? '') ? found : await waitForStableMapping(ctx, UUID);
-  const live = settingsFromTags(tags ?? {}, before.ScalingConfig?.MaximumConcurrency);
-  const config = governorConfig({ autopilot: live.autopilot, concurrency: live.concurrency ?? 0, budget: live.budget, price: live.price });
+  const config = configFromTags(tags ?? {}, before.ScalingConfig?.MaximumConcurrency);
   const marks = marksFromTags(tags ?? {});
   const change = operatorChange(config, { concurrency: before.ScalingConfig?.MaximumConcurrency ?? 0, marks }, wanted, Date.now());
   const ceiling = config?.autopilot ? config.ceiling : undefined;
   const arn = found.EventSourceMappingArn ?? mappingArn(ctx, UUID);
-  if (change.ceiling !== undefined && change.ceiling !== ceiling) await retag(ctx, arn, { [GOVERNOR_TAGS.ceiling]: String(change.ceiling) }, []);
+  if (change.ceiling !== undefined && change.ceiling !== ceiling) await retagMapping(ctx, arn, { [GOVERNOR_TAGS.ceiling]: String(change.ceiling) }, []);
   const unchanged = (change.concurrency === undefined || change.concurrency === before.ScalingConfig?.MaximumConcurrency) &&
     (change.enabled === undefined || change.enabled === (before.State === 'Enabled'));
   const afterCeiling = change.ceiling ?? ceiling;
   // The override is marked before the resume: a tick in between must not pause it again.
   if (change.note) {
     const { set, remove } = marksToTags(change.marks);
-    await retag(ctx, arn, set, remove.filter((key) => tags?.[key] !== undefined));
+    await retagMapping(ctx, arn, set, remove.filter((key) => tags?.[key] !== undefined));
   }
   if (!unchanged) {
     await ctx.retry(mappingRetry, () => ctx.clients.lambda.send(new UpdateEventSourceMappingCommand({

@@ -16,7 +16,7 @@ import { waitFor } from '../waiter.js';
 import { change, orMissing } from './diff.js';
 import { RULES } from './retry.js';
 import type { Change, Ctx, Live, Resource } from './types.js';
-import { governorConfig, settingsFromTags, settingTagChanges, settingTags } from '../governor/config.js';
+import { governorConfig, liveSettingTags, settingsFromTags, settingTagChanges, settingTags } from '../governor/config.js';
 import { AUTOPILOT } from '../governor/autopilot.js';
 
 export interface MappingLive extends Live {
@@ -58,21 +58,24 @@ function changes(ctx: Ctx, config: EventSourceMappingConfiguration, tags: Record
     await waitForStableMapping(ctx, UUID);
   };
   // The governor's settings live in the mapping's tags, beside the marks it writes there itself.
-  const governor = settingTagChanges(tags, governorConfig(ctx.settings));
+  const governor = governorConfig(ctx.settings);
   const retag = async () => {
-    const Resource = arnOf(ctx, config);
-    if (Object.keys(governor.set).length) await ctx.clients.lambda.send(new TagResourceCommand({ Resource, Tags: governor.set }));
-    if (governor.remove.length) await ctx.clients.lambda.send(new UntagResourceCommand({ Resource, TagKeys: governor.remove }));
+    const { set, remove } = settingTagChanges(tags, governor);
+    await retagMapping(ctx, arnOf(ctx, config), set, remove);
   };
-  const governorLive = Object.fromEntries([...Object.keys(governor.set), ...governor.remove].map((key) => [key, tags[key]]));
-  const governorWanted = { ...governor.set, ...Object.fromEntries(governor.remove.map((key) => [key, undefined])) };
   return [
-    ...change('governor tags', governorLive, governorWanted, retag),
+    ...change('governor tags', liveSettingTags(tags), settingTags(governor), retag),
     ...change('BatchSize', config.BatchSize, want.BatchSize, put),
     ...change('MaximumBatchingWindowInSeconds', config.MaximumBatchingWindowInSeconds ?? 0, want.MaximumBatchingWindowInSeconds, put),
     ...change('FunctionResponseTypes', config.FunctionResponseTypes, want.FunctionResponseTypes, put),
     ...change('MaximumConcurrency', config.ScalingConfig?.MaximumConcurrency, want.ScalingConfig.MaximumConcurrency, put),
   ];
+}
+
+/** Sets and removes tags of the mapping: the governor's settings (up) and marks (resume). */
+export async function retagMapping(ctx: Ctx, arn: string, set: Record<string, string>, remove: string[]) {
+  if (Object.keys(set).length) await ctx.clients.lambda.send(new TagResourceCommand({ Resource: arn, Tags: set }));
+  if (remove.length) await ctx.clients.lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: remove }));
 }
 
 /** How long a mapping may take to reach Enabled or Disabled after a change. */

@@ -1,5 +1,5 @@
 import { DeleteRolePolicyCommand, GetRolePolicyCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { governorConfig } from '../governor/config.js';
+import { governorOn } from '../governor/config.js';
 import { mappingArn } from './arns.js';
 import { change, orMissing } from './diff.js';
 import type { Ctx, Live, Resource } from './types.js';
@@ -45,7 +45,7 @@ export const governorRolePolicy: Resource<GovernorPolicyLive> = {
   // An inline policy has no tags: it is ours because the role it is in is.
   ownedWith: ['worker-role'],
   untaggable: true,
-  wanted: (ctx) => governorConfig(ctx.settings) !== undefined,
+  wanted: (ctx) => governorOn(ctx.settings),
   // Computed again when put: the mapping's UUID may be learned since the plan.
   diff: (ctx, live) => change('permissions', live.policy, governorPolicy(ctx), async () => void await put(ctx)),
   async create(ctx) {

@@ -17,7 +17,7 @@ import { errorName } from '../errors.js';
 import { connectionsArn, functionArn, logGroupArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
 import { change, orMissing, sameDocument, tagList } from './diff.js';
 import type { Ctx, Live, Resource } from './types.js';
-import { governorConfig } from '../governor/config.js';
+import { governorOn } from '../governor/config.js';
 
 export const INLINE_POLICY_NAME = 'bedrock-queue';
 
@@ -183,5 +183,5 @@ export const apiRole = roleResource({ key: 'api-role', name: (ctx) => ctx.names.
 export const workerRole = roleResource({ key: 'worker-role', name: (ctx) => ctx.names.workerRole, service: 'lambda.amazonaws.com', policy: workerRolePolicy });
 export const schedulerRole = roleResource({
   key: 'scheduler-role', name: (ctx) => ctx.names.schedulerRole, service: 'scheduler.amazonaws.com', policy: schedulerRolePolicy,
-  sameAccountOnly: true, wanted: (ctx) => governorConfig(ctx.settings) !== undefined,
+  sameAccountOnly: true, wanted: (ctx) => governorOn(ctx.settings),
 });

@@ -12,7 +12,7 @@ import {
   type GetScheduleCommandOutput,
 } from '@aws-sdk/client-scheduler';
 import { errorName } from '../errors.js';
-import { governorConfig, governorEvent } from '../governor/config.js';
+import { governorEvent, governorOn } from '../governor/config.js';
 import { waitFor } from '../waiter.js';
 import { functionArn, roleArn, scheduleGroupArn } from './arns.js';
 import { fieldChanges, orMissing, tagList } from './diff.js';
@@ -71,7 +71,7 @@ export const schedule: Resource<ScheduleLive> = {
   key: 'schedule',
   kind: 'EventBridge schedule',
   name: (ctx) => `${ctx.names.scheduleGroup}/${ctx.names.schedule}`,
-  wanted: (ctx) => governorConfig(ctx.settings) !== undefined,
+  wanted: (ctx) => governorOn(ctx.settings),
   async read(ctx) {
     const group = await orMissing(ctx.clients.scheduler.send(new GetScheduleGroupCommand({ Name: ctx.names.scheduleGroup })));
     if (!group) return undefined;

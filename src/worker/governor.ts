@@ -2,7 +2,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { lastMinute, tokensToday } from '../governor/cloudwatch.js';
-import { governorConfig, marksFromTags, marksToTags, settingsFromTags, type GovernorEvent } from '../governor/config.js';
+import { configFromTags, marksFromTags, marksToTags, type GovernorEvent } from '../governor/config.js';
 import { governorTick, type GovernorHost, type TickOutcome } from '../governor/tick.js';
 import { queueUrlOf } from './publish.js';
 import { emfDocument, writeLogLine } from './metrics.js';
@@ -29,8 +29,7 @@ export async function governMapping(event: GovernorEvent, stack: string, clients
   const arn = mapping.EventSourceMappingArn!;
   const { Tags: tags = {} } = await clients.lambda.send(new ListTagsCommand({ Resource: arn }));
   const concurrency = mapping.ScalingConfig?.MaximumConcurrency ?? 0;
-  const settings = settingsFromTags(tags, concurrency);
-  const config = governorConfig({ ...settings, concurrency: settings.concurrency ?? concurrency });
+  const config = configFromTags(tags, concurrency);
   const functionName = mapping.FunctionArn!.split(':')[6]!;
   const host: GovernorHost = {
     mapping: async () => ({ enabled: RUNNING.has(mapping.State ?? ''), concurrency, marks: marksFromTags(tags) }),

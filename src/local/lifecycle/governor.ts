@@ -65,6 +65,9 @@ export class LocalGovernor {
   private async tick(now = Date.now()): Promise<TickOutcome> {
     const { deps } = this;
     const { mapping, metrics } = deps;
+    const settings = deps.settings();
+    // Read once a tick, for the budget and for the state file.
+    const tokens = settings.budget !== NONE ? this.tokensToday(now) : undefined;
     const host: GovernorHost = {
       mapping: async () => ({ enabled: mapping.status().state === 'Enabled', concurrency: mapping.status().concurrency, marks: this.memory().marks }),
       lastInterval: async () => {
@@ -82,7 +85,7 @@ export class LocalGovernor {
           modelLatencyMs: metrics.read(120, now).latency.modelLatency.p50,
         };
       },
-      tokensToday: async () => this.tokensToday(now),
+      tokensToday: async () => tokens ?? this.tokensToday(now),
       apply: async (change) => {
         if (change.concurrency !== undefined) mapping.setConcurrency(change.concurrency);
         if (change.enabled !== undefined) await mapping.setEnabled(change.enabled);
@@ -93,11 +96,9 @@ export class LocalGovernor {
         }));
       },
     };
-    const settings = deps.settings();
     const outcome = await governorTick(host, governorConfig(settings), now);
-    const tokens = this.tokensToday(now);
     const saved = this.memory().tokens;
-    if (settings.budget !== NONE && (saved?.inputTokens !== tokens.inputTokens || saved.outputTokens !== tokens.outputTokens)) {
+    if (tokens && (saved?.inputTokens !== tokens.inputTokens || saved.outputTokens !== tokens.outputTokens)) {
       await deps.keep((s) => ({ governor: { marks: {}, ...s.governor, tokens: { day: utcDay(now), ...tokens } } }));
     }
     if (outcome.changed) deps.log(JSON.stringify(governorLog(outcome, deps.stack, now)));
