@@ -53,6 +53,16 @@ export const AUTOPILOT = {
   raiseStep: 2,
 } as const;
 
+/**
+ * The longest a worker keeps retrying a throttled call in one invocation (it pauses 200-800 ms
+ * between tries), before the request goes back to the queue. Its throttled calls are counted when
+ * the invocation ends.
+ */
+export const THROTTLED_WAIT_MS = 10_000;
+
+/** How late an interval's figures may count throttled calls: the wait above and one model call. */
+const countingLagSeconds = (figures: MinuteFigures) => (THROTTLED_WAIT_MS + (figures.modelLatencyMs ?? 0)) / 1000;
+
 const percent = (share: number) => `${Math.round(share * 100)}%`;
 
 /**
@@ -75,10 +85,11 @@ export function nextConcurrency(state: AutopilotState, figures: MinuteFigures | 
   const calls = figures.results + figures.throttled;
   const throttledShare = calls ? figures.throttled / calls : 0;
   if (throttledShare > AUTOPILOT.throttleThreshold) {
-    // A request's throttled calls are counted when it ends, up to an interval later: the interval
-    // after a cut still shows the throttling before it. One cut per two intervals, as TCP cuts once a round trip.
-    if (state.sinceLastCutSeconds !== undefined && figures.seconds && state.sinceLastCutSeconds < 1.5 * figures.seconds) {
-      return { kind: 'hold', concurrency: current, reason: `${percent(throttledShare)} of calls throttled, counted partly before the last cut: holding one interval` };
+    // Throttled calls are counted when the invocation that made them ends, up to THROTTLED_WAIT_MS
+    // and a model call later: until an interval begins that late after the last cut, it still shows
+    // the throttling before the cut. One cut per round trip, as TCP cuts.
+    if (state.sinceLastCutSeconds !== undefined && figures.seconds && state.sinceLastCutSeconds < figures.seconds + countingLagSeconds(figures)) {
+      return { kind: 'hold', concurrency: current, reason: `${percent(throttledShare)} of calls throttled, counted partly before the last cut: holding` };
     }
     // To what the answers show fits (one less when they show all of it fits: the throttling is at
     // the margin); by the cut factor when that cannot be measured.

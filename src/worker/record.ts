@@ -5,6 +5,7 @@ import { REQUEUE_ATTRIBUTES, validateInvokeRequest, type InvokeRequest, type Res
 import { ACTIONS, CONNECTION_ATTRIBUTE } from '../stream-contract.js';
 import type { Claim } from './claim.js';
 import type { WorkerConfig } from './config.js';
+import { THROTTLED_WAIT_MS } from '../governor/autopilot.js';
 
 /**
  * A request ends with a result (ok, or an error that retrying cannot fix), finds its answer stored
@@ -31,12 +32,12 @@ export const THROTTLING_ERRORS = new Set(['ThrottlingException', 'ServiceQuotaEx
 /** A model call is not started with less time than this left in the invocation. */
 export const MIN_MODEL_MS = 250;
 /**
- * A throttled call is tried again in the same invocation after a pause of 200-800 ms, for this long
- * at most; then the request goes back to the queue. Waiting in the invocation keeps the request ready
- * for the moment the quota frees capacity, with a few calls a second per lane where re-queueing alone
- * would spin through the queue; the mapping's concurrency still bounds the calls in flight.
+ * A throttled call is tried again in the same invocation after a pause of 200-800 ms, for
+ * THROTTLED_WAIT_MS at most (the governor reads throttling that late); then the request goes back to
+ * the queue. Waiting in the invocation keeps the request ready for the moment the quota frees
+ * capacity, with a few calls a second per lane where re-queueing alone would spin through the queue;
+ * the mapping's concurrency still bounds the calls in flight.
  */
-export const THROTTLED_WAIT_MS = 10_000;
 export const throttlePauseMs = (random: () => number = Math.random) => 200 + random() * 600;
 
 export interface RecordDeps {

@@ -41,10 +41,15 @@ describe('the autopilot\'s control law', () => {
     expect(nextConcurrency({ concurrency, ceiling: 64 }, minute({ backlog: 1000, inFlight: concurrency, ...figures })).concurrency).toBe(next);
   });
 
-  it('cuts once per two intervals: the interval after a cut still counts throttling from before it', () => {
-    const throttled = minute({ results: 600, throttled: 400, backlog: 1000, inFlight: 30, seconds: 60, modelLatencyMs: 1000 });
-    expect(nextConcurrency({ concurrency: 30, ceiling: 64, sinceLastCutSeconds: 60 }, throttled)).toMatchObject({ kind: 'hold', concurrency: 30, reason: '40% of calls throttled, counted partly before the last cut: holding one interval' });
-    expect(nextConcurrency({ concurrency: 30, ceiling: 64, sinceLastCutSeconds: 120 }, throttled)).toMatchObject({ kind: 'cut', concurrency: 10 });
+  it('holds while an interval may count throttling from before the last cut (invocations end up to THROTTLED_WAIT_MS and a call late)', () => {
+    const throttled = (seconds: number) => minute({ results: 10 * seconds, throttled: 7 * seconds, backlog: 1000, inFlight: 30, seconds, modelLatencyMs: 1000 });
+    const holding = { kind: 'hold', concurrency: 30, reason: '41% of calls throttled, counted partly before the last cut: holding' };
+    // A minute's tick (AWS): the interval after the cut holds, the next one acts.
+    expect(nextConcurrency({ concurrency: 30, ceiling: 64, sinceLastCutSeconds: 60 }, throttled(60))).toMatchObject(holding);
+    expect(nextConcurrency({ concurrency: 30, ceiling: 64, sinceLastCutSeconds: 120 }, throttled(60))).toMatchObject({ kind: 'cut', concurrency: 10 });
+    // A tick as short as the wait (the bench's 10 s): the second interval after the cut began only 10 s after it, and holds too.
+    expect(nextConcurrency({ concurrency: 30, ceiling: 64, sinceLastCutSeconds: 20 }, throttled(10))).toMatchObject(holding);
+    expect(nextConcurrency({ concurrency: 30, ceiling: 64, sinceLastCutSeconds: 30 }, throttled(10))).toMatchObject({ kind: 'cut', concurrency: 10 });
   });
 
   it('estimates what fits by Little\'s law, and not without its figures', () => {

@@ -4,7 +4,8 @@ import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@a
 import { describe, expect, it, vi } from 'vitest';
 import type { ResultRecord } from '../../src/contract.js';
 import { handler } from '../../src/worker/index.js';
-import { THROTTLED_WAIT_MS, throttlePauseMs } from '../../src/worker/record.js';
+import { THROTTLED_WAIT_MS } from '../../src/governor/autopilot.js';
+import { throttlePauseMs } from '../../src/worker/record.js';
 import { backoffSeconds, queueUrlOf, serializeResult, throttleDelaySeconds } from '../../src/worker/publish.js';
 import { ARN, bedrock, context, dynamodb, echo, event, logLines, meta, NO_TIME_TO_PAUSE, published, record, REQUESTS_URL, RESULTS_URL, SENT, sqs, throttling, useWorkerFixture } from '../helpers/worker-fixture.js';
 
