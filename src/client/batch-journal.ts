@@ -5,6 +5,8 @@ import { CliError } from '../errors.js';
 type Entry = { line: number; id: string; sending?: true };
 type Written = { line: number; status?: string; error?: { code?: string }; usage?: { inputTokens?: number; outputTokens?: number } };
 
+const isLineEntry = (entry: object): entry is Entry => typeof (entry as Entry).line === 'number' && typeof (entry as Entry).id === 'string';
+
 /** The error code of an output line for a line of the file that is not a request. */
 export const BAD_LINE = 'InvalidLine';
 
@@ -35,6 +37,8 @@ export class BatchJournal {
   readonly interrupted = new Map<number, string>();
   /** Lines with a result (or a bad-line record) in the output. */
   readonly written = new Set<number>();
+  /** Entries that are not about one line: the discount route's jobs (`batch --discount`), in order. */
+  readonly notes: Record<string, unknown>[] = [];
   /** What the output held already: counted in the summary of the run that resumes it. */
   readonly earlier = { ok: 0, error: 0, badLines: 0, tokensIn: 0, tokensOut: 0 };
   private readonly journalFd: number;
@@ -44,8 +48,9 @@ export class BatchJournal {
     const exists = existsSync(journalPath) || existsSync(outPath);
     if (exists && !resume) throw new CliError(`${existsSync(journalPath) ? journalPath : outPath} is there from an earlier run: pass --resume to continue it, or remove it (and ${outPath}) to start over.`);
     if (resume && !existsSync(journalPath)) throw new CliError(`Nothing to resume: there is no ${journalPath} beside ${outPath}.`);
-    for (const entry of jsonLines<Entry>(journalPath)) {
-      if (!entry.sending) {
+    for (const entry of jsonLines<Entry | Record<string, unknown>>(journalPath)) {
+      if (!isLineEntry(entry)) this.notes.push(entry);
+      else if (!entry.sending) {
         this.sent.set(entry.line, entry.id);
         this.interrupted.delete(entry.line);
       } else if (!this.sent.has(entry.line)) this.interrupted.set(entry.line, entry.id);
@@ -80,6 +85,12 @@ export class BatchJournal {
     this.sent.set(line, id);
     this.interrupted.delete(line);
     writeSync(this.journalFd, `${JSON.stringify({ line, id })}\n`);
+  }
+
+  /** Appends an entry that is not about one line. */
+  note(entry: Record<string, unknown>) {
+    this.notes.push(entry);
+    writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
   }
 
   /** Appends one output line: `{"line": n, ...}`. */

@@ -1,4 +1,5 @@
-import { ConverseCommand, type BedrockRuntimeClient, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
+import { ConverseCommand, type BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { converseBody, converseText } from '../converse.js';
 import { converseStreaming, type DeltaSink } from './stream.js';
 import type { SQSRecord } from 'aws-lambda';
 import { REQUEUE_ATTRIBUTES, validateInvokeRequest, type InvokeRequest, type ResultRecord } from '../contract.js';
@@ -123,10 +124,6 @@ function parseRequest(body: string): { request: InvokeRequest } | { problem: str
   return problems.length ? { problem: problems.join('; ') } : { request: parsed as InvokeRequest };
 }
 
-function outputText(response: ConverseCommandOutput): string {
-  return (response.output?.message?.content ?? []).map((block) => block.text ?? '').join('');
-}
-
 export async function processRecord(record: SQSRecord, deps: RecordDeps): Promise<Outcome> {
   const { config } = deps;
   const attempt = attemptOf(record);
@@ -164,19 +161,13 @@ export async function processRecord(record: SQSRecord, deps: RecordDeps): Promis
   const listeners = [...claimed.listeners, ...[connectionOf(record)].filter((c): c is string => !!c)];
   const sink = listeners.length ? deps.listen?.(base.id, listeners) : undefined;
 
-  const temperature = request.temperature ?? config.defaultTemperature;
-  const input = {
-    modelId: config.modelId,
-    messages: [{ role: 'user' as const, content: [{ text: request.prompt }] }],
-    ...(request.system ? { system: [{ text: request.system }] } : {}),
-    inferenceConfig: { maxTokens: request.maxTokens ?? config.defaultMaxTokens, ...(temperature !== undefined ? { temperature } : {}) },
-  };
+  const input = { modelId: config.modelId, ...converseBody(request, { maxTokens: config.defaultMaxTokens, ...(config.defaultTemperature !== undefined ? { temperature: config.defaultTemperature } : {}) }) };
   let throttledCalls = 0;
   let waited = 0;
   const call = async (signal: AbortSignal) => {
     if (!sink) {
       const response = await deps.bedrock.send(new ConverseCommand(input), { abortSignal: signal });
-      return { text: outputText(response), stopReason: response.stopReason, usage: response.usage };
+      return { text: converseText(response), stopReason: response.stopReason, usage: response.usage };
     }
     // An answer that starts again (another attempt) says so first: listeners drop what they showed.
     if (attempt > 1 || throttledCalls > 0) sink.restart();
