@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { defineCommand } from './command.js';
-import { invokeUrl as invokeUrlOf, resourceNames, websocketUrl as websocketUrlOf, type StatusReport } from '../contract.js';
+import { invokeUrl as invokeUrlOf, resourceNames, websocketUrl as websocketUrlOf } from '../contract.js';
+import type { StatusReport } from '../status-contract.js';
 import { formatValue, table, type Output } from '../output.js';
 import type { PipelineMetrics } from '../metrics-contract.js';
 import { summarize } from '../client/metrics.js';

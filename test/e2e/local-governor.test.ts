@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StatusReport } from '../../src/contract.js';
+import type { StatusReport } from '../../src/status-contract.js';
 import { expectStatusReport } from '../helpers/status-schema.js';
 import { STATE_DIR, cli, cliJson, collectResults, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StatusReport } from '../../src/contract.js';
+import type { StatusReport } from '../../src/status-contract.js';
 import { expectStatusReport } from '../helpers/status-schema.js';
 import { STATE_DIR, cli, cliJson, collectResults, queueUrl, rawSqs, startLocal, type LocalHandle } from '../helpers/local.js';
 

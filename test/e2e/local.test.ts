@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/local/services/api-server.js';
 import { startOpenAiServer } from '../helpers/openai-server.js';
-import type { StatusReport } from '../../src/contract.js';
+import type { StatusReport } from '../../src/status-contract.js';
 import { expectStatusReport } from '../helpers/status-schema.js';
 import { STATE_DIR, cli, cliJson, cliPiped, spawnCli, collectResults, queueUrl, rawPost, rawSqs, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { StatusReport } from '../../src/contract.js';
+import type { StatusReport } from '../../src/status-contract.js';
 
 const REQUIRED = ['stack', 'target', 'region', 'deployed', 'resources', 'queues'];
 const OPTIONAL = ['model', 'invokeUrl', 'websocketUrl', 'mapping', 'pid', 'sqsEndpoint', 'stale', 'calls', 'metrics', 'metricsError', 'governor'];
