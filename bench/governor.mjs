@@ -15,8 +15,12 @@ const WINDOW_S = 10;
 const LATENCY_MS = 1000;
 const REQUESTS = 1500;
 
-/** Ticks before the steady state is measured: the autopilot's first cut and the interval it holds after it. */
-const SETTLE_TICKS = 3;
+/**
+ * Ticks before the steady state is measured: the autopilot's first cut (the second tick), and the
+ * two it holds after it while throttling from before the cut is still being counted (a worker counts
+ * its throttled calls up to 10 s and a model call late; at a 10 s tick that is two intervals).
+ */
+const SETTLE_TICKS = 4;
 
 export async function quotaRun(name, args) {
   const stack = start(name, ['--model-latency', `${LATENCY_MS}ms`, '--model-rpm', String(QUOTA), '--model-quota-window', `${WINDOW_S}s`, '--governor-interval', `${WINDOW_S}s`, ...args]);

