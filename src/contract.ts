@@ -103,6 +103,9 @@ export function resourceNames(stack: string) {
     scheduleGroup: `${stack}-governor`,
     schedule: 'governor',
     schedulerRole: `${stack}-scheduler`,
+    /** `batch --discount`: the role Bedrock assumes for the jobs, and the start of the bucket's name (arns.ts). */
+    batchRole: `${stack}-batch`,
+    batchBucketStem: `${stack}-bq`,
   };
 }
 

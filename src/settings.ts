@@ -34,6 +34,7 @@ export const STACK_SETTINGS = {
   autopilot: setting<boolean>({ flag: 'autopilot', label: 'autopilot', initial: false, initialText: 'off', boolean: true, describe: 'Once a minute, move the concurrency between 2 and --concurrency by the model\'s throttling and the backlog' }),
   budget: setting({ flag: 'budget', label: 'budget', initial: NONE, describe: 'Pause consumption once a UTC day\'s spending reaches it: 5M-tokens/day, or 40usd/day with --price; none removes it', parse: governorFlag(parseBudget, budgetText) }),
   price: setting({ flag: 'price', label: 'price', initial: NONE, describe: 'The model\'s dollars per million tokens, for a budget in dollars: in=3,out=15', parse: governorFlag(parsePrice, priceText) }),
+  discount: setting<boolean>({ flag: 'discount', label: 'discount route', initial: false, initialText: 'off', boolean: true, awsOnly: true, describe: 'Create the bucket and the role Bedrock batch inference needs, for batch --discount (about half the token price, answers within hours)' }),
   // Below MIN_TIMEOUT_SECONDS the worker's reserve leaves no time for a model call: every request would fail.
   timeout: setting({ flag: 'timeout', label: 'timeout', initial: 120, describe: `Worker timeout in seconds (${MIN_TIMEOUT_SECONDS}-900)`, parse: integerIn('timeout', MIN_TIMEOUT_SECONDS, 900) }),
   memory: setting({ flag: 'memory', label: 'memory', initial: 512, awsOnly: true, describe: 'Worker memory in MB (128-10240)', parse: integerIn('memory', 128, 10240) }),

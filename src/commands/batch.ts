@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { defineCommand } from './command.js';
 import { CliError, InterruptedError, UsageError } from '../errors.js';
 import { formatSeconds, plural, type Output } from '../output.js';
+import { parsePrice, type Price } from '../governor/budget.js';
 
 /** Back to the start of the line, and erase it: a shorter progress line leaves nothing of the longer one. */
 const CLEAR_LINE = '\r\x1b[K';
@@ -16,6 +17,8 @@ interface BatchArgs extends GlobalArgs {
   timeout: number;
   retryFor: number;
   resume: boolean;
+  discount: boolean;
+  price?: Price;
 }
 
 function builder(yargs: Argv<GlobalArgs>) {
@@ -26,8 +29,18 @@ function builder(yargs: Argv<GlobalArgs>) {
     .option('timeout', { type: 'string', requiresArg: true, default: '1h', describe: 'How long the run may take; what is still pending then is collected by --resume', coerce: waitTimeout })
     .option('retry-for', { type: 'string', requiresArg: true, default: '1h', describe: 'How long a line is retried while the API throttles (429) or fails (5xx)', coerce: duration('retry-for') })
     .option('resume', { type: 'boolean', default: false, describe: 'Continue an interrupted run: send only the lines never sent, collect the rest' })
+    .option('discount', { type: 'boolean', default: false, describe: 'Through Bedrock batch inference, at about half the token price: answers within hours (needs up --discount; at least 100 lines)' })
+    .option('price', { type: 'string', requiresArg: true, describe: 'With --discount: the model\'s on-demand dollars per million tokens (in=3,out=15), for the cost line', coerce: priceFlag })
     .example('$0 batch prompts.jsonl --out answers.jsonl', 'Send every line, wait for every answer, write them all')
-    .example('$0 batch prompts.jsonl --out answers.jsonl --resume', 'After Ctrl-C or a crash: no line is sent twice, none is lost');
+    .example('$0 batch prompts.jsonl --out answers.jsonl --resume', 'After Ctrl-C or a crash: no line is sent twice, none is lost')
+    .example('$0 batch prompts.jsonl --out answers.jsonl --discount', 'The same output, from Bedrock batch inference jobs at the batch price');
+}
+
+function priceFlag(value: unknown): Price | undefined {
+  if (value === undefined) return undefined;
+  const price = parsePrice(String(value));
+  if (typeof price === 'string') throw new UsageError(price);
+  return price;
 }
 
 /** --out names a file in a directory that exists: found before anything is sent. */
@@ -42,6 +55,8 @@ async function checkWritableDirectory(path: string) {
 async function run(argv: ArgumentsCamelCase<BatchArgs>, out: Output) {
   await checkReadable(argv.file, 'the file');
   await checkWritableDirectory(argv.out);
+  if (argv.discount) return (await import('./batch-discount.js')).runDiscountBatch(argv, await openTarget(argv), out);
+  if (argv.price) throw new UsageError('--price goes with --discount, for its cost line.');
   const target = await openTarget(argv, true);
   const targetName = target.kind === 'local' ? `the local stack ${argv.name}` : `stack ${argv.name}`;
   let notSentSaid = 0;

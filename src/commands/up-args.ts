@@ -19,4 +19,5 @@ export interface UpArgs extends GlobalArgs, Omit<StackOptions, 'apiKeyRequired' 
   ifModelUnreachable: 'refuse' | 'warn';
   batchSize?: number;
   governorInterval?: number;
+  discountDelay?: number;
 }

@@ -17,6 +17,7 @@ export async function upLocal(argv: UpArgs, options: StackOptions, out: Output) 
     localModel: { latency: argv.modelLatency, tokenLatency: argv.modelTokenLatency, requestsPerMinute: argv.modelRpm, tokensPerMinute: argv.modelTpm, errorRate: argv.modelErrorRate, quotaWindowMs: argv.modelQuotaWindow, forwardTo: argv.modelEndpoint },
     batchSize: argv.batchSize,
     governorIntervalMs: argv.governorInterval,
+    discountDelayMs: argv.discountDelay,
   }, previous);
   const problem = budgetProblem(settings);
   if (problem) throw new UsageError(`${problem}. Nothing was started.`);

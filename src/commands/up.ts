@@ -43,9 +43,9 @@ const latencyFlag = (flag: string) => (v?: string) => {
 };
 
 /** Flags that shape the local target mean nothing on AWS: said, rather than ignored. */
-function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number; modelLatency?: string; modelTokenLatency?: string; modelRpm?: number; modelTpm?: number; modelErrorRate?: number; governorInterval?: number }): true {
+function checkLocalOnly(argv: { local?: boolean; detach?: boolean; port?: number; modelLatency?: string; modelTokenLatency?: string; modelRpm?: number; modelTpm?: number; modelErrorRate?: number; governorInterval?: number; discountDelay?: number }): true {
   if (argv.local) return true;
-  const given = ([['detach', argv.detach], ['port', argv.port], ['model-latency', argv.modelLatency], ['model-token-latency', argv.modelTokenLatency], ['model-rpm', argv.modelRpm], ['model-tpm', argv.modelTpm], ['model-error-rate', argv.modelErrorRate], ['governor-interval', argv.governorInterval]] as const)
+  const given = ([['detach', argv.detach], ['port', argv.port], ['model-latency', argv.modelLatency], ['model-token-latency', argv.modelTokenLatency], ['model-rpm', argv.modelRpm], ['model-tpm', argv.modelTpm], ['model-error-rate', argv.modelErrorRate], ['governor-interval', argv.governorInterval], ['discount-delay', argv.discountDelay]] as const)
     .filter(([, value]) => value !== undefined && value !== false).map(([flag]) => `--${flag}`);
   if (given.length) throw new UsageError(`${given.join(', ')} ${given.length > 1 ? 'work' : 'works'} with --local only (up --local ${given.join(' ')} ...): on AWS the stack runs in your account, not in a process here.`);
   return true;
@@ -70,6 +70,7 @@ function builder(yargs: Argv<GlobalArgs>) {
     .option('model-error-rate', { type: 'string', requiresArg: true, describe: 'With --local: share of model calls that fail with a 500, 0-1 [0]', coerce: numberIn('model-error-rate', 0, 1) })
     .option('model-endpoint', { type: 'string', requiresArg: true, describe: 'With --local: answer from this OpenAI-compatible server instead, e.g. Ollama\'s http://127.0.0.1:11434/v1 (with --model naming its model; a bearer token from BEDROCK_QUEUE_MODEL_ENDPOINT_KEY)' })
     .option('governor-interval', { type: 'string', requiresArg: true, describe: 'With --local: how often the governor (--autopilot, --budget) ticks, e.g. 2s [1m, as on AWS]', coerce: durationIn('governor-interval', 1_000, 3_600_000) })
+    .option('discount-delay', { type: 'string', requiresArg: true, describe: 'With --local: how long a batch inference job (batch --discount) waits before it answers, e.g. 5s [5s]', coerce: durationIn('discount-delay', 0, 86_400_000) })
     .option('if-model-unreachable', { choices: ['refuse', 'warn'] as const, default: 'refuse' as const, describe: 'With --model-endpoint: what to do when the endpoint does not answer at start' })
     .check(checkModel)
     .check(checkLocalOnly)

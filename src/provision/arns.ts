@@ -116,3 +116,20 @@ export function scheduleGroupArn(at: ArnScope) {
 export function scheduleArn(at: ArnScope) {
   return `arn:${at.account.partition}:scheduler:${at.account.region}:${at.account.accountId}:schedule/${at.names.scheduleGroup}/${at.names.schedule}`;
 }
+
+/**
+ * The discount route's bucket (`batch --discount`). Bucket names are global: the account and Region
+ * make it the stack's alone; at most 31 + 4 + 12 + 1 + 14 = 62 of S3's 63 characters.
+ */
+export function batchBucketName(at: ArnScope) {
+  return `${at.names.batchBucketStem}-${at.account.accountId}-${at.account.region}`;
+}
+
+export function bucketArn(at: ArnScope, path?: string) {
+  return `arn:${at.account.partition}:s3:::${batchBucketName(at)}${path === undefined ? '' : `/${path}`}`;
+}
+
+/** The stack's batch inference jobs (any job id), as Bedrock names them in aws:SourceArn. */
+export function modelInvocationJobArn(at: ArnScope, jobId = '*') {
+  return `arn:${at.account.partition}:bedrock:${at.account.region}:${at.account.accountId}:model-invocation-job/${jobId}`;
+}

@@ -1,6 +1,7 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -25,6 +26,8 @@ export interface AwsTarget {
 export interface Clients {
   /** Loaded on first use: only `up`'s model preflight needs the Bedrock control plane. */
   bedrock: () => Promise<BedrockClient>;
+  /** Loaded on first use: only the discount route (`up --discount`, `batch --discount`) needs S3. */
+  s3: () => Promise<S3Client>;
   sqs: SQSClient;
   iam: IAMClient;
   lambda: LambdaClient;
@@ -48,6 +51,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
     ...(target.credentials ? { credentials: target.credentials } : {}),
   };
   let bedrock: Promise<BedrockClient> | undefined;
+  let s3: Promise<S3Client> | undefined;
   const made = new Map<string, unknown>();
   /** Each client is made, and instrumented, when a command first uses it: send makes two of six. */
   const lazy = <T extends { middlewareStack: unknown }>(service: string, make: () => T) => ({
@@ -61,7 +65,10 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
       return made.get(service) as T;
     },
   });
-  return Object.defineProperties({ bedrock: () => (bedrock ??= import('./bedrock-client.js').then((m) => m.createBedrockClient(config, log))) }, {
+  return Object.defineProperties({
+    bedrock: () => (bedrock ??= import('./bedrock-client.js').then((m) => m.createBedrockClient(config, log))),
+    s3: () => (s3 ??= import('./s3-client.js').then((m) => m.createS3Client(config, log))),
+  }, {
     sqs: lazy('sqs', () => new SQSClient(config)),
     iam: lazy('iam', () => new IAMClient(config)),
     lambda: lazy('lambda', () => new LambdaClient(config)),

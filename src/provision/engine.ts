@@ -12,7 +12,8 @@ import { deadLetterQueue, requestsQueue, resultsQueue } from './queue.js';
 import { restApi } from './rest-api.js';
 import { resultsTable } from './results-table.js';
 import { withRetry } from './retry.js';
-import { apiRole, schedulerRole, workerRole } from './role.js';
+import { apiRole, batchRole, schedulerRole, workerRole } from './role.js';
+import { batchBucket } from './batch-bucket.js';
 import { governorRolePolicy } from './governor-policy.js';
 import { schedule } from './schedule.js';
 import { missingTags, pick, runPuts } from './diff.js';
@@ -42,6 +43,9 @@ export const RESOURCES: Resource<any>[] = [
   restApi,
   apiKey,
   usagePlan,
+  // The discount route's (--discount), there only while it is on.
+  batchBucket,
+  batchRole,
 ];
 
 export interface SessionInput {

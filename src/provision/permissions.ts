@@ -1,5 +1,5 @@
 import { STACK_TAG, resourceNames } from '../contract.js';
-import { apiGatewayPathArn, foundationModelArn, functionArn, inferenceProfileArn, logGroupArn, mappingArn, queueArn, roleArn, scheduleArn, scheduleGroupArn, tableArn } from './arns.js';
+import { apiGatewayPathArn, bucketArn, foundationModelArn, functionArn, inferenceProfileArn, logGroupArn, mappingArn, modelInvocationJobArn, queueArn, roleArn, scheduleArn, scheduleGroupArn, tableArn } from './arns.js';
 
 /**
  * Every AWS call the CLI makes (on AWS: up, status, down and the operator commands), with the IAM
@@ -30,12 +30,15 @@ function resources(scope: PolicyScope) {
     consumedQueues: [names.resultsQueue, names.deadLetterQueue].map(queue),
     deadLetterQueue: [queue(names.deadLetterQueue)],
     requestsQueue: [queue(names.requestsQueue)],
-    roles: [names.apiRole, names.workerRole, names.schedulerRole].map(role),
+    roles: [names.apiRole, names.workerRole, names.schedulerRole, names.batchRole].map(role),
     // IAM authorizes GetRole of a role that does not exist yet by its name alone, without a path.
-    roleLookups: [names.apiRole, names.workerRole, names.schedulerRole].flatMap((n) => [role(n), roleArn(at, n, '/')]),
+    roleLookups: [names.apiRole, names.workerRole, names.schedulerRole, names.batchRole].flatMap((n) => [role(n), roleArn(at, n, '/')]),
     workerRole: [role(names.workerRole)],
     apiRole: [role(names.apiRole)],
     schedulerRole: [role(names.schedulerRole)],
+    batchRole: [role(names.batchRole)],
+    /** Batch inference jobs (`batch --discount`): their ids are Bedrock's, so any job in the Region and account. */
+    jobs: [modelInvocationJobArn(at)],
     scheduleGroup: [scheduleGroupArn(at)],
     schedule: [scheduleArn(at)],
     function: [functionArn(at)],
@@ -58,6 +61,9 @@ function resources(scope: PolicyScope) {
     websocketParts: [api('/apis/*/*')],
     apiTags: [api('/tags/*')],
     resultsTable: [tableArn(at)],
+    /** The discount route's bucket, and the jobs' files in it. */
+    batchBucket: [bucketArn(at)],
+    batchObjects: [bucketArn(at, '*')],
     models: [foundationModelArn(at, '*'), inferenceProfileArn(at, '*')],
   };
 }
@@ -76,6 +82,7 @@ function conditions(scope: PolicyScope) {
     passedToLambda: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
     passedToApiGateway: { StringEquals: { 'iam:PassedToService': 'apigateway.amazonaws.com' } },
     passedToScheduler: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    passedToBedrock: { StringEquals: { 'iam:PassedToService': 'bedrock.amazonaws.com' } },
   };
 }
 
@@ -90,6 +97,7 @@ const CONDITION_OF: Partial<Record<On, When>> = {
   workerRole: 'passedToLambda',
   apiRole: 'passedToApiGateway',
   schedulerRole: 'passedToScheduler',
+  batchRole: 'passedToBedrock',
 };
 
 export interface Permission {
@@ -180,6 +188,25 @@ export const PERMISSIONS: Permission[] = [
     .map((c): Permission => ({ calls: [`scheduler:${c}`], action: `scheduler:${c}`, on: 'schedule' })),
   { calls: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'], action: 'iam:PassRole', on: 'schedulerRole', because: 'the schedule invokes the worker as the scheduler role' },
 
+  // The discount route's bucket (--discount). S3 names most of its bucket actions otherwise than the calls.
+  ...['GetBucketTagging', 'PutBucketTagging', 'GetBucketPolicy', 'PutBucketPolicy', 'CreateBucket', 'DeleteBucket']
+    .map((c): Permission => ({ calls: [`s3:${c}`], action: `s3:${c}`, on: 'batchBucket' })),
+  ...([
+    ['GetPublicAccessBlock', 's3:GetBucketPublicAccessBlock'], ['PutPublicAccessBlock', 's3:PutBucketPublicAccessBlock'],
+    ['GetBucketEncryption', 's3:GetEncryptionConfiguration'], ['PutBucketEncryption', 's3:PutEncryptionConfiguration'],
+    ['GetBucketLifecycleConfiguration', 's3:GetLifecycleConfiguration'], ['PutBucketLifecycleConfiguration', 's3:PutLifecycleConfiguration'],
+    ['ListObjectsV2', 's3:ListBucket'],
+  ] as const).map(([c, action]): Permission => ({ calls: [`s3:${c}`], action, on: 'batchBucket', because: 'S3 authorizes this call as that action (S3 guide, "Actions, resources, and condition keys")' })),
+  { calls: ['s3:DeleteObjects'], action: 's3:DeleteObject', on: 'batchObjects', because: 'a multi-object delete is authorized as s3:DeleteObject on each key' },
+  // batch --discount: the jobs' files, and the jobs (a job is authorized on the model it runs as well).
+  ...['PutObject', 'GetObject', 'DeleteObject'].map((c): Permission => ({ calls: [`s3:${c}`], action: `s3:${c}`, on: 'batchObjects' })),
+  { calls: ['bedrock:CreateModelInvocationJob'], action: 'bedrock:CreateModelInvocationJob', on: 'jobs' },
+  { calls: ['bedrock:CreateModelInvocationJob'], action: 'bedrock:CreateModelInvocationJob', on: 'models' },
+  { calls: ['bedrock:CreateModelInvocationJob'], action: 'bedrock:TagResource', on: 'jobs', because: 'CreateModelInvocationJob with tags needs bedrock:TagResource' },
+  { calls: ['bedrock:CreateModelInvocationJob'], action: 'iam:PassRole', on: 'batchRole', because: 'the job reads and writes the bucket as the batch role' },
+  { calls: ['bedrock:GetModelInvocationJob'], action: 'bedrock:GetModelInvocationJob', on: 'jobs' },
+  { calls: ['bedrock:ListModelInvocationJobs'], action: 'bedrock:ListModelInvocationJobs', on: 'any' },
+
   { calls: ['bedrock:GetInferenceProfile'], action: 'bedrock:GetInferenceProfile', on: 'models' },
   { calls: ['bedrock:GetFoundationModel'], action: 'bedrock:GetFoundationModel', on: 'models' },
   { calls: ['bedrock:GetFoundationModelAvailability'], action: 'bedrock:GetFoundationModelAvailability', on: 'any' },
@@ -193,7 +220,7 @@ const SIDS: Record<On, string> = {
   roles: 'Roles', roleLookups: 'FindRoles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', schedulerRole: 'PassSchedulerRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
   mappings: 'EventSourceMapping', mappingTags: 'EventSourceMappingTags', logGroup: 'Logs',
   apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiUntagged: 'ApiUntaggedParts', websocketParts: 'WebSocketApiParts', apiTags: 'ApiTags', resultsTable: 'ResultsStore', models: 'ModelCheck',
-  scheduleGroup: 'GovernorScheduleGroup', schedule: 'GovernorSchedule',
+  scheduleGroup: 'GovernorScheduleGroup', schedule: 'GovernorSchedule', batchBucket: 'DiscountBucket', batchObjects: 'DiscountFiles', batchRole: 'PassBatchRole', jobs: 'BatchInferenceJobs',
 };
 
 export interface PolicyStatement {
@@ -216,7 +243,7 @@ export const MANAGED_POLICY_MAX_CHARS = 6_144;
  */
 export const POLICY_PARTS = [
   { part: 'pipeline', services: ['sqs', 'iam', 'logs', 'lambda', 'dynamodb'] },
-  { part: 'api', services: ['apigateway', 'cloudwatch', 'bedrock', 'scheduler'] },
+  { part: 'api', services: ['apigateway', 'cloudwatch', 'bedrock', 'scheduler', 's3'] },
 ] as const;
 
 export type PolicyPart = (typeof POLICY_PARTS)[number]['part'];

@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/client-iam';
 import { IAM_PATH } from '../contract.js';
 import { errorName } from '../errors.js';
-import { connectionsArn, functionArn, logGroupArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
+import { bucketArn, connectionsArn, functionArn, logGroupArn, modelInvocationJobArn, modelStatements, parseModelId, queueArn, tableArn } from './arns.js';
+import { BATCH_PREFIX } from './batch-bucket.js';
 import { change, orMissing, sameDocument, tagList } from './diff.js';
 import type { Ctx, Live, Resource } from './types.js';
 import { governorOn } from '../governor/config.js';
@@ -33,6 +34,8 @@ interface RoleSpec {
   policy: (ctx: Ctx, live?: RoleLive) => unknown;
   /** Only services acting for this account may assume it (a confused-deputy guard). */
   sameAccountOnly?: true;
+  /** And only for these of its resources (aws:SourceArn, as the service's documentation gives it). */
+  sourceArn?: (ctx: Ctx) => string;
   wanted?: (ctx: Ctx) => boolean;
 }
 
@@ -41,7 +44,10 @@ function trustPolicy(ctx: Ctx, spec: RoleSpec) {
     Version: '2012-10-17',
     Statement: [{
       Effect: 'Allow', Principal: { Service: spec.service }, Action: 'sts:AssumeRole',
-      ...(spec.sameAccountOnly ? { Condition: { StringEquals: { 'aws:SourceAccount': ctx.account.accountId } } } : {}),
+      ...(spec.sameAccountOnly ? { Condition: {
+        StringEquals: { 'aws:SourceAccount': ctx.account.accountId },
+        ...(spec.sourceArn ? { ArnEquals: { 'aws:SourceArn': spec.sourceArn(ctx) } } : {}),
+      } } : {}),
     }],
   };
 }
@@ -179,9 +185,27 @@ export function schedulerRolePolicy(ctx: Ctx) {
   return document([{ Sid: 'InvokeWorker', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: functionArn(ctx) }]);
 }
 
+/**
+ * The role Bedrock assumes for the stack's batch inference jobs (`batch --discount`): it reads the
+ * jobs' input files and writes their output, under the bucket's `batch/`, and calls the stack's model
+ * (the statements the worker has: the user guide's permissions for jobs through an inference profile).
+ */
+export function batchRolePolicy(ctx: Ctx) {
+  return document([
+    { Sid: 'ReadJobInputs', Effect: 'Allow', Action: 's3:GetObject', Resource: bucketArn(ctx, `${BATCH_PREFIX}*/input/*`) },
+    { Sid: 'WriteJobOutputs', Effect: 'Allow', Action: 's3:PutObject', Resource: bucketArn(ctx, `${BATCH_PREFIX}*/output/*`) },
+    { Sid: 'ListJobFiles', Effect: 'Allow', Action: 's3:ListBucket', Resource: bucketArn(ctx), Condition: { StringLike: { 's3:prefix': `${BATCH_PREFIX}*` } } },
+    ...modelStatements(ctx, ctx.settings.model, ctx.modelAccess),
+  ]);
+}
+
 export const apiRole = roleResource({ key: 'api-role', name: (ctx) => ctx.names.apiRole, service: 'apigateway.amazonaws.com', policy: apiRolePolicy });
 export const workerRole = roleResource({ key: 'worker-role', name: (ctx) => ctx.names.workerRole, service: 'lambda.amazonaws.com', policy: workerRolePolicy });
 export const schedulerRole = roleResource({
   key: 'scheduler-role', name: (ctx) => ctx.names.schedulerRole, service: 'scheduler.amazonaws.com', policy: schedulerRolePolicy,
   sameAccountOnly: true, wanted: (ctx) => governorOn(ctx.settings),
+});
+export const batchRole = roleResource({
+  key: 'batch-role', name: (ctx) => ctx.names.batchRole, service: 'bedrock.amazonaws.com', policy: batchRolePolicy,
+  sameAccountOnly: true, sourceArn: (ctx) => modelInvocationJobArn(ctx), wanted: (ctx) => ctx.settings.discount,
 });

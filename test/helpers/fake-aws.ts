@@ -60,6 +60,8 @@ import type { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
 import { convergedWebSocketApi, mockWebSocketApis, type WebSocketApiState } from './fake-websocket-api.js';
 import { mockScheduler, type ScheduleGroupState } from './fake-scheduler.js';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { mockBuckets, type BucketState } from './fake-s3.js';
 import { ACCEPTED_TEMPLATE, GET_ITEM_TEMPLATE, RESULT_TEMPLATE, SEND_MESSAGE_TEMPLATE, SQS_REQUEST_PARAMETERS, STORE_ERROR_TEMPLATE } from '../../src/provision/rest-api-shapes.js';
 import { afterEach } from 'vitest';
 import { apply, destroy, observe, openSession, plan } from '../../src/provision/engine.js';
@@ -98,12 +100,13 @@ export interface AccountState {
   tables: Record<string, TableState>;
   websocketApis: WebSocketApiState[];
   scheduleGroups: Record<string, ScheduleGroupState>;
+  buckets: Record<string, BucketState>;
 }
 
 export interface TableState { billingMode: string; status: string; ttl?: { status: string; attribute: string }; tags: Record<string, string> }
 
 export function emptyAccount(): AccountState {
-  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [], tables: {}, websocketApis: [], scheduleGroups: {} };
+  return { queues: {}, roles: {}, logGroups: {}, functions: {}, mappings: [], mappingTags: {}, restApis: [], apiKeys: [], usagePlans: [], tables: {}, websocketApis: [], scheduleGroups: {}, buckets: {} };
 }
 
 const WORKER_POLICY = {
@@ -247,6 +250,7 @@ export function convergedAccount(): AccountState {
     tables: { 'demo-results': { billingMode: 'PAY_PER_REQUEST', status: 'ACTIVE', ttl: { status: 'ENABLED', attribute: 'expiresAt' }, tags: { ...TAGS } } },
     websocketApis: [convergedWebSocketApi(SHAPE_CONTEXT, 'ws123', TAGS)],
     scheduleGroups: {},
+    buckets: {},
   };
 }
 
@@ -260,6 +264,7 @@ export type Mocks = {
   dynamodb: AwsClientStub<DynamoDBClient>;
   sts: AwsClientStub<STSClient>;
   scheduler: AwsClientStub<SchedulerClient>;
+  s3: AwsClientStub<S3Client>;
 };
 
 const nameOf = (url?: string) => url!.slice(url!.lastIndexOf('/') + 1);
@@ -280,6 +285,7 @@ export function mockAws(state: AccountState): Mocks {
     sqs: mockClient(SQSClient), iam: mockClient(IAMClient), lambda: mockClient(LambdaClient),
     logs: mockClient(CloudWatchLogsClient), apigateway: mockClient(APIGatewayClient), apigatewayv2: mockWebSocketApis(state.websocketApis), dynamodb: mockClient(DynamoDBClient), sts: mockClient(STSClient),
     scheduler: mockScheduler(state.scheduleGroups),
+    s3: mockBuckets(state.buckets),
   };
   m.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/dev` });
 

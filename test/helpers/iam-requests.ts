@@ -95,6 +95,8 @@ export function iamRequests(recorded: Recorded[], account: string): IamRequest[]
       else throw new Error(`iam-requests: unknown Bedrock request ${r.method} ${r.path}`);
     } else if (r.service === 'scheduler') {
       schedulerRequests(r, region, account, push);
+    } else if (r.service === 's3') {
+      s3Requests(r, push);
     } else if (r.service === 'monitoring') {
       // CloudWatch (signing name "monitoring"): GetMetricData has no resource types, so IAM sees "*".
       push(`cloudwatch:${r.operation}`, '*');
@@ -230,5 +232,40 @@ function schedulerRequests(r: Recorded, region: string, account: string, push: P
     push(`scheduler:${op}`, decodeURIComponent(tags[1]!), op === 'TagResource' ? requestTags(tagsOf(p.Tags)) : {});
   } else {
     throw new Error(`iam-requests: unknown Scheduler request ${r.method} ${r.path}`);
+  }
+}
+
+/** S3's bucket subresources (the query key) and the action IAM authorizes each as, by method. */
+const S3_SUBRESOURCES: Record<string, { GET: string; PUT: string }> = {
+  tagging: { GET: 's3:GetBucketTagging', PUT: 's3:PutBucketTagging' },
+  publicAccessBlock: { GET: 's3:GetBucketPublicAccessBlock', PUT: 's3:PutBucketPublicAccessBlock' },
+  encryption: { GET: 's3:GetEncryptionConfiguration', PUT: 's3:PutEncryptionConfiguration' },
+  lifecycle: { GET: 's3:GetLifecycleConfiguration', PUT: 's3:PutLifecycleConfiguration' },
+  policy: { GET: 's3:GetBucketPolicy', PUT: 's3:PutBucketPolicy' },
+};
+
+/** S3 (REST XML, path-style against the emulator): bucket actions on the bucket's ARN, object actions on the object's. */
+function s3Requests(r: Recorded, push: Push) {
+  const [, bucket, key] = /^\/([^/]+)\/?(.*)$/.exec(r.path) ?? [];
+  if (!bucket) throw new Error(`iam-requests: unknown S3 request ${r.method} ${r.path}`);
+  const arn = `arn:aws:s3:::${bucket}`;
+  const sub = Object.keys(S3_SUBRESOURCES).find((name) => r.query.has(name));
+  if (key) {
+    const action = ({ GET: 's3:GetObject', HEAD: 's3:GetObject', PUT: 's3:PutObject', DELETE: 's3:DeleteObject' } as Record<string, string>)[r.method];
+    if (!action) throw new Error(`iam-requests: unknown S3 object request ${r.method} ${r.path}`);
+    push(action, `${arn}/${decodeURIComponent(key)}`);
+  } else if (sub) {
+    push(S3_SUBRESOURCES[sub]![r.method as 'GET' | 'PUT'], arn);
+  } else if (r.method === 'GET' && r.query.get('list-type') === '2') {
+    push('s3:ListBucket', arn);
+  } else if (r.method === 'POST' && r.query.has('delete')) {
+    // A multi-object delete: s3:DeleteObject on each key it names.
+    for (const [, k] of r.body.matchAll(/<Key>([^<]*)<\/Key>/g)) push('s3:DeleteObject', `${arn}/${k}`);
+  } else if (r.method === 'PUT') {
+    push('s3:CreateBucket', arn);
+  } else if (r.method === 'DELETE') {
+    push('s3:DeleteBucket', arn);
+  } else {
+    throw new Error(`iam-requests: unknown S3 request ${r.method} ${r.path}?${r.query.toString()}`);
   }
 }

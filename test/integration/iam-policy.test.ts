@@ -9,7 +9,7 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceNames } from '../../src/contract.js';
-import { apiRolePolicy, schedulerRolePolicy, workerRolePolicy } from '../../src/provision/role.js';
+import { apiRolePolicy, batchRolePolicy, schedulerRolePolicy, workerRolePolicy } from '../../src/provision/role.js';
 import { governorPolicy } from '../../src/provision/governor-policy.js';
 import { MANAGED_POLICY_MAX_CHARS, PERMISSIONS, UNAUTHORIZED_CALLS, operatorPolicies } from '../../src/provision/permissions.js';
 import type { Ctx } from '../../src/provision/types.js';
@@ -92,6 +92,11 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     await cli('status');
     await cli('up', '--no-autopilot', '--budget', 'none');
     await cli('up', '--autopilot');
+    // The discount route's bucket and role: created, converged, removed, created again for down to remove.
+    await cli('up', '--discount');
+    await cli('up');
+    await cli('up', '--no-discount');
+    await cli('up', '--discount');
     // A result and a dead letter to read, put there directly (not through the proxy: not the CLI's calls).
     const sqs = new SQSClient({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
     const names = resourceNames('itest');
@@ -155,7 +160,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
 
   it('is the table: every service the CLI called is in it, each call by name where the protocol names it, and every part fits IAM\'s managed policy limit', () => {
     const services = new Set(proxy.recorded.map((r) => r.service));
-    expect([...services].sort()).toEqual(['apigateway', 'bedrock', 'dynamodb', 'iam', 'lambda', 'logs', 'monitoring', 'scheduler', 'sqs', 'sts']);
+    expect([...services].sort()).toEqual(['apigateway', 'bedrock', 'dynamodb', 'iam', 'lambda', 'logs', 'monitoring', 's3', 'scheduler', 'sqs', 'sts']);
     // JSON and query protocols name the operation (X-Amz-Target, Action=): each must be a call in the table.
     const named = proxy.recorded.filter((r) => !r.operation.includes(' ')).map((r) => `${r.service === 'monitoring' ? 'cloudwatch' : r.service}:${r.operation}`);
     const tabled = new Set([...PERMISSIONS.flatMap((p) => p.calls), ...UNAUTHORIZED_CALLS]);
@@ -164,7 +169,7 @@ describe.runIf(hasMoto)('the operator policy, proved with an IAM simulator again
     // REST protocols (Lambda, API Gateway, Bedrock) name it by method and path: each request's IAM action must be in the table.
     const actions = new Set(PERMISSIONS.map((p) => p.action));
     expect([...new Set(requests.map((r) => r.action))].filter((a) => !actions.has(a))).toEqual([]);
-    expect(new Set(requests.map((r) => r.action.split(':')[0]))).toEqual(new Set(['sqs', 'iam', 'logs', 'lambda', 'apigateway', 'dynamodb', 'cloudwatch', 'bedrock', 'scheduler']));
+    expect(new Set(requests.map((r) => r.action.split(':')[0]))).toEqual(new Set(['sqs', 'iam', 'logs', 'lambda', 'apigateway', 'dynamodb', 'cloudwatch', 'bedrock', 'scheduler', 's3']));
     for (const part of published) expect(JSON.stringify(part).replace(/\s/g, '').length).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
   });
 });
@@ -236,6 +241,56 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
     const scheduler = schedulerRolePolicy(ctx) as Policy;
     expect(await decide(scheduler, req('the tick', 'lambda:InvokeFunction', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${names.workerFunction}`))).toBe('Allowed');
     expect(await decide(scheduler, req('another function', 'lambda:InvokeFunction', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:other-worker`))).not.toBe('Allowed');
+  });
+
+  it('lets Bedrock, running the stack\'s batch jobs, read their inputs, write their outputs and call the model, and nothing else', async () => {
+    const policy = batchRolePolicy(ctx) as Policy;
+    const bucket = `arn:aws:s3:::itest-bq-${ACCOUNT}-${REGION}`;
+    const job = [
+      req('read a job\'s input', 's3:GetObject', `${bucket}/batch/ab12cd34/input/0.jsonl`),
+      req('list the job\'s files', 's3:ListBucket', bucket, { 's3:prefix': 'batch/ab12cd34/input/0.jsonl' }),
+      req('write its output', 's3:PutObject', `${bucket}/batch/ab12cd34/output/0/job1/0.jsonl.out`),
+      req('call the model through the profile', 'bedrock:InvokeModel', profile),
+    ];
+    expect((await decisions(policy, job)).filter((r) => r.decision !== 'Allowed').map(describeRequest)).toEqual([]);
+    const beside = [
+      req('overwrite an input', 's3:PutObject', `${bucket}/batch/ab12cd34/input/0.jsonl`),
+      req('read another run\'s output', 's3:GetObject', `${bucket}/batch/ab12cd34/output/0/job1/0.jsonl.out`),
+      req('delete a file', 's3:DeleteObject', `${bucket}/batch/ab12cd34/input/0.jsonl`),
+      req('list the whole bucket', 's3:ListBucket', bucket, { 's3:prefix': '' }),
+      req('another bucket', 's3:GetObject', `arn:aws:s3:::other-bq-${ACCOUNT}-${REGION}/batch/x/input/0.jsonl`),
+      req('change the bucket\'s policy', 's3:PutBucketPolicy', bucket),
+      req('another model', 'bedrock:InvokeModel', `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-opus-4-1`),
+    ];
+    expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
+  });
+
+  it('lets the operator run batch --discount (upload, create the job on its model with its tags and role, follow it, find it, download it), and not on another stack\'s bucket or with another role', async () => {
+    const policy = operatorPolicies({ stack: 'itest', region: REGION, account: ACCOUNT, partition: 'aws' }).map((p) => p.PolicyDocument as Policy);
+    const bucket = `arn:aws:s3:::itest-bq-${ACCOUNT}-${REGION}`;
+    const job = `arn:aws:bedrock:${REGION}:${ACCOUNT}:model-invocation-job/abc123def456`;
+    const tags = { 'aws:RequestTag/bedrock-queue:stack': 'itest', 'aws:TagKeys': 'bedrock-queue:stack' };
+    const discount = [
+      req('PutObject (a job\'s input)', 's3:PutObject', `${bucket}/batch/ab12cd34/input/0.jsonl`),
+      req('CreateModelInvocationJob', 'bedrock:CreateModelInvocationJob', job, tags),
+      // IAM authorizes it on the foundation model (the Service Authorization Reference lists no inference-profile resource for it).
+      req('CreateModelInvocationJob, on its model', 'bedrock:CreateModelInvocationJob', `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-sonnet-4-6`),
+      req('CreateModelInvocationJob, its tags', 'bedrock:TagResource', job, tags),
+      req('CreateModelInvocationJob, its role', 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/itest-batch`, { 'iam:PassedToService': 'bedrock.amazonaws.com' }),
+      req('GetModelInvocationJob', 'bedrock:GetModelInvocationJob', job),
+      req('ListModelInvocationJobs (a job created before a kill)', 'bedrock:ListModelInvocationJobs', '*'),
+      req('ListObjectsV2 (its output)', 's3:ListBucket', bucket),
+      req('GetObject (its output)', 's3:GetObject', `${bucket}/batch/ab12cd34/output/0/abc123def456/0.jsonl.out`),
+      req('DeleteObject (an input AWS refused)', 's3:DeleteObject', `${bucket}/batch/ab12cd34/input/0.jsonl`),
+    ];
+    expect((await decisions(policy, discount)).filter((r) => r.decision !== 'Allowed').map(describeRequest)).toEqual([]);
+    const beside = [
+      req('another stack\'s bucket', 's3:PutObject', `arn:aws:s3:::other-bq-${ACCOUNT}-${REGION}/batch/x/input/0.jsonl`),
+      req('the worker\'s role to Bedrock', 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/itest-worker`, { 'iam:PassedToService': 'bedrock.amazonaws.com' }),
+      req('the batch role to Lambda', 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/itest-batch`, { 'iam:PassedToService': 'lambda.amazonaws.com' }),
+      req('a job in another Region', 'bedrock:GetModelInvocationJob', `arn:aws:bedrock:eu-west-1:${ACCOUNT}:model-invocation-job/abc123def456`),
+    ];
+    expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
   });
 
   it('lets the API role send to the requests queue and read the results table, and nothing else', async () => {

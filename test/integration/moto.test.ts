@@ -5,6 +5,9 @@ import { ApiGatewayV2Client, DeleteRouteCommand, GetApisCommand, GetIntegrations
 import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand, ListTagsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetScheduleCommand, GetScheduleGroupCommand, ListTagsForResourceCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { GetRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  GetBucketEncryptionCommand, GetBucketLifecycleConfigurationCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetPublicAccessBlockCommand, PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isReadCall } from '../../src/provision/call-log.js';
 import { apply, observe, openSession, plan } from '../../src/provision/engine.js';
@@ -168,6 +171,37 @@ describe.runIf(hasMoto)('provisioning against moto_server', () => {
     await json('up', '--autopilot');
     await json('down', '--yes');
     await expect(scheduler.send(new GetScheduleGroupCommand({ Name: 'itest-governor' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+
+  it('the discount route: up --discount creates a private, encrypted, TLS-only, expiring bucket and the batch role; converged up writes nothing; --no-discount and down remove them', async () => {
+    const s3 = new S3Client({ region: REGION, endpoint: moto.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const iam = client(IAMClient);
+    const Bucket = 'itest-bq-123456789012-us-east-1';
+    const on = await json('up', '--discount', '--results-ttl', '2d');
+    expect(on.plan.filter((i: { action: string }) => i.action === 'create').map((i: { key: string }) => i.key)).toEqual(expect.arrayContaining(['batch-bucket', 'batch-role']));
+    expect((await s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet).toEqual([{ Key: 'bedrock-queue:stack', Value: 'itest' }]);
+    expect((await s3.send(new GetPublicAccessBlockCommand({ Bucket }))).PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    expect((await s3.send(new GetBucketEncryptionCommand({ Bucket }))).ServerSideEncryptionConfiguration!.Rules![0]!.ApplyServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'AES256' });
+    expect((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))).Rules).toMatchObject([{ ID: 'bedrock-queue-expiry', Status: 'Enabled', Filter: { Prefix: 'batch/' }, Expiration: { Days: 2 } }]);
+    expect(JSON.parse((await s3.send(new GetBucketPolicyCommand({ Bucket }))).Policy!).Statement[0]).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    const role = await iam.send(new GetRoleCommand({ RoleName: 'itest-batch' }));
+    expect(JSON.parse(decodeURIComponent(role.Role!.AssumeRolePolicyDocument!)).Statement[0]).toMatchObject({ Principal: { Service: 'bedrock.amazonaws.com' }, Condition: { ArnEquals: { 'aws:SourceArn': 'arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/*' } } });
+
+    const converged = await json('up');
+    expect(converged.calls.mutations).toBe(0);
+    expect(converged.settings).toMatchObject({ discount: true });
+
+    // The policy at work: moto, as S3, refuses a write that does not come over TLS.
+    await expect(s3.send(new PutObjectCommand({ Bucket, Key: 'batch/ab12cd34/input/0.jsonl', Body: '{}' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    const off = await json('up', '--no-discount');
+    expect(off.plan.filter((i: { action: string }) => i.action === 'remove').map((i: { key: string }) => i.key)).toEqual(['batch-bucket', 'batch-role']);
+    await expect(s3.send(new GetBucketTaggingCommand({ Bucket }))).rejects.toMatchObject({ name: 'NoSuchBucket' });
+    await expect(iam.send(new GetRoleCommand({ RoleName: 'itest-batch' }))).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+    expect((await json('up')).calls.mutations).toBe(0);
+
+    await json('up', '--discount');
+    await json('down', '--yes');
+    await expect(s3.send(new GetBucketTaggingCommand({ Bucket }))).rejects.toMatchObject({ name: 'NoSuchBucket' });
   });
 
   it('runs the model preflight by default, and says to skip it where the endpoint has no Bedrock control plane', async () => {

@@ -11,7 +11,7 @@ import type { QueueReport } from '../../operate/busy-queues.js';
 import { journalContents, type Recovered } from '../durability/journaled-aws.js';
 import { lockStack } from './lock.js';
 import type { LocalStackOptions, LocalStatus } from './stack.js';
-import { control, isAlive, journalPath, logPath, readState, removeState, writeState, type FoundState, type LocalState } from './state.js';
+import { batchPath, control, isAlive, journalPath, logPath, readState, removeState, writeState, type FoundState, type LocalState } from './state.js';
 
 /** The detached stack's log stays below this: past it, it starts again from empty. */
 const LOG_LIMIT_BYTES = 5 * 1024 * 1024;
@@ -82,6 +82,7 @@ export async function runLocalForeground(options: LocalStackOptions, out: Output
       ...(local.apiKey ? { apiKey: local.apiKey } : {}),
       sqsEndpoint: local.sqsEndpoint,
       ...(local.modelEndpoint ? { modelEndpoint: local.modelEndpoint } : {}),
+      ...(local.batchEndpoint ? { batchEndpoint: local.batchEndpoint } : {}),
       model: options.settings.model,
       settings: options.settings,
       controlToken,
@@ -186,6 +187,7 @@ export interface StopOutcome {
 
 async function removeLeftovers(stack: string, keepLogs: boolean) {
   await rm(journalPath(stack), { force: true });
+  await rm(batchPath(stack), { recursive: true, force: true });
   if (!keepLogs) await rm(logPath(stack), { force: true });
 }
 

@@ -25,6 +25,8 @@ export interface LocalSettings extends Settings {
   batchSize?: number;
   /** How often the governor ticks (a minute, as on AWS, unless --governor-interval says otherwise). */
   governorIntervalMs?: number;
+  /** How long a local batch inference job waits before it answers (`batch --discount`). */
+  discountDelayMs?: number;
   governor?: LocalGovernorMemory;
   paused: boolean;
 }
@@ -35,6 +37,7 @@ export interface LocalFlags {
   localModel: LocalModel;
   batchSize?: number;
   governorIntervalMs?: number;
+  discountDelayMs?: number;
 }
 
 /**
@@ -49,11 +52,13 @@ export function resolveLocalSettings(flags: LocalFlags, previous: LocalSettings 
   if (modelGiven && given.forwardTo === undefined) delete localModel.forwardTo;
   const batchSize = flags.batchSize ?? previous?.batchSize;
   const governorIntervalMs = flags.governorIntervalMs ?? previous?.governorIntervalMs;
+  const discountDelayMs = flags.discountDelayMs ?? previous?.discountDelayMs;
   return {
     ...resolveSettings({ ...flags.options, model: flags.options.model ?? previous?.model ?? LOCAL_MODEL_ID }, previous ?? {}),
     localModel,
     ...(batchSize === undefined ? {} : { batchSize }),
     ...(governorIntervalMs === undefined ? {} : { governorIntervalMs }),
+    ...(discountDelayMs === undefined ? {} : { discountDelayMs }),
     ...(previous?.governor ? { governor: previous.governor } : {}),
     paused: previous?.paused ?? false,
   };
@@ -71,6 +76,7 @@ const LABELS: [string, (s: LocalSettings) => unknown][] = [
   ...LOCAL_SETTING_LABELS.filter(([key]) => key !== 'model').map(([key, label]): [string, (s: LocalSettings) => unknown] => [label, (s) => s[key]]),
   ['batch size', (s) => s.batchSize],
   ['governor interval (ms)', (s) => s.governorIntervalMs],
+  ['discount delay (ms)', (s) => s.discountDelayMs],
   ['paused', (s) => s.paused],
 ];
 

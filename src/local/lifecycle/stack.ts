@@ -21,7 +21,8 @@ import { humanLogLine } from './log-lines.js';
 import { MetricsRecorder } from '../services/metrics-recorder.js';
 import { MAX_METRICS_WINDOW_SECONDS, type MetricsReading } from '../../metrics-contract.js';
 import { startJournaledAws, type Recovered } from '../durability/journaled-aws.js';
-import { journalPath } from './state.js';
+import { batchPath, journalPath } from './state.js';
+import { DISCOUNT_DELAY_MS, startBatchServer } from '../services/batch-jobs.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelStats } from '../services/model-server.js';
 import { LocalGovernor } from './governor.js';
 import type { GovernorReport } from '../../governor/report.js';
@@ -82,6 +83,7 @@ export interface LocalStack {
   apiKey?: string;
   sqsEndpoint: string;
   modelEndpoint?: string;
+  batchEndpoint?: string;
   controlToken: string;
   status: () => Promise<LocalStatus>;
   /** What a journal left by an earlier run brought back. */
@@ -135,6 +137,9 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
 
   const modelServer = awsModel ? undefined : await startModelServer({ ...localModel, ...(options.modelEndpointKey ? { forwardKey: options.modelEndpointKey } : {}) });
   if (modelServer) opened.push(() => modelServer.close());
+  // Batch inference answers through the local model: with a real Bedrock model (aws:<id>) there is none.
+  const batch = modelServer && await startBatchServer({ directory: batchPath(options.stack), modelEndpoint: modelServer.endpoint, modelId: model, delayMs: settings.discountDelayMs ?? DISCOUNT_DELAY_MS });
+  if (batch) opened.push(() => batch.close());
   const apiKey = settings.apiKeyRequired ? options.apiKey ?? randomBytes(20).toString('base64url') : undefined;
   const sockets = new LocalSockets({
     apiKey,
@@ -233,6 +238,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
     apiKey,
     sqsEndpoint,
     modelEndpoint: modelServer?.endpoint,
+    ...(batch ? { batchEndpoint: batch.endpoint } : {}),
     controlToken,
     status,
     stopRequested,

@@ -19,6 +19,8 @@ export interface LocalState {
   apiKey?: string;
   sqsEndpoint: string;
   modelEndpoint?: string;
+  /** The local bucket and batch inference (`batch --discount`), where the local model answers. */
+  batchEndpoint?: string;
   model: string;
   /** Authorises the control routes (/_local/...) of this process. */
   controlToken: string;
@@ -46,6 +48,11 @@ export function statePath(stack: string): string {
 
 export function journalPath(stack: string): string {
   return join(stateDir(), `${stack}.journal`);
+}
+
+/** The local bucket and batch inference jobs of `batch --discount`. */
+export function batchPath(stack: string): string {
+  return join(stateDir(), `${stack}.batch`);
 }
 
 export function logPath(stack: string): string {

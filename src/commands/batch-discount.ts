@@ -1,0 +1,63 @@
+import type { DiscountOutcome, DiscountProgress } from '../client/batch-inference.js';
+import { CliError, InterruptedError } from '../errors.js';
+import type { Price } from '../governor/budget.js';
+import { formatSeconds, plural, type Output } from '../output.js';
+import type { OperatorTarget } from './session.js';
+
+/** Back to the start of the line, and erase it. */
+const CLEAR_LINE = '\r\x1b[K';
+/** Bedrock's batch price against its on-demand price for the models that offer batch inference (the pricing page: 50% off). */
+const BATCH_SHARE = 0.5;
+
+export interface DiscountArgs {
+  file: string;
+  out: string;
+  resume: boolean;
+  timeout: number;
+  price?: Price;
+  name: string;
+}
+
+/** The jobs in one line: "2 InProgress, 1 Scheduled; 1,412 of 3,000 done, 3 failed". */
+function jobsLine(p: DiscountProgress): string {
+  const states = new Map<string, number>();
+  for (const job of p.jobs) states.set(job.status, (states.get(job.status) ?? 0) + 1);
+  const done = p.jobs.reduce((sum, j) => sum + j.processed, 0);
+  const total = p.jobs.reduce((sum, j) => sum + (j.total ?? 0), 0);
+  const failed = p.jobs.reduce((sum, j) => sum + j.failed, 0);
+  const counts = total ? `; ${done} of ${total} records done, ${failed} failed` : '';
+  return `${plural(p.jobs.length, 'job')}: ${[...states].map(([state, n]) => `${n} ${state}`).join(', ')}${counts}; ${formatSeconds(p.elapsedMs)} elapsed`;
+}
+
+/** The cost line: the tokens at the batch price beside the on-demand price, when the prices are known. */
+export function costLine(outcome: Pick<DiscountOutcome, 'tokensIn' | 'tokensOut'>, price: Price | undefined): string {
+  const tokens = `${outcome.tokensIn} tokens in, ${outcome.tokensOut} out`;
+  if (!price) return `${tokens} (give --price in=…,out=… for their cost).`;
+  const onDemand = (outcome.tokensIn * price.input + outcome.tokensOut * price.output) / 1e6;
+  return `${tokens}: $${(onDemand * BATCH_SHARE).toFixed(2)} at the batch price, against $${onDemand.toFixed(2)} on demand (--price in=${price.input},out=${price.output}, batch at ${BATCH_SHARE * 100}%).`;
+}
+
+/** `batch --discount`: the file through Bedrock batch inference on the stack's bucket and role. */
+export async function runDiscountBatch(argv: DiscountArgs, target: OperatorTarget, out: Output) {
+  const [{ runDiscount }, { interruptSignal }] = await Promise.all([import('../client/batch-inference.js'), import('./session.js')]);
+  const { target: stack, clients } = target.kind === 'local'
+    ? await (await import('../local/lifecycle/discount.js')).localDiscountTarget(argv.name)
+    : await (await import('../operate/discount.js')).discountTarget(await target.context());
+  let lastLine = 0;
+  const outcome = await runDiscount(clients, stack, {
+    file: argv.file, out: argv.out, resume: argv.resume, timeoutMs: argv.timeout, signal: interruptSignal(),
+    onBadLine: (line, reason) => out.log(`${out.interactive ? CLEAR_LINE : ''}line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
+  }, (p) => {
+    // A job takes minutes to hours: on a terminal one line kept up to date, elsewhere a line a minute.
+    if (!out.interactive && Date.now() - lastLine < 60_000) return;
+    lastLine = Date.now();
+    out.log(out.interactive ? `${CLEAR_LINE}${jobsLine(p)}` : `${jobsLine(p)}\n`);
+  });
+  if (out.interactive) out.log('\n');
+  const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --discount --resume"`;
+  const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines; results in ${argv.out}. ${costLine(outcome, argv.price)}`;
+  out.result({ out: argv.out, route: 'discount', ...outcome }, () => `Batch (discount): ${summary}`);
+  if (outcome.interrupted) throw new InterruptedError(`Interrupted: the jobs run on in Bedrock. Collect their answers with ${resume}.`);
+  if (outcome.timedOut) throw new CliError(`The jobs are still running after ${formatSeconds(argv.timeout)} (Bedrock gives a job up to 24 hours, more when it waits in line). Collect their answers later with ${resume}.`);
+  if (outcome.error || outcome.badLines) out.fail();
+}

@@ -1,0 +1,34 @@
+import type { DiscountClients, DiscountTarget } from '../client/batch-inference.js';
+import { STACK_TAG } from '../contract.js';
+import { CliError } from '../errors.js';
+import { batchBucketName, roleArn } from '../provision/arns.js';
+import { batchBucket } from '../provision/batch-bucket.js';
+import { workerFunction } from '../provision/function.js';
+import { batchRole } from '../provision/role.js';
+import type { Ctx } from '../provision/types.js';
+
+/**
+ * What `batch --discount` needs of a deployed stack: the bucket and the role that `up --discount`
+ * made, and the worker's model and defaults, so that a request gets the answer it would get in real
+ * time. `batch` changes no resource: without them it says how to make them.
+ */
+export async function discountTarget(ctx: Ctx): Promise<{ target: DiscountTarget; clients: DiscountClients }> {
+  const [fn, bucket, role] = await Promise.all([workerFunction.read(ctx), batchBucket.read(ctx), batchRole.read(ctx)]);
+  const ours = (live: { tags: Record<string, string> } | undefined) => live?.tags[STACK_TAG] === ctx.stack;
+  if (!ours(fn)) throw new CliError(`Stack ${ctx.stack} has no worker in ${ctx.account.region}: deploy it with "bedrock-queue up --name ${ctx.stack} --discount".`);
+  if (!ours(bucket) || !ours(role)) {
+    throw new CliError(`Stack ${ctx.stack} has no discount route yet: "bedrock-queue up --name ${ctx.stack} --discount" adds the bucket and the role that Bedrock batch inference needs; then run this again.`);
+  }
+  const live = workerFunction.liveSettings!(fn!);
+  const [bedrock, s3] = await Promise.all([ctx.clients.bedrock(), ctx.clients.s3()]);
+  return {
+    target: {
+      stack: ctx.stack,
+      bucket: batchBucketName(ctx),
+      roleArn: roleArn(ctx, ctx.names.batchRole),
+      model: live.model ?? ctx.settings.model,
+      defaults: { maxTokens: live.maxTokens ?? ctx.settings.maxTokens, ...(live.temperature !== undefined ? { temperature: live.temperature } : {}) },
+    },
+    clients: { bedrock, s3 },
+  };
+}
