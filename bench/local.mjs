@@ -10,6 +10,9 @@ const bin = `${root}bin/bedrock-queue.mjs`;
 const stateDir = mkdtempSync(join(tmpdir(), 'bq-bench-'));
 const env = { ...process.env, BEDROCK_QUEUE_STATE_DIR: stateDir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
+/** The CLI and the environment the local stacks of the bench run with. */
+export const benchEnv = () => ({ env, stateDir, bin });
+
 function cli(args, extraEnv = {}) {
   const started = performance.now();
   const run = spawnSync(process.execPath, [bin, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

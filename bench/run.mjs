@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { measureLocal } from './local.mjs';
 import { measureGovernor } from './governor.mjs';
+import { measureDiscount } from './discount.mjs';
 import { measureWorker } from './worker.mjs';
 import { machineLine, measureStreams, streamSection } from './stream.mjs';
 
@@ -205,6 +206,23 @@ sends. Peak memory is the maximum resident set of the \`batch\` process (GNU tim
 | --- | --- | --- | --- |
 | results/s end to end | ${local.batch.perSecond.toFixed(0)} (${local.batch.ok} of ${local.batch.lines} ok in ${local.batch.seconds.toFixed(1)} s) | at least 500 | ${verdict(local.batch.perSecond >= 500 && local.batch.ok === local.batch.lines)} |
 | peak memory of \`batch\` | ${local.batch.peakMb.toFixed(0)} MB | under 200 MB | ${verdict(local.batch.peakMb < 200)} |
+`);
+
+const discount = await measureDiscount();
+sections.push(`## \`batch --discount\` on the local target (issue 22)
+
+Measured ${date} on ${machine} by \`npm run bench\` (bench/discount.mjs): \`batch --discount --local\` with
+${discount.lines.toLocaleString('en')} plain prompts, against the local batch inference emulation (its job waits \`--discount-delay ${discount.delayS}s\`, then
+answers every record through the local model, zero latency, 16 at a time). The route's overhead is what the run
+takes beyond its job's own time (submission to end, as the local Bedrock reports it): the CLI's start, spooling the
+file (read twice), the upload, the looks at the job (every second locally), the download and the output.
+Peak memory is the maximum resident set of the \`batch\` process (GNU time).
+
+| measure | result | target | |
+| --- | --- | --- | --- |
+| the run, end to end | ${discount.seconds.toFixed(1)} s for ${discount.ok} of ${discount.lines} ok in ${discount.jobs} job(s); the job itself ${discount.jobSeconds.toFixed(1)} s (${discount.delayS} s of it its delay) | | |
+| overhead beyond the job | ${discount.overheadS.toFixed(1)} s | | |
+| peak memory of \`batch --discount\` | ${discount.peakMb.toFixed(0)} MB | under 200 MB | ${verdict(discount.peakMb < 200 && discount.ok === discount.lines)} |
 `);
 
 sections.push(streamSection(await measureStreams(), date, machine));

@@ -143,7 +143,8 @@ class Jobs {
 
   async follow(started: number, record: (line: number, result: DiscountResult) => void, progress: () => void): Promise<boolean> {
     const pause = this.options.pause ?? sleep;
-    let wait = FIRST_POLL_MS;
+    const most = this.options.pollMs ?? 60_000;
+    let wait = Math.min(FIRST_POLL_MS, most);
     for (;;) {
       const limits = this.options.limits ?? DISCOUNT_LIMITS;
       for (const job of this.state) {
@@ -156,7 +157,7 @@ class Jobs {
       const left = started + this.options.timeoutMs - Date.now();
       if (left <= 0 || this.options.signal?.aborted) return false;
       await pause(Math.min(wait, left), this.options.signal);
-      wait = Math.min(wait * 2, this.options.pollMs ?? 60_000);
+      wait = Math.min(wait * 2, most);
     }
   }
 

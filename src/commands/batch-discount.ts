@@ -46,6 +46,8 @@ export async function runDiscountBatch(argv: DiscountArgs, target: OperatorTarge
   let lastLine = 0;
   const outcome = await runDiscount(clients, stack, {
     file: argv.file, out: argv.out, resume: argv.resume, timeoutMs: argv.timeout, signal: interruptSignal(),
+    // A local job takes seconds: looked at every second. One on AWS takes hours: every minute at most.
+    ...(target.kind === 'local' ? { pollMs: 1_000 } : {}),
     onBadLine: (line, reason) => out.log(`${out.interactive ? CLEAR_LINE : ''}line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
   }, (p) => {
     // A job takes minutes to hours: on a terminal one line kept up to date, elsewhere a line a minute.
