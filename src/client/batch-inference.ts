@@ -6,7 +6,7 @@
  * beside the output keeps the plan and each job's ARN: after Ctrl-C or kill -9 the jobs run on, and
  * `--resume` reattaches to them; no job is submitted twice.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -75,6 +75,9 @@ export interface DiscountOutcome extends DiscountProgress {
 }
 
 type Plan = { run: string; jobs: number };
+
+/** The route cannot take this file (too few requests, a model without batch inference): nothing ran, so nothing is kept. */
+class RouteRefused extends CliError {}
 const inputKey = (run: string, job: number) => `batch/${run}/input/${job}.jsonl`;
 const outputPrefix = (run: string, job: number) => `batch/${run}/output/${job}/`;
 const jobName = (stack: string, run: string, job: number) => `${stack}-${run}-${job}`;
@@ -96,6 +99,7 @@ export async function runDiscount(clients: DiscountClients, target: DiscountTarg
   };
   let plan = journal.notes.find((n) => n.plan)?.plan as Plan | undefined;
   let complete = false;
+  let refused = false;
   try {
     if (!plan) {
       const spooled = await spool({
@@ -108,7 +112,7 @@ export async function runDiscount(clients: DiscountClients, target: DiscountTarg
       });
       if ('tooFew' in spooled) {
         const minimum = (options.limits ?? DISCOUNT_LIMITS).minRecordsPerJob;
-        throw new CliError(`${spooled.tooFew} request${spooled.tooFew === 1 ? '' : 's'} to send: Bedrock batch inference takes at least ${minimum} records a job. Drop --discount to send them in real time.`);
+        throw new RouteRefused(`${spooled.tooFew} request${spooled.tooFew === 1 ? '' : 's'} to send: Bedrock batch inference takes at least ${minimum} records a job. Drop --discount to send them in real time.`);
       }
       plan = { run: randomBytes(4).toString('hex'), jobs: spooled.jobs.length };
       journal.note({ plan });
@@ -118,15 +122,37 @@ export async function runDiscount(clients: DiscountClients, target: DiscountTarg
     const done = { jobs: jobs.progress(), ...counts, elapsedMs: Date.now() - started };
     onProgress(done);
     return { ...done, complete, interrupted: !!options.signal?.aborted, timedOut: !complete && !options.signal?.aborted };
+  } catch (err) {
+    refused = err instanceof RouteRefused;
+    throw err;
   } finally {
-    journal.close(complete);
-    if (complete) removeSpool(options.out);
+    // Refused: the output holds at most bad lines, which the real-time route reports again.
+    journal.close(complete || refused);
+    if (refused) rmSync(options.out, { force: true });
+    if (complete || refused) removeSpool(options.out);
   }
+}
+
+/** The stack's jobs that have not ended: names `<stack>-<run>-<job>` (another stack's names may contain this one's). */
+export async function runningJobs(bedrock: BedrockClient, stack: string) {
+  const ours = new RegExp(`^${stack}-[0-9a-f]{8}-\\d+$`);
+  const jobs = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await bedrock.send(new ListModelInvocationJobsCommand({ nameContains: `${stack}-`, ...(nextToken ? { nextToken } : {}) }));
+    jobs.push(...(page.invocationJobSummaries ?? []).filter((j) => ours.test(j.jobName ?? '') && !ENDED_STATES.has(j.status ?? '')));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return jobs.map((j) => ({ name: j.jobName!, arn: j.jobArn!, status: j.status!, submitted: j.submitTime?.toISOString(), ...(j.message ? { message: j.message } : {}) }));
 }
 
 /** The plan's jobs: submitted once each, followed until they end, their output collected. */
 class Jobs {
   private readonly state: JobProgress[];
+  /** Jobs an earlier run may have created without learning their ARN: looked for by name before anything is created. */
+  private readonly unknown = new Set<number>();
+  /** Inputs this run has uploaded: a job that waits for the quota is not uploaded again. */
+  private readonly uploaded = new Set<number>();
 
   constructor(private readonly clients: DiscountClients, private readonly target: DiscountTarget, private readonly journal: BatchJournal, private readonly plan: Plan, private readonly options: DiscountOptions) {
     this.state = Array.from({ length: plan.jobs }, (_, job) => ({ job, status: 'NotSubmitted', processed: 0, failed: 0 }));
@@ -137,6 +163,7 @@ class Jobs {
       if (note.creating) job.status = 'Creating';
       if (note.done) job.status = String(note.done);
     }
+    for (const job of this.state) if (job.status === 'Creating') this.unknown.add(job.job);
   }
 
   progress = () => this.state.map((job) => ({ ...job }));
@@ -150,7 +177,7 @@ class Jobs {
       for (const job of this.state) {
         if (this.options.signal?.aborted) return false;
         if (!job.arn && this.state.filter((j) => j.arn && !ENDED_STATES.has(j.status)).length < limits.maxSubmittedJobs) await this.submit(job);
-        else if (job.arn && !ENDED_STATES.has(job.status)) await this.look(job, record);
+        else if (job.arn && !ENDED_STATES.has(job.status)) await this.look(job, record).catch((err: unknown) => this.lookFailed(job, err));
       }
       progress();
       if (this.state.every((job) => this.journal.notes.some((n) => n.job === job.job && n.done))) return true;
@@ -165,15 +192,18 @@ class Jobs {
   private async submit(job: JobProgress) {
     const { stack, bucket, roleArn, model } = this.target;
     const name = jobName(stack, this.plan.run, job.job);
-    if (job.status === 'Creating') {
+    if (this.unknown.delete(job.job)) {
       const { invocationJobSummaries = [] } = await this.clients.bedrock.send(new ListModelInvocationJobsCommand({ nameContains: name }));
       const found = invocationJobSummaries.find((s) => s.jobName === name);
       if (found?.jobArn) return this.submitted(job, found.jobArn);
     }
     const path = jobInputPath(spoolDirectory(this.options.out), job.job);
     const key = inputKey(this.plan.run, job.job);
-    await this.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: statSync(path).size, ContentType: 'application/jsonl' }));
-    this.journal.note({ job: job.job, creating: true });
+    if (!this.uploaded.has(job.job)) {
+      await this.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: statSync(path).size, ContentType: 'application/jsonl' }));
+      this.uploaded.add(job.job);
+      this.journal.note({ job: job.job, creating: true });
+    }
     job.status = 'Creating';
     try {
       const { jobArn } = await this.clients.bedrock.send(new CreateModelInvocationJobCommand({
@@ -196,10 +226,17 @@ class Jobs {
       if (name === 'ValidationException' && this.state.every((j) => !j.arn)) {
         // Nothing runs yet: take the input back, and say what AWS refused (a model or Region without batch inference, most often).
         await this.clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
-        throw new CliError(`Bedrock refused the batch inference job for ${model}: ${describeError(err)} If this model or Region has no batch inference, drop --discount to send the file in real time.`);
+        throw new RouteRefused(`Bedrock refused the batch inference job for ${model}: ${describeError(err)} If this model or Region has no batch inference, drop --discount to send the file in real time.`);
       }
       throw err;
     }
+  }
+
+  /** A look that failed for a while (throttled, a server error, no answer) is tried at the next one. */
+  private lookFailed(job: JobProgress, err: unknown) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (!(status === undefined || status === 429 || status >= 500 || laterErrors.has((err as Error).name))) throw err;
+    job.message = `not answering for now (${describeError(err)}); looking again`;
   }
 
   private submitted(job: JobProgress, arn: string) {

@@ -1,7 +1,7 @@
 import type { DiscountOutcome, DiscountProgress } from '../client/batch-inference.js';
 import { CliError, InterruptedError } from '../errors.js';
 import type { Price } from '../governor/budget.js';
-import { formatSeconds, plural, type Output } from '../output.js';
+import { formatSeconds, plural, table, type Output } from '../output.js';
 import type { OperatorTarget } from './session.js';
 
 /** Back to the start of the line, and erase it. */
@@ -37,12 +37,26 @@ export function costLine(outcome: Pick<DiscountOutcome, 'tokensIn' | 'tokensOut'
   return `${tokens}: $${(onDemand * BATCH_SHARE).toFixed(2)} at the batch price, against $${onDemand.toFixed(2)} on demand (--price in=${price.input},out=${price.output}, batch at ${BATCH_SHARE * 100}%).`;
 }
 
+/** The stack's discount route: its bucket, role, model and clients, on AWS or the local target. */
+async function route(name: string, target: OperatorTarget) {
+  return target.kind === 'local'
+    ? (await import('../local/lifecycle/discount.js')).localDiscountTarget(name)
+    : (await import('../operate/discount.js')).discountTarget(await target.context());
+}
+
+/** `batch --discount --status`: the stack's jobs that have not ended. */
+export async function listDiscountJobs(name: string, target: OperatorTarget, out: Output) {
+  const [{ runningJobs }, { clients }] = await Promise.all([import('../client/batch-inference.js'), route(name, target)]);
+  const jobs = await runningJobs(clients.bedrock, name);
+  out.result({ stack: name, jobs }, () => (jobs.length
+    ? table([['job', 'status', 'submitted'], ...jobs.map((j) => [j.name, j.message ? `${j.status} (${j.message})` : j.status, j.submitted ?? ''])])
+    : `No batch inference job of stack ${name} is running.`));
+}
+
 /** `batch --discount`: the file through Bedrock batch inference on the stack's bucket and role. */
 export async function runDiscountBatch(argv: DiscountArgs, target: OperatorTarget, out: Output) {
   const [{ runDiscount }, { interruptSignal }] = await Promise.all([import('../client/batch-inference.js'), import('./session.js')]);
-  const { target: stack, clients } = target.kind === 'local'
-    ? await (await import('../local/lifecycle/discount.js')).localDiscountTarget(argv.name)
-    : await (await import('../operate/discount.js')).discountTarget(await target.context());
+  const { target: stack, clients } = await route(argv.name, target);
   let lastLine = 0;
   const outcome = await runDiscount(clients, stack, {
     file: argv.file, out: argv.out, resume: argv.resume, timeoutMs: argv.timeout, signal: interruptSignal(),

@@ -11,29 +11,32 @@ import { checkReadable, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
 
 interface BatchArgs extends GlobalArgs {
-  file: string;
-  out: string;
+  file?: string;
+  out?: string;
   parallel: number;
   timeout: number;
   retryFor: number;
   resume: boolean;
   discount: boolean;
   price?: Price;
+  status: boolean;
 }
 
 function builder(yargs: Argv<GlobalArgs>) {
   return yargs
     .positional('file', { type: 'string', describe: 'One request a line: a JSON request object, or a prompt (as send --file)' })
-    .option('out', { type: 'string', requiresArg: true, demandOption: 'name the results file with --out', describe: 'Where to write one JSON line per input line: {"line": n, "id": ..., ...result}' })
+    .option('out', { type: 'string', requiresArg: true, describe: 'Where to write one JSON line per input line: {"line": n, "id": ..., ...result}' })
     .option('parallel', { type: 'string', requiresArg: true, default: 32, describe: 'Requests in flight while sending', coerce: integerIn('parallel', 1, 256) })
     .option('timeout', { type: 'string', requiresArg: true, default: '1h', describe: 'How long the run may take; what is still pending then is collected by --resume', coerce: waitTimeout })
     .option('retry-for', { type: 'string', requiresArg: true, default: '1h', describe: 'How long a line is retried while the API throttles (429) or fails (5xx)', coerce: duration('retry-for') })
     .option('resume', { type: 'boolean', default: false, describe: 'Continue an interrupted run: send only the lines never sent, collect the rest' })
     .option('discount', { type: 'boolean', default: false, describe: 'Through Bedrock batch inference, at about half the token price: answers within hours (needs up --discount; at least 100 lines)' })
     .option('price', { type: 'string', requiresArg: true, describe: 'With --discount: the model\'s on-demand dollars per million tokens (in=3,out=15), for the cost line', coerce: priceFlag })
+    .option('status', { type: 'boolean', default: false, describe: 'With --discount: list the stack\'s batch inference jobs that have not ended (no file)' })
     .example('$0 batch prompts.jsonl --out answers.jsonl', 'Send every line, wait for every answer, write them all')
     .example('$0 batch prompts.jsonl --out answers.jsonl --resume', 'After Ctrl-C or a crash: no line is sent twice, none is lost')
-    .example('$0 batch prompts.jsonl --out answers.jsonl --discount', 'The same output, from Bedrock batch inference jobs at the batch price');
+    .example('$0 batch prompts.jsonl --out answers.jsonl --discount', 'The same output, from Bedrock batch inference jobs at the batch price')
+    .example('$0 batch --discount --status', 'The stack\'s batch inference jobs still running');
 }
 
 function priceFlag(value: unknown): Price | undefined {
@@ -53,9 +56,16 @@ async function checkWritableDirectory(path: string) {
 }
 
 async function run(argv: ArgumentsCamelCase<BatchArgs>, out: Output) {
+  if (argv.status) {
+    if (!argv.discount || argv.file) throw new UsageError('--status goes with --discount and no file: "bedrock-queue batch --discount --status".');
+    return (await import('./batch-discount.js')).listDiscountJobs(argv.name, await openTarget(argv), out);
+  }
+  if (!argv.file) throw new UsageError('Name the file of requests: "bedrock-queue batch FILE --out RESULTS.jsonl".');
+  if (!argv.out) throw new UsageError('Name the results file with --out.');
   await checkReadable(argv.file, 'the file');
   await checkWritableDirectory(argv.out);
-  if (argv.discount) return (await import('./batch-discount.js')).runDiscountBatch(argv, await openTarget(argv), out);
+  const withFiles = { ...argv, file: argv.file, out: argv.out };
+  if (argv.discount) return (await import('./batch-discount.js')).runDiscountBatch(withFiles, await openTarget(argv), out);
   if (argv.price) throw new UsageError('--price goes with --discount, for its cost line.');
   const target = await openTarget(argv, true);
   const targetName = target.kind === 'local' ? `the local stack ${argv.name}` : `stack ${argv.name}`;
@@ -90,7 +100,7 @@ async function run(argv: ArgumentsCamelCase<BatchArgs>, out: Output) {
 }
 
 export const batchCommand = defineCommand<BatchArgs>({
-  command: 'batch <file>',
+  command: 'batch [file]',
   describe: 'Send a file of prompts and write a file of answers, one line each (resumable)',
   builder,
   run,

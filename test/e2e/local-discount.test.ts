@@ -61,7 +61,7 @@ describe('batch --discount on the local target', () => {
   });
 
   it('kill -9 while the job runs, then --resume: nothing submitted twice, every line once', async () => {
-    const stack = await startLocal('discount-kill', '--discount-delay', '3s');
+    const stack = await startLocal('discount-kill', '--discount-delay', '5s');
     started.push(stack);
     const input = join(dir, 'kill.txt');
     writeFileSync(input, Array.from({ length: 500 }, (_, i) => `kill ${i + 1}`).join('\n'));
@@ -79,6 +79,10 @@ describe('batch --discount on the local target', () => {
     child.kill('SIGKILL');
     await exited;
     expect((await jobsOf(stack)).map((j) => j.status)).not.toContain('Completed');
+    // The job runs on without the CLI: --status lists it.
+    const listed = await cli('batch', '--discount', '--status', '--local', '--name', stack.name, '--json');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { jobs: { name: string }[] }).jobs.map((j) => j.name)).toEqual([expect.stringMatching(/^discount-kill-[0-9a-f]{8}-0$/)]);
     const resumed = await cli('batch', input, '--out', out, '--discount', '--local', '--name', stack.name, '--resume', '--json');
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ ok: 500, error: 0, complete: true });

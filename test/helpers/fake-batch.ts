@@ -102,19 +102,22 @@ export class FakeBatch {
       });
       return { jobArn: this.jobs.at(-1)!.arn };
     });
-    this.bedrockMock.on(GetModelInvocationJobCommand).callsFake(async (input: { jobIdentifier: string }) => {
-      const job = this.jobs.find((j) => j.arn === input.jobIdentifier);
-      if (!job) throw new ValidationException({ message: 'The specified job does not exist.', $metadata: metadata });
-      job.looks++;
-      if (job.looks < STATES.length) job.status = STATES[job.looks]!;
-      else if (!(ENDS as readonly string[]).includes(job.status)) this.finish(job);
-      const counts = this.counts(job);
-      return { jobArn: job.arn, jobName: job.name, modelId: job.model, status: job.status, ...(job.message ? { message: job.message } : {}), submitTime: new Date(), ...((ENDS as readonly string[]).includes(job.status) ? { endTime: new Date('2026-12-03T12:00:00Z') } : {}), ...counts };
-    });
+    this.bedrockMock.on(GetModelInvocationJobCommand).callsFake(this.get);
     this.bedrockMock.on(ListModelInvocationJobsCommand).callsFake(async (input: { nameContains?: string }) => ({
       invocationJobSummaries: this.jobs.filter((j) => !input.nameContains || j.name.includes(input.nameContains)).map((j) => ({ jobArn: j.arn, jobName: j.name, modelId: j.model, status: j.status, submitTime: new Date() })),
     }));
   }
+
+  /** GetModelInvocationJob: each look moves the job one state on. */
+  readonly get = async (input: { jobIdentifier: string }) => {
+    const job = this.jobs.find((j) => j.arn === input.jobIdentifier);
+    if (!job) throw new ValidationException({ message: 'The specified job does not exist.', $metadata: metadata });
+    job.looks++;
+    if (job.looks < STATES.length) job.status = STATES[job.looks]!;
+    else if (!(ENDS as readonly string[]).includes(job.status)) this.finish(job);
+    const counts = this.counts(job);
+    return { jobArn: job.arn, jobName: job.name, modelId: job.model, status: job.status, ...(job.message ? { message: job.message } : {}), submitTime: new Date(), ...((ENDS as readonly string[]).includes(job.status) ? { endTime: new Date('2026-12-03T12:00:00Z') } : {}), ...counts };
+  };
 
   private counts(job: FakeJob) {
     if (job.status !== 'InProgress' && !(ENDS as readonly string[]).includes(job.status)) return {};

@@ -2,12 +2,12 @@
  * `batch --discount` (issue 22) against Bedrock batch inference and S3 as simulated in
  * test/helpers/fake-batch.ts (moto has no model invocation jobs; what is simulated is listed there).
  */
-import { BedrockClient, CreateModelInvocationJobCommand, ListModelInvocationJobsCommand } from '@aws-sdk/client-bedrock';
+import { AccessDeniedException, BedrockClient, CreateModelInvocationJobCommand, GetModelInvocationJobCommand, ListModelInvocationJobsCommand, ThrottlingException } from '@aws-sdk/client-bedrock';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runDiscount, type DiscountOptions } from '../../src/client/batch-inference.js';
+import { runDiscount, runningJobs, type DiscountOptions } from '../../src/client/batch-inference.js';
 import { DISCOUNT_LIMITS, JobSplitter, planJobs, recordIdOf, resultOfOutputLine } from '../../src/client/discount-records.js';
 import { FakeBatch } from '../helpers/fake-batch.js';
 import { tempDir } from '../helpers/temp.js';
@@ -98,6 +98,8 @@ describe('runDiscount', () => {
     await expect(run(file(prompts(49)))).rejects.toThrow('49 requests to send: Bedrock batch inference takes at least 50 records a job. Drop --discount to send them in real time.');
     expect(fake.s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
     expect(fake.bedrockMock.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(0);
+    // Nothing left to resume: the real-time route may write the same output at once.
+    expect(['answers.jsonl', 'answers.jsonl.journal', 'answers.jsonl.discount'].filter((f) => existsSync(join(dir, f)))).toEqual([]);
   });
 
   it('a model without batch inference: says so after the first job is refused, and takes its input back', async () => {
@@ -105,6 +107,7 @@ describe('runDiscount', () => {
     await expect(run(file(prompts(120)))).rejects.toThrow(/Bedrock refused the batch inference job for us.anthropic.claude-3-haiku-20240307-v1:0: .*does not support batch inference.*drop --discount/);
     expect(fake.bedrockMock.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(1);
     expect(fake.objects.size).toBe(0);
+    expect(['answers.jsonl', 'answers.jsonl.journal', 'answers.jsonl.discount'].filter((f) => existsSync(join(dir, f)))).toEqual([]);
   });
 
   it('keeps within the quota of jobs in flight: the rest wait and go as jobs end', async () => {
@@ -123,6 +126,8 @@ describe('runDiscount', () => {
     expect(outcome).toMatchObject({ complete: true, ok: 300 });
     expect(fake.jobs).toHaveLength(3);
     expect(fake.bedrockMock.commandCalls(CreateModelInvocationJobCommand).length).toBeGreaterThan(3);
+    // Each input uploaded once, however long its job waited.
+    expect(fake.s3Mock.commandCalls(PutObjectCommand)).toHaveLength(3);
     expect(progress[0]).toBe('Submitted,Creating,Creating');
     expect(outcome.jobs.map((j) => j.status)).toEqual(['Completed', 'Completed', 'Completed']);
   });
@@ -157,5 +162,28 @@ describe('runDiscount', () => {
     expect(fake.bedrockMock.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(3);
     expect(fake.bedrockMock.commandCalls(ListModelInvocationJobsCommand).map((c) => c.args[0].input.nameContains)).toEqual([fake.jobs[2]!.name]);
     expect(outLines(join(dir, 'answers.jsonl')).map((r) => r.line).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  });
+
+  it('--status lists the stack\'s jobs that have not ended, and no other stack\'s whose name contains this one\'s', async () => {
+    const controller = new AbortController();
+    await run(file(prompts(300)), { signal: controller.signal, pause: async () => controller.abort() });
+    fake.jobs.push({ ...fake.jobs[0]!, arn: 'arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/other', name: 'demo-2-ab12cd34-0' });
+    fake.jobs[1]!.status = 'Completed';
+    const listed = await runningJobs(clients.bedrock, 'demo');
+    expect(listed.map((j) => [j.name, j.status])).toEqual([[fake.jobs[0]!.name, 'Submitted'], [fake.jobs[2]!.name, 'Submitted']]);
+    expect(fake.bedrockMock.commandCalls(ListModelInvocationJobsCommand).map((c) => c.args[0].input)).toEqual([{ nameContains: 'demo-' }]);
+  });
+
+  it('a look at a job that Bedrock throttles is tried again at the next one; an error that will not pass stops the run', async () => {
+    let throttled = 0;
+    fake.bedrockMock.on(GetModelInvocationJobCommand).callsFake(async (input: { jobIdentifier: string }) => {
+      if (throttled++ < 2) throw new ThrottlingException({ message: 'Too many requests, please wait before trying again.', $metadata: { httpStatusCode: 429 } });
+      return fake.get(input);
+    });
+    expect(await run(file(prompts(100)))).toMatchObject({ complete: true, ok: 100 });
+    expect(throttled).toBeGreaterThan(2);
+
+    fake.bedrockMock.on(GetModelInvocationJobCommand).rejects(new AccessDeniedException({ message: 'User is not authorized to perform: bedrock:GetModelInvocationJob', $metadata: { httpStatusCode: 403 } }));
+    await expect(run(file(prompts(100)), { out: join(dir, 'denied.jsonl') })).rejects.toThrow('bedrock:GetModelInvocationJob');
   });
 });
