@@ -2,6 +2,7 @@ import { DEFAULT_MODEL_ID, DEFAULT_RESULTS_TTL_SECONDS, LOG_RETENTION_DAYS, MIN_
 import { UsageError } from './errors.js';
 import { decimal, integerIn, numberIn, period } from './flag-values.js';
 import { budgetText, NONE, parseBudget, parsePrice, priceText } from './governor/budget.js';
+import { knownPrice } from './pricing.js';
 
 /**
  * A stack setting, defined once: its flag, what it means, how its value is checked, and its value
@@ -67,10 +68,16 @@ export type SettingKey = keyof Table;
 export const SETTING_KEYS = Object.keys(STACK_SETTINGS) as SettingKey[];
 const specOf = (key: SettingKey): Spec<unknown> & { initial?: unknown } => STACK_SETTINGS[key];
 
-/** Given on the command line, else live, else the value on creation. */
+/**
+ * Given on the command line, else live, else the value on creation; a budget in dollars without a
+ * price takes the price table's for the model, when it has one (kept thereafter as the stack's price).
+ */
 export function resolveSettings(options: StackOptions, live: Partial<Settings>): Settings {
   const entries = SETTING_KEYS.map((key) => [key, options[key] ?? live[key] ?? specOf(key).initial] as const);
-  return Object.fromEntries(entries.filter(([, value]) => value !== undefined)) as Settings;
+  const settings = Object.fromEntries(entries.filter(([, value]) => value !== undefined)) as Settings;
+  const budget = settings.budget === NONE ? undefined : parseBudget(settings.budget);
+  const known = typeof budget === 'object' && budget.unit === 'usd' && settings.price === NONE ? knownPrice(settings.model) : undefined;
+  return known ? { ...settings, price: priceText(known) } : settings;
 }
 
 /** The yargs option of each setting, keyed by its flag. */

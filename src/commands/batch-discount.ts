@@ -1,6 +1,7 @@
 import type { DiscountOutcome, DiscountProgress } from '../client/batch-inference.js';
 import { CliError, InterruptedError } from '../errors.js';
 import type { Price } from '../governor/budget.js';
+import { knownPrice, PRICE_TABLE } from '../pricing.js';
 import { formatSeconds, plural, table, type Output } from '../output.js';
 import type { OperatorTarget } from './session.js';
 
@@ -29,12 +30,14 @@ function jobsLine(p: DiscountProgress): string {
   return `${plural(p.jobs.length, 'job')}: ${[...states].map(([state, n]) => `${n} ${state}`).join(', ')}${counts}; ${formatSeconds(p.elapsedMs)} elapsed`;
 }
 
-/** The cost line: the tokens at the batch price beside the on-demand price, when the prices are known. */
-export function costLine(outcome: Pick<DiscountOutcome, 'tokensIn' | 'tokensOut'>, price: Price | undefined): string {
+/** The cost line: the tokens at the batch price beside the on-demand price, when the prices are known (--price, else the table's). */
+export function costLine(outcome: Pick<DiscountOutcome, 'tokensIn' | 'tokensOut'>, given: Price | undefined, model: string): string {
   const tokens = `${outcome.tokensIn} tokens in, ${outcome.tokensOut} out`;
+  const price = given ?? knownPrice(model);
   if (!price) return `${tokens} (give --price in=…,out=… for their cost).`;
   const onDemand = (outcome.tokensIn * price.input + outcome.tokensOut * price.output) / 1e6;
-  return `${tokens}: $${(onDemand * BATCH_SHARE).toFixed(2)} at the batch price, against $${onDemand.toFixed(2)} on demand (--price in=${price.input},out=${price.output}, batch at ${BATCH_SHARE * 100}%).`;
+  const source = given ? `--price in=${price.input},out=${price.output}` : `${model} at in=${price.input},out=${price.output} from the price table of ${PRICE_TABLE.date}`;
+  return `${tokens}: $${(onDemand * BATCH_SHARE).toFixed(2)} at the batch price, against $${onDemand.toFixed(2)} on demand (${source}; batch at ${BATCH_SHARE * 100}%).`;
 }
 
 /** The stack's discount route: its bucket, role, model and clients, on AWS or the local target. */
@@ -71,7 +74,7 @@ export async function runDiscountBatch(argv: DiscountArgs, target: OperatorTarge
   });
   if (out.interactive) out.log('\n');
   const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --discount --resume"`;
-  const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines; results in ${argv.out}. ${costLine(outcome, argv.price)}`;
+  const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines; results in ${argv.out}. ${costLine(outcome, argv.price, stack.model)}`;
   out.result({ out: argv.out, route: 'discount', ...outcome }, () => `Batch (discount): ${summary}`);
   if (outcome.interrupted) throw new InterruptedError(`Interrupted: the jobs run on in Bedrock. Collect their answers with ${resume}.`);
   if (outcome.timedOut) throw new CliError(`The jobs are still running after ${formatSeconds(argv.timeout)} (Bedrock gives a job up to 24 hours, more when it waits in line). Collect their answers later with ${resume}.`);

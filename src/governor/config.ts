@@ -50,7 +50,7 @@ export function budgetProblem(settings: { budget: string; price: string }): stri
   if (settings.budget === NONE || settings.price !== NONE) return undefined;
   const budget = parseBudget(settings.budget);
   return typeof budget !== 'string' && budget.unit === 'usd'
-    ? `--budget ${settings.budget} is in dollars: give the model's price per million tokens too, as --price in=3,out=15 (input and output, from the Bedrock pricing page)`
+    ? `--budget ${settings.budget} is in dollars, and the price table knows no price for this model: give its price per million tokens, as --price in=3,out=15 (input and output, from the Bedrock pricing page)`
     : undefined;
 }
 

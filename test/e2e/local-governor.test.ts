@@ -91,7 +91,7 @@ describe('the governor on the local target', () => {
   it('refuses a budget in dollars without a price, and starts nothing', async () => {
     const run = await cli('up', '--local', '--detach', '--name', 'gov-usd', '--budget', '40usd/day');
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('--budget 40usd/day is in dollars: give the model\'s price per million tokens too, as --price in=3,out=15');
+    expect(run.stderr).toContain('--budget 40usd/day is in dollars, and the price table knows no price for this model: give its price per million tokens, as --price in=3,out=15');
     expect((await cli('status', '--local', '--name', 'gov-usd')).stdout).toContain('is not running');
   });
 });

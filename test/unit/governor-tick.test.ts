@@ -117,7 +117,7 @@ describe('the governor in tags', () => {
   });
 
   it('a budget in dollars needs a price', () => {
-    expect(budgetProblem({ budget: '40usd/day', price: 'none' })).toMatch(/^--budget 40usd\/day is in dollars: give the model's price/);
+    expect(budgetProblem({ budget: '40usd/day', price: 'none' })).toMatch(/^--budget 40usd\/day is in dollars, and the price table knows no price for this model: give its price/);
     expect(budgetProblem({ budget: '40usd/day', price: 'in=3,out=15' })).toBeUndefined();
     expect(budgetProblem({ budget: '5000-tokens/day', price: 'none' })).toBeUndefined();
   });
