@@ -66,6 +66,14 @@ describe('up with the governor on AWS', () => {
     ]);
   });
 
+  it('--budget in dollars on the default model: the price table\'s price, kept as the stack\'s price tag', async () => {
+    const m = prepare(convergedAccount());
+    await runUp({ budget: '40usd/day' });
+    expect(m.lambda.commandCalls(TagResourceCommand).map((c) => c.args[0].input.Tags)).toEqual([
+      expect.objectContaining({ 'bedrock-queue:budget': '40usd/day', 'bedrock-queue:price': 'in=3 out=15' }),
+    ]);
+  });
+
   it('--autopilot on a converged stack: tags the mapping, leaves its concurrency to the autopilot, lets the worker steer it alone, and schedules the tick', async () => {
     const m = prepare(convergedAccount());
     await runUp({ autopilot: true, concurrency: 32 });
