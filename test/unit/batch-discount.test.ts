@@ -135,6 +135,8 @@ describe('runDiscount', () => {
   it.each([
     ['PartiallyCompleted', 'JobPartiallyCompleted', 'The job ended PartiallyCompleted before every record was processed.'],
     ['Failed', 'JobFailed', 'The service role cannot read the input (Access Denied).'],
+    ['Stopped', 'JobStopped', 'The job ended Stopped before every record was processed.'],
+    ['Expired', 'JobExpired', 'The job ended Expired before every record was processed.'],
   ] as const)('a job that ends %s: what it answered, and an error line naming the job\'s message for the rest', async (end, code, message) => {
     fake.ends = [end];
     const outcome = await run(file(prompts(100)));
@@ -185,5 +187,27 @@ describe('runDiscount', () => {
 
     fake.bedrockMock.on(GetModelInvocationJobCommand).rejects(new AccessDeniedException({ message: 'User is not authorized to perform: bedrock:GetModelInvocationJob', $metadata: { httpStatusCode: 403 } }));
     await expect(run(file(prompts(100)), { out: join(dir, 'denied.jsonl') })).rejects.toThrow('bedrock:GetModelInvocationJob');
+  });
+
+  it('keeps a record\'s own error from the job\'s output, named as the real-time route names it', async () => {
+    fake.answer = (prompt) => (prompt.endsWith('7') ? { errorCode: 400, errorMessage: 'Malformed input request' } : { text: `answer to ${prompt}` });
+    const outcome = await run(file(prompts(100)));
+    const failed = outLines(join(dir, 'answers.jsonl')).filter((r) => r.status === 'error');
+    expect(failed.map((r) => r.line).sort((a, b) => a - b)).toEqual([7, 17, 27, 37, 47, 57, 67, 77, 87, 97]);
+    expect(failed[0]).toMatchObject({ route: 'discount', error: { code: 'ValidationException', message: 'Malformed input request (record error 400)' } });
+    expect(outcome).toMatchObject({ complete: true, ok: 90, error: 10 });
+  });
+
+  it.each([[1, 'Submitted'], [2, 'Validating'], [3, 'Scheduled'], [4, 'InProgress']] as const)('interrupted after %i look(s), the jobs %s: --resume follows the same jobs to the end, every line once', async (looks, state) => {
+    const path = file(prompts(250));
+    const controller = new AbortController();
+    let pauses = 0;
+    const first = await run(path, { signal: controller.signal, pause: async () => void (++pauses >= looks && controller.abort()) });
+    expect(first.complete).toBe(false);
+    expect(first.jobs.map((j) => j.status)).toEqual([state, state, state]);
+    const second = await run(path, { resume: true });
+    expect(second).toMatchObject({ complete: true, ok: 250 });
+    expect(fake.bedrockMock.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(3);
+    expect(outLines(join(dir, 'answers.jsonl')).map((r) => r.line).sort((a, b) => a - b)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
   });
 });
