@@ -64,7 +64,11 @@ export async function measureGovernor() {
   const run = await backlogRun(stack, count);
   // Each lane takes a request, calls the model for L, and stores, publishes and deletes: what a round
   // takes beyond L is the pipeline's own cost per request, ramp-up and tail included.
-  const efficiency = { ...run, ideal: N / L, requests: count, overheadMsPerRequest: ((count / run.perSecond) / (count / N) - L) * 1000 };
+  const efficiency = {
+    ...run, ideal: N / L, requests: count,
+    overheadMsPerRequest: ((count / run.perSecond) / (count / N) - L) * 1000,
+    steadyOverheadMsPerRequest: (N / run.steadyPerSecond - L) * 1000,
+  };
   stack.stop();
   return { quota: { calls: QUOTA, windowS: WINDOW_S, latencyMs: LATENCY_MS, requests: REQUESTS, fits: (QUOTA / WINDOW_S) * (LATENCY_MS / 1000) }, fixed16, fixed64, autopilot, efficiency };
 }

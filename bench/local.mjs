@@ -82,8 +82,14 @@ export async function backlogRun(stack, count) {
   const results = await drainResults(stack, count);
   const last = Math.max(...results.map((r) => Date.parse(r.completedAt)));
   const latencies = results.map((r) => Date.parse(r.completedAt) - Math.max(resumed, Date.parse(r.queuedAt)));
+  // The rate between the 10th and the 90th percentile of completions: every lane busy, without the
+  // start (lanes waking) and the end (the last lanes finishing alone).
+  const ends = results.map((r) => Date.parse(r.completedAt)).sort((a, b) => a - b);
+  const from = ends[Math.floor(count * 0.1)];
+  const to = ends[Math.floor(count * 0.9)];
   return {
     perSecond: count / ((last - resumed) / 1000),
+    steadyPerSecond: (Math.floor(count * 0.9) - Math.floor(count * 0.1)) / ((to - from) / 1000),
     ok: results.filter((r) => r.status === 'ok').length,
     p50: percentile(latencies, 50),
     p95: percentile(latencies, 95),
