@@ -86,7 +86,7 @@ export class JobSplitter {
 }
 
 /** A result record from the discount route: the real-time record, and the route that answered. */
-export type DiscountResult = Omit<ResultRecord, 'id'> & { id: string; route: 'discount' };
+export type DiscountResult = ResultRecord & { route: 'discount' };
 
 /** The error codes of a record's HTTP-style `errorCode`, named as the real-time route names them. */
 const RECORD_ERRORS: Record<number, string> = {

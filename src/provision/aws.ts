@@ -26,7 +26,7 @@ export interface AwsTarget {
 export interface Clients {
   /** Loaded on first use: only `up`'s model preflight needs the Bedrock control plane. */
   bedrock: () => Promise<BedrockClient>;
-  /** Loaded on first use: only the discount route (`up --discount`, `batch --discount`) needs S3. */
+  /** Loaded on first use: the discount route's bucket (read by every look at the stack, used by `batch --discount`). */
   s3: () => Promise<S3Client>;
   sqs: SQSClient;
   iam: IAMClient;
