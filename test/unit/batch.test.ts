@@ -166,6 +166,20 @@ describe('batch', () => {
     expect(run.stderr.split('\n')[0]).toBe(`Error: --out ${join(dir, 'missing', 'out.jsonl')}: the directory ${join(dir, 'missing')} does not exist; create it first.`);
   });
 
+  it.each([
+    [['batch', '--out', 'x.jsonl'], 'Error: Name the file of requests: "bedrock-queue batch FILE --out RESULTS.jsonl".'],
+    [['batch', 'in.txt'], 'Error: Name the results file with --out.'],
+    [['batch', '--status'], 'Error: --status goes with --discount and no file: "bedrock-queue batch --discount --status".'],
+    [['batch', 'in.txt', '--out', 'x.jsonl', '--price', 'in=3,out=15'], 'Error: --price goes with --discount, for its cost line.'],
+    [['batch', 'in.txt', '--out', 'x.jsonl', '--discount', '--price', 'three'], 'Error: --price three: give dollars per million tokens, in and out, as in=3,out=15'],
+  ])('refuses %j as a usage error (exit 2), before anything is read or sent', async (args, message) => {
+    const dir = tempDir('bq-batch-unit-');
+    writeFileSync(join(dir, 'in.txt'), 'one');
+    const run = await runCli([...args.map((a) => (a.endsWith('.txt') || a.endsWith('.jsonl') ? join(dir, a) : a)), '--local', '--name', 'nobody'], { BEDROCK_QUEUE_STATE_DIR: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toBe(message);
+  });
+
   it('stops at its timeout with what is pending left for --resume, which collects it without sending again', async () => {
     const dir = tempDir('bq-batch-unit-');
     const file = join(dir, 'in.txt');
