@@ -6,7 +6,7 @@
  */
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
@@ -22,10 +22,13 @@ export class LocalObjects {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
   }
 
-  /** The file of an object; undefined for a key that would leave the bucket's directory. */
+  /** The file of an object; undefined for a bucket or key that would leave the bucket's directory. */
   path(bucket: string, key: string): string | undefined {
-    const path = join(this.directory, bucket, key);
-    return relative(this.directory, path).startsWith('..') || !key ? undefined : path;
+    if (!key || bucket === '.' || bucket === '..') return undefined;
+    const root = join(this.directory, bucket);
+    const path = join(root, key);
+    const inside = relative(root, path);
+    return !inside || inside.startsWith('..') || isAbsolute(inside) ? undefined : path;
   }
 
   read(bucket: string, key: string): string | undefined {
