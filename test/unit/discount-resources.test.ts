@@ -5,7 +5,7 @@
 import { CreateRoleCommand, DeleteRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand, PutBucketPolicyCommand,
-  PutBucketTaggingCommand, PutPublicAccessBlockCommand,
+  GetBucketTaggingCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { ACCOUNT, REGION, TAGS, convergedAccount, mocksPerTest, mutatingCommands, runDown, runUp, session, type AccountState } from '../helpers/fake-aws.js';
@@ -105,6 +105,16 @@ describe('up --discount on AWS', () => {
     await runDown();
     expect(m.s3.commandCalls(DeleteBucketCommand)).toHaveLength(1);
     expect(m.iam.commandCalls(DeleteRoleCommand).map((c) => c.args[0].input.RoleName)).toContain('demo-batch');
+  });
+
+  it('an operator policy from before the route (no s3:GetBucketTagging): a plain up goes on and says so; up --discount stops', async () => {
+    const m = prepare(convergedAccount());
+    const denied = Object.assign(new Error(`User: arn:aws:iam::${ACCOUNT}:user/dev is not authorized to perform: s3:GetBucketTagging on resource: "arn:aws:s3:::${BUCKET}"`), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    m.s3.on(GetBucketTaggingCommand).rejects(denied);
+    const plain = await runUp();
+    expect(plain.notes).toContain(`Cannot read S3 bucket ${BUCKET} (AccessDenied): taken as absent. "bedrock-queue policy" prints the policy with s3:GetBucketTagging.`);
+    expect(mutatingCommands(m)).toEqual([]);
+    await expect(runUp({ discount: true })).rejects.toThrow(/s3:GetBucketTagging/);
   });
 
   it('leaves alone a bucket of that name that is not the stack\'s', async () => {
