@@ -180,7 +180,7 @@ class Jobs {
         else if (job.arn && !ENDED_STATES.has(job.status)) await this.look(job, record).catch((err: unknown) => this.lookFailed(job, err));
       }
       progress();
-      if (this.state.every((job) => this.journal.notes.some((n) => n.job === job.job && n.done))) return true;
+      if (this.state.every((job) => ENDED_STATES.has(job.status))) return true;
       const left = started + this.options.timeoutMs - Date.now();
       if (left <= 0 || this.options.signal?.aborted) return false;
       await pause(Math.min(wait, left), this.options.signal);
@@ -246,20 +246,23 @@ class Jobs {
 
   private async look(job: JobProgress, record: (line: number, result: DiscountResult) => void) {
     const answer = await this.clients.bedrock.send(new GetModelInvocationJobCommand({ jobIdentifier: job.arn }));
+    const status = answer.status ?? job.status;
     Object.assign(job, {
-      status: answer.status ?? job.status,
       processed: answer.processedRecordCount ?? job.processed,
       failed: answer.errorRecordCount ?? job.failed,
       ...(answer.totalRecordCount !== undefined ? { total: answer.totalRecordCount } : {}),
       message: answer.message,
     });
-    if (!ENDED_STATES.has(job.status)) return;
-    await this.collect(job, (answer.endTime ?? new Date()).toISOString(), record);
-    this.journal.note({ job: job.job, done: job.status });
+    // A job is ended here only once its output is written: a collection cut short is looked at again.
+    if (ENDED_STATES.has(status)) {
+      await this.collect(job, status, (answer.endTime ?? new Date()).toISOString(), record);
+      this.journal.note({ job: job.job, done: status });
+    }
+    job.status = status;
   }
 
   /** Writes a job's output lines, then an error line for each of its lines the job did not answer. */
-  private async collect(job: JobProgress, completedAt: string, record: (line: number, result: DiscountResult) => void) {
+  private async collect(job: JobProgress, status: string, completedAt: string, record: (line: number, result: DiscountResult) => void) {
     const lines = await jobLines(this.options.out, job.job);
     const context: OutputContext = { model: this.target.model, completedAt, idOf: (line) => lines.get(line)?.id ?? '', metadataOf: (line) => lines.get(line)?.metadata };
     const { bucket } = this.target;
@@ -277,7 +280,7 @@ class Jobs {
       token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
     } while (token);
     for (const line of lines.keys()) {
-      if (!this.journal.written.has(line)) record(line, unansweredResult(line, context, job.status, job.message));
+      if (!this.journal.written.has(line)) record(line, unansweredResult(line, context, status, job.message));
     }
   }
 }

@@ -3,7 +3,8 @@
  * test/helpers/fake-batch.ts (moto has no model invocation jobs; what is simulated is listed there).
  */
 import { AccessDeniedException, BedrockClient, CreateModelInvocationJobCommand, GetModelInvocationJobCommand, ListModelInvocationJobsCommand, ThrottlingException } from '@aws-sdk/client-bedrock';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -209,5 +210,19 @@ describe('runDiscount', () => {
     expect(second).toMatchObject({ complete: true, ok: 250 });
     expect(fake.bedrockMock.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(3);
     expect(outLines(join(dir, 'answers.jsonl')).map((r) => r.line).sort((a, b) => a - b)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+  });
+
+  it('an output that cannot be read for a while (S3 throttles) is read at the next look, and the run ends with every line', async () => {
+    let slowDowns = 0;
+    const objects = fake.objects;
+    fake.s3Mock.on(GetObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
+      if (slowDowns++ < 1) throw Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+      return { Body: Readable.from([objects.get(`${input.Bucket}/${input.Key}`)!]) };
+    });
+    // Looks a moment apart, for two seconds at most: without the second read the run times out.
+    const outcome = await run(file(prompts(100)), { timeoutMs: 2_000, pause: () => new Promise((resolve) => setImmediate(resolve)) });
+    expect(outcome).toMatchObject({ complete: true, ok: 100 });
+    expect(slowDowns).toBe(2);
+    expect(outLines(join(dir, 'answers.jsonl'))).toHaveLength(100);
   });
 });
