@@ -36,6 +36,15 @@ export function isAccessDenied(err: unknown): boolean {
     (name === 'ForbiddenException' && /not authorized/i.test(errorMessage(err)));
 }
 
+/** AWS holding a call back: throttling by any of its names. */
+export const isThrottling = (err: unknown) => /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(errorName(err));
+
+/** A failure that may pass: no answer at all (a restarting endpoint), throttling, or a server error. */
+export function isTransient(err: unknown): boolean {
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === undefined || status === 429 || status >= 500 || isThrottling(err);
+}
+
 const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'TokenProviderError']);
 
 export function isCredentialError(err: unknown): boolean {

@@ -7,6 +7,9 @@ export interface OutputFlags {
 /** Colours unless the user turned them off (NO_COLOR) or the terminal cannot show them. */
 export const colourWanted = () => !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
+/** Back to the start of the line, and erase it: a shorter progress line leaves nothing of the longer one. */
+const CLEAR_LINE = '\r\x1b[K';
+
 type Stream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
 type InputStream = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 
@@ -85,6 +88,25 @@ export class Output {
   private endLine(title: string, outcome: string) {
     this.stderr.write(this.openLine ? `${outcome}\n` : `${title}: ${outcome}\n`);
     this.openLine = false;
+  }
+
+  /**
+   * A progress line: on a terminal one line, kept up to date; elsewhere a line at most every
+   * `everyMs`. `say` prints a line of its own above it; `end` closes it.
+   */
+  progressLine(everyMs: number) {
+    let last = 0;
+    return {
+      show: (text: string) => {
+        if (!this.interactive && Date.now() - last < everyMs) return;
+        last = Date.now();
+        this.stderr.write(this.interactive ? `${CLEAR_LINE}${text}` : `${text}\n`);
+      },
+      say: (text: string) => this.stderr.write(`${this.interactive ? CLEAR_LINE : ''}${text}\n`),
+      end: () => {
+        if (this.interactive) this.stderr.write('\n');
+      },
+    };
   }
 
   /** Progress worth seeing (a retry, a wait): beside the spinner, or as a line on stderr. */

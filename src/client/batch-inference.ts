@@ -13,9 +13,9 @@ import type { Readable } from 'node:stream';
 import { CreateModelInvocationJobCommand, GetModelInvocationJobCommand, ListModelInvocationJobsCommand, type BedrockClient } from '@aws-sdk/client-bedrock';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { STACK_TAG } from '../contract.js';
-import { CliError, describeError } from '../errors.js';
+import { CliError, describeError, errorName, isTransient } from '../errors.js';
 import type { ConverseDefaults } from '../converse.js';
-import { BAD_LINE, BatchJournal } from './batch-journal.js';
+import { badLineRecord, BatchJournal } from './batch-journal.js';
 import { DISCOUNT_LIMITS, ENDED_STATES, resultOfOutputLine, unansweredResult, type DiscountLimits, type DiscountResult, type OutputContext } from './discount-records.js';
 import { jobInputPath, jobLines, removeSpool, spool, spoolDirectory } from './discount-spool.js';
 import { pause as sleep } from './pause.js';
@@ -106,7 +106,7 @@ export async function runDiscount(clients: DiscountClients, target: DiscountTarg
         file: options.file, out: options.out, defaults: target.defaults, limits: options.limits ?? DISCOUNT_LIMITS, written: (line) => journal.written.has(line),
         badLine: (line, reason) => {
           counts.badLines++;
-          journal.write(line, JSON.stringify({ status: 'error', error: { code: BAD_LINE, message: reason } }));
+          journal.write(line, badLineRecord(reason));
           options.onBadLine?.(line, reason);
         },
       });
@@ -234,8 +234,7 @@ class Jobs {
 
   /** A look that failed for a while (throttled, a server error, no answer) is tried at the next one. */
   private lookFailed(job: JobProgress, err: unknown) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (!(status === undefined || status === 429 || status >= 500 || laterErrors.has((err as Error).name))) throw err;
+    if (!isTransient(err) && !laterErrors.has(errorName(err))) throw err;
     job.message = `not answering for now (${describeError(err)}); looking again`;
   }
 

@@ -10,6 +10,9 @@ const isLineEntry = (entry: object): entry is Entry => typeof (entry as Entry).l
 /** The error code of an output line for a line of the file that is not a request. */
 export const BAD_LINE = 'InvalidLine';
 
+/** The output record of such a line (written with its line number, as every output line is). */
+export const badLineRecord = (reason: string) => JSON.stringify({ status: 'error', error: { code: BAD_LINE, message: reason } });
+
 /** Lines of a JSON-lines file, the last one skipped when a crash cut it short. */
 function jsonLines<T>(path: string): T[] {
   if (!existsSync(path)) return [];

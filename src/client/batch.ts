@@ -1,8 +1,8 @@
 import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
 import { isExpired, RESULT_ITEM, type ResultRecord } from '../contract.js';
-import { CliError, describeError, errorMessage } from '../errors.js';
+import { CliError, describeError, errorMessage, isThrottling, isTransient } from '../errors.js';
 import type { ApiTarget } from './api.js';
-import { BAD_LINE, BatchJournal } from './batch-journal.js';
+import { badLineRecord, BatchJournal } from './batch-journal.js';
 import { sendFile } from './bulk.js';
 import { pause as sleep } from './pause.js';
 import type { ResultsStoreSource } from './store.js';
@@ -58,13 +58,6 @@ export interface BatchOutcome extends BatchProgress {
   interrupted: boolean;
 }
 
-/** A failure that may pass: no answer at all (a restarting stack), throttling, or a server error. */
-function transient(err: unknown): boolean {
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return status === undefined || status === 429 || status >= 500 || throttled(err);
-}
-const throttled = (err: unknown) => /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test((err as Error).name);
-
 /**
  * One round of reads: the stored records of `ids`, 100 keys a BatchGetItem call, the calls side by
  * side, and how many keys DynamoDB left unread (UnprocessedKeys, or a call it throttled): those
@@ -84,14 +77,12 @@ async function readResults(store: ResultsStoreSource, ids: string[], signal?: Ab
       return { items: answer.Responses?.[store.table] ?? [], unread: answer.UnprocessedKeys?.[store.table]?.Keys?.length ?? 0 };
     } catch (err) {
       if (signal?.aborted) return { items: [], unread: 0 };
-      if (throttled(err)) return { items: [], unread: chunk.length };
+      if (isThrottling(err)) return { items: [], unread: chunk.length };
       throw err;
     }
   }));
   return { found: answers.flatMap((a) => a.items), unread: answers.reduce((sum, a) => sum + a.unread, 0) };
 }
-
-const badLineRecord = (reason: string) => JSON.stringify({ status: 'error', error: { code: BAD_LINE, message: reason } });
 
 /**
  * `batch`: sends every line of a file (as `send --file` does) while collecting every result from the
@@ -135,7 +126,7 @@ export async function runBatch(api: ApiTarget, store: ResultsStoreSource, option
       } catch (err) {
         failingSince ??= Date.now();
         const left = `what was collected is in ${options.out}, and --resume collects the rest`;
-        if (!transient(err)) throw new CliError(`Reading results from ${options.target} failed: ${describeError(err)} Meanwhile, ${left}.`);
+        if (!isTransient(err)) throw new CliError(`Reading results from ${options.target} failed: ${describeError(err)} Meanwhile, ${left}.`);
         if (Date.now() - failingSince > options.retryForMs) throw new CliError(`${options.target} is not answering (its results store: ${errorMessage(err).split('\n')[0]}): ${left}.`);
         wait = Math.min(wait * 2, MOST_PAUSE_MS);
         await pause(Math.min(wait, Math.max(0, deadline - Date.now())), options.signal);

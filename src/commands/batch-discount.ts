@@ -3,10 +3,8 @@ import { CliError, InterruptedError } from '../errors.js';
 import type { Price } from '../governor/budget.js';
 import { knownPrice, PRICE_TABLE } from '../pricing.js';
 import { formatSeconds, plural, table, type Output } from '../output.js';
-import type { OperatorTarget } from './session.js';
+import { interruptSignal, type OperatorTarget } from './session.js';
 
-/** Back to the start of the line, and erase it. */
-const CLEAR_LINE = '\r\x1b[K';
 /** Bedrock's batch price against its on-demand price for the models that offer batch inference (the pricing page: 50% off). */
 const BATCH_SHARE = 0.5;
 
@@ -18,6 +16,9 @@ export interface DiscountArgs {
   price?: Price;
   name: string;
 }
+
+/** What `batch` says of a line of the file that is not a request, on either route. */
+export const badLineSaid = (line: number, reason: string) => `line ${line} is not a request (written as an InvalidLine error): ${reason}`;
 
 /** The jobs in one line: "3 jobs: 2 InProgress, 1 Scheduled; 1412 of 3000 records done, 3 failed; 5m elapsed". */
 function jobsLine(p: DiscountProgress): string {
@@ -58,21 +59,17 @@ export async function listDiscountJobs(name: string, target: OperatorTarget, out
 
 /** `batch --discount`: the file through Bedrock batch inference on the stack's bucket and role. */
 export async function runDiscountBatch(argv: DiscountArgs, target: OperatorTarget, out: Output) {
-  const [{ runDiscount }, { interruptSignal }] = await Promise.all([import('../client/batch-inference.js'), import('./session.js')]);
+  const { runDiscount } = await import('../client/batch-inference.js');
   const { target: stack, clients } = await route(argv.name, target);
-  let lastLine = 0;
+  // A job takes minutes to hours: on a terminal one line kept up to date, elsewhere a line a minute.
+  const progress = out.progressLine(60_000);
   const outcome = await runDiscount(clients, stack, {
     file: argv.file, out: argv.out, resume: argv.resume, timeoutMs: argv.timeout, signal: interruptSignal(),
     // A local job takes seconds: looked at every second. One on AWS takes hours: every minute at most.
     ...(target.kind === 'local' ? { pollMs: 1_000 } : {}),
-    onBadLine: (line, reason) => out.log(`${out.interactive ? CLEAR_LINE : ''}line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
-  }, (p) => {
-    // A job takes minutes to hours: on a terminal one line kept up to date, elsewhere a line a minute.
-    if (!out.interactive && Date.now() - lastLine < 60_000) return;
-    lastLine = Date.now();
-    out.log(out.interactive ? `${CLEAR_LINE}${jobsLine(p)}` : `${jobsLine(p)}\n`);
-  });
-  if (out.interactive) out.log('\n');
+    onBadLine: (line, reason) => progress.say(badLineSaid(line, reason)),
+  }, (p) => progress.show(jobsLine(p)));
+  progress.end();
   const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --discount --resume"`;
   const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines; results in ${argv.out}. ${costLine(outcome, argv.price, stack.model)}`;
   out.result({ out: argv.out, route: 'discount', ...outcome }, () => `Batch (discount): ${summary}`);

@@ -3,9 +3,7 @@ import { defineCommand } from './command.js';
 import { CliError, InterruptedError, UsageError } from '../errors.js';
 import { formatSeconds, plural, type Output } from '../output.js';
 import { parsePrice, type Price } from '../governor/budget.js';
-
-/** Back to the start of the line, and erase it: a shorter progress line leaves nothing of the longer one. */
-const CLEAR_LINE = '\r\x1b[K';
+import { badLineSaid, listDiscountJobs, runDiscountBatch } from './batch-discount.js';
 import { duration, integerIn } from '../flag-values.js';
 import { checkReadable, waitTimeout, type GlobalArgs } from './options.js';
 import { interruptSignal, openTarget } from './session.js';
@@ -58,38 +56,35 @@ async function checkWritableDirectory(path: string) {
 async function run(argv: ArgumentsCamelCase<BatchArgs>, out: Output) {
   if (argv.status) {
     if (!argv.discount || argv.file) throw new UsageError('--status goes with --discount and no file: "bedrock-queue batch --discount --status".');
-    return (await import('./batch-discount.js')).listDiscountJobs(argv.name, await openTarget(argv), out);
+    return listDiscountJobs(argv.name, await openTarget(argv), out);
   }
   if (!argv.file) throw new UsageError('Name the file of requests: "bedrock-queue batch FILE --out RESULTS.jsonl".');
   if (!argv.out) throw new UsageError('Name the results file with --out.');
   await checkReadable(argv.file, 'the file');
   await checkWritableDirectory(argv.out);
   const withFiles = { ...argv, file: argv.file, out: argv.out };
-  if (argv.discount) return (await import('./batch-discount.js')).runDiscountBatch(withFiles, await openTarget(argv), out);
+  if (argv.discount) return runDiscountBatch(withFiles, await openTarget(argv), out);
   if (argv.price) throw new UsageError('--price goes with --discount, for its cost line.');
   const target = await openTarget(argv, true);
   const targetName = target.kind === 'local' ? `the local stack ${argv.name}` : `stack ${argv.name}`;
   let notSentSaid = 0;
   const [api, ctx, { runBatch }] = await Promise.all([target.api(), target.context(), import('../client/batch.js')]);
-  const interactive = out.interactive;
-  let lastLine = 0;
+  // Progress: on a terminal one line kept up to date, elsewhere a line every 5 s.
+  const progress = out.progressLine(5_000);
   const outcome = await runBatch(api, { dynamodb: ctx.clients.dynamodb, table: ctx.names.resultsTable }, {
     file: argv.file, out: argv.out, parallel: argv.parallel, retryForMs: argv.retryFor, timeoutMs: argv.timeout, resume: argv.resume, signal: interruptSignal(), target: targetName,
-    onBadLine: (line, reason) => out.log(`${interactive ? CLEAR_LINE : ''}line ${line} is not a request (written as an InvalidLine error): ${reason}\n`),
+    onBadLine: (line, reason) => progress.say(badLineSaid(line, reason)),
     // The first few, then a count: a stack that stopped answering fails every line the same way.
     onNotSent: (line, reason) => {
-      if (++notSentSaid <= 3) out.log(`${interactive ? CLEAR_LINE : ''}line ${line} not sent to ${targetName}: ${reason}\n`);
+      if (++notSentSaid <= 3) progress.say(`line ${line} not sent to ${targetName}: ${reason}`);
     },
   }, (p) => {
-    // Progress: on a terminal one line kept up to date, elsewhere a line every 5 s.
-    if (!interactive && Date.now() - lastLine < 5_000) return;
-    lastLine = Date.now();
     const rate = p.collected / Math.max(0.001, p.elapsedMs / 1000);
     const eta = p.sendingDone && rate > 0 && p.pending ? `, about ${formatSeconds((p.pending / rate) * 1000)} left` : '';
     const text = `${p.sent} sent, ${p.ok} ok, ${p.error} error, ${p.pending} pending (${rate.toFixed(0)}/s${eta}); tokens ${p.tokensIn} in, ${p.tokensOut} out`;
-    out.log(interactive ? `${CLEAR_LINE}${text}` : `${text}\n`);
+    progress.show(text);
   });
-  if (interactive) out.log('\n');
+  progress.end();
   const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --resume"`;
   const summary = `${outcome.ok} ok, ${outcome.error} error, ${outcome.badLines} bad lines, ${outcome.notSent} not sent, ${outcome.pending} pending; tokens ${outcome.tokensIn} in, ${outcome.tokensOut} out; results in ${argv.out}.`;
   out.result({ out: argv.out, ...outcome }, () => `Batch: ${summary}`);

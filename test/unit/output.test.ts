@@ -27,6 +27,36 @@ describe('progress off a terminal', () => {
   });
 });
 
+describe('a progress line', () => {
+  it('off a terminal: a line at most every interval, and lines said on their own', () => {
+    const err = capture();
+    const out = new Output({}, process.stdout, err.stream);
+    const progress = out.progressLine(60_000);
+    progress.show('1 sent');
+    progress.show('2 sent');
+    progress.say('line 3 is bad');
+    progress.end();
+    expect(err.text()).toBe('1 sent\nline 3 is bad\n');
+  });
+
+  it('on a terminal: one line kept up to date, a said line clears it first, and the end closes it', () => {
+    const err = capture();
+    const tty = Object.assign(err.stream, { isTTY: true });
+    const saved = process.env.CI;
+    delete process.env.CI;
+    try {
+      const progress = new Output({}, process.stdout, tty).progressLine(60_000);
+      progress.show('1 sent');
+      progress.show('2 sent');
+      progress.say('line 3 is bad');
+      progress.end();
+    } finally {
+      if (saved !== undefined) process.env.CI = saved;
+    }
+    expect(err.text()).toBe('\r\x1b[K1 sent\r\x1b[K2 sent\r\x1b[Kline 3 is bad\n\n');
+  });
+});
+
 describe('counts in words', () => {
   it('says "1 request", "0 requests", "2 requests"', () => {
     expect([0, 1, 2].map((n) => plural(n, 'request'))).toEqual(['0 requests', '1 request', '2 requests']);
