@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DISCOUNT_LIMITS, ENDED_STATES } from '../../client/discount-records.js';
 import { LOCAL_ACCOUNT } from '../../contract.js';
-import { closeServer, listen, readBody } from './http.js';
+import { closeServer, listen, readBody, sendAwsError, sendJson } from './http.js';
 import { LocalObjects, s3Error } from './batch-objects.js';
 
 /** How long a local job waits, Scheduled, unless `up --local --discount-delay` says otherwise (a real one: minutes to hours). */
@@ -58,11 +58,6 @@ export interface BatchJobsOptions {
 const JOB_NAME = /^[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9+\-.]){0,63}$/;
 const uriParts = (uri: string) => /^s3:\/\/([^/]+)\/(.*)$/.exec(uri)?.slice(1) as [string, string] | undefined;
 
-function sendError(res: ServerResponse, status: number, type: string, message: string) {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
-  res.end(JSON.stringify({ message }));
-}
-
 export class LocalBatchJobs {
   private readonly jobs: Job[];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -82,35 +77,31 @@ export class LocalBatchJobs {
     const url = new URL(req.url ?? '/', 'http://local');
     if (req.method === 'POST' && url.pathname === '/model-invocation-job') return this.create(JSON.parse((await readBody(req))!.toString('utf8') || '{}') as Record<string, unknown>, res);
     const one = /^\/model-invocation-job\/(.+)$/.exec(url.pathname);
-    const json = (body: unknown) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
     if (req.method === 'GET' && one) {
       const id = decodeURIComponent(one[1]!);
       const job = this.jobs.find((j) => j.jobArn === id || j.jobArn.endsWith(`/${id}`));
-      return job ? json(job) : sendError(res, 404, 'ResourceNotFoundException', `The job ${id} does not exist.`);
+      return job ? sendJson(res, job) : sendAwsError(res, 404, 'ResourceNotFoundException', `The job ${id} does not exist.`);
     }
     if (req.method === 'GET' && url.pathname === '/model-invocation-jobs') {
       const name = url.searchParams.get('nameContains');
       const status = url.searchParams.get('statusEquals');
-      return json({ invocationJobSummaries: this.jobs.filter((j) => (!name || j.jobName.includes(name)) && (!status || j.status === status)) });
+      return sendJson(res, { invocationJobSummaries: this.jobs.filter((j) => (!name || j.jobName.includes(name)) && (!status || j.status === status)) });
     }
-    sendError(res, 404, 'UnknownOperationException', `Unknown operation ${req.method} ${url.pathname}`);
+    sendAwsError(res, 404, 'UnknownOperationException', `Unknown operation ${req.method} ${url.pathname}`);
   }
 
   private create(input: Record<string, unknown>, res: ServerResponse) {
     const token = input.clientRequestToken as string | undefined;
     const again = token ? this.jobs.find((j) => j.clientRequestToken === token) : undefined;
-    if (again) return this.answer(res, { jobArn: again.jobArn });
+    if (again) return sendJson(res, { jobArn: again.jobArn });
     const name = String(input.jobName ?? '');
-    if (!JOB_NAME.test(name)) return sendError(res, 400, 'ValidationException', `1 validation error detected: Value '${name}' at 'jobName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\\+\\-\\.]){0,63}`);
-    if (input.modelId !== this.options.modelId) return sendError(res, 400, 'ValidationException', `The provided model identifier is invalid or does not support batch inference here: the local target answers ${this.options.modelId} only.`);
+    if (!JOB_NAME.test(name)) return sendAwsError(res, 400, 'ValidationException', `1 validation error detected: Value '${name}' at 'jobName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\\+\\-\\.]){0,63}`);
+    if (input.modelId !== this.options.modelId) return sendAwsError(res, 400, 'ValidationException', `The provided model identifier is invalid or does not support batch inference here: the local target answers ${this.options.modelId} only.`);
     const inputUri = (input.inputDataConfig as Job['inputDataConfig'] | undefined)?.s3InputDataConfig?.s3Uri ?? '';
     const outputUri = (input.outputDataConfig as Job['outputDataConfig'] | undefined)?.s3OutputDataConfig?.s3Uri ?? '';
-    if (!uriParts(inputUri) || !uriParts(outputUri)) return sendError(res, 400, 'ValidationException', 'inputDataConfig and outputDataConfig need S3 URIs (s3://bucket/key).');
+    if (!uriParts(inputUri) || !uriParts(outputUri)) return sendAwsError(res, 400, 'ValidationException', 'inputDataConfig and outputDataConfig need S3 URIs (s3://bucket/key).');
     if (this.jobs.filter((j) => !ENDED_STATES.has(j.status)).length >= DISCOUNT_LIMITS.maxSubmittedJobs) {
-      return sendError(res, 400, 'ServiceQuotaExceededException', `You have reached the quota of ${DISCOUNT_LIMITS.maxSubmittedJobs} submitted and in-progress batch inference jobs.`);
+      return sendAwsError(res, 400, 'ServiceQuotaExceededException', `You have reached the quota of ${DISCOUNT_LIMITS.maxSubmittedJobs} submitted and in-progress batch inference jobs.`);
     }
     const now = new Date().toISOString();
     const job: Job = {
@@ -122,13 +113,8 @@ export class LocalBatchJobs {
     };
     this.jobs.push(job);
     this.save();
-    this.answer(res, { jobArn: job.jobArn });
+    sendJson(res, { jobArn: job.jobArn });
     this.run(job);
-  }
-
-  private answer(res: ServerResponse, body: unknown) {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
   }
 
   private save() {
@@ -237,7 +223,7 @@ export async function startBatchServer(options: Omit<BatchJobsOptions, 'objects'
     const service = /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
     const served = service === 's3' ? objects.serve(req, res) : service === 'bedrock' ? jobs.serve(req, res) : Promise.resolve(s3Error(res, 400, 'InvalidRequest', 'Sign the request for s3 or bedrock.'));
     served.catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, 500, 'InternalServerException', (err as Error).message);
+      if (!res.headersSent) sendAwsError(res, 500, 'InternalServerException', (err as Error).message);
       else res.destroy();
     });
   });

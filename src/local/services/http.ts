@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** Reads a request or response body; undefined when it is larger than `limit` bytes (the rest is drained, not kept). */
 export async function readBody(message: IncomingMessage, limit = Infinity): Promise<Buffer | undefined> {
@@ -10,6 +10,18 @@ export async function readBody(message: IncomingMessage, limit = Infinity): Prom
     if (size <= limit) chunks.push(chunk as Buffer);
   }
   return size > limit ? undefined : Buffer.concat(chunks);
+}
+
+/** A REST JSON AWS API's answer (Bedrock's, as the local model server and batch inference give it). */
+export function sendJson(res: ServerResponse, body: unknown) {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** Its error, which the SDK recognises by the x-amzn-errortype header, as from the service itself. */
+export function sendAwsError(res: ServerResponse, status: number, type: string, message: string) {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
+  res.end(JSON.stringify({ message }));
 }
 
 /** Listens on 127.0.0.1 only; resolves with the port (a free one when `port` is 0). */

@@ -1,5 +1,5 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listen, readBody } from './http.js';
+import { createServer, type Server } from 'node:http';
+import { closeServer, listen, readBody, sendAwsError } from './http.js';
 import { STOP_REASONS, relayStream, writeConverseStream } from './model-stream.js';
 
 /** The deterministic local model: its answer contains the prompt verbatim. */
@@ -65,12 +65,6 @@ class QuotaWindow {
     this.events.push({ at: now, tokens: cost });
     return true;
   }
-}
-
-function sendError(res: ServerResponse, status: number, type: string, message: string) {
-  // The SDK recognises the error by this header, as from Bedrock itself.
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
-  res.end(JSON.stringify({ message }));
 }
 
 interface ConverseBody {
@@ -183,16 +177,16 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
 
   const server: Server = createServer(async (req, res) => {
     const match = /^\/model\/([^/]+)\/converse(-stream)?$/.exec(req.url ?? '');
-    if (req.method !== 'POST' || !match) return sendError(res, 404, 'ResourceNotFoundException', `Unknown operation ${req.method} ${req.url}`);
+    if (req.method !== 'POST' || !match) return sendAwsError(res, 404, 'ResourceNotFoundException', `Unknown operation ${req.method} ${req.url}`);
     const modelId = decodeURIComponent(match[1]!);
     const raw = (await readBody(req))!.toString('utf8');
     stats.calls++;
-    if (!forwardUrl && modelId !== LOCAL_MODEL_ID) return sendError(res, 400, 'ValidationException', `The provided model identifier is invalid: the local model server only serves ${LOCAL_MODEL_ID} (or, with --model-endpoint, the endpoint's models).`);
+    if (!forwardUrl && modelId !== LOCAL_MODEL_ID) return sendAwsError(res, 400, 'ValidationException', `The provided model identifier is invalid: the local model server only serves ${LOCAL_MODEL_ID} (or, with --model-endpoint, the endpoint's models).`);
     let body: ConverseBody;
     try {
       body = JSON.parse(raw) as ConverseBody;
     } catch {
-      return sendError(res, 400, 'ValidationException', 'Malformed request body.');
+      return sendAwsError(res, 400, 'ValidationException', 'Malformed request body.');
     }
     const prompt = (body.messages ?? []).map((m) => textOf(m.content)).join('');
     const echo = forwardUrl ? undefined : echoAnswer(prompt);
@@ -200,7 +194,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const cost = echo ? echo.usage.totalTokens : tokens(prompt) + (body.inferenceConfig?.maxTokens ?? 0);
     if (!window.admit(Date.now(), cost, options.requestsPerMinute, options.tokensPerMinute)) {
       stats.throttled++;
-      return sendError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
+      return sendAwsError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
     }
     const gone = new AbortController();
     res.on('close', () => gone.abort());
@@ -231,7 +225,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const failure = err instanceof ModelError ? err : new ModelError(500, 'InternalServerException', `The model server failed: ${(err as Error).message}`);
       if (failure.type === 'ThrottlingException') stats.throttled++;
       else stats.failed++;
-      sendError(res, failure.status, failure.type, failure.message);
+      sendAwsError(res, failure.status, failure.type, failure.message);
     } finally {
       stats.inFlight--;
     }
