@@ -97,10 +97,11 @@ export async function collectResults(handle: LocalHandle, count: number, timeout
   return results;
 }
 
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
+/** `what` may be a function, to say what was seen when the wait times out. */
+export async function waitUntil(what: string | (() => string), check: () => Promise<boolean>, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
