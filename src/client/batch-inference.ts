@@ -16,7 +16,7 @@ import { STACK_TAG } from '../contract.js';
 import { CliError, describeError, errorName, isTransient } from '../errors.js';
 import type { ConverseDefaults } from '../converse.js';
 import { badLineRecord, BatchJournal } from './batch-journal.js';
-import { DISCOUNT_LIMITS, ENDED_STATES, resultOfOutputLine, unansweredResult, type DiscountLimits, type DiscountResult, type OutputContext } from './discount-records.js';
+import { DISCOUNT_LIMITS, ENDED_STATES, resultOfOutputLine, unansweredResult, type BatchLimits, type DiscountLimits, type DiscountResult, type OutputContext } from './discount-records.js';
 import { jobInputPath, jobLines, removeSpool, spool, spoolDirectory } from './discount-spool.js';
 import { pause as sleep } from './pause.js';
 
@@ -32,6 +32,11 @@ export interface DiscountTarget {
   roleArn: string;
   model: string;
   defaults: ConverseDefaults;
+  /**
+   * The model's batch quotas in the stack's Region, read when a run is planned (before anything is
+   * uploaded); a CliError when the model or Region has no batch inference. Without it, the defaults.
+   */
+  quotas?: () => Promise<BatchLimits>;
 }
 
 export interface DiscountOptions {
@@ -43,7 +48,10 @@ export interface DiscountOptions {
   onBadLine?: (line: number, reason: string) => void;
   /** The longest wait between two looks at the jobs (they take minutes to hours); the first looks come sooner. */
   pollMs?: number;
+  /** Quotas to plan by, in place of the target's. */
   limits?: DiscountLimits;
+  /** The quotas a new run plans by, and their source. */
+  onLimits?: (planned: BatchLimits) => void;
   pause?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -74,7 +82,8 @@ export interface DiscountOutcome extends DiscountProgress {
   interrupted: boolean;
 }
 
-type Plan = { run: string; jobs: number };
+/** A run's plan, journalled: a resumed run keeps the quotas it was planned by. */
+type Plan = { run: string; jobs: number; limits?: DiscountLimits };
 
 /** The route cannot take this file (too few requests, a model without batch inference): nothing ran, so nothing is kept. */
 class RouteRefused extends CliError {}
@@ -102,8 +111,11 @@ export async function runDiscount(clients: DiscountClients, target: DiscountTarg
   let refused = false;
   try {
     if (!plan) {
+      const planned = await plannedLimits(target, options);
+      options.onLimits?.(planned);
+      const { limits } = planned;
       const spooled = await spool({
-        file: options.file, out: options.out, defaults: target.defaults, limits: options.limits ?? DISCOUNT_LIMITS, written: (line) => journal.written.has(line),
+        file: options.file, out: options.out, defaults: target.defaults, limits, written: (line) => journal.written.has(line),
         badLine: (line, reason) => {
           counts.badLines++;
           journal.write(line, badLineRecord(reason));
@@ -111,10 +123,9 @@ export async function runDiscount(clients: DiscountClients, target: DiscountTarg
         },
       });
       if ('tooFew' in spooled) {
-        const minimum = (options.limits ?? DISCOUNT_LIMITS).minRecordsPerJob;
-        throw new RouteRefused(`${spooled.tooFew} request${spooled.tooFew === 1 ? '' : 's'} to send: Bedrock batch inference takes at least ${minimum} records a job. Drop --discount to send them in real time.`);
+        throw new RouteRefused(`${spooled.tooFew} request${spooled.tooFew === 1 ? '' : 's'} to send: Bedrock batch inference takes at least ${limits.minRecordsPerJob} records a job. Drop --discount to send them in real time.`);
       }
-      plan = { run: randomBytes(4).toString('hex'), jobs: spooled.jobs.length };
+      plan = { run: randomBytes(4).toString('hex'), jobs: spooled.jobs.length, limits };
       journal.note({ plan });
     }
     const jobs = new Jobs(clients, target, journal, plan, options);
@@ -130,6 +141,17 @@ export async function runDiscount(clients: DiscountClients, target: DiscountTarg
     journal.close(complete || refused);
     if (refused) rmSync(options.out, { force: true });
     if (complete || refused) removeSpool(options.out);
+  }
+}
+
+/** The quotas a new run plans by: given, the target's (a refusal ends the route before anything is uploaded), or the defaults. */
+async function plannedLimits(target: DiscountTarget, options: DiscountOptions): Promise<BatchLimits> {
+  if (options.limits) return { limits: options.limits, source: 'given' };
+  if (!target.quotas) return { limits: { ...DISCOUNT_LIMITS }, source: "AWS's documented defaults" };
+  try {
+    return await target.quotas();
+  } catch (err) {
+    throw err instanceof CliError ? new RouteRefused(err.message) : err;
   }
 }
 
@@ -173,7 +195,7 @@ class Jobs {
     const most = this.options.pollMs ?? 60_000;
     let wait = Math.min(FIRST_POLL_MS, most);
     for (;;) {
-      const limits = this.options.limits ?? DISCOUNT_LIMITS;
+      const limits = this.plan.limits ?? this.options.limits ?? DISCOUNT_LIMITS;
       for (const job of this.state) {
         if (this.options.signal?.aborted) return false;
         if (!job.arn && this.state.filter((j) => j.arn && !ENDED_STATES.has(j.status)).length < limits.maxSubmittedJobs) await this.submit(job);

@@ -26,7 +26,13 @@ export const DISCOUNT_LIMITS = {
   maxSubmittedJobs: 20,
 } as const;
 
-export type DiscountLimits = { [K in keyof typeof DISCOUNT_LIMITS]: number };
+export type DiscountLimits = { -readonly [K in keyof typeof DISCOUNT_LIMITS]: number };
+
+/** The quotas a run plans by, and where they came from (Service Quotas, or the defaults above), said on stderr. */
+export interface BatchLimits {
+  limits: DiscountLimits;
+  source: string;
+}
 
 /** The job states (GetModelInvocationJob's `status`) after which nothing changes. */
 export const ENDED_STATES = new Set(['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);

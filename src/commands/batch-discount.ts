@@ -68,6 +68,7 @@ export async function runDiscountBatch(argv: DiscountArgs, target: OperatorTarge
     // A local job takes seconds: looked at every second. One on AWS takes hours: every minute at most.
     ...(target.kind === 'local' ? { pollMs: 1_000 } : {}),
     onBadLine: (line, reason) => progress.say(badLineSaid(line, reason)),
+    onLimits: ({ limits, source }) => progress.say(`Planning by ${source}: ${limits.minRecordsPerJob} to ${limits.maxRecordsPerJob} records a job, ${limits.maxSubmittedJobs} jobs at once.`),
   }, (p) => progress.show(jobsLine(p)));
   progress.end();
   const resume = `"bedrock-queue batch ${argv.file} --out ${argv.out} --discount --resume"`;

@@ -6,6 +6,7 @@ import { batchBucket } from '../provision/batch-bucket.js';
 import { workerFunction } from '../provision/function.js';
 import { batchRole } from '../provision/role.js';
 import type { Ctx } from '../provision/types.js';
+import { batchLimits } from './discount-quotas.js';
 
 /**
  * What `batch --discount` needs of a deployed stack: the bucket and the role that `up --discount`
@@ -21,12 +22,14 @@ export async function discountTarget(ctx: Ctx): Promise<{ target: DiscountTarget
   }
   const live = workerFunction.liveSettings!(fn!);
   const [bedrock, s3] = await Promise.all([ctx.clients.bedrock(), ctx.clients.s3()]);
+  const model = live.model ?? ctx.settings.model;
   return {
     target: {
       stack: ctx.stack,
       bucket: batchBucketName(ctx),
       roleArn: roleArn(ctx, ctx.names.batchRole),
-      model: live.model ?? ctx.settings.model,
+      model,
+      quotas: () => batchLimits(ctx, model),
       defaults: { maxTokens: live.maxTokens ?? ctx.settings.maxTokens, ...(live.temperature !== undefined ? { temperature: live.temperature } : {}) },
     },
     clients: { bedrock, s3 },

@@ -2,6 +2,7 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -28,6 +29,8 @@ export interface Clients {
   bedrock: () => Promise<BedrockClient>;
   /** Loaded on first use: the discount route's bucket (read by every look at the stack, used by `batch --discount`). */
   s3: () => Promise<S3Client>;
+  /** Loaded on first use: `batch --discount` reads the model's batch inference quotas. */
+  serviceQuotas: () => Promise<ServiceQuotasClient>;
   sqs: SQSClient;
   iam: IAMClient;
   lambda: LambdaClient;
@@ -52,6 +55,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
   };
   let bedrock: Promise<BedrockClient> | undefined;
   let s3: Promise<S3Client> | undefined;
+  let serviceQuotas: Promise<ServiceQuotasClient> | undefined;
   const made = new Map<string, unknown>();
   /** Each client is made, and instrumented, when a command first uses it: send makes two of six. */
   const lazy = <T extends { middlewareStack: unknown }>(service: string, make: () => T) => ({
@@ -68,6 +72,7 @@ export function createClients(target: AwsTarget, log: CallLog): Clients {
   return Object.defineProperties({
     bedrock: () => (bedrock ??= import('./bedrock-client.js').then((m) => m.createBedrockClient(config, log))),
     s3: () => (s3 ??= import('./s3-client.js').then((m) => m.createS3Client(config, log))),
+    serviceQuotas: () => (serviceQuotas ??= import('./service-quotas-client.js').then((m) => m.createServiceQuotasClient(config, log))),
   }, {
     sqs: lazy('sqs', () => new SQSClient(config)),
     iam: lazy('iam', () => new IAMClient(config)),

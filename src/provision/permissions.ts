@@ -65,6 +65,8 @@ function resources(scope: PolicyScope) {
     batchBucket: [bucketArn(at)],
     batchObjects: [bucketArn(at, '*')],
     models: [foundationModelArn(at, '*'), inferenceProfileArn(at, '*')],
+    /** Bedrock's quotas in the Region (batch --discount reads the model's batch quotas; their codes are per model). */
+    bedrockQuotas: [`arn:${scope.partition}:servicequotas:${scope.region}:${scope.account}:bedrock/*`],
   };
 }
 
@@ -206,6 +208,8 @@ export const PERMISSIONS: Permission[] = [
   { calls: ['bedrock:CreateModelInvocationJob'], action: 'iam:PassRole', on: 'batchRole', because: 'the job reads and writes the bucket as the batch role' },
   { calls: ['bedrock:GetModelInvocationJob'], action: 'bedrock:GetModelInvocationJob', on: 'jobs' },
   { calls: ['bedrock:ListModelInvocationJobs'], action: 'bedrock:ListModelInvocationJobs', on: 'any' },
+  { calls: ['servicequotas:ListAWSDefaultServiceQuotas'], action: 'servicequotas:ListAWSDefaultServiceQuotas', on: 'any', because: 'it supports no resource type: a list of AWS\'s default quotas, no account data' },
+  { calls: ['servicequotas:GetServiceQuota'], action: 'servicequotas:GetServiceQuota', on: 'bedrockQuotas' },
 
   { calls: ['bedrock:GetInferenceProfile'], action: 'bedrock:GetInferenceProfile', on: 'models' },
   { calls: ['bedrock:GetFoundationModel'], action: 'bedrock:GetFoundationModel', on: 'models' },
@@ -220,7 +224,7 @@ const SIDS: Record<On, string> = {
   roles: 'Roles', roleLookups: 'FindRoles', workerRole: 'PassWorkerRole', apiRole: 'PassApiRole', schedulerRole: 'PassSchedulerRole', function: 'Function', newMapping: 'CreateEventSourceMapping',
   mappings: 'EventSourceMapping', mappingTags: 'EventSourceMappingTags', logGroup: 'Logs',
   apiCollections: 'ApiCreate', apiItems: 'ApiChange', apiRead: 'ApiRead', apiUntagged: 'ApiUntaggedParts', websocketParts: 'WebSocketApiParts', apiTags: 'ApiTags', resultsTable: 'ResultsStore', models: 'ModelCheck',
-  scheduleGroup: 'GovernorScheduleGroup', schedule: 'GovernorSchedule', batchBucket: 'DiscountBucket', batchObjects: 'DiscountFiles', batchRole: 'PassBatchRole', jobs: 'BatchInferenceJobs',
+  scheduleGroup: 'GovernorScheduleGroup', schedule: 'GovernorSchedule', batchBucket: 'DiscountBucket', batchObjects: 'DiscountFiles', batchRole: 'PassBatchRole', jobs: 'BatchInferenceJobs', bedrockQuotas: 'BatchQuotas',
 };
 
 export interface PolicyStatement {
@@ -243,7 +247,7 @@ export const MANAGED_POLICY_MAX_CHARS = 6_144;
  */
 export const POLICY_PARTS = [
   { part: 'pipeline', services: ['sqs', 'iam', 'logs', 'lambda', 'dynamodb'] },
-  { part: 'api', services: ['apigateway', 'cloudwatch', 'bedrock', 'scheduler', 's3'] },
+  { part: 'api', services: ['apigateway', 'cloudwatch', 'bedrock', 'scheduler', 's3', 'servicequotas'] },
 ] as const;
 
 export type PolicyPart = (typeof POLICY_PARTS)[number]['part'];

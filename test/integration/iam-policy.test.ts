@@ -265,12 +265,16 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
     expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
   });
 
-  it('lets the operator run batch --discount (upload, create the job on its model with its tags and role, follow it, find it, download it), and not on another stack\'s bucket or with another role', async () => {
+  it('lets the operator run batch --discount (read the model\'s batch quotas, upload, create the job on its model with its tags and role, follow it, find it, download it), and not on another stack\'s bucket or with another role', async () => {
     const policy = operatorPolicies({ stack: 'itest', region: REGION, account: ACCOUNT, partition: 'aws' }).map((p) => p.PolicyDocument as Policy);
     const bucket = `arn:aws:s3:::itest-bq-${ACCOUNT}-${REGION}`;
     const job = `arn:aws:bedrock:${REGION}:${ACCOUNT}:model-invocation-job/abc123def456`;
     const tags = { 'aws:RequestTag/bedrock-queue:stack': 'itest', 'aws:TagKeys': 'bedrock-queue:stack' };
     const discount = [
+      // Before anything is uploaded: the model's name and its batch quotas.
+      req('GetFoundationModel (the model\'s name)', 'bedrock:GetFoundationModel', `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-sonnet-4-6`),
+      req('ListAWSDefaultServiceQuotas (Bedrock\'s quotas)', 'servicequotas:ListAWSDefaultServiceQuotas', '*'),
+      req('GetServiceQuota (the account\'s value)', 'servicequotas:GetServiceQuota', `arn:aws:servicequotas:${REGION}:${ACCOUNT}:bedrock/L-1F644C2A`),
       req('PutObject (a job\'s input)', 's3:PutObject', `${bucket}/batch/ab12cd34/input/0.jsonl`),
       req('CreateModelInvocationJob', 'bedrock:CreateModelInvocationJob', job, tags),
       // IAM authorizes it on the foundation model (the Service Authorization Reference lists no inference-profile resource for it).
@@ -289,6 +293,8 @@ describe('the roles\' policies, proved with the IAM simulator', () => {
       req('the worker\'s role to Bedrock', 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/itest-worker`, { 'iam:PassedToService': 'bedrock.amazonaws.com' }),
       req('the batch role to Lambda', 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/itest-batch`, { 'iam:PassedToService': 'lambda.amazonaws.com' }),
       req('a job in another Region', 'bedrock:GetModelInvocationJob', `arn:aws:bedrock:eu-west-1:${ACCOUNT}:model-invocation-job/abc123def456`),
+      req('another service\'s quota', 'servicequotas:GetServiceQuota', `arn:aws:servicequotas:${REGION}:${ACCOUNT}:ec2/L-1216C47A`),
+      req('a quota increase', 'servicequotas:RequestServiceQuotaIncrease', `arn:aws:servicequotas:${REGION}:${ACCOUNT}:bedrock/L-1F644C2A`),
     ];
     expect((await decisions(policy, beside)).filter((r) => r.decision === 'Allowed').map(describeRequest)).toEqual([]);
   });

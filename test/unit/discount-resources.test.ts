@@ -132,7 +132,7 @@ describe('batch --discount on a deployed stack', () => {
     const { target } = await discountTarget((await session()).ctx);
     expect(target).toEqual({
       stack: 'demo', bucket: BUCKET, roleArn: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-batch`,
-      model: 'global.anthropic.claude-sonnet-4-6', defaults: { maxTokens: 1024 },
+      model: 'global.anthropic.claude-sonnet-4-6', defaults: { maxTokens: 1024 }, quotas: expect.any(Function),
     });
   });
 

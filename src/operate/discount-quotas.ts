@@ -1,0 +1,114 @@
+import { GetFoundationModelCommand } from '@aws-sdk/client-bedrock';
+import { GetServiceQuotaCommand, ListAWSDefaultServiceQuotasCommand, type ServiceQuota } from '@aws-sdk/client-service-quotas';
+import { DISCOUNT_LIMITS, type BatchLimits, type DiscountLimits } from '../client/discount-records.js';
+import { CliError, describeError, errorName } from '../errors.js';
+import { parseModelId } from '../provision/arns.js';
+import type { Ctx } from '../provision/types.js';
+
+const GB = 1024 ** 3;
+
+/**
+ * Bedrock's batch inference quotas, as Service Quotas names them for each model ("Records per batch
+ * inference job for Claude 3 Haiku"; the size quotas put "(in GB)" before or after the model).
+ */
+const QUOTA_NAMES: { limit: keyof DiscountLimits; name: RegExp; unit: number }[] = [
+  { limit: 'minRecordsPerJob', name: /^Minimum number of records per batch inference job for (.+)$/, unit: 1 },
+  { limit: 'maxRecordsPerFile', name: /^Records per input file per batch inference job for (.+)$/, unit: 1 },
+  { limit: 'maxRecordsPerJob', name: /^Records per batch inference job for (.+)$/, unit: 1 },
+  { limit: 'maxFileBytes', name: /^Batch inference input file size (?:\(in GB\) )?for (.+?)(?: \(in GB\))?$/, unit: GB },
+  { limit: 'maxJobBytes', name: /^Batch inference job size (?:\(in GB\) )?for (.+?)(?: \(in GB\))?$/, unit: GB },
+  { limit: 'maxSubmittedJobs', name: /^Sum of in-progress and submitted batch inference jobs using a base model for (.+)$/, unit: 1 },
+];
+
+/**
+ * A model's name as Service Quotas and Bedrock both write it, made comparable: "Nova Lite V1" and
+ * "Nova Lite", "OpenAI GPT OSS 120b" and "gpt-oss-120b" are the same model.
+ */
+export function comparableModelName(name: string): string {
+  return name.toLowerCase()
+    .replace(/[-_]/g, ' ')
+    .replace(/^(anthropic|amazon|meta|openai|mistral ai|cohere|deepseek)\s+/, '')
+    .replace(/\s+v1$/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** A Service Quotas quota of Bedrock's batch inference: which limit, for which model. */
+function batchQuota(quota: ServiceQuota) {
+  for (const { limit, name, unit } of QUOTA_NAMES) {
+    const model = name.exec(quota.QuotaName ?? '')?.[1];
+    if (model) return { limit, unit, model: comparableModelName(model) };
+  }
+  return undefined;
+}
+
+async function defaultQuotas(ctx: Ctx): Promise<ServiceQuota[]> {
+  const client = await ctx.clients.serviceQuotas();
+  const quotas: ServiceQuota[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await client.send(new ListAWSDefaultServiceQuotasCommand({ ServiceCode: 'bedrock', MaxResults: 100, ...(NextToken ? { NextToken } : {}) }));
+    quotas.push(...(page.Quotas ?? []));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return quotas;
+}
+
+/** The account's value of a quota: its applied value, or the default when none was ever applied (NoSuchResourceException). */
+async function appliedValue(ctx: Ctx, quota: ServiceQuota): Promise<number | undefined> {
+  const client = await ctx.clients.serviceQuotas();
+  try {
+    const { Quota } = await client.send(new GetServiceQuotaCommand({ ServiceCode: 'bedrock', QuotaCode: quota.QuotaCode! }));
+    return Quota?.Value ?? quota.Value;
+  } catch (err) {
+    if (errorName(err) === 'NoSuchResourceException') return quota.Value;
+    throw err;
+  }
+}
+
+/**
+ * What Bedrock batch inference allows the stack's model in its Region, read before anything is
+ * uploaded: the model's batch quotas in Service Quotas, with the account's applied values. No batch
+ * quota for the model, where Service Quotas lists them for others (or for none): the model or the
+ * Region has no batch inference, and the route is refused. Service Quotas or the model's name
+ * unreadable: AWS's documented defaults, and Bedrock decides on the model when the first job is created.
+ */
+export async function batchLimits(ctx: Ctx, model: string): Promise<BatchLimits> {
+  const { region } = ctx.account;
+  const { foundationModelId } = parseModelId(model);
+  let modelName: string | undefined;
+  let quotas: ServiceQuota[];
+  try {
+    const bedrock = await ctx.clients.bedrock();
+    const [details, listed] = await Promise.all([bedrock.send(new GetFoundationModelCommand({ modelIdentifier: foundationModelId })), defaultQuotas(ctx)]);
+    modelName = details.modelDetails?.modelName;
+    quotas = listed;
+  } catch (err) {
+    return { limits: { ...DISCOUNT_LIMITS }, source: `AWS's documented defaults: the model's batch quotas could not be read (${describeError(err)})` };
+  }
+  if (!modelName) return { limits: { ...DISCOUNT_LIMITS }, source: `AWS's documented defaults: Bedrock gave no name for ${foundationModelId}` };
+
+  const batch = quotas.flatMap((quota) => {
+    const found = batchQuota(quota);
+    return found ? [{ quota, ...found }] : [];
+  });
+  const wanted = comparableModelName(modelName);
+  const ours = batch.filter((q) => q.model === wanted);
+  const drop = 'Drop --discount to send the file in real time.';
+  if (!batch.length) throw new CliError(`Bedrock batch inference is not offered in ${region}: Service Quotas lists no batch inference quota there. ${drop}`);
+  if (!ours.length) {
+    const models = new Set(batch.map((q) => q.model)).size;
+    throw new CliError(`${modelName} (${model}) has no batch inference in ${region}: Service Quotas lists batch inference quotas for ${models} other model${models === 1 ? '' : 's'} there, none for it. ${drop}`);
+  }
+  const limits: DiscountLimits = { ...DISCOUNT_LIMITS };
+  let unread: unknown;
+  await Promise.all(ours.map(async ({ quota, limit, unit }) => {
+    const value = await appliedValue(ctx, quota).catch((err: unknown) => {
+      unread ??= err;
+      return quota.Value;
+    });
+    if (value !== undefined && value > 0) limits[limit] = Math.floor(value * unit);
+  }));
+  const defaults = unread ? `, default values (the account's could not be read: ${describeError(unread)})` : '';
+  return { limits, source: `Service Quotas for ${modelName} in ${region}${defaults}` };
+}
