@@ -3,7 +3,11 @@ import { GetServiceQuotaCommand, ListAWSDefaultServiceQuotasCommand, type Servic
 import { DISCOUNT_LIMITS, type BatchLimits, type DiscountLimits } from '../client/discount-records.js';
 import { CliError, describeError, errorName } from '../errors.js';
 import { parseModelId } from '../provision/arns.js';
+import type { Clients } from '../provision/aws.js';
 import type { Ctx } from '../provision/types.js';
+
+/** What the quotas are read with: the stack's Region and two clients (AWS's, or the local target's). */
+export type QuotaReader = Pick<Ctx, 'account'> & { clients: Pick<Clients, 'bedrock' | 'serviceQuotas'> };
 
 const GB = 1024 ** 3;
 
@@ -11,14 +15,19 @@ const GB = 1024 ** 3;
  * Bedrock's batch inference quotas, as Service Quotas names them for each model ("Records per batch
  * inference job for Claude 3 Haiku"; the size quotas put "(in GB)" before or after the model).
  */
-const QUOTA_NAMES: { limit: keyof DiscountLimits; name: RegExp; unit: number }[] = [
-  { limit: 'minRecordsPerJob', name: /^Minimum number of records per batch inference job for (.+)$/, unit: 1 },
-  { limit: 'maxRecordsPerFile', name: /^Records per input file per batch inference job for (.+)$/, unit: 1 },
-  { limit: 'maxRecordsPerJob', name: /^Records per batch inference job for (.+)$/, unit: 1 },
-  { limit: 'maxFileBytes', name: /^Batch inference input file size (?:\(in GB\) )?for (.+?)(?: \(in GB\))?$/, unit: GB },
-  { limit: 'maxJobBytes', name: /^Batch inference job size (?:\(in GB\) )?for (.+?)(?: \(in GB\))?$/, unit: GB },
-  { limit: 'maxSubmittedJobs', name: /^Sum of in-progress and submitted batch inference jobs using a base model for (.+)$/, unit: 1 },
+const QUOTA_NAMES: { limit: keyof DiscountLimits; name: RegExp; unit: number; written: string }[] = [
+  { limit: 'minRecordsPerJob', name: /^Minimum number of records per batch inference job for (.+)$/, unit: 1, written: 'Minimum number of records per batch inference job for ' },
+  { limit: 'maxRecordsPerFile', name: /^Records per input file per batch inference job for (.+)$/, unit: 1, written: 'Records per input file per batch inference job for ' },
+  { limit: 'maxRecordsPerJob', name: /^Records per batch inference job for (.+)$/, unit: 1, written: 'Records per batch inference job for ' },
+  { limit: 'maxFileBytes', name: /^Batch inference input file size (?:\(in GB\) )?for (.+?)(?: \(in GB\))?$/, unit: GB, written: 'Batch inference input file size (in GB) for ' },
+  { limit: 'maxJobBytes', name: /^Batch inference job size (?:\(in GB\) )?for (.+?)(?: \(in GB\))?$/, unit: GB, written: 'Batch inference job size (in GB) for ' },
+  { limit: 'maxSubmittedJobs', name: /^Sum of in-progress and submitted batch inference jobs using a base model for (.+)$/, unit: 1, written: 'Sum of in-progress and submitted batch inference jobs using a base model for ' },
 ];
+
+/** A model's batch quotas as Service Quotas lists them (name, and value in its unit), for a local emulation. */
+export function batchQuotasOf(modelName: string, limits: DiscountLimits): { name: string; value: number }[] {
+  return QUOTA_NAMES.map(({ limit, unit, written }) => ({ name: `${written}${modelName}`, value: limits[limit] / unit }));
+}
 
 /**
  * A model's name as Service Quotas and Bedrock both write it, made comparable: "Nova Lite V1" and
@@ -42,7 +51,7 @@ function batchQuota(quota: ServiceQuota) {
   return undefined;
 }
 
-async function defaultQuotas(ctx: Ctx): Promise<ServiceQuota[]> {
+async function defaultQuotas(ctx: QuotaReader): Promise<ServiceQuota[]> {
   const client = await ctx.clients.serviceQuotas();
   const quotas: ServiceQuota[] = [];
   let NextToken: string | undefined;
@@ -55,7 +64,7 @@ async function defaultQuotas(ctx: Ctx): Promise<ServiceQuota[]> {
 }
 
 /** The account's value of a quota: its applied value, or the default when none was ever applied (NoSuchResourceException). */
-async function appliedValue(ctx: Ctx, quota: ServiceQuota): Promise<number | undefined> {
+async function appliedValue(ctx: QuotaReader, quota: ServiceQuota): Promise<number | undefined> {
   const client = await ctx.clients.serviceQuotas();
   try {
     const { Quota } = await client.send(new GetServiceQuotaCommand({ ServiceCode: 'bedrock', QuotaCode: quota.QuotaCode! }));
@@ -73,7 +82,7 @@ async function appliedValue(ctx: Ctx, quota: ServiceQuota): Promise<number | und
  * Region has no batch inference, and the route is refused. Service Quotas or the model's name
  * unreadable: AWS's documented defaults, and Bedrock decides on the model when the first job is created.
  */
-export async function batchLimits(ctx: Ctx, model: string): Promise<BatchLimits> {
+export async function batchLimits(ctx: QuotaReader, model: string): Promise<BatchLimits> {
   const { region } = ctx.account;
   const { foundationModelId } = parseModelId(model);
   let modelName: string | undefined;

@@ -45,6 +45,8 @@ describe('batch --discount on the local target', () => {
     }
     expect(summary.tokensIn).toBe(lines.reduce((sum, l) => sum + (l.usage?.inputTokens ?? 0), 0));
     expect(run.stderr).toMatch(/line 3 is not a request/);
+    // The quotas were read as on AWS (GetFoundationModel, Service Quotas), over real HTTP from the local endpoint.
+    expect(run.stderr).toContain('Planning by Service Quotas for Local local.echo in us-east-1: 100 to 50000 records a job, 20 jobs at once.');
     // One job: 1,995 records fit in one.
     expect((await jobsOf(stack)).map((j) => j.status)).toEqual(['Completed']);
   }, 120_000);

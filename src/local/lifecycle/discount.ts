@@ -16,17 +16,22 @@ export async function localDiscountTarget(stack: string): Promise<{ target: Disc
   }
   const names = resourceNames(stack);
   const config = { region: LOCAL_ACCOUNT.region, endpoint: state.batchEndpoint, credentials: LOCAL_CREDENTIALS };
-  const [{ BedrockClient }, { S3Client }] = await Promise.all([import('@aws-sdk/client-bedrock'), import('@aws-sdk/client-s3')]);
+  const [{ BedrockClient }, { S3Client }, { ServiceQuotasClient }, { batchLimits }] = await Promise.all([
+    import('@aws-sdk/client-bedrock'), import('@aws-sdk/client-s3'), import('@aws-sdk/client-service-quotas'), import('../../operate/discount-quotas.js'),
+  ]);
   const settings = state.settings;
+  const bedrock = new BedrockClient(config);
+  const serviceQuotas = new ServiceQuotasClient(config);
   return {
     target: {
       stack,
       bucket: batchBucketName({ account: LOCAL_ACCOUNT, names }),
       roleArn: roleArn({ account: LOCAL_ACCOUNT, names }, names.batchRole),
       model: state.model,
+      quotas: () => batchLimits({ account: LOCAL_ACCOUNT, clients: { bedrock: async () => bedrock, serviceQuotas: async () => serviceQuotas } }, state.model),
       defaults: { maxTokens: settings?.maxTokens ?? 1024, ...(settings?.temperature !== undefined ? { temperature: settings.temperature } : {}) },
     },
     // Path-style, and checksums only where S3 requires them: the local bucket reads plain bodies.
-    clients: { bedrock: new BedrockClient(config), s3: new S3Client({ ...config, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }) },
+    clients: { bedrock, s3: new S3Client({ ...config, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }) },
   };
 }

@@ -18,6 +18,7 @@ import { DISCOUNT_LIMITS, ENDED_STATES } from '../../client/discount-records.js'
 import { LOCAL_ACCOUNT } from '../../contract.js';
 import { closeServer, listen, readBody, sendAwsError, sendJson } from './http.js';
 import { LocalObjects, s3Error } from './batch-objects.js';
+import { LocalQuotas } from './batch-quotas.js';
 
 /** How long a local job waits, Scheduled, unless `up --local --discount-delay` says otherwise (a real one: minutes to hours). */
 export const DISCOUNT_DELAY_MS = 5_000;
@@ -63,7 +64,10 @@ export class LocalBatchJobs {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
+  readonly quotas: LocalQuotas;
+
   constructor(private readonly options: BatchJobsOptions) {
+    this.quotas = new LocalQuotas(options.modelId);
     this.jobs = existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) as Job[] : [];
     for (const job of this.jobs) if (!ENDED_STATES.has(job.status)) this.run(job);
   }
@@ -82,6 +86,8 @@ export class LocalBatchJobs {
       const job = this.jobs.find((j) => j.jobArn === id || j.jobArn.endsWith(`/${id}`));
       return job ? sendJson(res, job) : sendAwsError(res, 404, 'ResourceNotFoundException', `The job ${id} does not exist.`);
     }
+    const model = /^\/foundation-models\/(.+)$/.exec(url.pathname);
+    if (req.method === 'GET' && model) return this.quotas.foundationModel(res, decodeURIComponent(model[1]!));
     if (req.method === 'GET' && url.pathname === '/model-invocation-jobs') {
       const name = url.searchParams.get('nameContains');
       const status = url.searchParams.get('statusEquals');
@@ -213,15 +219,18 @@ export class LocalBatchJobs {
 }
 
 /**
- * One local endpoint for the discount route's two services, told apart as AWS's endpoints need not
- * be: by the service a request is signed for (S3 or Bedrock).
+ * One local endpoint for the discount route's services, told apart as AWS's endpoints need not be:
+ * by the service a request is signed for (S3, Bedrock or Service Quotas).
  */
 export async function startBatchServer(options: Omit<BatchJobsOptions, 'objects' | 'file'> & { directory: string }) {
   const objects = new LocalObjects(join(options.directory, 'objects'));
   const jobs = new LocalBatchJobs({ ...options, objects, file: join(options.directory, 'jobs.json') });
   const server = createServer((req, res) => {
     const service = /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
-    const served = service === 's3' ? objects.serve(req, res) : service === 'bedrock' ? jobs.serve(req, res) : Promise.resolve(s3Error(res, 400, 'InvalidRequest', 'Sign the request for s3 or bedrock.'));
+    const served = service === 's3' ? objects.serve(req, res)
+      : service === 'bedrock' ? jobs.serve(req, res)
+        : service === 'servicequotas' ? jobs.quotas.serve(req, res)
+          : Promise.resolve(s3Error(res, 400, 'InvalidRequest', 'Sign the request for s3, bedrock or servicequotas.'));
     served.catch((err: unknown) => {
       if (!res.headersSent) sendAwsError(res, 500, 'InternalServerException', (err as Error).message);
       else res.destroy();
