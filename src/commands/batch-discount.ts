@@ -15,6 +15,8 @@ export interface DiscountArgs {
   timeout: number;
   price?: Price;
   name: string;
+  /** Plan by the documented defaults: the model's batch quotas are not read. */
+  skipModelCheck?: boolean;
 }
 
 /** What `batch` says of a line of the file that is not a request, on either route. */
@@ -60,7 +62,9 @@ export async function listDiscountJobs(name: string, target: OperatorTarget, out
 /** `batch --discount`: the file through Bedrock batch inference on the stack's bucket and role. */
 export async function runDiscountBatch(argv: DiscountArgs, target: OperatorTarget, out: Output) {
   const { runDiscount } = await import('../client/batch-inference.js');
-  const { target: stack, clients } = await route(argv.name, target);
+  const { target: routed, clients } = await route(argv.name, target);
+  const { quotas: _skipped, ...unchecked } = routed;
+  const stack = argv.skipModelCheck ? unchecked : routed;
   // A job takes minutes to hours: on a terminal one line kept up to date, elsewhere a line a minute.
   const progress = out.progressLine(60_000);
   const outcome = await runDiscount(clients, stack, {

@@ -18,6 +18,7 @@ interface BatchArgs extends GlobalArgs {
   discount: boolean;
   price?: Price;
   status: boolean;
+  skipModelCheck: boolean;
 }
 
 function builder(yargs: Argv<GlobalArgs>) {
@@ -31,6 +32,7 @@ function builder(yargs: Argv<GlobalArgs>) {
     .option('discount', { type: 'boolean', default: false, describe: 'Through Bedrock batch inference, at about half the token price: answers within hours (needs up --discount; at least 100 lines)' })
     .option('price', { type: 'string', requiresArg: true, describe: 'With --discount: the model\'s on-demand dollars per million tokens (in=3,out=15), for the cost line', coerce: priceFlag })
     .option('status', { type: 'boolean', default: false, describe: 'With --discount: list the stack\'s batch inference jobs that have not ended (no file)' })
+    .option('skip-model-check', { type: 'boolean', default: false, describe: 'With --discount: plan by Bedrock\'s documented quotas without reading the model\'s in Service Quotas; Bedrock decides on the model at the first job' })
     .example('$0 batch prompts.jsonl --out answers.jsonl', 'Send every line, wait for every answer, write them all')
     .example('$0 batch prompts.jsonl --out answers.jsonl --resume', 'After Ctrl-C or a crash: no line is sent twice, none is lost')
     .example('$0 batch prompts.jsonl --out answers.jsonl --discount', 'The same output, from Bedrock batch inference jobs at the batch price')
@@ -65,6 +67,7 @@ async function run(argv: ArgumentsCamelCase<BatchArgs>, out: Output) {
   const withFiles = { ...argv, file: argv.file, out: argv.out };
   if (argv.discount) return runDiscountBatch(withFiles, await openTarget(argv), out);
   if (argv.price) throw new UsageError('--price goes with --discount, for its cost line.');
+  if (argv.skipModelCheck) throw new UsageError('--skip-model-check goes with --discount: the real-time route reads no batch quota.');
   const target = await openTarget(argv, true);
   const targetName = target.kind === 'local' ? `the local stack ${argv.name}` : `stack ${argv.name}`;
   let notSentSaid = 0;

@@ -12,29 +12,37 @@ export type QuotaReader = Pick<Ctx, 'account'> & { clients: Pick<Clients, 'bedro
 const GB = 1024 ** 3;
 
 /**
- * Bedrock's batch inference quotas, as Service Quotas names them for each model ("Records per batch
- * inference job for Claude 3 Haiku"; the size quotas put "(in GB)" before or after the model).
+ * Bedrock's batch inference quotas, as Service Quotas names them for each model: the subject, then
+ * "for <model>" ("Records per batch inference job for Claude 3 Haiku"); the size quotas, in GB, put
+ * "(in GB)" before "for" or after the model.
  */
-const QUOTA_NAMES: { limit: keyof DiscountLimits; name: RegExp; unit: number; written: string }[] = [
-  { limit: 'minRecordsPerJob', name: /^Minimum number of records per batch inference job for (.+)$/, unit: 1, written: 'Minimum number of records per batch inference job for ' },
-  { limit: 'maxRecordsPerFile', name: /^Records per input file per batch inference job for (.+)$/, unit: 1, written: 'Records per input file per batch inference job for ' },
-  { limit: 'maxRecordsPerJob', name: /^Records per batch inference job for (.+)$/, unit: 1, written: 'Records per batch inference job for ' },
-  { limit: 'maxFileBytes', name: /^Batch inference input file size (?:\(in GB\) )?for (.+?)(?: \(in GB\))?$/, unit: GB, written: 'Batch inference input file size (in GB) for ' },
-  { limit: 'maxJobBytes', name: /^Batch inference job size (?:\(in GB\) )?for (.+?)(?: \(in GB\))?$/, unit: GB, written: 'Batch inference job size (in GB) for ' },
-  { limit: 'maxSubmittedJobs', name: /^Sum of in-progress and submitted batch inference jobs using a base model for (.+)$/, unit: 1, written: 'Sum of in-progress and submitted batch inference jobs using a base model for ' },
+const QUOTA_SUBJECTS: { limit: keyof DiscountLimits; subject: string; unit: number }[] = [
+  { limit: 'minRecordsPerJob', subject: 'Minimum number of records per batch inference job', unit: 1 },
+  { limit: 'maxRecordsPerFile', subject: 'Records per input file per batch inference job', unit: 1 },
+  { limit: 'maxRecordsPerJob', subject: 'Records per batch inference job', unit: 1 },
+  { limit: 'maxFileBytes', subject: 'Batch inference input file size', unit: GB },
+  { limit: 'maxJobBytes', subject: 'Batch inference job size', unit: GB },
+  { limit: 'maxSubmittedJobs', subject: 'Sum of in-progress and submitted batch inference jobs using a base model', unit: 1 },
 ];
+
+const QUOTA_NAMES = QUOTA_SUBJECTS.map((quota) => ({
+  ...quota,
+  name: quota.unit === GB ? new RegExp(`^${quota.subject} (?:\\(in GB\\) )?for (.+?)(?: \\(in GB\\))?$`) : new RegExp(`^${quota.subject} for (.+)$`),
+}));
 
 /** A model's batch quotas as Service Quotas lists them (name, and value in its unit), for a local emulation. */
 export function batchQuotasOf(modelName: string, limits: DiscountLimits): { name: string; value: number }[] {
-  return QUOTA_NAMES.map(({ limit, unit, written }) => ({ name: `${written}${modelName}`, value: limits[limit] / unit }));
+  return QUOTA_SUBJECTS.map(({ limit, subject, unit }) => ({ name: `${subject}${unit === GB ? ' (in GB)' : ''} for ${modelName}`, value: limits[limit] / unit }));
 }
 
 /**
  * A model's name as Service Quotas and Bedrock both write it, made comparable: "Nova Lite V1" and
- * "Nova Lite", "OpenAI GPT OSS 120b" and "gpt-oss-120b" are the same model.
+ * "Nova Lite", "OpenAI GPT OSS 120b" and "gpt-oss-120b", "Mistral Small" and "Mistral Small
+ * (24.02)" are the same model.
  */
 export function comparableModelName(name: string): string {
   return name.toLowerCase()
+    .replace(/\s*\([^)]*\)/g, '')
     .replace(/[-_]/g, ' ')
     .replace(/^(anthropic|amazon|meta|openai|mistral ai|cohere|deepseek)\s+/, '')
     .replace(/\s+v1$/, '')
@@ -107,7 +115,8 @@ export async function batchLimits(ctx: QuotaReader, model: string): Promise<Batc
   if (!batch.length) throw new CliError(`Bedrock batch inference is not offered in ${region}: Service Quotas lists no batch inference quota there. ${drop}`);
   if (!ours.length) {
     const models = new Set(batch.map((q) => q.model)).size;
-    throw new CliError(`${modelName} (${model}) has no batch inference in ${region}: Service Quotas lists batch inference quotas for ${models} other model${models === 1 ? '' : 's'} there, none for it. ${drop}`);
+    throw new CliError(`${modelName} (${model}) has no batch inference in ${region}: Service Quotas lists batch inference quotas for ${models} other model${models === 1 ? '' : 's'} there, none for it. ${drop} ` +
+      '(If Service Quotas names this model otherwise than Bedrock does, --skip-model-check plans by the documented defaults and lets Bedrock decide when the first job is created.)');
   }
   const limits: DiscountLimits = { ...DISCOUNT_LIMITS };
   let unread: unknown;

@@ -51,13 +51,14 @@ describe('batch --discount on the local target', () => {
     expect((await jobsOf(stack)).map((j) => j.status)).toEqual(['Completed']);
   }, 120_000);
 
-  it('refuses a file too small for a job, as AWS would, and offers the real-time route', async () => {
+  it('refuses a file too small for a job, as AWS would, and offers the real-time route (with --skip-model-check: by the documented minimum)', async () => {
     const stack = await startLocal('discount-small', '--discount-delay', '0s');
     started.push(stack);
     const input = join(dir, 'small.txt');
     writeFileSync(input, Array.from({ length: 99 }, (_, i) => `p ${i}`).join('\n'));
-    const run = await cli('batch', input, '--out', join(dir, 'small.jsonl'), '--discount', '--local', '--name', stack.name);
+    const run = await cli('batch', input, '--out', join(dir, 'small.jsonl'), '--discount', '--skip-model-check', '--local', '--name', stack.name);
     expect(run.code).toBe(1);
+    expect(run.stderr).toContain('Planning by AWS\'s documented defaults: 100 to 50000 records a job, 20 jobs at once.');
     expect(run.stderr).toMatch(/99 requests to send: Bedrock batch inference takes at least 100 records a job\. Drop --discount/);
     expect(await jobsOf(stack)).toEqual([]);
   });

@@ -171,6 +171,7 @@ describe('batch', () => {
     [['batch', 'in.txt'], 'Error: Name the results file with --out.'],
     [['batch', '--status'], 'Error: --status goes with --discount and no file: "bedrock-queue batch --discount --status".'],
     [['batch', 'in.txt', '--out', 'x.jsonl', '--price', 'in=3,out=15'], 'Error: --price goes with --discount, for its cost line.'],
+    [['batch', 'in.txt', '--out', 'x.jsonl', '--skip-model-check'], 'Error: --skip-model-check goes with --discount: the real-time route reads no batch quota.'],
     [['batch', 'in.txt', '--out', 'x.jsonl', '--discount', '--price', 'three'], 'Error: --price three: give dollars per million tokens, in and out, as in=3,out=15'],
   ])('refuses %j as a usage error (exit 2), before anything is read or sent', async (args, message) => {
     const dir = tempDir('bq-batch-unit-');
