@@ -120,6 +120,26 @@ describe('runDiscount', () => {
     expect(fake.bedrockMock.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(3);
   });
 
+  it('plans by the target\'s quotas, says their source, and a resumed run keeps them without reading them again', async () => {
+    fake.quota = 1;
+    const path = file(prompts(300));
+    const out = join(dir, 'answers.jsonl');
+    const read = { limits: { ...limits, maxSubmittedJobs: 1 }, source: 'Service Quotas for Claude 3 Haiku in us-east-1' };
+    const planned: string[] = [];
+    const controller = new AbortController();
+    const options = { file: path, out, timeoutMs: 3_600_000, onLimits: (p: { source: string }) => planned.push(p.source) };
+    const first = await runDiscount(clients, { ...target, quotas: async () => read }, { ...options, resume: false, signal: controller.signal, pause: async () => controller.abort() }, () => undefined);
+    expect(first).toMatchObject({ complete: false, interrupted: true });
+    expect(planned).toEqual([read.source]);
+    expect(fake.jobs).toHaveLength(1);
+    const unread = async () => { throw new Error('the quotas are read again on --resume'); };
+    const second = await runDiscount(clients, { ...target, quotas: unread }, { ...options, resume: true, pause: noWait }, () => undefined);
+    expect(second).toMatchObject({ complete: true, ok: 300 });
+    expect(planned).toHaveLength(1);
+    // One job in flight at a time, by the journalled quota: AWS's refusal (a quota of 1 here) is never needed.
+    expect(fake.bedrockMock.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(3);
+  });
+
   it('waits when AWS refuses a job for the quota (other jobs in the account count too), and submits it later', async () => {
     fake.quota = 1;
     const progress: string[] = [];

@@ -64,10 +64,7 @@ export class LocalBatchJobs {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
-  readonly quotas: LocalQuotas;
-
   constructor(private readonly options: BatchJobsOptions) {
-    this.quotas = new LocalQuotas(options.modelId);
     this.jobs = existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) as Job[] : [];
     for (const job of this.jobs) if (!ENDED_STATES.has(job.status)) this.run(job);
   }
@@ -86,8 +83,6 @@ export class LocalBatchJobs {
       const job = this.jobs.find((j) => j.jobArn === id || j.jobArn.endsWith(`/${id}`));
       return job ? sendJson(res, job) : sendAwsError(res, 404, 'ResourceNotFoundException', `The job ${id} does not exist.`);
     }
-    const model = /^\/foundation-models\/(.+)$/.exec(url.pathname);
-    if (req.method === 'GET' && model) return this.quotas.foundationModel(res, decodeURIComponent(model[1]!));
     if (req.method === 'GET' && url.pathname === '/model-invocation-jobs') {
       const name = url.searchParams.get('nameContains');
       const status = url.searchParams.get('statusEquals');
@@ -225,11 +220,12 @@ export class LocalBatchJobs {
 export async function startBatchServer(options: Omit<BatchJobsOptions, 'objects' | 'file'> & { directory: string }) {
   const objects = new LocalObjects(join(options.directory, 'objects'));
   const jobs = new LocalBatchJobs({ ...options, objects, file: join(options.directory, 'jobs.json') });
+  const quotas = new LocalQuotas(options.modelId);
   const server = createServer((req, res) => {
     const service = /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
     const served = service === 's3' ? objects.serve(req, res)
-      : service === 'bedrock' ? jobs.serve(req, res)
-        : service === 'servicequotas' ? jobs.quotas.serve(req, res)
+      : service === 'servicequotas' || (service === 'bedrock' && quotas.answers(req)) ? quotas.serve(req, res)
+        : service === 'bedrock' ? jobs.serve(req, res)
           : Promise.resolve(s3Error(res, 400, 'InvalidRequest', 'Sign the request for s3, bedrock or servicequotas.'));
     served.catch((err: unknown) => {
       if (!res.headersSent) sendAwsError(res, 500, 'InternalServerException', (err as Error).message);

@@ -11,6 +11,7 @@ import { batchQuotasOf } from '../../operate/discount-quotas.js';
 import { readBody, sendAwsError } from './http.js';
 
 const TARGET_PREFIX = 'ServiceQuotasV20190624.';
+const FOUNDATION_MODEL = /^\/foundation-models\/(.+)$/;
 
 export class LocalQuotas {
   private readonly quotas: { ServiceCode: string; QuotaCode: string; QuotaName: string; Value: number; Adjustable: boolean }[];
@@ -23,16 +24,23 @@ export class LocalQuotas {
     return `Local ${this.modelId}`;
   }
 
+  /** Bedrock's GET /foundation-models/{id} is answered here, with Service Quotas' calls. */
+  answers(req: IncomingMessage): boolean {
+    return req.method === 'GET' && FOUNDATION_MODEL.test(new URL(req.url ?? '/', 'http://local').pathname);
+  }
+
   /** Bedrock's GET /foundation-models/{id}, for the local model. */
-  foundationModel(res: ServerResponse, id: string) {
+  private foundationModel(res: ServerResponse, id: string) {
     if (id !== this.modelId) return sendAwsError(res, 400, 'ValidationException', 'The provided model identifier is invalid.');
     const modelDetails = { modelArn: `arn:aws:bedrock:${LOCAL_ACCOUNT.region}::foundation-model/${id}`, modelId: id, modelName: this.modelName, providerName: 'bedrock-queue', inferenceTypesSupported: ['ON_DEMAND'] };
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ modelDetails }));
   }
 
-  /** Service Quotas' JSON 1.1 operations that the discount route calls. */
+  /** Service Quotas' JSON 1.1 operations that the discount route calls, and Bedrock's GetFoundationModel. */
   async serve(req: IncomingMessage, res: ServerResponse) {
+    const model = FOUNDATION_MODEL.exec(new URL(req.url ?? '/', 'http://local').pathname);
+    if (req.method === 'GET' && model) return this.foundationModel(res, decodeURIComponent(model[1]!));
     const operation = String(req.headers['x-amz-target'] ?? '').slice(TARGET_PREFIX.length);
     const input = JSON.parse((await readBody(req))?.toString('utf8') || '{}') as { ServiceCode?: string; QuotaCode?: string; MaxResults?: number; NextToken?: string };
     const answer = (body: unknown) => {
