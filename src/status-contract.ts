@@ -1,6 +1,15 @@
 import type { GovernorReport } from './governor/report.js';
 import type { PipelineMetrics } from './metrics-contract.js';
 
+/** A batch inference job of `batch --discount` that has not ended, as `status` and `batch --discount --status` list it. */
+export interface RunningJob {
+  name: string;
+  arn: string;
+  status: string;
+  submitted?: string;
+  message?: string;
+}
+
 /**
  * What `status --json` prints, the same on AWS and on the local target (README, "status --json").
  * Queues come in the order requests, DLQ, results; a field a target cannot know is absent.
@@ -30,6 +39,10 @@ export interface StatusReport {
   metricsError?: string;
   /** The governor (autopilot, budget), null where off (README, "The governor"). */
   governor?: GovernorReport;
+  /** The stack's batch inference jobs that have not ended (`batch --discount`), where the route exists. */
+  discountJobs?: RunningJob[];
+  /** Why the jobs could not be listed (AWS: the ListModelInvocationJobs error, naming a missing permission). */
+  discountJobsError?: string;
   /** AWS only: the API calls the command made. */
   calls?: { reads: number; mutations: number; readsByService: Record<string, number> };
 }

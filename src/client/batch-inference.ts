@@ -15,6 +15,7 @@ import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { STACK_TAG } from '../contract.js';
 import { CliError, describeError, errorName, isTransient } from '../errors.js';
 import type { ConverseDefaults } from '../converse.js';
+import type { RunningJob } from '../status-contract.js';
 import { badLineRecord, BatchJournal } from './batch-journal.js';
 import { DISCOUNT_LIMITS, ENDED_STATES, resultOfOutputLine, unansweredResult, type BatchLimits, type DiscountLimits, type DiscountResult, type OutputContext } from './discount-records.js';
 import { jobInputPath, jobLines, removeSpool, spool, spoolDirectory } from './discount-spool.js';
@@ -156,7 +157,7 @@ async function plannedLimits(target: DiscountTarget, options: DiscountOptions): 
 }
 
 /** The stack's jobs that have not ended: names `<stack>-<run>-<job>` (another stack's names may contain this one's). */
-export async function runningJobs(bedrock: BedrockClient, stack: string) {
+export async function runningJobs(bedrock: BedrockClient, stack: string): Promise<RunningJob[]> {
   const ours = new RegExp(`^${stack}-[0-9a-f]{8}-\\d+$`);
   const jobs = [];
   let nextToken: string | undefined;
@@ -165,7 +166,7 @@ export async function runningJobs(bedrock: BedrockClient, stack: string) {
     jobs.push(...(page.invocationJobSummaries ?? []).filter((j) => ours.test(j.jobName ?? '') && !ENDED_STATES.has(j.status ?? '')));
     nextToken = page.nextToken;
   } while (nextToken);
-  return jobs.map((j) => ({ name: j.jobName!, arn: j.jobArn!, status: j.status!, submitted: j.submitTime?.toISOString(), ...(j.message ? { message: j.message } : {}) }));
+  return jobs.map((j) => ({ name: j.jobName!, arn: j.jobArn!, status: j.status!, ...(j.submitTime ? { submitted: j.submitTime.toISOString() } : {}), ...(j.message ? { message: j.message } : {}) }));
 }
 
 /** The plan's jobs: submitted once each, followed until they end, their output collected. */

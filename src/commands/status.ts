@@ -57,6 +57,16 @@ const LOCAL_PARTS = (stack: string) => {
   ] as const;
 };
 
+/** The discount route's running jobs in one table row, while there are any: "2 running (1 InProgress, 1 Scheduled)". */
+function discountJobsRows(report: StatusReport): string[][] {
+  if (report.discountJobsError) return [['Batch jobs', `unknown: ${report.discountJobsError}`]];
+  const jobs = report.discountJobs ?? [];
+  if (!jobs.length) return [];
+  const states = new Map<string, number>();
+  for (const job of jobs) states.set(job.status, (states.get(job.status) ?? 0) + 1);
+  return [['Batch jobs', `${jobs.length} running (${[...states].map(([state, n]) => `${n} ${state}`).join(', ')}): batch --discount --status lists them`]];
+}
+
 /** The window's figures under the queues; where CloudWatch could not be read, why. */
 function humanMetrics(report: StatusReport): string[] {
   if (report.metricsError) return [`  Metrics unavailable: ${report.metricsError}`, ''];
@@ -98,13 +108,14 @@ async function statusLocal(argv: StatusArgs, out: Output) {
     sqsEndpoint: found.state.sqsEndpoint,
     governor: status.governor,
     ...(status.metrics ? { metrics: summarize(status.metrics, argv.since, status.mapping.concurrency) } : {}),
+    ...(status.discountJobs ? { discountJobs: status.discountJobs } : {}),
   };
   out.result(report, () => [
     `Local stack ${argv.name}: running (pid ${status.pid})`,
     '',
     ...humanQueues(report),
     ...humanMetrics(report),
-    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ...governorRows(report.governor), ['Invoke URL', status.invokeUrl], ...(found.state.websocketUrl ? [['WebSocket URL', found.state.websocketUrl]] : []), ['SQS endpoint', found.state.sqsEndpoint]], ''),
+    table([['Model', status.model], ['Concurrency', concurrencyLine(report)], ...governorRows(report.governor), ...discountJobsRows(report), ['Invoke URL', status.invokeUrl], ...(found.state.websocketUrl ? [['WebSocket URL', found.state.websocketUrl]] : []), ['SQS endpoint', found.state.sqsEndpoint]], ''),
   ].join('\n'));
 }
 
@@ -151,6 +162,8 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
     const { readGovernor } = await import('../operate/governor.js');
     report.governor = await readGovernor(ctx, { tags: mappingLive.tags, concurrency: mappingLive.config.ScalingConfig?.MaximumConcurrency });
   }
+  const { discountJobs } = await import('../operate/discount.js');
+  Object.assign(report, await discountJobs(ctx, observed));
   report.calls = callStats(session);
 
   out.result(report, () => {
@@ -160,7 +173,7 @@ async function run(argv: ArgumentsCamelCase<StatusArgs>, out: Output) {
       resourceTable(out, items, STATE_LABELS, (c) => `${c.field}: ${formatValue(c.live)} (expected ${formatValue(c.desired)})`), '',
       ...humanQueues(report),
       ...humanMetrics(report),
-      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report)], ...governorRows(report.governor), ['Invoke URL', report.invokeUrl ?? '(no API)'], ...(websocketUrl ? [['WebSocket URL', websocketUrl]] : [])], ''),
+      table([['Model', ctx.settings.model], ['Concurrency', concurrencyLine(report)], ...governorRows(report.governor), ...discountJobsRows(report), ['Invoke URL', report.invokeUrl ?? '(no API)'], ...(websocketUrl ? [['WebSocket URL', websocketUrl]] : [])], ''),
     ].join('\n');
   });
 }

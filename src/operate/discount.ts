@@ -1,11 +1,12 @@
 import type { DiscountClients, DiscountTarget } from '../client/batch-inference.js';
 import { STACK_TAG } from '../contract.js';
-import { CliError } from '../errors.js';
+import { CliError, describeError } from '../errors.js';
 import { batchBucketName, roleArn } from '../provision/arns.js';
 import { batchBucket } from '../provision/batch-bucket.js';
 import { workerFunction } from '../provision/function.js';
 import { batchRole } from '../provision/role.js';
 import type { Ctx } from '../provision/types.js';
+import type { StatusReport } from '../status-contract.js';
 import { batchLimits } from './discount-quotas.js';
 
 /**
@@ -34,4 +35,19 @@ export async function discountTarget(ctx: Ctx): Promise<{ target: DiscountTarget
     },
     clients: { bedrock, s3 },
   };
+}
+
+/**
+ * `status`'s list of the stack's discount jobs that have not ended, where its bucket is there (the
+ * route exists); a failure (a missing bedrock:ListModelInvocationJobs, say) is reported, not fatal.
+ */
+export async function discountJobs(ctx: Ctx, observed: { resource: { key: string }; live?: unknown }[]): Promise<Pick<StatusReport, 'discountJobs' | 'discountJobsError'>> {
+  const bucket = observed.find((o) => o.resource.key === batchBucket.key)?.live as { tags: Record<string, string> } | undefined;
+  if (bucket?.tags[STACK_TAG] !== ctx.stack) return {};
+  try {
+    const { runningJobs } = await import('../client/batch-inference.js');
+    return { discountJobs: await runningJobs(await ctx.clients.bedrock(), ctx.stack) };
+  } catch (err) {
+    return { discountJobsError: describeError(err) };
+  }
 }

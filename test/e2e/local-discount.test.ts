@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/cli.js';
 import { STATE_DIR, cli, startLocal, waitUntil, type LocalHandle } from '../helpers/local.js';
 import { tempDir } from '../helpers/temp.js';
+import { expectStatusReport } from '../helpers/status-schema.js';
+import type { StatusReport } from '../../src/status-contract.js';
 
 const started: LocalHandle[] = [];
 afterAll(async () => {
@@ -86,6 +88,12 @@ describe('batch --discount on the local target', () => {
     const listed = await cli('batch', '--discount', '--status', '--local', '--name', stack.name, '--json');
     expect(listed.code, listed.stderr).toBe(0);
     expect((JSON.parse(listed.stdout) as { jobs: { name: string }[] }).jobs.map((j) => j.name)).toEqual([expect.stringMatching(/^discount-kill-[0-9a-f]{8}-0$/)]);
+    // status lists it too, in the same shape.
+    const status = await cli('status', '--local', '--name', stack.name, '--json');
+    const report = JSON.parse(status.stdout) as StatusReport;
+    expectStatusReport(report, 'local');
+    expect(report.discountJobs?.map((j) => j.arn)).toEqual((JSON.parse(listed.stdout) as { jobs: { arn: string }[] }).jobs.map((j) => j.arn));
+    expect((await cli('status', '--local', '--name', stack.name)).stdout).toMatch(/Batch jobs\s+1 running \(1 (Submitted|Validating|Scheduled|InProgress)\): batch --discount --status lists them/);
     const resumed = await cli('batch', input, '--out', out, '--discount', '--local', '--name', stack.name, '--resume', '--json');
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ ok: 500, error: 0, complete: true });

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { StatusReport } from '../../src/status-contract.js';
 
 const REQUIRED = ['stack', 'target', 'region', 'deployed', 'resources', 'queues'];
-const OPTIONAL = ['model', 'invokeUrl', 'websocketUrl', 'mapping', 'pid', 'sqsEndpoint', 'stale', 'calls', 'metrics', 'metricsError', 'governor'];
+const OPTIONAL = ['model', 'invokeUrl', 'websocketUrl', 'mapping', 'pid', 'sqsEndpoint', 'stale', 'calls', 'metrics', 'metricsError', 'governor', 'discountJobs', 'discountJobsError'];
 const METRICS = ['windowSeconds', 'from', 'to', 'resultsPerMinute', 'latencyMs', 'tokensPerMinute', 'throttledCallsPerResult', 'errorsByCode', 'oldestRequestAgeSeconds', 'concurrency', 'perMinute'];
 const MAPPING = ['state', 'paused', 'maximumConcurrency', 'batchSize', 'invocationsInFlight'];
 
@@ -34,6 +34,9 @@ export function expectStatusReport(report: StatusReport, target: 'aws' | 'local'
     if (budget) expect(Object.keys(budget).filter((k) => !['resumesAt', 'price', 'spentError'].includes(k)).sort()).toEqual(['limit', 'paused', 'spentToday', 'unit']);
   }
   if (target === 'local' && report.deployed) expect(report).toHaveProperty('governor');
+  for (const job of report.discountJobs ?? []) {
+    expect(Object.keys(job).filter((k) => !['submitted', 'message'].includes(k)).sort()).toEqual(['arn', 'name', 'status']);
+  }
   if (report.metrics) {
     const m = report.metrics;
     expect(Object.keys(m).sort()).toEqual([...METRICS].sort());

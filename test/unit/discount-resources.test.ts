@@ -7,9 +7,12 @@ import {
   CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, PutBucketEncryptionCommand, PutBucketLifecycleConfigurationCommand, PutBucketPolicyCommand,
   GetBucketTaggingCommand, PutBucketTaggingCommand, PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
+import { AccessDeniedException, BedrockClient, ListModelInvocationJobsCommand } from '@aws-sdk/client-bedrock';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { ACCOUNT, REGION, TAGS, convergedAccount, mocksPerTest, mutatingCommands, runDown, runUp, session, type AccountState } from '../helpers/fake-aws.js';
-import { discountTarget } from '../../src/operate/discount.js';
+import { discountJobs, discountTarget } from '../../src/operate/discount.js';
+import { observe } from '../../src/provision/engine.js';
 
 const prepare = mocksPerTest();
 const BUCKET = `demo-bq-${ACCOUNT}-${REGION}`;
@@ -134,6 +137,32 @@ describe('batch --discount on a deployed stack', () => {
       stack: 'demo', bucket: BUCKET, roleArn: `arn:aws:iam::${ACCOUNT}:role/bedrock-queue/demo-batch`,
       model: 'global.anthropic.claude-sonnet-4-6', defaults: { maxTokens: 1024 }, quotas: expect.any(Function),
     });
+  });
+
+  it('status lists the stack\'s jobs that have not ended where the route exists, and says why when it cannot', async () => {
+    const bedrock = mockClient(BedrockClient);
+    try {
+      const job = (jobName: string, status: string) => ({ jobName, status, jobArn: `arn:aws:bedrock:${REGION}:${ACCOUNT}:model-invocation-job/${jobName}`, submitTime: new Date('2026-12-03T10:00:00Z') });
+      bedrock.on(ListModelInvocationJobsCommand).resolves({ invocationJobSummaries: [job('demo-ab12cd34-0', 'InProgress'), job('demo-ab12cd34-1', 'Completed'), job('demo-eu-ab12cd34-0', 'Scheduled')] } as never);
+      prepare(discountAccount());
+      const { ctx } = await session();
+      expect(await discountJobs(ctx, await observe(ctx))).toEqual({
+        discountJobs: [{ name: 'demo-ab12cd34-0', arn: `arn:aws:bedrock:${REGION}:${ACCOUNT}:model-invocation-job/demo-ab12cd34-0`, status: 'InProgress', submitted: '2026-12-03T10:00:00.000Z' }],
+      });
+      expect(bedrock.commandCalls(ListModelInvocationJobsCommand).map((c) => c.args[0].input)).toEqual([{ nameContains: 'demo-' }]);
+
+      bedrock.on(ListModelInvocationJobsCommand).rejects(new AccessDeniedException({ message: `User: arn:aws:iam::${ACCOUNT}:user/dev is not authorized to perform: bedrock:ListModelInvocationJobs`, $metadata: {} }));
+      expect((await discountJobs(ctx, await observe(ctx))).discountJobsError).toContain('missing the permission bedrock:ListModelInvocationJobs');
+
+      // Without the route, no job is looked for.
+      bedrock.resetHistory();
+      prepare(convergedAccount());
+      const plain = (await session()).ctx;
+      expect(await discountJobs(plain, await observe(plain))).toEqual({});
+      expect(bedrock.commandCalls(ListModelInvocationJobsCommand)).toHaveLength(0);
+    } finally {
+      bedrock.restore();
+    }
   });
 
   it('without up --discount: says how to add the route, and changes nothing', async () => {

@@ -26,6 +26,7 @@ import { DISCOUNT_DELAY_MS, startBatchServer } from '../services/batch-jobs.js';
 import { LOCAL_MODEL_ID, startModelServer, type ModelStats } from '../services/model-server.js';
 import { LocalGovernor } from './governor.js';
 import type { GovernorReport } from '../../governor/report.js';
+import type { RunningJob } from '../../status-contract.js';
 
 /** The local target's account and credentials: cosmetic, as the embedded SQS server checks none. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -74,6 +75,8 @@ export interface LocalStatus {
   /** With ?window=N: the metrics of the last N seconds. */
   metrics?: MetricsReading;
   governor: GovernorReport;
+  /** The batch inference jobs of `batch --discount --local` that have not ended (absent with a Bedrock model: no local batch inference). */
+  discountJobs?: RunningJob[];
 }
 
 export interface LocalStack {
@@ -195,6 +198,7 @@ async function assembleLocalStack(options: StartOptions, opened: (() => Promise<
   const status = async (): Promise<LocalStatus> => ({
     stack: options.stack, pid: process.pid, model: settings.model, invokeUrl, mapping: mapping.status(), queues: await queueCounts(), ...(modelServer ? { modelStats: modelServer.stats() } : {}),
     governor: governor.report(),
+    ...(batch ? { discountJobs: batch.running() } : {}),
   });
 
   const readMetrics = (windowSeconds: number): MetricsReading => ({

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DISCOUNT_LIMITS, ENDED_STATES } from '../../client/discount-records.js';
 import { LOCAL_ACCOUNT } from '../../contract.js';
+import type { RunningJob } from '../../status-contract.js';
 import { closeServer, listen, readBody, sendAwsError, sendJson } from './http.js';
 import { LocalObjects, s3Error } from './batch-objects.js';
 import { LocalQuotas } from './batch-quotas.js';
@@ -67,6 +68,11 @@ export class LocalBatchJobs {
   constructor(private readonly options: BatchJobsOptions) {
     this.jobs = existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) as Job[] : [];
     for (const job of this.jobs) if (!ENDED_STATES.has(job.status)) this.run(job);
+  }
+
+  /** The jobs that have not ended, as `status` lists them (one local batch server a stack: all are the stack's). */
+  running(): RunningJob[] {
+    return this.jobs.filter((j) => !ENDED_STATES.has(j.status)).map((j) => ({ name: j.jobName, arn: j.jobArn, status: j.status, submitted: j.submitTime, ...(j.message ? { message: j.message } : {}) }));
   }
 
   close() {
@@ -235,6 +241,7 @@ export async function startBatchServer(options: Omit<BatchJobsOptions, 'objects'
   const port = await listen(server);
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    running: () => jobs.running(),
     close: async () => {
       jobs.close();
       await closeServer(server);
