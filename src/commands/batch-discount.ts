@@ -22,15 +22,20 @@ export interface DiscountArgs {
 /** What `batch` says of a line of the file that is not a request, on either route. */
 export const badLineSaid = (line: number, reason: string) => `line ${line} is not a request (written as an InvalidLine error): ${reason}`;
 
+/** Jobs counted by state: "2 InProgress, 1 Scheduled". */
+export function jobStates(jobs: { status: string }[]): string {
+  const states = new Map<string, number>();
+  for (const job of jobs) states.set(job.status, (states.get(job.status) ?? 0) + 1);
+  return [...states].map(([state, n]) => `${n} ${state}`).join(', ');
+}
+
 /** The jobs in one line: "3 jobs: 2 InProgress, 1 Scheduled; 1412 of 3000 records done, 3 failed; 5m elapsed". */
 function jobsLine(p: DiscountProgress): string {
-  const states = new Map<string, number>();
-  for (const job of p.jobs) states.set(job.status, (states.get(job.status) ?? 0) + 1);
   const done = p.jobs.reduce((sum, j) => sum + j.processed, 0);
   const total = p.jobs.reduce((sum, j) => sum + (j.total ?? 0), 0);
   const failed = p.jobs.reduce((sum, j) => sum + j.failed, 0);
   const counts = total ? `; ${done} of ${total} records done, ${failed} failed` : '';
-  return `${plural(p.jobs.length, 'job')}: ${[...states].map(([state, n]) => `${n} ${state}`).join(', ')}${counts}; ${formatSeconds(p.elapsedMs)} elapsed`;
+  return `${plural(p.jobs.length, 'job')}: ${jobStates(p.jobs)}${counts}; ${formatSeconds(p.elapsedMs)} elapsed`;
 }
 
 /** The cost line: the tokens at the batch price beside the on-demand price, when the prices are known (--price, else the table's). */

@@ -8,6 +8,7 @@ import { summarize } from '../client/metrics.js';
 import { describeError } from '../errors.js';
 import { metricsRows, sinceOption } from './metrics-format.js';
 import { governorRows } from './governor-format.js';
+import { jobStates } from './batch-discount.js';
 import type { LocalStatus } from '../local/lifecycle/stack.js';
 import type { GlobalArgs } from './options.js';
 import { callStats, openStack, orderedQueues, resourceTable } from './session.js';
@@ -62,9 +63,7 @@ function discountJobsRows(report: StatusReport): string[][] {
   if (report.discountJobsError) return [['Batch jobs', `unknown: ${report.discountJobsError}`]];
   const jobs = report.discountJobs ?? [];
   if (!jobs.length) return [];
-  const states = new Map<string, number>();
-  for (const job of jobs) states.set(job.status, (states.get(job.status) ?? 0) + 1);
-  return [['Batch jobs', `${jobs.length} running (${[...states].map(([state, n]) => `${n} ${state}`).join(', ')}): batch --discount --status lists them`]];
+  return [['Batch jobs', `${jobs.length} running (${jobStates(jobs)}): batch --discount --status lists them`]];
 }
 
 /** The window's figures under the queues; where CloudWatch could not be read, why. */
