@@ -9,6 +9,9 @@ import type { Ctx } from '../provision/types.js';
 import type { StatusReport } from '../status-contract.js';
 import { batchLimits } from './discount-quotas.js';
 
+/** A live resource of this stack's (by its tag). */
+const ours = (ctx: Ctx, live: { tags: Record<string, string> } | undefined) => live?.tags[STACK_TAG] === ctx.stack;
+
 /**
  * What `batch --discount` needs of a deployed stack: the bucket and the role that `up --discount`
  * made, and the worker's model and defaults, so that a request gets the answer it would get in real
@@ -16,9 +19,8 @@ import { batchLimits } from './discount-quotas.js';
  */
 export async function discountTarget(ctx: Ctx): Promise<{ target: DiscountTarget; clients: DiscountClients }> {
   const [fn, bucket, role] = await Promise.all([workerFunction.read(ctx), batchBucket.read(ctx), batchRole.read(ctx)]);
-  const ours = (live: { tags: Record<string, string> } | undefined) => live?.tags[STACK_TAG] === ctx.stack;
-  if (!ours(fn)) throw new CliError(`Stack ${ctx.stack} has no worker in ${ctx.account.region}: deploy it with "bedrock-queue up --name ${ctx.stack} --discount".`);
-  if (!ours(bucket) || !ours(role)) {
+  if (!ours(ctx, fn)) throw new CliError(`Stack ${ctx.stack} has no worker in ${ctx.account.region}: deploy it with "bedrock-queue up --name ${ctx.stack} --discount".`);
+  if (!ours(ctx, bucket) || !ours(ctx, role)) {
     throw new CliError(`Stack ${ctx.stack} has no discount route yet: "bedrock-queue up --name ${ctx.stack} --discount" adds the bucket and the role that Bedrock batch inference needs; then run this again.`);
   }
   const live = workerFunction.liveSettings!(fn!);
@@ -43,7 +45,7 @@ export async function discountTarget(ctx: Ctx): Promise<{ target: DiscountTarget
  */
 export async function discountJobs(ctx: Ctx, observed: { resource: { key: string }; live?: unknown }[]): Promise<Pick<StatusReport, 'discountJobs' | 'discountJobsError'>> {
   const bucket = observed.find((o) => o.resource.key === batchBucket.key)?.live as { tags: Record<string, string> } | undefined;
-  if (bucket?.tags[STACK_TAG] !== ctx.stack) return {};
+  if (!ours(ctx, bucket)) return {};
   try {
     const { runningJobs } = await import('../client/batch-inference.js');
     return { discountJobs: await runningJobs(await ctx.clients.bedrock(), ctx.stack) };

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DISCOUNT_LIMITS } from '../../client/discount-records.js';
 import { LOCAL_ACCOUNT } from '../../contract.js';
 import { batchQuotasOf } from '../../operate/discount-quotas.js';
-import { readBody, sendAwsError } from './http.js';
+import { readBody, sendAwsError, sendJson } from './http.js';
 
 const TARGET_PREFIX = 'ServiceQuotasV20190624.';
 const FOUNDATION_MODEL = /^\/foundation-models\/(.+)$/;
@@ -32,9 +32,7 @@ export class LocalQuotas {
   /** Bedrock's GET /foundation-models/{id}, for the local model. */
   private foundationModel(res: ServerResponse, id: string) {
     if (id !== this.modelId) return sendAwsError(res, 400, 'ValidationException', 'The provided model identifier is invalid.');
-    const modelDetails = { modelArn: `arn:aws:bedrock:${LOCAL_ACCOUNT.region}::foundation-model/${id}`, modelId: id, modelName: this.modelName, providerName: 'bedrock-queue', inferenceTypesSupported: ['ON_DEMAND'] };
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ modelDetails }));
+    sendJson(res, { modelDetails: { modelArn: `arn:aws:bedrock:${LOCAL_ACCOUNT.region}::foundation-model/${id}`, modelId: id, modelName: this.modelName, providerName: 'bedrock-queue', inferenceTypesSupported: ['ON_DEMAND'] } });
   }
 
   /** Service Quotas' JSON 1.1 operations that the discount route calls, and Bedrock's GetFoundationModel. */
